@@ -1,0 +1,50 @@
+"""User accounts: creation and lookup."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from authserver import clock
+from authserver.accounts.passwords import check_policy, hash_password
+from authserver.errors import Conflict, InvalidInput
+from authserver.extensions import db
+from authserver.models import User
+from authserver.rbac.service import roles_named
+
+_EMAIL = re.compile(r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$")
+
+
+def normalize_email(email: str) -> str:
+    email = email.strip().lower()
+    if len(email) > 320 or not _EMAIL.match(email):
+        raise InvalidInput("not an email address")
+    return email
+
+
+def create_user(
+    email: str, password: str, *, display_name: str = "", roles: tuple[str, ...] = ()
+) -> User:
+    email = normalize_email(email)
+    check_policy(password)
+    if find_user(email) is not None:
+        raise Conflict(f"a user with email {email} exists")
+    user = User(
+        email=email,
+        display_name=display_name or email.split("@")[0],
+        password_hash=hash_password(password),
+        created_at=clock.now(),
+        roles=roles_named(list(roles)),
+    )
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def find_user(email: str) -> User | None:
+    return db.session.scalar(select(User).where(User.email == email.strip().lower()))
+
+
+def list_users() -> list[User]:
+    return list(db.session.scalars(select(User).order_by(User.id)))

@@ -1,0 +1,81 @@
+"""create_app: settings → checks → extensions → blueprints → error handlers."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from authserver.checks import check_settings
+from authserver.config import PROJECT_ROOT, Settings, load_settings
+from authserver.extensions import db, migrate
+from authserver.logging_setup import configure_logging
+
+MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+
+
+def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
+    settings = load_settings(overrides=config_overrides)
+    check_settings(settings)
+    configure_logging(settings.log_level)
+
+    app = Flask(
+        "authserver",
+        template_folder=str(PROJECT_ROOT / "templates"),
+        instance_path=str(PROJECT_ROOT / "instance"),
+    )
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings),
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        MAX_FORM_MEMORY_SIZE=settings.max_body_bytes,
+        JSON_SORT_KEYS=False,
+    )
+    _ensure_sqlite_folder(settings)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
+
+    from authserver import models  # noqa: F401  (registers the tables)
+    from authserver.health import bp as health_bp
+    from authserver.http import register_error_handlers
+    from authserver.oauth.server import config_oauth
+    from authserver.oauth.views import bp as oauth_bp
+    from authserver.runtime import install_runtime
+
+    runtime = install_runtime(app, settings)
+    config_oauth(app, runtime)
+    app.register_blueprint(oauth_bp)
+    app.register_blueprint(health_bp)
+    register_error_handlers(app)
+    return app
+
+
+def _engine_options(settings: Settings) -> dict:
+    if settings.database_url.startswith("sqlite"):
+        # Several worker processes share one file: wait for a lock instead of failing.
+        return {"connect_args": {"timeout": 30}}
+    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}
+
+
+def _ensure_sqlite_folder(settings: Settings) -> None:
+    prefix = "sqlite:///"
+    if settings.database_url.startswith(prefix):
+        path = settings.database_url[len(prefix) :]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:  # noqa: ANN001
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        # WAL lets readers proceed while one process writes; foreign keys are off by default.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()

@@ -1,0 +1,52 @@
+"""The ``authserver`` command: a Flask CLI group with one sub-group per noun."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask.cli import FlaskGroup
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from authserver.config import ConfigError
+from authserver.keys.kek import KekError
+
+
+def _create_app():  # noqa: ANN202
+    from authserver.app import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False)
+def cli() -> None:
+    """authserver: an OAuth 2.0 / OpenID Connect authorization server."""
+
+
+def _register() -> None:
+    from authserver.cli import clients, init, keys, serve, users
+
+    cli.add_command(init.init_command)
+    cli.add_command(serve.serve_command)
+    cli.add_command(clients.group)
+    cli.add_command(users.group)
+    cli.add_command(keys.group)
+
+
+_register()
+
+
+def main() -> None:
+    try:
+        cli.main(prog_name="authserver")
+    except ConfigError as e:
+        click.echo(f"configuration error: {e}", err=True)
+        sys.exit(2)
+    except KekError as e:
+        click.echo(f"key-encryption key error: {e}", err=True)
+        sys.exit(2)
+    except (OperationalError, ProgrammingError) as e:
+        click.echo(
+            f"database error ({type(e.orig).__name__}); has `authserver init` run?", err=True
+        )
+        sys.exit(2)

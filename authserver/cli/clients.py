@@ -1,0 +1,99 @@
+"""``authserver clients``: register and list OAuth clients."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from authserver.cli.output import emit, fail, iso, split_multi
+from authserver.clients.service import NewClient, create_client, list_clients
+from authserver.errors import AuthServerError, InvalidInput
+from authserver.extensions import db
+
+group = AppGroup("clients", help="OAuth clients.")
+
+
+@group.command("create")
+@click.option("--name", required=True)
+@click.option("--grant-type", "grant_types", multiple=True, help="Repeatable.")
+@click.option("--redirect-uri", "redirect_uris", multiple=True, help="Repeatable.")
+@click.option("--scope", default="", help='Space-separated, e.g. "orders:read orders:write".')
+@click.option("--public", is_flag=True, help="A public client (no secret, auth method none).")
+@click.option("--auth-method", default=None, help="client_secret_basic (default), ...")
+@click.option("--role", "roles", multiple=True, help="Repeatable.")
+@click.option("--jwks", "jwks_path", type=click.Path(dir_okay=False), help="For private_key_jwt.")
+@click.option("--json", "as_json", is_flag=True)
+def create(
+    name: str,
+    grant_types: tuple[str, ...],
+    redirect_uris: tuple[str, ...],
+    scope: str,
+    public: bool,
+    auth_method: str | None,
+    roles: tuple[str, ...],
+    jwks_path: str | None,
+    as_json: bool,
+) -> None:
+    """Register a client; its secret is printed once."""
+    try:
+        jwks = _read_jwks(jwks_path) if jwks_path else None
+        client, secret = create_client(
+            NewClient(
+                name=name,
+                grant_types=split_multi(grant_types) or (() if public else ("client_credentials",)),
+                redirect_uris=split_multi(redirect_uris),
+                scope=scope,
+                public=public,
+                auth_method=auth_method,
+                roles=split_multi(roles),
+                jwks=jwks,
+            )
+        )
+        db.session.commit()
+    except AuthServerError as e:
+        fail(e)
+    value = {
+        "client_id": client.client_id,
+        "client_secret": secret,
+        "name": client.name,
+        "token_endpoint_auth_method": client.token_endpoint_auth_method,
+        "grant_types": client.grant_types,
+        "scope": client.scope,
+    }
+    text = f"client_id:     {client.client_id}"
+    if secret:
+        text += f"\nclient_secret: {secret}\n(the secret is shown once and cannot be shown again)"
+    emit(value, as_json, text)
+
+
+def _read_jwks(path: str) -> dict:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        raise InvalidInput(f"cannot read a JWK Set from {path}") from None
+
+
+@group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def list_command(as_json: bool) -> None:
+    """List clients (never their secrets)."""
+    clients = list_clients()
+    value = [
+        {
+            "client_id": c.client_id,
+            "name": c.name,
+            "public": c.is_public,
+            "token_endpoint_auth_method": c.token_endpoint_auth_method,
+            "grant_types": c.grant_types,
+            "scope": c.scope,
+            "roles": sorted(r.name for r in c.roles),
+            "active": c.is_active,
+            "created_at": iso(c.created_at),
+        }
+        for c in clients
+    ]
+    lines = [f"{c['client_id']}  {c['name']}  [{c['scope']}]" for c in value]
+    emit(value, as_json, "\n".join(lines) or "no clients")

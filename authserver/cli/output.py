@@ -1,0 +1,33 @@
+"""Output of CLI commands: with --json exactly one JSON value on stdout, else readable lines."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from typing import Any
+
+import click
+
+from authserver.errors import AuthServerError
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def emit(value: Any, as_json: bool, text: str) -> None:
+    if as_json:
+        click.echo(json.dumps(value, indent=None))
+    else:
+        click.echo(text)
+
+
+def fail(error: AuthServerError) -> None:
+    click.echo(f"error: {error.description}", err=True)
+    sys.exit(1)
+
+
+def split_multi(values: tuple[str, ...]) -> tuple[str, ...]:
+    """Repeatable options may also be given once with space-separated values."""
+    return tuple(v for value in values for v in value.split())

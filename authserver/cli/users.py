@@ -1,0 +1,70 @@
+"""``authserver users``: create and list users."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask.cli import AppGroup
+
+from authserver.accounts.service import create_user, list_users
+from authserver.cli.output import emit, fail, iso, split_multi
+from authserver.errors import AuthServerError
+from authserver.extensions import db
+from authserver.security import generate_secret
+
+group = AppGroup("users", help="User accounts.")
+
+
+@group.command("create")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--display-name", default="")
+@click.option("--role", "roles", multiple=True, help="Repeatable.")
+@click.option("--json", "as_json", is_flag=True)
+def create(
+    email: str, password_stdin: bool, display_name: str, roles: tuple[str, ...], as_json: bool
+) -> None:
+    """Create a user; without --password-stdin a random password is made and printed once."""
+    generated = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = generated = generate_secret()
+    try:
+        user = create_user(email, password, display_name=display_name, roles=split_multi(roles))
+        db.session.commit()
+    except AuthServerError as e:
+        fail(e)
+    value = {
+        "id": user.id,
+        "email": user.email,
+        "roles": sorted(r.name for r in user.roles),
+        "password": generated,
+    }
+    text = f"created user {user.email}"
+    if generated:
+        text += f"\npassword: {generated}\n(shown once)"
+    emit(value, as_json, text)
+
+
+@group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def list_command(as_json: bool) -> None:
+    users = list_users()
+    value = [
+        {
+            "id": u.id,
+            "email": u.email,
+            "display_name": u.display_name,
+            "roles": sorted(r.name for r in u.roles),
+            "active": u.is_active,
+            "created_at": iso(u.created_at),
+        }
+        for u in users
+    ]
+    emit(
+        value,
+        as_json,
+        "\n".join(f"{u['email']}  {' '.join(u['roles'])}" for u in value) or "no users",
+    )

@@ -1,0 +1,125 @@
+"""Client registration rules, in one place for the CLI, the admin API and the admin UI."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import secrets
+
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+from sqlalchemy import select
+
+from authserver import clock
+from authserver.errors import InvalidInput
+from authserver.extensions import db
+from authserver.models import Client, ClientSecret
+from authserver.rbac.service import roles_named
+from authserver.security import generate_secret, hash_secret
+
+#: Grant types this server implements today.
+SUPPORTED_GRANT_TYPES = ("client_credentials",)
+CONFIDENTIAL_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
+AUTH_METHODS = (*CONFIDENTIAL_AUTH_METHODS, "none")
+# RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+_SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
+
+
+@dataclasses.dataclass(frozen=True)
+class NewClient:
+    name: str
+    grant_types: tuple[str, ...] = ("client_credentials",)
+    redirect_uris: tuple[str, ...] = ()
+    scope: str = ""
+    public: bool = False
+    auth_method: str | None = None
+    roles: tuple[str, ...] = ()
+    jwks: dict | None = None
+
+
+def validate_scope(scope: str) -> str:
+    tokens = scope.split()
+    for token in tokens:
+        if not _SCOPE_TOKEN.match(token):
+            raise InvalidInput(f"invalid scope token {token!r} (RFC 6749 §3.3)")
+    return " ".join(dict.fromkeys(tokens))
+
+
+def _auth_method(spec: NewClient) -> str:
+    method = spec.auth_method or ("none" if spec.public else "client_secret_basic")
+    if method not in AUTH_METHODS:
+        raise InvalidInput(f"unknown auth method {method!r}; one of {', '.join(AUTH_METHODS)}")
+    if spec.public and method != "none":
+        raise InvalidInput("a public client authenticates with 'none'")
+    if not spec.public and method == "none":
+        raise InvalidInput("'none' is for public clients (--public)")
+    return method
+
+
+def _validate_jwks(method: str, jwks: dict | None) -> dict | None:
+    if method != "private_key_jwt":
+        if jwks is not None:
+            raise InvalidInput("a JWK Set is only used with private_key_jwt")
+        return None
+    if jwks is None:
+        raise InvalidInput("private_key_jwt needs the client's public keys (a JWK Set)")
+    try:
+        key_set = KeySet.import_key_set(jwks)
+    except (JoseError, ValueError, TypeError, KeyError) as e:
+        raise InvalidInput("the JWK Set is not valid") from e
+    if any(key.is_private for key in key_set.keys):
+        raise InvalidInput("the JWK Set must hold public keys only")
+    return key_set.as_dict(private=False)
+
+
+def create_client(spec: NewClient) -> tuple[Client, str | None]:
+    """Register a client; returns it with its secret in plain text (None if it has none).
+
+    The secret exists in plain text only in the return value: the caller shows it once.
+    """
+    name = spec.name.strip()
+    if not name or len(name) > 200:
+        raise InvalidInput("a client needs a name of 1 to 200 characters")
+    grant_types = list(dict.fromkeys(spec.grant_types))
+    for grant_type in grant_types:
+        if grant_type not in SUPPORTED_GRANT_TYPES:
+            supported = ", ".join(SUPPORTED_GRANT_TYPES)
+            raise InvalidInput(f"unsupported grant type {grant_type!r}; supported: {supported}")
+    method = _auth_method(spec)
+    if spec.public and "client_credentials" in grant_types:
+        raise InvalidInput("a public client cannot use client_credentials (RFC 6749 §4.4)")
+    jwks = _validate_jwks(method, spec.jwks)
+    client = Client(
+        client_id=secrets.token_urlsafe(18),
+        name=name,
+        is_public=spec.public,
+        token_endpoint_auth_method=method,
+        grant_types=grant_types,
+        redirect_uris=list(dict.fromkeys(spec.redirect_uris)),
+        scope=validate_scope(spec.scope),
+        jwks=jwks,
+        created_at=clock.now(),
+        roles=roles_named(list(spec.roles)),
+    )
+    secret = None
+    if method in ("client_secret_basic", "client_secret_post"):
+        secret = generate_secret()
+        client.secrets.append(ClientSecret(secret_hash=hash_secret(secret), created_at=clock.now()))
+    db.session.add(client)
+    db.session.flush()
+    return client, secret
+
+
+def find_client(client_id: str) -> Client | None:
+    client = db.session.scalar(select(Client).where(Client.client_id == client_id))
+    if client is None or not client.is_active:
+        return None
+    return client
+
+
+def find_client_by_name(name: str) -> Client | None:
+    return db.session.scalar(select(Client).where(Client.name == name).order_by(Client.id))
+
+
+def list_clients() -> list[Client]:
+    return list(db.session.scalars(select(Client).order_by(Client.id)))

@@ -1,0 +1,42 @@
+"""The one clock every rule reads, so that tests can move time instead of sleeping."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+_offset = dt.timedelta(0)
+_frozen: dt.datetime | None = None
+
+
+def now() -> dt.datetime:
+    """Timezone-aware UTC now, as seen by the server's rules."""
+    if _frozen is not None:
+        return _frozen
+    return dt.datetime.now(dt.UTC) + _offset
+
+
+def timestamp() -> int:
+    """Seconds since the epoch, for JWT claims."""
+    return int(now().timestamp())
+
+
+def freeze(at: dt.datetime | None = None) -> None:
+    """Stop the clock (tests only)."""
+    global _frozen
+    _frozen = at if at is not None else now()
+
+
+def advance(seconds: float) -> None:
+    """Move the clock forward (tests only)."""
+    global _offset, _frozen
+    delta = dt.timedelta(seconds=seconds)
+    if _frozen is not None:
+        _frozen += delta
+    else:
+        _offset += delta
+
+
+def reset() -> None:
+    global _offset, _frozen
+    _offset = dt.timedelta(0)
+    _frozen = None

@@ -1,0 +1,142 @@
+"""Settings: every option with its default and meaning, read once from the environment.
+
+Only this module reads ``os.environ``. Everything else receives a ``Settings`` value
+(``current_settings()`` inside a request or CLI command).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from authserver.durations import parse_duration
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SIGNING_ALGORITHMS = ("ES256", "RS256", "Ed25519")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    # Public base URL; the `iss` of every token. Passkeys need a host name, not an IP address.
+    issuer: str = "http://localhost:5000"
+    # SQLAlchemy URL. Default: SQLite file under instance/. PostgreSQL: postgresql+psycopg://...
+    database_url: str = f"sqlite:///{PROJECT_ROOT / 'instance' / 'authserver.db'}"
+    # Folder of the development key-encryption key file (`kek`).
+    keys_dir: str = str(PROJECT_ROOT / "keys")
+    # Base64 of 32 bytes; overrides the file. Required in production.
+    kek: str | None = None
+    # development | production. Production refuses unsafe settings at start-up.
+    env: str = "development"
+    # Lifetime of JWT access tokens.
+    access_token_ttl_seconds: int = 600
+    # Algorithm that signs access tokens (ES256, RS256 or Ed25519).
+    access_token_alg: str = "ES256"  # noqa: S105
+    # Default `aud` of access tokens when the request names no resource (RFC 9068 §3).
+    access_token_audience: str | None = None
+    # Clock skew tolerated when checking `exp`/`iat`/`nbf` of tokens and client assertions.
+    clock_skew_seconds: int = 60
+    # Cache-Control max-age of the JWKS document.
+    jwks_max_age_seconds: int = 300
+    # Largest request body accepted; larger bodies get 413 in the endpoint's error format.
+    max_body_bytes: int = 64 * 1024
+    # Python logging level of the server (authlib's own debug logs stay off: they print tokens).
+    log_level: str = "INFO"
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def audience(self) -> str:
+        return self.access_token_audience or self.issuer
+
+    def url(self, path: str) -> str:
+        return self.issuer.rstrip("/") + path
+
+
+# Environment variable → (field, parser). The variable names are the documented interface.
+_ENV_VARS: dict[str, tuple[str, Any]] = {
+    "AUTHSERVER_ISSUER": ("issuer", str),
+    "AUTHSERVER_DATABASE_URL": ("database_url", str),
+    "AUTHSERVER_KEYS_DIR": ("keys_dir", str),
+    "AUTHSERVER_KEK": ("kek", str),
+    "AUTHSERVER_ENV": ("env", str),
+    "AUTHSERVER_ACCESS_TOKEN_TTL": ("access_token_ttl_seconds", parse_duration),
+    "AUTHSERVER_ACCESS_TOKEN_ALG": ("access_token_alg", str),
+    "AUTHSERVER_ACCESS_TOKEN_AUDIENCE": ("access_token_audience", str),
+    "AUTHSERVER_CLOCK_SKEW": ("clock_skew_seconds", parse_duration),
+    "AUTHSERVER_JWKS_MAX_AGE": ("jwks_max_age_seconds", parse_duration),
+    "AUTHSERVER_MAX_BODY_BYTES": ("max_body_bytes", int),
+    "AUTHSERVER_LOG_LEVEL": ("log_level", str),
+}
+_FIELD_TO_VAR = {field: var for var, (field, _) in _ENV_VARS.items()}
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> Settings:
+    """Settings from the environment, then ``overrides`` (field names), validated."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for var, (field, parse) in _ENV_VARS.items():
+        raw = environ.get(var)
+        if raw is None or raw == "":
+            continue
+        try:
+            values[field] = parse(raw)
+        except ValueError as e:
+            raise ConfigError(f"{var}: {e}") from None
+    known = {f.name for f in dataclasses.fields(Settings)}
+    for key, value in (overrides or {}).items():
+        if key not in known:
+            raise ConfigError(f"unknown setting {key!r}")
+        values[key] = value
+    settings = Settings(**values)
+    validate(settings)
+    return settings
+
+
+def validate(settings: Settings) -> None:
+    def fail(field: str, message: str) -> None:
+        raise ConfigError(f"{_FIELD_TO_VAR.get(field, field)}: {message}")
+
+    parts = urlsplit(settings.issuer)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        fail("issuer", "must be an absolute http(s) URL")
+    if parts.query or parts.fragment:
+        fail("issuer", "must not have a query or fragment (RFC 8414 §2)")
+    if settings.env not in ("development", "production"):
+        fail("env", "must be 'development' or 'production'")
+    if settings.access_token_alg not in SIGNING_ALGORITHMS:
+        fail("access_token_alg", f"must be one of {', '.join(SIGNING_ALGORITHMS)}")
+    for field in ("access_token_ttl_seconds", "jwks_max_age_seconds", "max_body_bytes"):
+        if getattr(settings, field) <= 0:
+            fail(field, "must be positive")
+    if settings.clock_skew_seconds < 0:
+        fail("clock_skew_seconds", "must not be negative")
+    if settings.kek is not None:
+        decode_kek(settings.kek, name=_FIELD_TO_VAR["kek"])
+    if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        fail("log_level", "must be DEBUG, INFO, WARNING or ERROR")
+    if not settings.database_url.startswith(("sqlite:", "postgresql")):
+        fail("database_url", "must be a sqlite:// or postgresql+psycopg:// URL")
+
+
+def decode_kek(text: str, *, name: str) -> bytes:
+    try:
+        raw = base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise ConfigError(f"{name}: must be base64 of 32 bytes") from None
+    if len(raw) != 32:
+        raise ConfigError(f"{name}: must be base64 of 32 bytes (got {len(raw)})")
+    return raw

@@ -1,0 +1,53 @@
+"""Error mapping for the HTTP faces, in one place.
+
+Protocol and JSON endpoints answer in the RFC 6749 §5.2 shape (``error`` and
+``error_description``); the text is ours, never an exception's. Unexpected errors are
+logged with their detail and answered with a generic ``server_error``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from authserver.errors import AuthServerError
+
+log = logging.getLogger(__name__)
+
+_HTTP_ERROR_CODES = {405: "invalid_request", 404: "not_found", 413: "invalid_request"}
+
+
+def _json_error(status: int, error: str, description: str) -> Response:
+    response = jsonify(error=error, error_description=description)
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(e: RequestEntityTooLarge) -> Response:
+        return _json_error(413, "invalid_request", "The request body is too large.")
+
+    @app.errorhandler(HTTPException)
+    def http_error(e: HTTPException) -> Response:
+        status = e.code or 400
+        response = _json_error(
+            status, _HTTP_ERROR_CODES.get(status, "invalid_request"), e.name or "Bad request"
+        )
+        if status == 405 and getattr(e, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(e.valid_methods)
+        return response
+
+    @app.errorhandler(AuthServerError)
+    def domain_error(e: AuthServerError) -> Response:
+        if e.detail:
+            log.info("request failed: %s (%s)", e.error, e.detail)
+        return _json_error(e.status, e.error, e.description)
+
+    @app.errorhandler(Exception)
+    def unexpected(e: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return _json_error(500, "server_error", "The server could not handle the request.")

@@ -1,0 +1,108 @@
+"""Envelope encryption under the key-encryption key (KEK).
+
+Private signing keys and the hashing pepper are stored as AES-256-GCM ciphertexts; the
+row's identity is bound as associated data, so a ciphertext copied into another row does
+not decrypt. Each ciphertext records the id of the KEK that wrapped it. The KEK source is
+a small interface (environment variable, file; a KMS or HSM can be added) that yields the
+newest KEK first: the newest encrypts, older ones still decrypt (the Hydra model).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import secrets
+from pathlib import Path
+from typing import Protocol
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from authserver.config import ConfigError, Settings, decode_kek
+
+_NONCE_BYTES = 12
+KEK_FILE_NAME = "kek"
+
+
+class KekError(Exception):
+    """A ciphertext cannot be opened with the configured KEKs."""
+
+
+class KekSource(Protocol):
+    def keks(self) -> list[bytes]:
+        """The KEKs, newest (the one that encrypts) first."""
+        ...
+
+
+class EnvKekSource:
+    def __init__(self, value: str) -> None:
+        self._kek = decode_kek(value, name="AUTHSERVER_KEK")
+
+    def keks(self) -> list[bytes]:
+        return [self._kek]
+
+
+class FileKekSource:
+    """Development KEK in ``<keys_dir>/kek``: base64 of 32 random bytes, mode 0600."""
+
+    def __init__(self, keys_dir: str) -> None:
+        self.path = Path(keys_dir) / KEK_FILE_NAME
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def create(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        encoded = base64.b64encode(secrets.token_bytes(32))
+        # O_EXCL: never overwrite a KEK, which would orphan every ciphertext it wrapped.
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(encoded + b"\n")
+
+    def keks(self) -> list[bytes]:
+        try:
+            text = self.path.read_text()
+        except FileNotFoundError:
+            raise ConfigError(
+                f"no key-encryption key: {self.path} is missing (run `authserver init`) "
+                "and AUTHSERVER_KEK is not set"
+            ) from None
+        return [decode_kek(text, name=str(self.path))]
+
+
+def kek_source_for(settings: Settings) -> EnvKekSource | FileKekSource:
+    if settings.kek is not None:
+        return EnvKekSource(settings.kek)
+    return FileKekSource(settings.keys_dir)
+
+
+def kek_id(kek: bytes) -> str:
+    """A public name for a KEK: a truncated hash of a 256-bit random key reveals nothing of it."""
+    return hashlib.sha256(b"authserver:kek-id:" + kek).hexdigest()[:16]
+
+
+class Envelope:
+    def __init__(self, keks: list[bytes]) -> None:
+        if not keks:
+            raise ConfigError("no key-encryption key configured")
+        self._current = keks[0]
+        self._by_id = {kek_id(k): k for k in keks}
+
+    @property
+    def current_kek_id(self) -> str:
+        return kek_id(self._current)
+
+    def encrypt(self, plaintext: bytes, associated_data: bytes) -> tuple[str, bytes]:
+        nonce = secrets.token_bytes(_NONCE_BYTES)
+        sealed = AESGCM(self._current).encrypt(nonce, plaintext, associated_data)
+        return self.current_kek_id, nonce + sealed
+
+    def decrypt(self, kek_ident: str, blob: bytes, associated_data: bytes) -> bytes:
+        kek = self._by_id.get(kek_ident)
+        if kek is None:
+            raise KekError(f"ciphertext wrapped by unknown KEK {kek_ident}")
+        try:
+            return AESGCM(kek).decrypt(blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], associated_data)
+        except InvalidTag:
+            raise KekError("ciphertext does not open (tampered, or moved to another row)") from None

@@ -1,0 +1,100 @@
+"""The per-process key ring: which keys sign and verify, cached and refreshed cheaply.
+
+Workers must notice a change of keys (another process rotated or revoked one) without a
+restart, but re-reading and decrypting keys on every request would waste the token
+endpoint's budget. The ring re-reads the small public part of ``signing_keys`` at most
+every ``REFRESH_SECONDS`` and decrypts a private key only the first time it signs.
+Losing this cache is always safe.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Callable
+
+from joserfc import jwk
+from sqlalchemy import select
+
+from authserver.extensions import db
+from authserver.keys.kek import Envelope
+from authserver.keys.service import import_public_key, load_private_key
+from authserver.models.signing_key import PUBLISHED_STATES, VERIFYING_STATES, KeyState, SigningKey
+
+REFRESH_SECONDS = 2.0
+
+
+class NoActiveKey(Exception):
+    """No active signing key for an algorithm: the server is not ready to issue tokens."""
+
+
+@dataclasses.dataclass(frozen=True)
+class KeyInfo:
+    id: int
+    kid: str
+    alg: str
+    state: str
+    public_jwk: dict
+
+
+class KeyRing:
+    def __init__(self, envelope: Callable[[], Envelope]) -> None:
+        self._envelope = envelope
+        self._lock = threading.Lock()
+        self._keys: dict[str, KeyInfo] = {}
+        self._loaded_at = float("-inf")
+        self._private: dict[str, jwk.Key] = {}
+        self._public: dict[str, jwk.Key] = {}
+
+    def invalidate(self) -> None:
+        self._loaded_at = float("-inf")
+
+    def _current(self) -> dict[str, KeyInfo]:
+        if time.monotonic() - self._loaded_at >= REFRESH_SECONDS:
+            rows = db.session.execute(
+                select(
+                    SigningKey.id,
+                    SigningKey.kid,
+                    SigningKey.alg,
+                    SigningKey.state,
+                    SigningKey.public_jwk,
+                ).where(SigningKey.state.in_([s.value for s in PUBLISHED_STATES]))
+            ).all()
+            keys = {r.kid: KeyInfo(r.id, r.kid, r.alg, r.state, r.public_jwk) for r in rows}
+            with self._lock:
+                self._keys = keys
+                # forget private keys that no longer sign
+                self._private = {
+                    kid: k
+                    for kid, k in self._private.items()
+                    if kid in keys and keys[kid].state == KeyState.ACTIVE
+                }
+                self._loaded_at = time.monotonic()
+        return self._keys
+
+    def published(self) -> list[KeyInfo]:
+        return sorted(self._current().values(), key=lambda k: (k.alg, k.id))
+
+    def signer(self, alg: str) -> tuple[str, jwk.Key]:
+        """(kid, private key) of the one active key for ``alg``."""
+        for info in self._current().values():
+            if info.alg == alg and info.state == KeyState.ACTIVE:
+                key = self._private.get(info.kid)
+                if key is None:
+                    row = db.session.get(SigningKey, info.id)
+                    key = load_private_key(self._envelope(), row)
+                    self._private[info.kid] = key
+                return info.kid, key
+        raise NoActiveKey(f"no active {alg} signing key")
+
+    def verification_key(self, kid: str) -> tuple[str, jwk.Key] | None:
+        """(alg, public key) for a kid whose signatures are honoured, else None."""
+        info = self._current().get(kid)
+        if info is None or info.state not in VERIFYING_STATES:
+            return None
+        key = self._public.get(kid)
+        if key is None:
+            key = import_public_key(info.public_jwk)
+            self._public[kid] = key
+        return info.alg, key

@@ -1,0 +1,23 @@
+"""SQLAlchemy models, one module per artefact. Importing this package registers them all."""
+
+from authserver.models.client import Client, ClientSecret
+from authserver.models.oauth import RevokedAccessToken, UsedAssertion
+from authserver.models.rbac import Role, RolePermission, client_roles, user_roles
+from authserver.models.server_secret import ServerSecret
+from authserver.models.signing_key import KeyState, SigningKey
+from authserver.models.user import User
+
+__all__ = [
+    "Client",
+    "ClientSecret",
+    "KeyState",
+    "RevokedAccessToken",
+    "Role",
+    "RolePermission",
+    "ServerSecret",
+    "SigningKey",
+    "UsedAssertion",
+    "User",
+    "client_roles",
+    "user_roles",
+]

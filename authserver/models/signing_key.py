@@ -1,0 +1,69 @@
+"""Signing keys: the public half in the clear, the private half encrypted under the KEK.
+
+States follow ARCHITECTURE.md: pending → active → retired → expired, or revoked from any
+state. The database, not application code alone, guarantees one active key per algorithm
+(a partial unique index).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import JSON, CheckConstraint, Index, LargeBinary, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from authserver.extensions import db
+from authserver.models.types import UTCDateTime
+
+
+class KeyState(enum.StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    RETIRED = "retired"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+#: States whose public key is published in JWKS.
+PUBLISHED_STATES = (KeyState.PENDING, KeyState.ACTIVE, KeyState.RETIRED)
+#: States whose signatures are still honoured (pending keys have signed nothing yet).
+VERIFYING_STATES = (KeyState.ACTIVE, KeyState.RETIRED)
+
+_STATE_LIST = ", ".join(f"'{s.value}'" for s in KeyState)
+
+
+class SigningKey(db.Model):
+    __tablename__ = "signing_keys"
+    __table_args__ = (
+        CheckConstraint(f"state IN ({_STATE_LIST})", name="state"),
+        Index(
+            "uq_signing_keys_one_active_per_alg",
+            "alg",
+            unique=True,
+            sqlite_where=text("state = 'active'"),
+            postgresql_where=text("state = 'active'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # RFC 7638 JWK thumbprint of the public key.
+    kid: Mapped[str] = mapped_column(String(64), unique=True)
+    alg: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    public_jwk: Mapped[dict] = mapped_column(JSON)
+    # AES-256-GCM(KEK, PKCS#8 PEM) with "signing_keys:<id>" as associated data; erased on expiry.
+    private_key_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    kek_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    activated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    retired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    expired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    @property
+    def associated_data(self) -> bytes:
+        return f"signing_keys:{self.id}".encode()
+
+    def is_published(self) -> bool:
+        return self.state in PUBLISHED_STATES

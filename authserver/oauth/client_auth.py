@@ -1,0 +1,70 @@
+"""Client authentication by signed assertion: ``private_key_jwt`` (RFC 7523 §2.2, OIDC Core §9).
+
+Authlib verifies the assertion; we supply the client's keys, the accepted audiences and
+the replay cache of ``jti`` values (RFC 7523 §3 item 7).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from authlib.oauth2.rfc6749 import InvalidClientError
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+from sqlalchemy import delete, insert
+from sqlalchemy.exc import IntegrityError
+
+from authserver import clock
+from authserver.config import Settings
+from authserver.extensions import db
+from authserver.models import UsedAssertion
+from authserver.oauth import paths
+
+#: How long a seen jti is remembered when the assertion's own exp is unusable.
+_MAX_REMEMBER_SECONDS = 3600
+
+
+class PrivateKeyJWT(JWTBearerClientAssertion):
+    CLIENT_AUTH_METHOD = "private_key_jwt"
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(leeway=settings.clock_skew_seconds)
+        self.settings = settings
+
+    def get_audiences(self) -> list[str]:
+        # The issuer, or the URL of the endpoint the assertion is presented to.
+        return [self.settings.issuer, *(self.settings.url(p) for p in paths.CLIENT_AUTH_ENDPOINTS)]
+
+    def resolve_client_public_key(self, client) -> KeySet:  # noqa: ANN001
+        if not client.jwks:
+            raise InvalidClientError(description="Client authentication failed.")
+        try:
+            return KeySet.import_key_set(client.jwks)
+        except (JoseError, ValueError, TypeError, KeyError) as e:
+            raise InvalidClientError(description="Client authentication failed.") from e
+
+    def validate_jti(self, claims: dict, jti: str) -> bool:
+        return consume_assertion_jti(claims["sub"], jti, claims.get("exp"))
+
+
+def consume_assertion_jti(client_id: str, jti: object, exp: object) -> bool:
+    """Record a jti; False if it was seen before. Committed at once, on its own connection,
+    so that a replay is caught even when the first request fails later on."""
+    if not isinstance(jti, str) or not jti or len(jti) > 200:
+        return False
+    now = clock.now()
+    latest = now + dt.timedelta(seconds=_MAX_REMEMBER_SECONDS)
+    expires_at = latest
+    if isinstance(exp, int) and not isinstance(exp, bool):
+        expires_at = min(latest, dt.datetime.fromtimestamp(max(exp, 0), tz=dt.UTC))
+    expires_at = max(expires_at, now) + dt.timedelta(seconds=60)
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(delete(UsedAssertion).where(UsedAssertion.expires_at <= now))
+            conn.execute(
+                insert(UsedAssertion).values(key=f"{client_id}:{jti}", expires_at=expires_at)
+            )
+    except IntegrityError:
+        return False
+    return True

@@ -1,0 +1,35 @@
+"""Authorization server metadata (RFC 8414) and OpenID Provider metadata (OIDC Discovery 1.0 §3).
+
+Every value here is true of the running server: only what is implemented is listed.
+"""
+
+from __future__ import annotations
+
+from authserver.clients.service import CONFIDENTIAL_AUTH_METHODS, SUPPORTED_GRANT_TYPES
+from authserver.config import Settings
+from authserver.oauth import paths
+from authserver.oauth.revocation import Revocation
+
+# Algorithms joserfc accepts for client assertions (its recommended asymmetric set).
+ASSERTION_SIGNING_ALGS = ["RS256", "ES256"]
+
+
+def server_metadata(settings: Settings) -> dict:
+    auth_methods = list(CONFIDENTIAL_AUTH_METHODS)
+    return {
+        "issuer": settings.issuer,
+        "token_endpoint": settings.url(paths.TOKEN),
+        "jwks_uri": settings.url(paths.JWKS),
+        "introspection_endpoint": settings.url(paths.INTROSPECTION),
+        "revocation_endpoint": settings.url(paths.REVOCATION),
+        "grant_types_supported": list(SUPPORTED_GRANT_TYPES),
+        # No authorization endpoint yet, so no response types (RFC 8414 §2).
+        "response_types_supported": [],
+        "token_endpoint_auth_methods_supported": auth_methods,
+        "token_endpoint_auth_signing_alg_values_supported": ASSERTION_SIGNING_ALGS,
+        "introspection_endpoint_auth_methods_supported": auth_methods,
+        "introspection_endpoint_auth_signing_alg_values_supported": ASSERTION_SIGNING_ALGS,
+        "revocation_endpoint_auth_methods_supported": list(Revocation.CLIENT_AUTH_METHODS),
+        "revocation_endpoint_auth_signing_alg_values_supported": ASSERTION_SIGNING_ALGS,
+        "access_token_signing_alg_values_supported": [settings.access_token_alg],
+    }

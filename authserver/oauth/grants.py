@@ -1,0 +1,32 @@
+"""Grant types, as Authlib grant classes with our policies plugged in."""
+
+from __future__ import annotations
+
+from authlib.oauth2.rfc6749 import InvalidScopeError
+from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
+
+from authserver.clients.service import CONFIDENTIAL_AUTH_METHODS
+from authserver.clients.service import validate_scope as _validate_scope_syntax
+from authserver.errors import InvalidInput
+
+
+class ClientCredentials(ClientCredentialsGrant):
+    """RFC 6749 §4.4. Confidential clients only: ``none`` is not among the methods."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = list(CONFIDENTIAL_AUTH_METHODS)
+
+    def validate_requested_scope(self) -> None:
+        # RFC 6749 §3.3: a client gets at most the scopes it is registered for; asking for
+        # more is invalid_scope. Omitting scope means the registered default (all of them).
+        scope = self.request.payload.scope
+        if not scope:
+            return
+        try:
+            _validate_scope_syntax(scope)
+        except InvalidInput:
+            raise InvalidScopeError(description="The scope is malformed.") from None
+        extra = set(scope.split()) - self.request.client.scopes
+        if extra:
+            raise InvalidScopeError(
+                description=f"The client is not registered for: {' '.join(sorted(extra))}"
+            )

@@ -1,0 +1,46 @@
+"""Request guards run before Authlib sees a protocol request.
+
+RFC 6749 §3.2 and §5.2: token-endpoint style requests are form-encoded POSTs in UTF-8 whose
+parameters appear at most once. Anything else is ``invalid_request`` here, so that no
+malformed value (a NUL byte, undecodable bytes) can reach the database or the log.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from authlib.oauth2.rfc6749 import InvalidRequestError
+from flask import Request
+
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+
+
+def check_form_request(request: Request) -> None:
+    """Raise InvalidRequestError unless the request is a clean form POST."""
+    if request.mimetype != FORM_CONTENT_TYPE:
+        raise InvalidRequestError(description=f"The request body must be {FORM_CONTENT_TYPE}.")
+    charset = request.mimetype_params.get("charset", "utf-8").lower()
+    if charset not in ("utf-8", "utf8"):
+        raise InvalidRequestError(description="The request body must be UTF-8.")
+    _check_pairs(request.get_data(cache=True), "body")
+    _check_pairs(request.query_string, "query")
+    if request.query_string and request.form and set(request.args) & set(request.form):
+        raise InvalidRequestError(description="A parameter appears in both query and body.")
+    authorization = request.headers.get("Authorization", "")
+    if "\x00" in authorization:
+        raise InvalidRequestError(description="The Authorization header is malformed.")
+
+
+def _check_pairs(raw: bytes, where: str) -> None:
+    try:
+        text = raw.decode("ascii")
+        pairs = parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidRequestError(description=f"The request {where} is not valid UTF-8.") from None
+    seen: set[str] = set()
+    for name, value in pairs:
+        if "\x00" in name or "\x00" in value:
+            raise InvalidRequestError(description="Parameters must not contain NUL characters.")
+        if name in seen:
+            raise InvalidRequestError(description=f"Parameter '{name}' appears more than once.")
+        seen.add(name)

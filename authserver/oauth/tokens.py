@@ -1,0 +1,126 @@
+"""JWT access tokens (RFC 9068): issuing them with exactly the active key, and reading them back.
+
+Authlib's ``JWTBearerTokenGenerator`` writes no ``kid`` and hands joserfc a key set, from
+which joserfc would pick a random key; ours signs with the one active key of the configured
+algorithm and names it in the header, and reads time from ``authserver.clock``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import secrets
+
+from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
+from joserfc import jws, jwt
+from joserfc.errors import JoseError
+from sqlalchemy import delete, select
+
+from authserver import clock
+from authserver.config import Settings
+from authserver.extensions import db
+from authserver.keys.keyring import KeyRing
+from authserver.models import RevokedAccessToken
+
+ACCESS_TOKEN_TYP = "at+jwt"  # noqa: S105 - RFC 9068 §2.1
+
+
+class AccessTokenGenerator(JWTBearerTokenGenerator):
+    def __init__(self, settings: Settings, keyring: KeyRing) -> None:
+        super().__init__(
+            issuer=settings.issuer,
+            alg=settings.access_token_alg,
+            expires_generator=lambda client, grant_type: settings.access_token_ttl_seconds,
+        )
+        self.settings = settings
+        self.keyring = keyring
+
+    def get_audiences(self, client, user, scope) -> str:  # noqa: ANN001
+        return self.settings.audience
+
+    def access_token_generator(self, client, grant_type, user, scope) -> str:  # noqa: ANN001
+        now = clock.timestamp()
+        claims = {
+            "iss": self.issuer,
+            # RFC 9068 §2.2: without a resource owner, sub identifies the client.
+            "sub": str(user.get_user_id()) if user else client.get_client_id(),
+            "aud": self.get_audiences(client, user, scope),
+            "exp": now + self._get_expires_in(client, grant_type),
+            "iat": now,
+            "jti": secrets.token_urlsafe(16),
+            "client_id": client.get_client_id(),
+            "scope": scope or "",
+        }
+        kid, key = self.keyring.signer(self.alg)
+        header = {"typ": ACCESS_TOKEN_TYP, "alg": self.alg, "kid": kid}
+        return jwt.encode(header, claims, key, algorithms=[self.alg])
+
+
+@dataclasses.dataclass
+class AccessToken:
+    """A verified access token as introspection and revocation see it."""
+
+    claims: dict
+
+    @property
+    def jti(self) -> str:
+        return self.claims["jti"]
+
+    @property
+    def client_id(self) -> str:
+        return self.claims["client_id"]
+
+    def is_expired(self) -> bool:
+        return self.claims["exp"] <= clock.timestamp()
+
+    def is_revoked(self) -> bool:
+        return db.session.get(RevokedAccessToken, self.jti) is not None
+
+    def check_client(self, client) -> bool:  # noqa: ANN001
+        return self.client_id == client.get_client_id()
+
+
+_REQUIRED_CLAIMS = ("iss", "sub", "exp", "iat", "jti", "client_id")
+
+
+def read_access_token(token: str, settings: Settings, keyring: KeyRing) -> AccessToken | None:
+    """The token if this server signed it with a key it still honours, else None.
+
+    Expiry and revocation are left to the caller (``is_expired``/``is_revoked``): revocation
+    must still find an expired-but-recent token harmless, introspection must answer inactive.
+    """
+    if not isinstance(token, str) or token.count(".") != 2 or len(token) > 8192:
+        return None
+    try:
+        header = jws.extract_compact(token.encode("ascii")).headers()
+        kid = header.get("kid")
+        if header.get("typ") != ACCESS_TOKEN_TYP or not isinstance(kid, str):
+            return None
+        found = keyring.verification_key(kid)
+        if found is None:
+            return None
+        alg, key = found
+        if header.get("alg") != alg:
+            return None
+        decoded = jwt.decode(token, key, algorithms=[alg])
+    except (JoseError, ValueError, UnicodeError, TypeError):
+        return None
+    claims = dict(decoded.claims)
+    if any(name not in claims for name in _REQUIRED_CLAIMS):
+        return None
+    if claims["iss"] != settings.issuer or not isinstance(claims["exp"], int):
+        return None
+    return AccessToken(claims)
+
+
+def revoke_access_token(token: AccessToken) -> None:
+    """Remember the jti until the token expires (RFC 7009 §2), and prune what has expired."""
+    now = clock.now()
+    db.session.execute(delete(RevokedAccessToken).where(RevokedAccessToken.expires_at <= now))
+    exists = db.session.scalar(
+        select(RevokedAccessToken.jti).where(RevokedAccessToken.jti == token.jti)
+    )
+    if exists is None:
+        expires_at = dt.datetime.fromtimestamp(token.claims["exp"], tz=dt.UTC)
+        db.session.add(RevokedAccessToken(jti=token.jti, expires_at=expires_at))
+    db.session.flush()

@@ -1,0 +1,50 @@
+"""Per-application state that is costly to rebuild: settings, the KEK envelope, the pepper,
+the key ring. It lives in ``app.extensions``; nothing here is kept only in memory that is
+not safe to lose."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app
+
+from authserver.config import Settings
+from authserver.keys.kek import Envelope, kek_source_for
+from authserver.keys.keyring import KeyRing
+from authserver.keys.pepper import load_pepper
+
+_EXTENSION = "authserver"
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._envelope: Envelope | None = None
+        self._pepper: bytes | None = None
+        self.keyring = KeyRing(self.envelope)
+
+    def envelope(self) -> Envelope:
+        if self._envelope is None:
+            self._envelope = Envelope(kek_source_for(self.settings).keks())
+        return self._envelope
+
+    def pepper(self) -> bytes:
+        if self._pepper is None:
+            self._pepper = load_pepper(self.envelope())
+        return self._pepper
+
+
+def install_runtime(app: Flask, settings: Settings) -> Runtime:
+    runtime = Runtime(settings)
+    app.extensions[_EXTENSION] = runtime
+    return runtime
+
+
+def runtime_of(app: Flask) -> Runtime:
+    return app.extensions[_EXTENSION]
+
+
+def current_runtime() -> Runtime:
+    return runtime_of(current_app)
+
+
+def current_settings() -> Settings:
+    return current_runtime().settings
