@@ -59,8 +59,9 @@ class Client(db.Model, ClientMixin):
         return self.redirect_uris[0] if self.redirect_uris else None
 
     def get_allowed_scope(self, scope: str | None) -> str:
+        # RFC 6749 §3.3: an omitted scope means the pre-defined default, here the registration.
         if not scope:
-            return ""
+            return self.scope
         return " ".join(s for s in scope.split() if s in self.scopes)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:

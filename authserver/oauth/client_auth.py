@@ -20,6 +20,7 @@ from authserver.config import Settings
 from authserver.extensions import db
 from authserver.models import UsedAssertion
 from authserver.oauth import paths
+from authserver.oauth.guards import CLIENT_AUTH_FAILED
 
 #: How long a seen jti is remembered when the assertion's own exp is unusable.
 _MAX_REMEMBER_SECONDS = 3600
@@ -38,11 +39,11 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
 
     def resolve_client_public_key(self, client) -> KeySet:  # noqa: ANN001
         if not client.jwks:
-            raise InvalidClientError(description="Client authentication failed.")
+            raise InvalidClientError(description=CLIENT_AUTH_FAILED)
         try:
             return KeySet.import_key_set(client.jwks)
         except (JoseError, ValueError, TypeError, KeyError) as e:
-            raise InvalidClientError(description="Client authentication failed.") from e
+            raise InvalidClientError(description=CLIENT_AUTH_FAILED) from e
 
     def validate_jti(self, claims: dict, jti: str) -> bool:
         return consume_assertion_jti(claims["sub"], jti, claims.get("exp"))

@@ -7,12 +7,17 @@ malformed value (a NUL byte, undecodable bytes) can reach the database or the lo
 
 from __future__ import annotations
 
+import base64
+import binascii
 from urllib.parse import parse_qsl
 
-from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError
 from flask import Request
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+#: The one answer to every failed client authentication, whatever the cause: an unknown
+#: client and a wrong secret must be indistinguishable.
+CLIENT_AUTH_FAILED = "Client authentication failed."
 
 
 def check_form_request(request: Request) -> None:
@@ -26,9 +31,20 @@ def check_form_request(request: Request) -> None:
     _check_pairs(request.query_string, "query")
     if request.query_string and request.form and set(request.args) & set(request.form):
         raise InvalidRequestError(description="A parameter appears in both query and body.")
-    authorization = request.headers.get("Authorization", "")
-    if "\x00" in authorization:
-        raise InvalidRequestError(description="The Authorization header is malformed.")
+    _check_basic_credentials(request.headers.get("Authorization", ""))
+
+
+def _check_basic_credentials(authorization: str) -> None:
+    # RFC 7617 §2: user-pass is UTF-8 here; Authlib would fail on undecodable bytes.
+    scheme, _, credentials = authorization.partition(" ")
+    if scheme.lower() != "basic" or not credentials:
+        return
+    try:
+        decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise InvalidClientError(status_code=401, description=CLIENT_AUTH_FAILED) from None
+    if "\x00" in decoded:
+        raise InvalidClientError(status_code=401, description=CLIENT_AUTH_FAILED)
 
 
 def _check_pairs(raw: bytes, where: str) -> None:
@@ -44,3 +60,15 @@ def _check_pairs(raw: bytes, where: str) -> None:
         if name in seen:
             raise InvalidRequestError(description=f"Parameter '{name}' appears more than once.")
         seen.add(name)
+
+
+class TokenParameterCheck:
+    """``check_params`` for the introspection and revocation endpoints.
+
+    Authlib refuses a ``token_type_hint`` it does not know (with a 401); RFC 7009 §2.1 and
+    RFC 7662 §2.1 say an unknown hint is ignored and the search extends to every type.
+    """
+
+    def check_params(self, request, client) -> None:  # noqa: ANN001
+        if not request.form.get("token"):
+            raise InvalidRequestError(description="Missing 'token' parameter.")

@@ -13,13 +13,14 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authserver.clients.service import CONFIDENTIAL_AUTH_METHODS
 from authserver.config import Settings
 from authserver.keys.keyring import KeyRing
+from authserver.oauth.guards import TokenParameterCheck
 from authserver.oauth.tokens import AccessToken, read_access_token
 from authserver.rbac.permissions import Permission
 
 _CLAIMS = ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "nbf", "jti")
 
 
-class Introspection(IntrospectionEndpoint):
+class Introspection(TokenParameterCheck, IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = list(CONFIDENTIAL_AUTH_METHODS)
 
     def __init__(self, settings: Settings, keyring: KeyRing) -> None:

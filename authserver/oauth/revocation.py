@@ -11,10 +11,11 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 
 from authserver.config import Settings
 from authserver.keys.keyring import KeyRing
+from authserver.oauth.guards import TokenParameterCheck
 from authserver.oauth.tokens import AccessToken, read_access_token, revoke_access_token
 
 
-class Revocation(RevocationEndpoint):
+class Revocation(TokenParameterCheck, RevocationEndpoint):
     # Public clients may revoke their own tokens with client_id alone (RFC 7009 §2.1).
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 

@@ -9,15 +9,13 @@ from flask import Flask
 from authserver.clients.service import find_client
 from authserver.oauth.client_auth import PrivateKeyJWT
 from authserver.oauth.grants import ClientCredentials
+from authserver.oauth.guards import CLIENT_AUTH_FAILED
 from authserver.oauth.introspection import Introspection
 from authserver.oauth.revocation import Revocation
 from authserver.oauth.tokens import AccessTokenGenerator
 from authserver.runtime import Runtime
 
 _EXTENSION = "authserver.oauth"
-#: The one answer to every failed client authentication, whatever the cause: an unknown
-#: client and a wrong secret must be indistinguishable.
-CLIENT_AUTH_FAILED = "Client authentication failed."
 
 
 class AuthorizationServer(FlaskAuthorizationServer):

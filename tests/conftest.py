@@ -1,0 +1,96 @@
+"""Shared fixtures: an initialised app on a temporary SQLite file, its test client and CLI
+runner, a frozen and movable clock, and factories for clients."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import secrets
+
+import pytest
+
+from authserver import clock
+from authserver.app import create_app
+from authserver.cli import cli
+
+# Overrides are setting names (authserver.config.Settings fields).
+Overrides = dict
+
+
+@pytest.fixture(autouse=True)
+def _reset_clock():
+    clock.reset()
+    yield
+    clock.reset()
+
+
+def make_app(tmp_path, **overrides):
+    settings = {
+        "database_url": f"sqlite:///{tmp_path / 'auth.db'}",
+        "keys_dir": str(tmp_path / "keys"),
+        "issuer": "http://localhost:5000",
+    }
+    settings.update(overrides)
+    return create_app(settings)
+
+
+def init_app(app) -> None:
+    result = app.test_cli_runner().invoke(cli, ["init"])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = make_app(tmp_path)
+    init_app(app)
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def http(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    def invoke(*args, input=None):
+        return app.test_cli_runner().invoke(cli, list(args), input=input)
+
+    return invoke
+
+
+@dataclasses.dataclass
+class RegisteredClient:
+    client_id: str
+    client_secret: str | None
+
+    def basic(self) -> dict:
+        raw = f"{self.client_id}:{self.client_secret}".encode()
+        return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+
+@pytest.fixture
+def make_client(runner):
+    """Register a client through the CLI, as an operator would."""
+
+    def make(scope="api:read api:write", *extra) -> RegisteredClient:
+        name = f"client-{secrets.token_hex(4)}"
+        result = runner("clients", "create", "--name", name, "--scope", scope, "--json", *extra)
+        assert result.exit_code == 0, result.output
+        value = json.loads(result.output)
+        return RegisteredClient(value["client_id"], value["client_secret"])
+
+    return make
+
+
+@pytest.fixture
+def get_token(http):
+    def get(client: RegisteredClient, **form) -> dict:
+        form.setdefault("grant_type", "client_credentials")
+        response = http.post("/oauth/token", data=form, headers=client.basic())
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()
+
+    return get

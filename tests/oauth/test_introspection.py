@@ -1,0 +1,122 @@
+"""Introspection (RFC 7662): default deny, client authentication, who may see which token."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from authserver import clock
+from authserver.extensions import db
+from authserver.keys.service import create_signing_key
+from authserver.models import KeyState, SigningKey
+from authserver.runtime import current_runtime
+
+
+def introspect(http, caller, token: str, **extra):
+    return http.post("/oauth/introspect", data={"token": token, **extra}, headers=caller.basic())
+
+
+def test_active_token_answers_its_claims(http, make_client, get_token):
+    client = make_client("api:read")
+    token = get_token(client)["access_token"]
+    body = introspect(http, client, token).get_json()
+    assert body["active"] is True
+    assert body["scope"] == "api:read"
+    assert body["client_id"] == client.client_id
+    assert body["sub"] == client.client_id
+    assert body["iss"] == "http://localhost:5000"
+    assert body["token_type"] == "Bearer"
+    assert {"exp", "iat", "jti", "aud"} <= body.keys()
+
+
+def test_expired_token_is_inactive(http, make_client, get_token):
+    client = make_client()
+    clock.freeze()
+    token = get_token(client)["access_token"]
+    clock.advance(599)
+    assert introspect(http, client, token).get_json()["active"] is True
+    clock.advance(1)
+    assert introspect(http, client, token).get_json() == {"active": False}
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "not-a-token",
+        "a.b.c",
+        "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.",
+        "x" * 9000,
+        "\u00e9t\u00e9.\u00e9t\u00e9.\u00e9t\u00e9",
+    ],
+)
+def test_malformed_and_unknown_tokens_are_inactive(http, make_client, token):
+    client = make_client()
+    response = introspect(http, client, token)
+    assert response.status_code == 200
+    assert response.get_json() == {"active": False}
+
+
+def test_a_token_with_a_forged_signature_is_inactive(http, make_client, get_token):
+    client = make_client()
+    token = get_token(client)["access_token"]
+    head, payload, signature = token.split(".")
+    forged = f"{head}.{payload}.{signature[:-4]}AAAA"
+    assert introspect(http, client, forged).get_json() == {"active": False}
+
+
+def test_a_token_signed_by_a_revoked_key_is_inactive(http, make_client, get_token):
+    client = make_client()
+    token = get_token(client)["access_token"]
+    key = db.session.scalar(
+        select(SigningKey).where(SigningKey.alg == "ES256", SigningKey.state == KeyState.ACTIVE)
+    )
+    key.state = KeyState.REVOKED
+    key.revoked_at = clock.now()
+    db.session.flush()
+    create_signing_key(current_runtime().envelope(), "ES256", KeyState.ACTIVE)
+    db.session.commit()
+    current_runtime().keyring.invalidate()
+    assert introspect(http, client, token).get_json() == {"active": False}
+
+
+def test_another_clients_token_is_inactive_to_a_plain_client(http, make_client, get_token):
+    owner, other = make_client(), make_client()
+    token = get_token(owner)["access_token"]
+    assert introspect(http, other, token).get_json() == {"active": False}
+
+
+def test_a_resource_server_may_introspect_any_token(http, make_client, get_token):
+    owner = make_client()
+    api = make_client("", "--role", "resource-server")
+    token = get_token(owner)["access_token"]
+    body = introspect(http, api, token).get_json()
+    assert body["active"] is True and body["client_id"] == owner.client_id
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Basic bm9ib2R5Ondyb25n"}, {"Authorization": "Bearer abc"}],
+)
+def test_introspection_requires_client_authentication(http, make_client, get_token, headers):
+    token = get_token(make_client())["access_token"]
+    response = http.post("/oauth/introspect", data={"token": token}, headers=headers)
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "invalid_client"
+    assert "WWW-Authenticate" in response.headers
+
+
+@pytest.mark.parametrize("form", [{}, {"token": ""}])
+def test_missing_token_parameter_is_invalid_request(http, make_client, form):
+    response = http.post("/oauth/introspect", data=form, headers=make_client().basic())
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize("hint", ["banana", "refresh_token", "access_token"])
+def test_token_type_hint_never_hides_a_token(http, make_client, get_token, hint):
+    # RFC 7662 §2.1: an unknown or wrong hint only widens the search.
+    client = make_client()
+    token = get_token(client)["access_token"]
+    response = introspect(http, client, token, token_type_hint=hint)
+    assert response.status_code == 200
+    assert response.get_json()["active"] is True

@@ -1,0 +1,133 @@
+"""The `authserver` CLI: init, clients, users, keys; --json prints exactly one JSON value."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+
+from authserver.extensions import db
+from authserver.models import SigningKey, User
+
+
+def test_init_is_idempotent(app, runner):
+    kids = set(db.session.scalars(select(SigningKey.kid)))
+    result = runner("init")
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    assert set(db.session.scalars(select(SigningKey.kid))) == kids
+
+
+def test_init_demo_prints_credentials_once(app, runner):
+    first = runner("init", "--demo")
+    assert first.exit_code == 0, first.output
+    assert "client_secret:" in first.output and "password:" in first.output
+    secret = first.output.split("client_secret:")[1].split()[0]
+    second = runner("init", "--demo")
+    assert second.exit_code == 0
+    assert "client_secret:" not in second.output and "password:" not in second.output
+    assert secret not in second.output
+    admin = db.session.scalar(select(User).where(User.email == "admin@example.com"))
+    assert [r.name for r in admin.roles] == ["admin"]
+
+
+def test_the_demo_client_gets_a_token(app, runner, http):
+    output = runner("init", "--demo").output
+    client_id = output.split("client_id:")[1].split()[0]
+    secret = output.split("client_secret:")[1].split()[0]
+    response = http.post(
+        "/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
+    )
+    assert response.status_code == 200
+    assert response.get_json()["scope"] == "demo:read demo:write"
+
+
+def test_clients_create_json_is_exactly_one_value(runner):
+    result = runner("clients", "create", "--name", "svc", "--scope", "a b", "--json")
+    assert result.exit_code == 0
+    value = json.loads(result.stdout)
+    assert set(value) >= {"client_id", "client_secret"}
+    assert len(value["client_secret"]) >= 43  # 256 bits, base64url
+    assert value["scope"] == "a b"
+
+
+def test_repeatable_options_accept_space_separated_values(runner):
+    result = runner(
+        "clients", "create", "--name", "svc", "--role", "admin resource-server", "--json"
+    )
+    assert result.exit_code == 0, result.output
+    listed = json.loads(runner("clients", "list", "--json").stdout)
+    assert listed[0]["roles"] == ["admin", "resource-server"]
+
+
+def test_public_client_has_no_secret(runner):
+    result = runner("clients", "create", "--name", "spa", "--public", "--json")
+    assert result.exit_code == 0, result.output
+    value = json.loads(result.stdout)
+    assert value["client_secret"] is None
+    assert value["token_endpoint_auth_method"] == "none"
+
+
+def test_clients_list_never_shows_a_secret(runner):
+    secret = json.loads(runner("clients", "create", "--name", "svc", "--json").stdout)[
+        "client_secret"
+    ]
+    listed = runner("clients", "list", "--json")
+    assert secret not in listed.output
+    assert json.loads(listed.stdout)[0]["name"] == "svc"
+
+
+def test_bad_client_options_fail_with_a_message(runner):
+    cases = [
+        (["--grant-type", "password"], "unsupported grant type"),
+        (["--auth-method", "tls_client_auth"], "unknown auth method"),
+        (["--role", "no-such-role"], "unknown role"),
+        (["--scope", 'a"b'], "invalid scope"),
+        (["--auth-method", "private_key_jwt"], "JWK Set"),
+    ]
+    for extra, message in cases:
+        result = runner("clients", "create", "--name", "x", *extra)
+        assert result.exit_code == 1, extra
+        assert message in result.output, (extra, result.output)
+
+
+def test_users_create_with_password_from_stdin(app, runner):
+    result = runner(
+        "users",
+        "create",
+        "Ada@Example.com",
+        "--password-stdin",
+        "--role",
+        "admin",
+        "--json",
+        input="correct horse battery staple\n",
+    )
+    assert result.exit_code == 0, result.output
+    value = json.loads(result.stdout)
+    assert value == {
+        "id": value["id"],
+        "email": "ada@example.com",
+        "roles": ["admin"],
+        "password": None,
+    }
+    user = db.session.get(User, value["id"])
+    assert user.password_hash.startswith("$argon2id$")
+    assert "correct horse" not in user.password_hash
+
+
+def test_users_create_refuses_a_short_password_and_a_duplicate(runner):
+    short = runner("users", "create", "a@example.com", "--password-stdin", input="short\n")
+    assert short.exit_code == 1 and "12 characters" in short.output
+    assert runner("users", "create", "a@example.com").exit_code == 0
+    duplicate = runner("users", "create", "A@example.com")
+    assert duplicate.exit_code == 1 and "exists" in duplicate.output
+
+
+def test_users_list_and_keys_list_json(runner):
+    runner("users", "create", "b@example.com")
+    users = json.loads(runner("users", "list", "--json").stdout)
+    assert [u["email"] for u in users] == ["b@example.com"]
+    keys = json.loads(runner("keys", "list", "--json").stdout)
+    assert sorted(k["alg"] for k in keys) == ["ES256", "Ed25519", "RS256"]
+    assert all(k["state"] == "active" and k["activated_at"] for k in keys)
+    assert not any("private" in json.dumps(k).lower() for k in keys)

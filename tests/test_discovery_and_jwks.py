@@ -1,0 +1,116 @@
+"""Discovery (RFC 8414, OIDC Discovery) and the JWKS document."""
+
+from __future__ import annotations
+
+import pytest
+from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
+from sqlalchemy import select
+
+from authserver.extensions import db
+from authserver.keys.service import create_signing_key
+from authserver.models import KeyState, SigningKey
+from authserver.runtime import current_runtime
+
+PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "k"}
+
+
+@pytest.mark.parametrize(
+    "path", ["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"]
+)
+def test_metadata_lists_every_endpoint_truthfully(http, path):
+    meta = http.get(path).get_json()
+    assert meta["issuer"] == "http://localhost:5000"
+    for name, route in [
+        ("token_endpoint", "/oauth/token"),
+        ("introspection_endpoint", "/oauth/introspect"),
+        ("revocation_endpoint", "/oauth/revoke"),
+        ("jwks_uri", "/.well-known/jwks.json"),
+    ]:
+        assert meta[name] == "http://localhost:5000" + route
+    assert meta["grant_types_supported"] == ["client_credentials"]
+    assert set(meta["token_endpoint_auth_methods_supported"]) == {
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+    }
+    assert "none" in meta["revocation_endpoint_auth_methods_supported"]
+    # Authlib's RFC 8414 validator agrees with every field it knows.
+    for key in meta:
+        validator = getattr(AuthorizationServerMetadata(meta), f"validate_{key}", None)
+        if validator and key != "response_types_supported":
+            validator()
+
+
+@pytest.mark.parametrize(
+    "path", ["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"]
+)
+def test_every_advertised_endpoint_answers(http, path):
+    meta = http.get(path).get_json()
+    for name in ("token_endpoint", "introspection_endpoint", "revocation_endpoint"):
+        response = http.post(meta[name].removeprefix("http://localhost:5000"), data={"x": "1"})
+        assert response.status_code in (400, 401), name
+    assert http.get(meta["jwks_uri"].removeprefix("http://localhost:5000")).status_code == 200
+
+
+def test_jwks_publishes_public_halves_with_kid_alg_use(http):
+    keys = http.get("/.well-known/jwks.json").get_json()["keys"]
+    active = db.session.scalars(select(SigningKey).where(SigningKey.state == KeyState.ACTIVE)).all()
+    assert {k["kid"] for k in keys} == {k.kid for k in active}
+    assert {k["alg"] for k in keys} == {"ES256", "RS256", "Ed25519"}
+    for key in keys:
+        assert key["use"] == "sig"
+        assert not PRIVATE_MEMBERS & key.keys()
+
+
+def test_jwks_is_cacheable_and_answers_if_none_match(http):
+    first = http.get("/.well-known/jwks.json")
+    assert first.headers["Content-Type"] == "application/jwk-set+json"
+    assert "public" in first.headers["Cache-Control"]
+    assert "max-age=300" in first.headers["Cache-Control"]
+    etag = first.headers["ETag"]
+    second = http.get("/.well-known/jwks.json", headers={"If-None-Match": etag})
+    assert second.status_code == 304
+    assert second.data == b""
+
+
+def test_jwks_etag_changes_when_the_key_set_changes(http):
+    etag = http.get("/.well-known/jwks.json").headers["ETag"]
+    pending = create_signing_key(current_runtime().envelope(), "ES256", KeyState.PENDING)
+    db.session.commit()
+    current_runtime().keyring.invalidate()
+    response = http.get("/.well-known/jwks.json", headers={"If-None-Match": etag})
+    assert response.status_code == 200
+    assert pending.kid in {k["kid"] for k in response.get_json()["keys"]}
+
+
+def test_revoked_and_expired_keys_are_not_published(http):
+    envelope = current_runtime().envelope()
+    revoked = create_signing_key(envelope, "ES256", KeyState.REVOKED)
+    expired = create_signing_key(envelope, "ES256", KeyState.EXPIRED)
+    db.session.commit()
+    current_runtime().keyring.invalidate()
+    kids = {k["kid"] for k in http.get("/.well-known/jwks.json").get_json()["keys"]}
+    assert revoked.kid not in kids and expired.kid not in kids
+
+
+def test_healthz_and_readyz(http):
+    assert http.get("/healthz").get_json() == {"status": "ok"}
+    ready = http.get("/readyz")
+    assert ready.status_code == 200 and ready.get_json()["status"] == "ok"
+
+
+def test_readyz_fails_without_an_active_signing_key(http):
+    for key in db.session.scalars(select(SigningKey).where(SigningKey.alg == "ES256")):
+        key.state = KeyState.RETIRED
+    db.session.commit()
+    response = http.get("/readyz")
+    assert response.status_code == 503
+    assert "ES256" in response.get_json()["signing_key"]
+
+
+def test_readyz_fails_on_an_uninitialised_database(tmp_path):
+    from tests.conftest import make_app
+
+    app = make_app(tmp_path)
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
