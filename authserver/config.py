@@ -35,6 +35,8 @@ class Settings:
     keys_dir: str = str(PROJECT_ROOT / "keys")
     # Base64 of 32 bytes; overrides the file. Required in production.
     kek: str | None = None
+    # Older KEKs (comma-separated base64) that still decrypt while `kek rotate` re-wraps.
+    kek_previous: str | None = None
     # development | production. Production refuses unsafe settings at start-up.
     env: str = "development"
     # Lifetime of JWT access tokens.
@@ -43,12 +45,22 @@ class Settings:
     access_token_alg: str = "ES256"  # noqa: S105
     # Default `aud` of access tokens when the request names no resource (RFC 9068 §3).
     access_token_audience: str | None = None
+    # Lifetime of ID tokens (issued by the sign-in flows); bounds how long a retired key verifies.
+    id_token_ttl_seconds: int = 600
     # Clock skew tolerated when checking `exp`/`iat`/`nbf` of tokens and client assertions.
     clock_skew_seconds: int = 60
-    # Cache-Control max-age of the JWKS document.
-    jwks_max_age_seconds: int = 300
+    # Cache-Control max-age of the JWKS document. None: derived from the rotation schedule.
+    jwks_max_age_seconds: int | None = None
+    # How often each worker re-reads the signing-key table (how soon it notices a rotation).
+    keyring_refresh_seconds: int = 1
+    # How often each server process checks whether a key transition is due.
+    key_rotation_check_seconds: int = 30
     # Largest request body accepted; larger bodies get 413 in the endpoint's error format.
     max_body_bytes: int = 64 * 1024
+    # Folder for the metrics shared by the server's worker processes (emptied by `serve`).
+    metrics_dir: str = str(PROJECT_ROOT / "instance" / "metrics")
+    # Set by `serve` for its workers (prometheus_client's multiprocess mode); not for users.
+    prometheus_multiproc_dir: str | None = None
     # Python logging level of the server (authlib's own debug logs stay off: they print tokens).
     log_level: str = "INFO"
 
@@ -60,6 +72,11 @@ class Settings:
     def audience(self) -> str:
         return self.access_token_audience or self.issuer
 
+    @property
+    def longest_token_ttl_seconds(self) -> int:
+        """The longest lifetime of anything a signing key signs."""
+        return max(self.access_token_ttl_seconds, self.id_token_ttl_seconds)
+
     def url(self, path: str) -> str:
         return self.issuer.rstrip("/") + path
 
@@ -70,14 +87,20 @@ _ENV_VARS: dict[str, tuple[str, Any]] = {
     "AUTHSERVER_DATABASE_URL": ("database_url", str),
     "AUTHSERVER_KEYS_DIR": ("keys_dir", str),
     "AUTHSERVER_KEK": ("kek", str),
+    "AUTHSERVER_KEK_PREVIOUS": ("kek_previous", str),
     "AUTHSERVER_ENV": ("env", str),
     "AUTHSERVER_ACCESS_TOKEN_TTL": ("access_token_ttl_seconds", parse_duration),
     "AUTHSERVER_ACCESS_TOKEN_ALG": ("access_token_alg", str),
     "AUTHSERVER_ACCESS_TOKEN_AUDIENCE": ("access_token_audience", str),
+    "AUTHSERVER_ID_TOKEN_TTL": ("id_token_ttl_seconds", parse_duration),
     "AUTHSERVER_CLOCK_SKEW": ("clock_skew_seconds", parse_duration),
+    "AUTHSERVER_KEYRING_REFRESH": ("keyring_refresh_seconds", parse_duration),
+    "AUTHSERVER_KEY_ROTATION_CHECK_INTERVAL": ("key_rotation_check_seconds", parse_duration),
     "AUTHSERVER_JWKS_MAX_AGE": ("jwks_max_age_seconds", parse_duration),
     "AUTHSERVER_MAX_BODY_BYTES": ("max_body_bytes", int),
+    "AUTHSERVER_METRICS_DIR": ("metrics_dir", str),
     "AUTHSERVER_LOG_LEVEL": ("log_level", str),
+    "PROMETHEUS_MULTIPROC_DIR": ("prometheus_multiproc_dir", str),
 }
 _FIELD_TO_VAR = {field: var for var, (field, _) in _ENV_VARS.items()}
 
@@ -119,13 +142,24 @@ def validate(settings: Settings) -> None:
         fail("env", "must be 'development' or 'production'")
     if settings.access_token_alg not in SIGNING_ALGORITHMS:
         fail("access_token_alg", f"must be one of {', '.join(SIGNING_ALGORITHMS)}")
-    for field in ("access_token_ttl_seconds", "jwks_max_age_seconds", "max_body_bytes"):
+    for field in (
+        "access_token_ttl_seconds",
+        "id_token_ttl_seconds",
+        "max_body_bytes",
+        "key_rotation_check_seconds",
+    ):
         if getattr(settings, field) <= 0:
             fail(field, "must be positive")
-    if settings.clock_skew_seconds < 0:
-        fail("clock_skew_seconds", "must not be negative")
+    if settings.jwks_max_age_seconds is not None and settings.jwks_max_age_seconds <= 0:
+        fail("jwks_max_age_seconds", "must be positive")
+    for field in ("clock_skew_seconds", "keyring_refresh_seconds"):
+        if getattr(settings, field) < 0:
+            fail(field, "must not be negative")
     if settings.kek is not None:
         decode_kek(settings.kek, name=_FIELD_TO_VAR["kek"])
+    for older in (settings.kek_previous or "").split(","):
+        if older.strip():
+            decode_kek(older, name=_FIELD_TO_VAR["kek_previous"])
     if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         fail("log_level", "must be DEBUG, INFO, WARNING or ERROR")
     if not settings.database_url.startswith(("sqlite:", "postgresql")):

@@ -19,10 +19,11 @@ class Runtime:
         self.settings = settings
         self._envelope: Envelope | None = None
         self._pepper: bytes | None = None
-        self.keyring = KeyRing(self.envelope)
+        self.keyring = KeyRing(settings, self.envelope)
 
-    def envelope(self) -> Envelope:
-        if self._envelope is None:
+    def envelope(self, reload: bool = False) -> Envelope:
+        """The KEK envelope; ``reload`` re-reads the KEK source (after a KEK rotation)."""
+        if self._envelope is None or reload:
             self._envelope = Envelope(kek_source_for(self.settings).keks())
         return self._envelope
 

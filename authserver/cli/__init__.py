@@ -24,13 +24,14 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from authserver.cli import clients, init, keys, serve, users
+    from authserver.cli import clients, init, kek, keys, serve, users
 
     cli.add_command(init.init_command)
     cli.add_command(serve.serve_command)
     cli.add_command(clients.group)
     cli.add_command(users.group)
     cli.add_command(keys.group)
+    cli.add_command(kek.group)
 
 
 _register()

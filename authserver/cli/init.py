@@ -9,11 +9,12 @@ from flask_migrate import upgrade
 
 from authserver.accounts.service import create_user, find_user
 from authserver.clients.service import NewClient, create_client, find_client_by_name
-from authserver.config import SIGNING_ALGORITHMS, ConfigError
+from authserver.config import ConfigError
 from authserver.extensions import db
 from authserver.keys.kek import FileKekSource, kek_source_for
+from authserver.keys.lifecycle import run_due_transitions
 from authserver.keys.pepper import ensure_pepper
-from authserver.keys.service import ensure_active_keys
+from authserver.keys.schedule import ensure_schedules
 from authserver.rbac.service import ensure_builtin_roles
 from authserver.runtime import current_runtime
 from authserver.security import generate_secret
@@ -39,8 +40,9 @@ def init_command(demo: bool) -> None:
     envelope = runtime.envelope()
     ensure_pepper(envelope)
     ensure_builtin_roles()
-    for key in ensure_active_keys(envelope, SIGNING_ALGORITHMS):
-        click.echo(f"created active {key.alg} signing key {key.kid}", err=True)
+    ensure_schedules(runtime.settings)
+    for done in run_due_transitions(runtime.settings, envelope):
+        click.echo(f"{done.action.replace('_', ' ')}: {done.alg} signing key {done.kid}", err=True)
     db.session.commit()
     if demo:
         _ensure_demo_accounts()

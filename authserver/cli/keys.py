@@ -1,20 +1,45 @@
-"""``authserver keys``: the signing keys and their lifecycle."""
+"""``authserver keys``: the signing keys, their schedule and lifecycle."""
 
 from __future__ import annotations
 
 import click
 from flask.cli import AppGroup
 
-from authserver.cli.output import emit, iso
+from authserver.audit.service import record
+from authserver.audit.tags import Tag
+from authserver.cli.output import emit, fail, iso
+from authserver.config import SIGNING_ALGORITHMS
+from authserver.durations import parse_duration
+from authserver.errors import AuthServerError
+from authserver.extensions import db
+from authserver.keys.lifecycle import revoke_key, rotate_now, run_due_transitions
+from authserver.keys.schedule import ScheduleChange, load_schedules, set_schedule
 from authserver.keys.service import list_keys
+from authserver.keys.timeline import planned_transitions
+from authserver.runtime import current_runtime
 
 group = AppGroup("keys", help="Signing keys.")
+
+_ALG = click.Choice(SIGNING_ALGORITHMS)
+
+
+class Duration(click.ParamType):
+    name = "duration"
+
+    def convert(self, value, param, ctx):  # noqa: ANN001, ANN201
+        try:
+            return parse_duration(value)
+        except ValueError as e:
+            self.fail(str(e), param, ctx)
 
 
 @group.command("list")
 @click.option("--json", "as_json", is_flag=True)
 def list_command(as_json: bool) -> None:
-    """Every key with its state and transition times (never private material)."""
+    """Every key with its state, past transitions and planned ones (never private material)."""
+    settings = current_runtime().settings
+    keys = list_keys()
+    plans = planned_transitions(load_schedules(settings), keys)
     value = [
         {
             "kid": k.kid,
@@ -25,8 +50,109 @@ def list_command(as_json: bool) -> None:
             "retired_at": iso(k.retired_at),
             "expired_at": iso(k.expired_at),
             "revoked_at": iso(k.revoked_at),
+            "revoked_reason": k.revoked_reason,
+            "planned": {name: iso(when) for name, when in plans.get(k.kid, {}).items()},
         }
-        for k in list_keys()
+        for k in keys
     ]
-    lines = [f"{k['alg']:8} {k['state']:8} {k['kid']}  created {k['created_at']}" for k in value]
+    lines = []
+    for k in value:
+        planned = ", ".join(f"{name} {when}" for name, when in k["planned"].items())
+        lines.append(
+            f"{k['alg']:8} {k['state']:8} {k['kid']}  created {k['created_at']}"
+            + (f"  next: {planned}" if planned else "")
+        )
     emit(value, as_json, "\n".join(lines) or "no keys")
+
+
+@group.command("rotate")
+@click.option("--if-due", is_flag=True, help="Only perform the transitions that are due (cron).")
+@click.option("--now", "immediately", is_flag=True, help="Activate the new key at once.")
+@click.option("--alg", type=_ALG, help="One algorithm (default: all).")
+@click.option("--json", "as_json", is_flag=True)
+def rotate_command(if_due: bool, immediately: bool, alg: str | None, as_json: bool) -> None:
+    """Start a rotation now (a pending key, published ahead), or with --if-due run what is due."""
+    runtime = current_runtime()
+    algs = (alg,) if alg else SIGNING_ALGORITHMS
+    try:
+        if if_due:
+            if immediately:
+                raise click.UsageError("--if-due and --now exclude each other")
+            performed = run_due_transitions(runtime.settings, runtime.envelope(), algs)
+        else:
+            performed = []
+            for one in algs:
+                performed += rotate_now(
+                    runtime.settings, runtime.envelope(), one, immediately=immediately
+                )
+        db.session.commit()
+    except AuthServerError as e:
+        db.session.rollback()
+        fail(e)
+    value = [{"action": p.action, "alg": p.alg, "kid": p.kid} for p in performed]
+    text = "\n".join(f"{p.action:15} {p.alg:8} {p.kid}" for p in performed) or "nothing due"
+    emit(value, as_json, text)
+
+
+@group.command("schedule")
+@click.option("--alg", type=_ALG, help="One algorithm (default: all).")
+@click.option("--rotate-every", type=Duration())
+@click.option("--publish-ahead", type=Duration())
+@click.option("--retire-after", type=Duration())
+@click.option("--json", "as_json", is_flag=True)
+def schedule_command(
+    alg: str | None,
+    rotate_every: int | None,
+    publish_ahead: int | None,
+    retire_after: int | None,
+    as_json: bool,
+) -> None:
+    """Show the rotation schedule, or change it (validated; nothing is saved on error)."""
+    settings = current_runtime().settings
+    algs = [alg] if alg else list(SIGNING_ALGORITHMS)
+    change = ScheduleChange(rotate_every, publish_ahead, retire_after)
+    if any(v is not None for v in (rotate_every, publish_ahead, retire_after)):
+        try:
+            set_schedule(settings, algs, change)
+            record(Tag.KEY_SCHEDULE_CHANGED, actor="cli", algs=algs, **_changed(change))
+            db.session.commit()
+        except AuthServerError as e:
+            db.session.rollback()
+            fail(e)
+    schedules = load_schedules(settings)
+    value = [
+        {
+            "alg": a,
+            "rotate_every_seconds": schedules[a].rotate_every_seconds,
+            "publish_ahead_seconds": schedules[a].publish_ahead_seconds,
+            "retire_after_seconds": schedules[a].retire_after_seconds,
+        }
+        for a in algs
+    ]
+    text = "\n".join(
+        f"{v['alg']:8} rotate every {v['rotate_every_seconds']}s, publish ahead "
+        f"{v['publish_ahead_seconds']}s, retire after {v['retire_after_seconds']}s"
+        for v in value
+    )
+    emit(value, as_json, text)
+
+
+def _changed(change: ScheduleChange) -> dict:
+    return {k: v for k, v in vars(change).items() if v is not None}
+
+
+@group.command("revoke")
+@click.argument("kid")
+@click.option("--reason", default="", help="Why (kept with the key and in the audit trail).")
+@click.option("--json", "as_json", is_flag=True)
+def revoke_command(kid: str, reason: str, as_json: bool) -> None:
+    """Emergency revocation: out of JWKS at once; its tokens stop verifying."""
+    runtime = current_runtime()
+    try:
+        performed = revoke_key(runtime.settings, runtime.envelope(), kid, reason=reason)
+        db.session.commit()
+    except AuthServerError as e:
+        db.session.rollback()
+        fail(e)
+    value = [{"action": p.action, "alg": p.alg, "kid": p.kid} for p in performed]
+    emit(value, as_json, "\n".join(f"{p.action:15} {p.alg:8} {p.kid}" for p in performed))

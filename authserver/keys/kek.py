@@ -36,44 +36,85 @@ class KekSource(Protocol):
 
 
 class EnvKekSource:
-    def __init__(self, value: str) -> None:
-        self._kek = decode_kek(value, name="AUTHSERVER_KEK")
+    """``AUTHSERVER_KEK`` encrypts; ``AUTHSERVER_KEK_PREVIOUS`` (comma-separated) still decrypt."""
+
+    def __init__(self, value: str, previous: str | None = None) -> None:
+        self._keks = [decode_kek(value, name="AUTHSERVER_KEK")]
+        for older in (previous or "").split(","):
+            if older.strip():
+                self._keks.append(decode_kek(older, name="AUTHSERVER_KEK_PREVIOUS"))
 
     def keks(self) -> list[bytes]:
-        return [self._kek]
+        return list(self._keks)
+
+
+def _write_private(path: Path, data: bytes, *, exclusive: bool) -> None:
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
+    fd = os.open(path, flags, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def new_kek_text() -> bytes:
+    return base64.b64encode(secrets.token_bytes(32)) + b"\n"
 
 
 class FileKekSource:
-    """Development KEK in ``<keys_dir>/kek``: base64 of 32 random bytes, mode 0600."""
+    """Development KEKs under ``keys_dir``, each base64 of 32 random bytes, mode 0600:
+    ``kek`` encrypts; ``kek.next`` (a rotation in progress) and ``kek.previous`` (one per
+    line) still decrypt."""
 
     def __init__(self, keys_dir: str) -> None:
         self.path = Path(keys_dir) / KEK_FILE_NAME
+        self.next_path = self.path.with_name(KEK_FILE_NAME + ".next")
+        self.previous_path = self.path.with_name(KEK_FILE_NAME + ".previous")
 
     def exists(self) -> bool:
         return self.path.exists()
 
     def create(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        encoded = base64.b64encode(secrets.token_bytes(32))
         # O_EXCL: never overwrite a KEK, which would orphan every ciphertext it wrapped.
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(encoded + b"\n")
+        _write_private(self.path, new_kek_text(), exclusive=True)
 
     def keks(self) -> list[bytes]:
         try:
-            text = self.path.read_text()
+            current = [decode_kek(self.path.read_text(), name=str(self.path))]
         except FileNotFoundError:
             raise ConfigError(
                 f"no key-encryption key: {self.path} is missing (run `authserver init`) "
                 "and AUTHSERVER_KEK is not set"
             ) from None
-        return [decode_kek(text, name=str(self.path))]
+        return current + self._decrypt_only()
+
+    def _decrypt_only(self) -> list[bytes]:
+        keks = []
+        if self.next_path.exists():
+            keks.append(decode_kek(self.next_path.read_text(), name=str(self.next_path)))
+        if self.previous_path.exists():
+            for line in self.previous_path.read_text().split():
+                keks.append(decode_kek(line, name=str(self.previous_path)))
+        return keks
+
+    def begin_rotation(self) -> bytes:
+        """Write the next KEK beside the current one; returns it."""
+        text = new_kek_text()
+        _write_private(self.next_path, text, exclusive=False)
+        return decode_kek(text.decode(), name=str(self.next_path))
+
+    def finish_rotation(self) -> None:
+        """After every row is re-wrapped: the next KEK becomes current, the old one previous."""
+        old = self.path.read_bytes()
+        kept = self.previous_path.read_bytes() if self.previous_path.exists() else b""
+        _write_private(self.previous_path, kept + old, exclusive=False)
+        os.replace(self.next_path, self.path)
 
 
 def kek_source_for(settings: Settings) -> EnvKekSource | FileKekSource:
     if settings.kek is not None:
-        return EnvKekSource(settings.kek)
+        return EnvKekSource(settings.kek, settings.kek_previous)
     return FileKekSource(settings.keys_dir)
 
 

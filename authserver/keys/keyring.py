@@ -2,9 +2,9 @@
 
 Workers must notice a change of keys (another process rotated or revoked one) without a
 restart, but re-reading and decrypting keys on every request would waste the token
-endpoint's budget. The ring re-reads the small public part of ``signing_keys`` at most
-every ``REFRESH_SECONDS`` and decrypts a private key only the first time it signs.
-Losing this cache is always safe.
+endpoint's budget. The ring re-reads the small public part of ``signing_keys`` (and the
+schedules, which fix the JWKS max-age) at most every ``keyring_refresh_seconds`` and
+decrypts a private key only the first time it signs. Losing this cache is always safe.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from collections.abc import Callable
 from joserfc import jwk
 from sqlalchemy import select
 
+from authserver.config import Settings
 from authserver.extensions import db
-from authserver.keys.kek import Envelope
+from authserver.keys.kek import Envelope, KekError
+from authserver.keys.schedule import jwks_max_age, load_schedules
 from authserver.keys.service import import_public_key, load_private_key
 from authserver.models.signing_key import PUBLISHED_STATES, VERIFYING_STATES, KeyState, SigningKey
-
-REFRESH_SECONDS = 2.0
 
 
 class NoActiveKey(Exception):
@@ -39,8 +39,10 @@ class KeyInfo:
 
 
 class KeyRing:
-    def __init__(self, envelope: Callable[[], Envelope]) -> None:
+    def __init__(self, settings: Settings, envelope: Callable[..., Envelope]) -> None:
+        self._settings = settings
         self._envelope = envelope
+        self._max_age = 0
         self._lock = threading.Lock()
         self._keys: dict[str, KeyInfo] = {}
         self._loaded_at = float("-inf")
@@ -51,7 +53,7 @@ class KeyRing:
         self._loaded_at = float("-inf")
 
     def _current(self) -> dict[str, KeyInfo]:
-        if time.monotonic() - self._loaded_at >= REFRESH_SECONDS:
+        if time.monotonic() - self._loaded_at >= self._settings.keyring_refresh_seconds:
             rows = db.session.execute(
                 select(
                     SigningKey.id,
@@ -62,8 +64,10 @@ class KeyRing:
                 ).where(SigningKey.state.in_([s.value for s in PUBLISHED_STATES]))
             ).all()
             keys = {r.kid: KeyInfo(r.id, r.kid, r.alg, r.state, r.public_jwk) for r in rows}
+            max_age = jwks_max_age(self._settings, list(load_schedules(self._settings).values()))
             with self._lock:
                 self._keys = keys
+                self._max_age = max_age
                 # forget private keys that no longer sign
                 self._private = {
                     kid: k
@@ -72,6 +76,10 @@ class KeyRing:
                 }
                 self._loaded_at = time.monotonic()
         return self._keys
+
+    def jwks_max_age(self) -> int:
+        self._current()
+        return self._max_age
 
     def published(self) -> list[KeyInfo]:
         return sorted(self._current().values(), key=lambda k: (k.alg, k.id))
@@ -83,7 +91,11 @@ class KeyRing:
                 key = self._private.get(info.kid)
                 if key is None:
                     row = db.session.get(SigningKey, info.id)
-                    key = load_private_key(self._envelope(), row)
+                    try:
+                        key = load_private_key(self._envelope(), row)
+                    except KekError:
+                        # Re-wrapped under a KEK this process has not read yet (kek rotate).
+                        key = load_private_key(self._envelope(reload=True), row)
                     self._private[info.kid] = key
                 return info.kid, key
         raise NoActiveKey(f"no active {alg} signing key")

@@ -7,6 +7,8 @@ sealed under the KEK; it is never written anywhere in the clear.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from joserfc import jwk
@@ -37,7 +39,9 @@ def public_jwk_of(key: jwk.Key, alg: str) -> dict:
     return public
 
 
-def create_signing_key(envelope: Envelope, alg: str, state: KeyState) -> SigningKey:
+def create_signing_key(
+    envelope: Envelope, alg: str, state: KeyState, *, activate_at: dt.datetime | None = None
+) -> SigningKey:
     private = _generate(alg)
     pem = private.private_bytes(
         serialization.Encoding.PEM,
@@ -53,6 +57,7 @@ def create_signing_key(envelope: Envelope, alg: str, state: KeyState) -> Signing
         public_jwk=public_jwk_of(key, alg),
         created_at=now,
         activated_at=now if state is KeyState.ACTIVE else None,
+        planned_activation_at=activate_at,
     )
     db.session.add(row)
     db.session.flush()  # the row id is the associated data of its ciphertext
@@ -61,16 +66,8 @@ def create_signing_key(envelope: Envelope, alg: str, state: KeyState) -> Signing
     return row
 
 
-def ensure_active_keys(envelope: Envelope, algorithms: tuple[str, ...]) -> list[SigningKey]:
-    """One active key per algorithm; returns the keys it had to create."""
-    active = set(
-        db.session.scalars(select(SigningKey.alg).where(SigningKey.state == KeyState.ACTIVE))
-    )
-    return [
-        create_signing_key(envelope, alg, KeyState.ACTIVE)
-        for alg in algorithms
-        if alg not in active
-    ]
+def find_key(kid: str) -> SigningKey | None:
+    return db.session.scalar(select(SigningKey).where(SigningKey.kid == kid))
 
 
 def list_keys() -> list[SigningKey]:

@@ -4,12 +4,13 @@ from authserver.models.client import Client, ClientSecret
 from authserver.models.oauth import RevokedAccessToken, UsedAssertion
 from authserver.models.rbac import Role, RolePermission, client_roles, user_roles
 from authserver.models.server_secret import ServerSecret
-from authserver.models.signing_key import KeyState, SigningKey
+from authserver.models.signing_key import KeySchedule, KeyState, SigningKey
 from authserver.models.user import User
 
 __all__ = [
     "Client",
     "ClientSecret",
+    "KeySchedule",
     "KeyState",
     "RevokedAccessToken",
     "Role",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import JSON, CheckConstraint, Index, LargeBinary, String, text
+from sqlalchemy import JSON, CheckConstraint, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from authserver.extensions import db
@@ -60,6 +60,11 @@ class SigningKey(db.Model):
     retired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     expired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    revoked_reason: Mapped[str | None] = mapped_column(Text)
+    # Plans, fixed when the key enters the state: a pending key signs from
+    # planned_activation_at; a retired key leaves JWKS at planned_expiry_at.
+    planned_activation_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    planned_expiry_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     @property
     def associated_data(self) -> bytes:
@@ -67,3 +72,19 @@ class SigningKey(db.Model):
 
     def is_published(self) -> bool:
         return self.state in PUBLISHED_STATES
+
+
+class KeySchedule(db.Model):
+    """The rotation schedule of one algorithm; its row is also the lock that serialises
+    transitions of that algorithm across processes and hosts."""
+
+    __tablename__ = "key_schedules"
+
+    alg: Mapped[str] = mapped_column(String(16), primary_key=True)
+    rotate_every_seconds: Mapped[int] = mapped_column(Integer)
+    publish_ahead_seconds: Mapped[int] = mapped_column(Integer)
+    retire_after_seconds: Mapped[int] = mapped_column(Integer)
+    # Bumped by every transition run: the UPDATE takes the row lock (PostgreSQL) or the
+    # database write lock (SQLite) before anything is read.
+    lock_version: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

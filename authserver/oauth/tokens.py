@@ -20,6 +20,7 @@ from authserver import clock
 from authserver.config import Settings
 from authserver.extensions import db
 from authserver.keys.keyring import KeyRing
+from authserver.metrics import tokens_signed
 from authserver.models import RevokedAccessToken
 
 ACCESS_TOKEN_TYP = "at+jwt"  # noqa: S105 - RFC 9068 §2.1
@@ -53,7 +54,9 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         }
         kid, key = self.keyring.signer(self.alg)
         header = {"typ": ACCESS_TOKEN_TYP, "alg": self.alg, "kid": kid}
-        return jwt.encode(header, claims, key, algorithms=[self.alg])
+        token = jwt.encode(header, claims, key, algorithms=[self.alg])
+        tokens_signed.labels(self.alg, kid).inc()
+        return token
 
 
 @dataclasses.dataclass

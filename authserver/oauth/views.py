@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from authserver.extensions import db
 from authserver.keys.jwks import jwks_document
+from authserver.metrics import jwks_requests
 from authserver.oauth import paths
 from authserver.oauth.discovery import server_metadata
 from authserver.oauth.guards import check_form_request
@@ -48,11 +49,13 @@ def revoke() -> Response:
 
 @bp.get(paths.JWKS)
 def jwks() -> Response:
-    body = json.dumps(jwks_document(current_runtime().keyring), separators=(",", ":"))
+    jwks_requests.inc()
+    keyring = current_runtime().keyring
+    body = json.dumps(jwks_document(keyring), separators=(",", ":"))
     response = Response(body, mimetype="application/jwk-set+json")
     response.set_etag(hashlib.sha256(body.encode()).hexdigest()[:32])
     response.cache_control.public = True
-    response.cache_control.max_age = current_settings().jwks_max_age_seconds
+    response.cache_control.max_age = keyring.jwks_max_age()
     return response.make_conditional(request)
 
 

@@ -1,0 +1,1 @@
+"""The security-event trail. Every event goes through ``audit.service.record``."""

@@ -1,0 +1,32 @@
+"""KEK rotation: re-wrap every ciphertext under the newest KEK, in one transaction.
+
+The envelope holds the newest KEK first and older ones after it, so every row still opens
+while this runs; afterwards every row names the new KEK (the Hydra model). Hashes made
+with the pepper stay valid: the pepper's value does not change, only its wrapping.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from authserver.extensions import db
+from authserver.keys.kek import Envelope
+from authserver.models import ServerSecret, SigningKey
+
+
+def rewrap_all(envelope: Envelope) -> int:
+    """Re-wrap rows not yet under the current KEK; returns how many. The caller commits."""
+    count = 0
+    target = envelope.current_kek_id
+    for key in db.session.scalars(select(SigningKey).where(SigningKey.kek_id.is_not(None))):
+        if key.kek_id != target and key.private_key_ciphertext is not None:
+            plain = envelope.decrypt(key.kek_id, key.private_key_ciphertext, key.associated_data)
+            key.kek_id, key.private_key_ciphertext = envelope.encrypt(plain, key.associated_data)
+            count += 1
+    for secret in db.session.scalars(select(ServerSecret)):
+        if secret.kek_id != target:
+            plain = envelope.decrypt(secret.kek_id, secret.ciphertext, secret.associated_data)
+            secret.kek_id, secret.ciphertext = envelope.encrypt(plain, secret.associated_data)
+            count += 1
+    db.session.flush()
+    return count

@@ -1,0 +1,30 @@
+"""A downstream API that verifies authserver access tokens locally.
+
+    AUTHSERVER_ISSUER=http://localhost:5000 API_AUDIENCE=http://localhost:5000 \
+        .venv/bin/python examples/resource_server.py
+
+    curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:5001/orders
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask, g, jsonify
+
+from authserver.verify import JWKSCache, require_token
+
+ISSUER = os.environ.get("AUTHSERVER_ISSUER", "http://localhost:5000")
+AUDIENCE = os.environ.get("API_AUDIENCE", ISSUER)
+jwks = JWKSCache(f"{ISSUER}/.well-known/jwks.json")
+app = Flask(__name__)
+
+
+@app.get("/orders")
+@require_token(["demo:read"], jwks=jwks, issuer=ISSUER, audience=AUDIENCE)
+def orders():
+    return jsonify(caller=g.token_claims["client_id"], orders=[{"id": 1, "total": "9.99"}])
+
+
+if __name__ == "__main__":
+    app.run(host="127.0.0.1", port=int(os.environ.get("PORT", "5001")))
