@@ -1,0 +1,212 @@
+"""authserver.verify: the downstream verifier and its JWKS cache."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+
+import pytest
+from flask import Flask
+from joserfc import jwk, jwt
+
+from authserver import verify
+from authserver.runtime import current_runtime
+
+ISSUER = AUDIENCE = "http://localhost:5000"
+
+
+class Monotonic:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def jwks_fetch(http):
+    """A fetch function that talks to the real app (through Flask's test client)."""
+    calls = {"count": 0, "fail": False}
+    keyring = current_runtime().keyring
+
+    def fetch(url, etag, timeout):
+        calls["count"] += 1
+        if calls["fail"]:
+            raise OSError("issuer unreachable")
+        keyring.invalidate()
+        response = http.get(url.removeprefix(ISSUER), headers={"If-None-Match": etag or ""})
+        return response.status_code, dict(response.headers), response.data
+
+    fetch.calls = calls
+    return fetch
+
+
+@pytest.fixture
+def cache(jwks_fetch):
+    return verify.JWKSCache(
+        ISSUER + "/.well-known/jwks.json", fetch=jwks_fetch, monotonic=Monotonic()
+    )
+
+
+def test_verifies_a_token_from_the_server(cache, make_client, get_token):
+    client = make_client("orders:read orders:write")
+    token = get_token(client, scope="orders:read")["access_token"]
+    claims = verify.verify_access_token(
+        token, jwks=cache, issuer=ISSUER, audience=AUDIENCE, required_scopes=["orders:read"]
+    )
+    assert claims["client_id"] == client.client_id
+
+
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        ({"issuer": "https://evil.example"}, verify.InvalidClaims),
+        ({"audience": "https://other-api.example"}, verify.InvalidClaims),
+        ({"required_scopes": ["orders:write"]}, verify.InsufficientScope),
+        ({"now": lambda: 10**10}, verify.ExpiredToken),
+        ({"now": lambda: 10**5}, verify.InvalidClaims),  # issued in the future
+    ],
+)
+def test_refuses_wrong_claims(cache, make_client, get_token, kwargs, error):
+    token = get_token(make_client("orders:read"), scope="orders:read")["access_token"]
+    args = {"jwks": cache, "issuer": ISSUER, "audience": AUDIENCE} | kwargs
+    with pytest.raises(error):
+        verify.verify_access_token(token, **args)
+
+
+def _forge(header: dict, claims: dict, key) -> str:
+    return jwt.encode(header, claims, key, algorithms=[header["alg"]])
+
+
+def _b64(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def test_refuses_forged_and_confused_tokens(cache, make_client, get_token, http):
+    token = get_token(make_client())["access_token"]
+    header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+    claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+    kid = header["kid"]
+    args = {"jwks": cache, "issuer": ISSUER, "audience": AUDIENCE}
+
+    # alg none
+    unsigned = f"{_b64({'alg': 'none', 'typ': 'at+jwt', 'kid': kid})}.{_b64(claims)}."
+    with pytest.raises(verify.InvalidToken):
+        verify.verify_access_token(unsigned, **args)
+    # HS256 keyed with the published public key
+    public = next(
+        k for k in http.get("/.well-known/jwks.json").get_json()["keys"] if k["kid"] == kid
+    )
+    hmac_key = jwk.OctKey.import_key(json.dumps(public).encode())
+    with pytest.raises(verify.InvalidToken):
+        verify.verify_access_token(
+            _forge({"alg": "HS256", "typ": "at+jwt", "kid": kid}, claims, hmac_key), **args
+        )
+    # a real signature by a key the issuer does not publish
+    stranger = jwk.ECKey.generate_key("P-256")
+    with pytest.raises(verify.UnknownKey):
+        verify.verify_access_token(
+            _forge({"alg": "ES256", "typ": "at+jwt", "kid": "nope"}, claims, stranger), **args
+        )
+    # right kid, wrong key
+    with pytest.raises(verify.InvalidToken):
+        verify.verify_access_token(
+            _forge({"alg": "ES256", "typ": "at+jwt", "kid": kid}, claims, stranger), **args
+        )
+    # not typed as an access token (e.g. an ID token)
+    with pytest.raises(verify.InvalidToken):
+        verify.verify_access_token(
+            _forge({"alg": "ES256", "typ": "JWT", "kid": kid}, claims, stranger), **args
+        )
+    for garbage in ("", "a.b", "a.b.c", "x" * 20000):
+        with pytest.raises(verify.InvalidToken):
+            verify.verify_access_token(garbage, **args)
+
+
+def test_cache_honours_max_age_and_etag(cache, jwks_fetch, make_client, get_token):
+    token = get_token(make_client())["access_token"]
+    args = {"jwks": cache, "issuer": ISSUER, "audience": AUDIENCE}
+    verify.verify_access_token(token, **args)
+    verify.verify_access_token(token, **args)
+    assert jwks_fetch.calls["count"] == 1
+    cache._monotonic.now += 301  # max-age=300 passed: revalidate with If-None-Match
+    verify.verify_access_token(token, **args)
+    assert jwks_fetch.calls["count"] == 2
+    assert cache._etag is not None
+
+
+def test_unknown_kids_refresh_at_most_once_per_interval(cache, jwks_fetch):
+    for i in range(50):
+        with pytest.raises(verify.UnknownKey):
+            cache.get(f"random-kid-{i}")
+    assert jwks_fetch.calls["count"] == 1
+    cache._monotonic.now += 10
+    with pytest.raises(verify.UnknownKey):
+        cache.get("another")
+    assert jwks_fetch.calls["count"] == 2
+
+
+def test_a_new_key_is_found_by_an_unknown_kid_refresh(cache, runner, make_client, get_token):
+    client = make_client()
+    args = {"jwks": cache, "issuer": ISSUER, "audience": AUDIENCE}
+    verify.verify_access_token(get_token(client)["access_token"], **args)
+    assert runner("keys", "rotate", "--now", "--alg", "ES256").exit_code == 0
+    current_runtime().keyring.invalidate()
+    cache._monotonic.now += 11
+    verify.verify_access_token(get_token(client)["access_token"], **args)
+
+
+def test_keeps_the_last_good_set_when_the_issuer_is_unreachable(
+    cache, jwks_fetch, make_client, get_token
+):
+    token = get_token(make_client())["access_token"]
+    args = {"jwks": cache, "issuer": ISSUER, "audience": AUDIENCE}
+    verify.verify_access_token(token, **args)
+    jwks_fetch.calls["fail"] = True
+    cache._monotonic.now += 1000
+    assert verify.verify_access_token(token, **args)["jti"]
+
+
+def test_no_key_set_at_all_is_unavailable(jwks_fetch):
+    jwks_fetch.calls["fail"] = True
+    cache = verify.JWKSCache(ISSUER + "/.well-known/jwks.json", fetch=jwks_fetch)
+    with pytest.raises(verify.JWKSUnavailable):
+        cache.get("any")
+
+
+def test_require_token_decorator(cache, make_client, get_token):
+    api = Flask("api")
+
+    @api.get("/orders")
+    @verify.require_token(["orders:read"], jwks=cache, issuer=ISSUER, audience=AUDIENCE)
+    def orders():
+        from flask import g
+
+        return {"caller": g.token_claims["client_id"]}
+
+    client = make_client("orders:read other")
+    http = api.test_client()
+    good = get_token(client, scope="orders:read")["access_token"]
+    weak = get_token(client, scope="other")["access_token"]
+    assert http.get("/orders", headers={"Authorization": f"Bearer {good}"}).json == {
+        "caller": client.client_id
+    }
+    missing = http.get("/orders")
+    assert missing.status_code == 401
+    assert missing.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
+    forbidden = http.get("/orders", headers={"Authorization": f"Bearer {weak}"})
+    assert forbidden.status_code == 403
+    assert 'error="insufficient_scope"' in forbidden.headers["WWW-Authenticate"]
+
+
+def test_importing_verify_pulls_in_no_server_code():
+    code = (
+        "import sys, authserver.verify\n"
+        "bad = [m for m in ('flask', 'sqlalchemy', 'flask_sqlalchemy', 'authserver.app',"
+        " 'authlib') if m in sys.modules]\n"
+        "print(bad)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
