@@ -141,7 +141,8 @@ def _changed(change: ScheduleChange) -> dict:
     return {k: v for k, v in vars(change).items() if v is not None}
 
 
-@group.command("revoke")
+# A kid is base64url and may start with "-": let click take it as the argument.
+@group.command("revoke", context_settings={"ignore_unknown_options": True})
 @click.argument("kid")
 @click.option("--reason", default="", help="Why (kept with the key and in the audit trail).")
 @click.option("--json", "as_json", is_flag=True)

@@ -189,3 +189,14 @@ def test_keys_list_shows_planned_transitions(app, runner, short_schedule):
     es = next(k for k in keys if k["alg"] == "ES256")
     assert set(es["planned"]) == {"publish_successor", "retire", "expire"}
     assert es["planned"]["publish_successor"] < es["planned"]["retire"] < es["planned"]["expire"]
+
+
+def test_revoke_takes_a_kid_that_starts_with_a_dash(app, runner, keys_of):
+    from sqlalchemy import update
+
+    [first] = keys_of()
+    db.session.execute(update(SigningKey).where(SigningKey.kid == first).values(kid="-" + first))
+    db.session.commit()
+    result = runner("keys", "revoke", "-" + first, "--reason", "test")
+    assert result.exit_code == 0, result.output
+    assert keys_of()["-" + first] == "revoked"
