@@ -10,6 +10,7 @@ import base64
 import binascii
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,13 @@ class Settings:
     key_rotation_check_seconds: int = 30
     # Largest request body accepted; larger bodies get 413 in the endpoint's error format.
     max_body_bytes: int = 64 * 1024
+    # API keys: the recognisable prefix, default and longest lifetime, whether "never" is
+    # allowed, and how long before expiry a warning is raised.
+    apikey_prefix: str = "ask"
+    apikey_default_ttl_seconds: int = 90 * 86400
+    apikey_max_ttl_seconds: int = 365 * 86400
+    apikey_allow_never: bool = False
+    apikey_expiry_warning_seconds: int = 14 * 86400
     # Folder for the metrics shared by the server's worker processes (emptied by `serve`).
     metrics_dir: str = str(PROJECT_ROOT / "instance" / "metrics")
     # Set by `serve` for its workers (prometheus_client's multiprocess mode); not for users.
@@ -81,6 +89,15 @@ class Settings:
         return self.issuer.rstrip("/") + path
 
 
+def parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"not a boolean: {text!r} (use true or false)")
+
+
 # Environment variable → (field, parser). The variable names are the documented interface.
 _ENV_VARS: dict[str, tuple[str, Any]] = {
     "AUTHSERVER_ISSUER": ("issuer", str),
@@ -98,6 +115,11 @@ _ENV_VARS: dict[str, tuple[str, Any]] = {
     "AUTHSERVER_KEY_ROTATION_CHECK_INTERVAL": ("key_rotation_check_seconds", parse_duration),
     "AUTHSERVER_JWKS_MAX_AGE": ("jwks_max_age_seconds", parse_duration),
     "AUTHSERVER_MAX_BODY_BYTES": ("max_body_bytes", int),
+    "AUTHSERVER_APIKEY_PREFIX": ("apikey_prefix", str),
+    "AUTHSERVER_APIKEY_DEFAULT_TTL": ("apikey_default_ttl_seconds", parse_duration),
+    "AUTHSERVER_APIKEY_MAX_TTL": ("apikey_max_ttl_seconds", parse_duration),
+    "AUTHSERVER_APIKEY_ALLOW_NEVER": ("apikey_allow_never", parse_bool),
+    "AUTHSERVER_APIKEY_EXPIRY_WARNING": ("apikey_expiry_warning_seconds", parse_duration),
     "AUTHSERVER_METRICS_DIR": ("metrics_dir", str),
     "AUTHSERVER_LOG_LEVEL": ("log_level", str),
     "PROMETHEUS_MULTIPROC_DIR": ("prometheus_multiproc_dir", str),
@@ -160,6 +182,10 @@ def validate(settings: Settings) -> None:
     for older in (settings.kek_previous or "").split(","):
         if older.strip():
             decode_kek(older, name=_FIELD_TO_VAR["kek_previous"])
+    if not re.match(r"^[a-z][a-z0-9]{1,15}$", settings.apikey_prefix):
+        fail("apikey_prefix", "must be 2-16 lowercase letters and digits, starting with a letter")
+    if not 0 < settings.apikey_default_ttl_seconds <= settings.apikey_max_ttl_seconds:
+        fail("apikey_default_ttl_seconds", "must be positive and at most the maximum")
     if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         fail("log_level", "must be DEBUG, INFO, WARNING or ERROR")
     if not settings.database_url.startswith(("sqlite:", "postgresql")):

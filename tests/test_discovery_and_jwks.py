@@ -27,7 +27,13 @@ def test_metadata_lists_every_endpoint_truthfully(http, path):
         ("jwks_uri", "/.well-known/jwks.json"),
     ]:
         assert meta[name] == "http://localhost:5000" + route
-    assert meta["grant_types_supported"] == ["client_credentials"]
+    assert meta["grant_types_supported"] == [
+        "client_credentials",
+        "urn:ietf:params:oauth:grant-type:token-exchange",
+    ]
+    assert meta["token_exchange_subject_token_types_supported"] == [
+        "urn:authserver:params:oauth:token-type:api_key"
+    ]
     assert set(meta["token_endpoint_auth_methods_supported"]) == {
         "client_secret_basic",
         "client_secret_post",

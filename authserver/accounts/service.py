@@ -8,6 +8,8 @@ from sqlalchemy import select
 
 from authserver import clock
 from authserver.accounts.passwords import check_policy, hash_password
+from authserver.audit.service import record
+from authserver.audit.tags import Tag
 from authserver.errors import Conflict, InvalidInput
 from authserver.extensions import db
 from authserver.models import User
@@ -48,3 +50,14 @@ def find_user(email: str) -> User | None:
 
 def list_users() -> list[User]:
     return list(db.session.scalars(select(User).order_by(User.id)))
+
+
+def disable_user(user: User, *, actor: str = "cli") -> int:
+    """Disable a user; every API key it owns is revoked. Returns how many keys."""
+    from authserver.apikeys.service import revoke_keys_of
+
+    user.is_active = False
+    revoked = revoke_keys_of(user, reason="owner disabled", actor=actor)
+    record(Tag.USER_DISABLED, actor=actor, user=user.email, apikeys_revoked=revoked)
+    db.session.flush()
+    return revoked

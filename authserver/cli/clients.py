@@ -9,8 +9,14 @@ import click
 from flask.cli import AppGroup
 
 from authserver.cli.output import emit, fail, iso, split_multi
-from authserver.clients.service import NewClient, create_client, list_clients
-from authserver.errors import AuthServerError, InvalidInput
+from authserver.clients.service import (
+    NewClient,
+    create_client,
+    disable_client,
+    find_client_any,
+    list_clients,
+)
+from authserver.errors import AuthServerError, InvalidInput, NotFound
 from authserver.extensions import db
 
 group = AppGroup("clients", help="OAuth clients.")
@@ -97,3 +103,15 @@ def list_command(as_json: bool) -> None:
     ]
     lines = [f"{c['client_id']}  {c['name']}  [{c['scope']}]" for c in value]
     emit(value, as_json, "\n".join(lines) or "no clients")
+
+
+@group.command("disable")
+@click.argument("client_id")
+def disable_command(client_id: str) -> None:
+    """Disable a client; it can no longer authenticate and its API keys are revoked."""
+    client = find_client_any(client_id)
+    if client is None:
+        fail(NotFound(f"no client {client_id}"))
+    revoked = disable_client(client)
+    db.session.commit()
+    click.echo(f"disabled {client_id}; {revoked} API key(s) revoked")

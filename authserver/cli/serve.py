@@ -33,10 +33,10 @@ class _Server(BaseApplication):
     def load(self):  # noqa: ANN201
         # Runs in each worker after the fork: the scheduler thread belongs to the worker.
         from authserver.app import create_app
-        from authserver.keys.scheduler import RotationScheduler
+        from authserver.scheduler import Scheduler
 
         app = create_app()
-        RotationScheduler(app).start()
+        Scheduler(app).start()
         return app
 
 

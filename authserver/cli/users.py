@@ -7,9 +7,9 @@ import sys
 import click
 from flask.cli import AppGroup
 
-from authserver.accounts.service import create_user, list_users
+from authserver.accounts.service import create_user, disable_user, find_user, list_users
 from authserver.cli.output import emit, fail, iso, split_multi
-from authserver.errors import AuthServerError
+from authserver.errors import AuthServerError, NotFound
 from authserver.extensions import db
 from authserver.security import generate_secret
 
@@ -68,3 +68,15 @@ def list_command(as_json: bool) -> None:
         as_json,
         "\n".join(f"{u['email']}  {' '.join(u['roles'])}" for u in value) or "no users",
     )
+
+
+@group.command("disable")
+@click.argument("email")
+def disable_command(email: str) -> None:
+    """Disable a user; its API keys are revoked."""
+    user = find_user(email)
+    if user is None:
+        fail(NotFound(f"no user {email}"))
+    revoked = disable_user(user)
+    db.session.commit()
+    click.echo(f"disabled {user.email}; {revoked} API key(s) revoked")

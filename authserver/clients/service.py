@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 import secrets
 
 from joserfc.errors import JoseError
@@ -11,18 +10,20 @@ from joserfc.jwk import KeySet
 from sqlalchemy import select
 
 from authserver import clock
+from authserver.audit.service import record
+from authserver.audit.tags import Tag
 from authserver.errors import InvalidInput
 from authserver.extensions import db
 from authserver.models import Client, ClientSecret
+from authserver.oauth.token_types import TOKEN_EXCHANGE_GRANT
+from authserver.rbac.scopes import validate_scope
 from authserver.rbac.service import roles_named
 from authserver.security import generate_secret, hash_secret
 
 #: Grant types this server implements today.
-SUPPORTED_GRANT_TYPES = ("client_credentials",)
+SUPPORTED_GRANT_TYPES = ("client_credentials", TOKEN_EXCHANGE_GRANT)
 CONFIDENTIAL_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 AUTH_METHODS = (*CONFIDENTIAL_AUTH_METHODS, "none")
-# RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
-_SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,14 +36,6 @@ class NewClient:
     auth_method: str | None = None
     roles: tuple[str, ...] = ()
     jwks: dict | None = None
-
-
-def validate_scope(scope: str) -> str:
-    tokens = scope.split()
-    for token in tokens:
-        if not _SCOPE_TOKEN.match(token):
-            raise InvalidInput(f"invalid scope token {token!r} (RFC 6749 §3.3)")
-    return " ".join(dict.fromkeys(tokens))
 
 
 def _auth_method(spec: NewClient) -> str:
@@ -123,3 +116,19 @@ def find_client_by_name(name: str) -> Client | None:
 
 def list_clients() -> list[Client]:
     return list(db.session.scalars(select(Client).order_by(Client.id)))
+
+
+def find_client_any(client_id: str) -> Client | None:
+    """Active or not (for administration)."""
+    return db.session.scalar(select(Client).where(Client.client_id == client_id))
+
+
+def disable_client(client: Client, *, actor: str = "cli") -> int:
+    """Disable a client: it can no longer authenticate, and its API keys are revoked."""
+    from authserver.apikeys.service import revoke_keys_of
+
+    client.is_active = False
+    revoked = revoke_keys_of(client, reason="owner disabled", actor=actor)
+    record(Tag.CLIENT_DISABLED, actor=actor, client=client.client_id, apikeys_revoked=revoked)
+    db.session.flush()
+    return revoked

@@ -1,5 +1,6 @@
 """SQLAlchemy models, one module per artefact. Importing this package registers them all."""
 
+from authserver.models.apikey import ApiKey
 from authserver.models.client import Client, ClientSecret
 from authserver.models.oauth import RevokedAccessToken, UsedAssertion
 from authserver.models.rbac import Role, RolePermission, client_roles, user_roles
@@ -8,6 +9,7 @@ from authserver.models.signing_key import KeySchedule, KeyState, SigningKey
 from authserver.models.user import User
 
 __all__ = [
+    "ApiKey",
     "Client",
     "ClientSecret",
     "KeySchedule",

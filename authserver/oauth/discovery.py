@@ -9,6 +9,7 @@ from authserver.clients.service import CONFIDENTIAL_AUTH_METHODS, SUPPORTED_GRAN
 from authserver.config import Settings
 from authserver.oauth import paths
 from authserver.oauth.revocation import Revocation
+from authserver.oauth.token_types import API_KEY_TOKEN_TYPE
 
 # Algorithms joserfc accepts for client assertions (its recommended asymmetric set).
 ASSERTION_SIGNING_ALGS = ["RS256", "ES256"]
@@ -32,4 +33,7 @@ def server_metadata(settings: Settings) -> dict:
         "revocation_endpoint_auth_methods_supported": list(Revocation.CLIENT_AUTH_METHODS),
         "revocation_endpoint_auth_signing_alg_values_supported": ASSERTION_SIGNING_ALGS,
         "access_token_signing_alg_values_supported": [settings.access_token_alg],
+        # Not registered metadata: what token exchange (RFC 8693) accepts as subject_token.
+        "token_exchange_subject_token_types_supported": [API_KEY_TOKEN_TYPE],
+        "api_key_prefix": settings.apikey_prefix,
     }

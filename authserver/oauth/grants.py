@@ -6,8 +6,8 @@ from authlib.oauth2.rfc6749 import InvalidScopeError
 from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
 
 from authserver.clients.service import CONFIDENTIAL_AUTH_METHODS
-from authserver.clients.service import validate_scope as _validate_scope_syntax
 from authserver.errors import InvalidInput
+from authserver.rbac.scopes import validate_scope as _validate_scope_syntax
 
 
 class ClientCredentials(ClientCredentialsGrant):

@@ -1,42 +1,45 @@
-"""Token introspection (RFC 7662).
+"""Token introspection (RFC 7662), for JWT access tokens and API keys.
 
 Default deny: Authlib answers ``{"active": false}`` whenever ``query_token`` finds nothing,
 ``check_permission`` refuses, or the token is expired or revoked. A client holding the
 ``tokens:introspect`` permission (the ``resource-server`` role) may introspect any token;
-any other client only the tokens issued to it.
+any other client only the tokens issued to it (or the API keys it owns).
 """
 
 from __future__ import annotations
 
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from flask import request
 
+from authserver.apikeys.service import note_use
 from authserver.clients.service import CONFIDENTIAL_AUTH_METHODS
 from authserver.config import Settings
 from authserver.keys.keyring import KeyRing
 from authserver.oauth.guards import TokenParameterCheck
-from authserver.oauth.tokens import AccessToken, read_access_token
+from authserver.oauth.presented import ApiKeyToken, introspection_of, read_presented
+from authserver.oauth.tokens import AccessToken
 from authserver.rbac.permissions import Permission
-
-_CLAIMS = ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "nbf", "jti")
 
 
 class Introspection(TokenParameterCheck, IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = list(CONFIDENTIAL_AUTH_METHODS)
+    SUPPORTED_TOKEN_TYPES = ("access_token", "refresh_token", "api_key")
 
     def __init__(self, settings: Settings, keyring: KeyRing) -> None:
         super().__init__()
         self.settings = settings
         self.keyring = keyring
 
-    def query_token(self, token_string: str, token_type_hint: str | None) -> AccessToken | None:
-        # The hint only speeds up a lookup (RFC 7662 §2.1); every token here is a JWT.
-        return read_access_token(token_string, self.settings, self.keyring)
+    def query_token(
+        self, token_string: str, token_type_hint: str | None
+    ) -> AccessToken | ApiKeyToken | None:
+        # The hint only speeds up a lookup (RFC 7662 §2.1); the token's form tells its type.
+        return read_presented(token_string, self.settings, self.keyring)
 
-    def check_permission(self, token: AccessToken, client, request) -> bool:  # noqa: ANN001
+    def check_permission(self, token, client, request) -> bool:  # noqa: ANN001
         return client.has_permission(Permission.TOKENS_INTROSPECT) or token.check_client(client)
 
-    def introspect_token(self, token: AccessToken) -> dict:
-        payload = {name: token.claims[name] for name in _CLAIMS if name in token.claims}
-        payload["active"] = True
-        payload["token_type"] = "Bearer"  # noqa: S105
-        return payload
+    def introspect_token(self, token: AccessToken | ApiKeyToken) -> dict:
+        if isinstance(token, ApiKeyToken):
+            note_use(token.key, request.remote_addr)
+        return introspection_of(token)

@@ -12,6 +12,7 @@ from authserver.oauth.grants import ClientCredentials
 from authserver.oauth.guards import CLIENT_AUTH_FAILED
 from authserver.oauth.introspection import Introspection
 from authserver.oauth.revocation import Revocation
+from authserver.oauth.token_exchange import ApiKeyExchange
 from authserver.oauth.tokens import AccessTokenGenerator
 from authserver.runtime import Runtime
 
@@ -38,6 +39,7 @@ def config_oauth(app: Flask, runtime: Runtime) -> AuthorizationServer:
     server.register_token_generator("default", AccessTokenGenerator(settings, keyring))
     server.register_client_auth_method(PrivateKeyJWT.CLIENT_AUTH_METHOD, PrivateKeyJWT(settings))
     server.register_grant(ClientCredentials)
+    server.register_grant(ApiKeyExchange)
     server.register_endpoint(Introspection(settings, keyring))
     server.register_endpoint(Revocation(settings, keyring))
     app.extensions[_EXTENSION] = server

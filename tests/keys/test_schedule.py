@@ -7,7 +7,7 @@ import json
 import pytest
 
 from authserver import clock
-from authserver.keys.scheduler import RotationScheduler
+from authserver.scheduler import Scheduler
 from authserver.runtime import current_runtime
 
 
@@ -78,7 +78,7 @@ def test_jwks_max_age_is_derived_from_the_schedule(http, runner):
 
 def test_the_in_server_scheduler_performs_due_transitions(app, runner):
     schedule(runner, "--rotate-every", "100s", "--publish-ahead", "20s", "--retire-after", "700s")
-    scheduler = RotationScheduler(app)
+    scheduler = Scheduler(app)
     clock.freeze()
     assert scheduler.run_once() == 0
     clock.advance(81)

@@ -1,6 +1,6 @@
-"""The in-server rotation scheduler: every process checks for due key transitions itself,
-so a deployment without cron still rotates. Safe to run in every worker on every host:
-``run_due_transitions`` serialises on the per-algorithm lock and is idempotent."""
+"""Periodic jobs inside each server process: due key transitions (so a deployment without
+cron still rotates) and API-key expiry warnings. Safe to run in every worker on every host:
+each job is idempotent, and key transitions serialise on the per-algorithm lock."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import threading
 
 from flask import Flask
 
+from authserver.apikeys.service import warn_expiring
 from authserver.extensions import db
 from authserver.keys.lifecycle import run_due_transitions
 from authserver.runtime import runtime_of
@@ -17,13 +18,13 @@ from authserver.runtime import runtime_of
 log = logging.getLogger(__name__)
 
 
-class RotationScheduler:
+class Scheduler:
     def __init__(self, app: Flask) -> None:
         self._app = app
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="key-rotation", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name="authserver-jobs", daemon=True)
 
-    def start(self) -> RotationScheduler:
+    def start(self) -> Scheduler:
         self._thread.start()
         return self
 
@@ -31,7 +32,9 @@ class RotationScheduler:
         self._stop.set()
 
     def run_once(self) -> int:
+        """Run every job once; returns how many key transitions were performed."""
         runtime = runtime_of(self._app)
+        performed = []
         with self._app.app_context():
             try:
                 performed = run_due_transitions(runtime.settings, runtime.envelope())
@@ -39,7 +42,12 @@ class RotationScheduler:
             except Exception:
                 db.session.rollback()
                 log.exception("key rotation check failed; will retry")
-                return 0
+            try:
+                warn_expiring(runtime.settings)
+                db.session.commit()
+            except Exception:
+                db.session.rollback()
+                log.exception("API-key expiry check failed; will retry")
         if performed:
             runtime.keyring.invalidate()
         return len(performed)

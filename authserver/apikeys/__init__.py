@@ -1,0 +1,1 @@
+"""API keys: long-lived credentials for scripts, CI jobs and partners."""

@@ -1,0 +1,271 @@
+"""API keys: issue, rotate with a grace period, revoke, authenticate. One set of rules for the
+CLI, the admin API and the admin UI.
+
+The full key exists in plain text only in what ``create``/``rotate`` return: the caller shows
+it once. Lookups go by the public key id; the secret is compared as an HMAC in constant time.
+A malformed key, a wrong checksum, an unknown id, a wrong secret, an expired or revoked key
+all fail alike and write nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hmac
+import ipaddress
+import logging
+
+from sqlalchemy import select, update
+
+from authserver import clock
+from authserver.apikeys import format as keyformat
+from authserver.audit.service import record
+from authserver.audit.tags import Tag
+from authserver.config import Settings
+from authserver.errors import Conflict, InvalidInput, NotFound
+from authserver.extensions import db
+from authserver.models import ApiKey, Client, User
+from authserver.rbac.scopes import validate_scope
+from authserver.rbac.service import permissions_of
+from authserver.security import hash_secret
+
+log = logging.getLogger(__name__)
+
+#: `last_used_at` is written at most this often per key, so hot keys do not write per request.
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+NEVER = "never"
+
+
+@dataclasses.dataclass(frozen=True)
+class NewApiKey:
+    owner: User | Client
+    scopes: tuple[str, ...]
+    name: str = ""
+    description: str = ""
+    # Seconds, None for the default, or NEVER.
+    expires_in: int | str | None = None
+    allowed_cidrs: tuple[str, ...] = ()
+
+
+def _expires_at(settings: Settings, expires_in: int | str | None) -> dt.datetime | None:
+    if expires_in == NEVER:
+        if not settings.apikey_allow_never:
+            raise InvalidInput("expires_in: keys that never expire are not allowed by policy")
+        return None
+    seconds = settings.apikey_default_ttl_seconds if expires_in is None else int(expires_in)
+    if seconds <= 0:
+        raise InvalidInput("expires_in: must be positive")
+    if seconds > settings.apikey_max_ttl_seconds:
+        raise InvalidInput(
+            f"expires_in: at most {settings.apikey_max_ttl_seconds // 86400} days by policy"
+        )
+    return clock.now() + dt.timedelta(seconds=seconds)
+
+
+def _check_scopes(owner: User | Client, scopes: tuple[str, ...]) -> str:
+    scope = validate_scope(" ".join(scopes))
+    if not scope:
+        raise InvalidInput("scope: an API key needs at least one scope")
+    beyond = set(scope.split()) - permissions_of(owner)
+    if beyond:
+        # A key never grants more than its owner holds through its roles.
+        raise InvalidInput(f"scope: the owner does not hold {' '.join(sorted(beyond))}")
+    return scope
+
+
+def _check_cidrs(cidrs: tuple[str, ...]) -> list[str]:
+    checked = []
+    for cidr in cidrs:
+        try:
+            checked.append(str(ipaddress.ip_network(cidr.strip(), strict=False)))
+        except ValueError:
+            raise InvalidInput(f"allowed_cidrs: {cidr!r} is not an IP network") from None
+    return checked
+
+
+def _issue(
+    settings: Settings, spec: NewApiKey, expires_at: dt.datetime | None
+) -> tuple[str, ApiKey]:
+    plaintext, parts = keyformat.generate(settings.apikey_prefix)
+    key = ApiKey(
+        key_id=parts.key_id,
+        prefix=parts.prefix,
+        secret_hash=hash_secret(parts.secret),
+        last4=plaintext[-4:],
+        name=spec.name.strip()[:200],
+        description=spec.description[:2000],
+        owner_user_id=spec.owner.id if isinstance(spec.owner, User) else None,
+        owner_client_pk=spec.owner.id if isinstance(spec.owner, Client) else None,
+        scope=_check_scopes(spec.owner, spec.scopes),
+        allowed_cidrs=_check_cidrs(spec.allowed_cidrs),
+        created_at=clock.now(),
+        expires_at=expires_at,
+    )
+    db.session.add(key)
+    db.session.flush()
+    return plaintext, key
+
+
+def create_api_key(
+    settings: Settings, spec: NewApiKey, *, actor: str = "cli"
+) -> tuple[str, ApiKey]:
+    """(the full key, shown once; the stored key)."""
+    if not spec.owner.is_active:
+        raise InvalidInput("owner: is disabled")
+    plaintext, key = _issue(settings, spec, _expires_at(settings, spec.expires_in))
+    record(Tag.APIKEY_CREATED, actor=actor, key_id=key.key_id, owner=key.subject, scope=key.scope)
+    return plaintext, key
+
+
+def find_api_key(key_id: str) -> ApiKey | None:
+    return db.session.scalar(select(ApiKey).where(ApiKey.key_id == key_id))
+
+
+def _get(key_id: str) -> ApiKey:
+    key = find_api_key(key_id)
+    if key is None:
+        raise NotFound(f"no API key {key_id}")
+    return key
+
+
+def rotate_api_key(
+    settings: Settings, key_id: str, *, grace_seconds: int, actor: str = "cli"
+) -> tuple[str, ApiKey]:
+    """A new key with the same properties; the old one keeps working for ``grace_seconds``."""
+    old = _get(key_id)
+    now = clock.now()
+    if not old.is_usable_at(now):
+        raise Conflict(f"API key {key_id} is revoked, expired or its owner is disabled")
+    if old.replaced_by_key_id is not None:
+        raise Conflict(f"API key {key_id} was already rotated to {old.replaced_by_key_id}")
+    if grace_seconds < 0:
+        raise InvalidInput("grace: must not be negative")
+    lifetime = None if old.expires_at is None else old.expires_at - old.created_at
+    spec = NewApiKey(
+        owner=old.owner_user or old.owner_client,
+        scopes=tuple(old.scope.split()),
+        name=old.name,
+        description=old.description,
+        allowed_cidrs=tuple(old.allowed_cidrs),
+    )
+    expires_at = None if lifetime is None else now + lifetime
+    plaintext, new = _issue(settings, spec, expires_at)
+    grace_end = now + dt.timedelta(seconds=grace_seconds)
+    old.expires_at = grace_end if old.expires_at is None else min(old.expires_at, grace_end)
+    old.replaced_by_key_id = new.key_id
+    db.session.flush()
+    record(
+        Tag.APIKEY_ROTATED,
+        actor=actor,
+        key_id=old.key_id,
+        new_key_id=new.key_id,
+        grace_seconds=grace_seconds,
+    )
+    return plaintext, new
+
+
+def revoke_api_key(key_id: str, *, reason: str = "", actor: str = "cli") -> ApiKey:
+    key = _get(key_id)
+    if key.revoked_at is None:
+        key.revoked_at = clock.now()
+        key.revoked_reason = reason[:1000]
+        db.session.flush()
+        record(Tag.APIKEY_REVOKED, actor=actor, key_id=key.key_id, reason=reason)
+    return key
+
+
+def revoke_keys_of(owner: User | Client, *, reason: str, actor: str) -> int:
+    """Disabling or deleting an owner revokes every key it holds."""
+    column = ApiKey.owner_user_id if isinstance(owner, User) else ApiKey.owner_client_pk
+    keys = db.session.scalars(select(ApiKey).where(column == owner.id, ApiKey.revoked_at.is_(None)))
+    count = 0
+    for key in keys:
+        key.revoked_at = clock.now()
+        key.revoked_reason = reason
+        record(Tag.APIKEY_REVOKED, actor=actor, key_id=key.key_id, reason=reason)
+        count += 1
+    db.session.flush()
+    return count
+
+
+def list_api_keys() -> list[ApiKey]:
+    return list(db.session.scalars(select(ApiKey).order_by(ApiKey.id)))
+
+
+def authenticate_api_key(settings: Settings, presented: str) -> ApiKey | None:
+    """The usable key ``presented`` names, or None. Reads only; writes nothing."""
+    parts = keyformat.parse(presented, settings.apikey_prefix)
+    if parts is None:
+        return None
+    key = find_api_key(parts.key_id)
+    candidate = hash_secret(parts.secret)
+    if key is None:
+        # Same work as a real comparison, so an unknown id costs what a wrong secret costs.
+        hmac.compare_digest(candidate, candidate)
+        return None
+    if not hmac.compare_digest(candidate, key.secret_hash):
+        return None
+    if not key.is_usable_at(clock.now()):
+        return None
+    return key
+
+
+def ip_allowed(key: ApiKey, remote_addr: str | None) -> bool:
+    if not key.allowed_cidrs:
+        return True
+    try:
+        address = ipaddress.ip_address(remote_addr or "")
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(cidr) for cidr in key.allowed_cidrs)
+
+
+def note_use(key: ApiKey, remote_addr: str | None) -> None:
+    """Best effort: record last use at most once a minute, on its own connection, so that
+    neither the request's transaction nor its outcome depends on it."""
+    now = clock.now()
+    if key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION:
+        return
+    cutoff = now - LAST_USED_RESOLUTION
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(
+                update(ApiKey)
+                .where(ApiKey.id == key.id)
+                .where((ApiKey.last_used_at.is_(None)) | (ApiKey.last_used_at < cutoff))
+                .values(last_used_at=now, last_used_ip=(remote_addr or "")[:64])
+            )
+    except Exception:  # noqa: BLE001 - never fail a request over a usage timestamp
+        log.warning("could not record the last use of API key %s", key.key_id)
+
+
+def warn_expiring(settings: Settings) -> list[ApiKey]:
+    """Raise the expiry warning once per key, N days before it expires."""
+    now = clock.now()
+    horizon = now + dt.timedelta(seconds=settings.apikey_expiry_warning_seconds)
+    keys = list(
+        db.session.scalars(
+            select(ApiKey).where(
+                ApiKey.revoked_at.is_(None),
+                ApiKey.expiry_warned_at.is_(None),
+                ApiKey.replaced_by_key_id.is_(None),
+                ApiKey.expires_at.is_not(None),
+                ApiKey.expires_at > now,
+                ApiKey.expires_at <= horizon,
+            )
+        )
+    )
+    for key in keys:
+        key.expiry_warned_at = now
+        record(Tag.APIKEY_EXPIRING, key_id=key.key_id, owner=key.subject, expires_at=key.expires_at)
+    db.session.flush()
+    return keys
+
+
+def is_expiring_soon(settings: Settings, key: ApiKey) -> bool:
+    if key.expires_at is None or key.revoked_at is not None:
+        return False
+    remaining = key.expires_at - clock.now()
+    return (
+        dt.timedelta(0) < remaining <= dt.timedelta(seconds=settings.apikey_expiry_warning_seconds)
+    )

@@ -1,0 +1,69 @@
+"""What a token presented at introspection or revocation turns out to be: a JWT access token
+this server signed, an API key, or nothing (every failure looks the same)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from authserver.apikeys import format as keyformat
+from authserver.apikeys.service import authenticate_api_key
+from authserver.config import Settings
+from authserver.keys.keyring import KeyRing
+from authserver.models import ApiKey
+from authserver.oauth.tokens import AccessToken, read_access_token
+
+_JWT_CLAIMS = ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "nbf", "jti")
+
+
+def _introspect_jwt(token: AccessToken) -> dict:
+    payload = {name: token.claims[name] for name in _JWT_CLAIMS if name in token.claims}
+    payload.update(active=True, token_type="Bearer")  # noqa: S106
+    return payload
+
+
+@dataclasses.dataclass
+class ApiKeyToken:
+    """An API key that authenticated: usable now (checked by authenticate_api_key)."""
+
+    key: ApiKey
+    issuer: str
+
+    def is_expired(self) -> bool:
+        return False
+
+    def is_revoked(self) -> bool:
+        return False
+
+    def check_client(self, client) -> bool:  # noqa: ANN001
+        return self.key.owner_client_id == client.get_client_id()
+
+    def introspection(self) -> dict:
+        payload = {
+            "active": True,
+            "token_type": "api_key",
+            "scope": self.key.scope,
+            "sub": self.key.subject,
+            "iss": self.issuer,
+            "iat": int(self.key.created_at.timestamp()),
+            "key_id": self.key.key_id,
+        }
+        if self.key.owner_client_id:
+            payload["client_id"] = self.key.owner_client_id
+        if self.key.expires_at is not None:
+            payload["exp"] = int(self.key.expires_at.timestamp())
+        return payload
+
+
+def introspection_of(token: AccessToken | ApiKeyToken) -> dict:
+    if isinstance(token, ApiKeyToken):
+        return token.introspection()
+    return _introspect_jwt(token)
+
+
+def read_presented(
+    token: str, settings: Settings, keyring: KeyRing
+) -> AccessToken | ApiKeyToken | None:
+    if keyformat.looks_like_key(token, settings.apikey_prefix):
+        key = authenticate_api_key(settings, token)
+        return ApiKeyToken(key, settings.issuer) if key is not None else None
+    return read_access_token(token, settings, keyring)

@@ -1,0 +1,102 @@
+"""Token exchange (RFC 8693) of an API key for a short-lived JWT access token.
+
+Authlib has no RFC 8693 grant, so this is one in its style: an Authlib grant class whose
+token comes from the same generator as every other access token. A client authenticates,
+presents an API key as ``subject_token`` (type ``urn:authserver:params:oauth:token-type:
+api_key``) and gets an access token whose ``sub`` is the key's owner and whose scopes are
+the key's (never more), so downstream APIs can verify it locally against JWKS.
+"""
+
+from __future__ import annotations
+
+from authlib.oauth2.rfc6749 import (
+    InvalidGrantError,
+    InvalidRequestError,
+    InvalidScopeError,
+    UnauthorizedClientError,
+)
+from authlib.oauth2.rfc6749.errors import OAuth2Error
+from authlib.oauth2.rfc6749.grants import BaseGrant
+from authlib.oauth2.rfc6749.grants.base import TokenEndpointMixin
+from flask import current_app
+
+from authserver.apikeys.service import authenticate_api_key, ip_allowed, note_use
+from authserver.clients.service import CONFIDENTIAL_AUTH_METHODS
+from authserver.oauth.token_types import (
+    ACCESS_TOKEN_TYPE,
+    API_KEY_TOKEN_TYPE,
+    TOKEN_EXCHANGE_GRANT,
+)
+from authserver.runtime import runtime_of
+
+
+class UnsupportedTokenType(OAuth2Error):
+    """RFC 8693 §2.2.2."""
+
+    error = "unsupported_token_type"
+
+
+class Subject:
+    """The owner of an API key, as Authlib's token generator expects a user."""
+
+    def __init__(self, sub: str) -> None:
+        self.sub = sub
+
+    def get_user_id(self) -> str:
+        return self.sub
+
+
+class ApiKeyExchange(BaseGrant, TokenEndpointMixin):
+    GRANT_TYPE = TOKEN_EXCHANGE_GRANT
+    TOKEN_ENDPOINT_AUTH_METHODS = list(CONFIDENTIAL_AUTH_METHODS)
+
+    def validate_token_request(self) -> None:
+        client = self.authenticate_token_endpoint_client()
+        if not client.check_grant_type(self.GRANT_TYPE):
+            raise UnauthorizedClientError(
+                description="The client is not registered for token exchange."
+            )
+        self.request.client = client
+        form = self.request.form
+        if not form.get("subject_token") or not form.get("subject_token_type"):
+            raise InvalidRequestError(
+                description="subject_token and subject_token_type are required."
+            )
+        if form["subject_token_type"] != API_KEY_TOKEN_TYPE:
+            raise UnsupportedTokenType(description="Only API keys can be exchanged here.")
+        requested = form.get("requested_token_type")
+        if requested and requested != ACCESS_TOKEN_TYPE:
+            raise InvalidRequestError(description="Only access tokens can be requested.")
+        if form.get("actor_token") or form.get("actor_token_type"):
+            raise InvalidRequestError(description="Delegation (actor_token) is not supported.")
+
+        settings = runtime_of(current_app).settings
+        key = authenticate_api_key(settings, form["subject_token"])
+        # One answer for every bad key: malformed, wrong checksum, unknown, wrong secret,
+        # expired, revoked, or used from outside its allowed networks.
+        if key is None or not ip_allowed(key, self.request_remote_addr()):
+            raise InvalidGrantError(description="The subject token is not valid.")
+        scope = self.request.payload.scope
+        if scope:
+            beyond = set(scope.split()) - key.scopes
+            if beyond:
+                raise InvalidScopeError(
+                    description=f"The API key does not carry: {' '.join(sorted(beyond))}"
+                )
+        self.api_key = key
+        self.granted_scope = scope or key.scope
+
+    def request_remote_addr(self) -> str | None:
+        from flask import request
+
+        return request.remote_addr
+
+    def create_token_response(self):  # noqa: ANN201
+        token = self.generate_token(
+            user=Subject(self.api_key.subject),
+            scope=self.granted_scope,
+            include_refresh_token=False,
+        )
+        token["issued_token_type"] = ACCESS_TOKEN_TYPE  # RFC 8693 §2.2.1
+        note_use(self.api_key, self.request_remote_addr())
+        return 200, token, self.TOKEN_RESPONSE_HEADER
