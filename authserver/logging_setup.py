@@ -26,3 +26,5 @@ def configure_logging(level: str) -> None:
     root.setLevel(numeric)
     for name in _QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(max(numeric, logging.WARNING))
+    # Security events are always written, whatever the level.
+    logging.getLogger("authserver.audit").setLevel(logging.INFO)

@@ -1,14 +1,13 @@
 """Alembic environment, run through Flask-Migrate inside the app's context."""
 
 import logging
-from logging.config import fileConfig
 
 from alembic import context
 from flask import current_app
 
 config = context.config
-# Keep the loggers the app configured (fileConfig would disable them).
-fileConfig(config.config_file_name, disable_existing_loggers=False)
+# No fileConfig(alembic.ini): the app has configured logging (authserver.logging_setup), and
+# alembic.ini's would lower the root level and add a second handler.
 logger = logging.getLogger("alembic.env")
 
 target_db = current_app.extensions["migrate"].db

@@ -1,0 +1,201 @@
+"""API keys at the protocol endpoints: introspection (RFC 7662), revocation (RFC 7009) and
+token exchange (RFC 8693) for a short-lived JWT."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from joserfc import jwk, jwt
+from sqlalchemy import select
+
+from authserver import clock
+from authserver.extensions import db
+from authserver.models import ApiKey, KeyState, SigningKey
+
+EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+API_KEY_TYPE = "urn:authserver:params:oauth:token-type:api_key"
+
+
+@pytest.fixture
+def api(make_client):
+    """A resource server that may introspect anything."""
+    return make_client("", "--role", "resource-server")
+
+
+@pytest.fixture
+def exchanger(make_client):
+    return make_client("orders:read orders:write", "--grant-type", EXCHANGE)
+
+
+@pytest.fixture
+def key(owner_client, make_key):
+    return make_key("--client", owner_client.client_id, "--scope", "orders:read orders:write")
+
+
+def introspect(http, caller, token, **extra):
+    return http.post(
+        "/oauth/introspect", data={"token": token, **extra}, headers=caller.basic()
+    ).get_json()
+
+
+def exchange(http, caller, subject_token, **extra):
+    form = {
+        "grant_type": EXCHANGE,
+        "subject_token": subject_token,
+        "subject_token_type": API_KEY_TYPE,
+        **extra,
+    }
+    return http.post("/oauth/token", data=form, headers=caller.basic())
+
+
+@pytest.mark.parametrize("hint", [None, "api_key", "access_token"])
+def test_introspection_of_an_api_key(http, api, key, owner_client, hint):
+    extra = {"token_type_hint": hint} if hint else {}
+    body = introspect(http, api, key["key"], **extra)
+    assert body["active"] is True
+    assert body["token_type"] == "api_key"
+    assert body["scope"] == "orders:read orders:write"
+    assert body["sub"] == owner_client.client_id
+    assert body["client_id"] == owner_client.client_id
+    assert body["key_id"] == key["id"]
+    assert body["exp"] > clock.timestamp()
+
+
+def test_the_owner_may_introspect_its_own_key_and_others_may_not(
+    http, key, owner_client, make_client
+):
+    assert introspect(http, owner_client, key["key"])["active"] is True
+    assert introspect(http, make_client(), key["key"]) == {"active": False}
+
+
+def test_bad_keys_introspect_inactive_without_a_hint(http, api, key, runner):
+    good = key["key"]
+    bad = [
+        good[:-1] + ("A" if good[-1] != "A" else "B"),
+        "ask_" + "A" * 16 + "_" + "B" * 50,
+        good.replace("ask_", "xyz_"),
+        "ask_nonsense",
+    ]
+    for token in bad:
+        assert introspect(http, api, token) == {"active": False}
+    runner("apikeys", "revoke", key["id"])
+    assert introspect(http, api, good) == {"active": False}
+
+
+def test_expired_key_introspects_inactive(http, api, owner_client, make_key):
+    clock.freeze()
+    short = make_key(
+        "--client", owner_client.client_id, "--scope", "orders:read", "--expires-in", "60s"
+    )
+    clock.advance(60)
+    assert introspect(http, api, short["key"]) == {"active": False}
+
+
+def test_use_is_recorded_at_most_once_a_minute(http, api, key):
+    clock.freeze()
+    introspect(http, api, key["key"])
+    db.session.expire_all()
+    first = db.session.scalar(select(ApiKey.last_used_at))
+    assert first == clock.now()
+    clock.advance(30)
+    introspect(http, api, key["key"])
+    db.session.expire_all()
+    assert db.session.scalar(select(ApiKey.last_used_at)) == first
+    clock.advance(31)
+    introspect(http, api, key["key"])
+    db.session.expire_all()
+    assert db.session.scalar(select(ApiKey.last_used_at)) == clock.now()
+    assert db.session.scalar(select(ApiKey.last_used_ip)) == "127.0.0.1"
+
+
+def test_the_owner_client_revokes_its_key_at_the_revocation_endpoint(
+    http, api, key, owner_client, make_client
+):
+    other = make_client()
+    refused = http.post("/oauth/revoke", data={"token": key["key"]}, headers=other.basic())
+    assert refused.status_code == 400
+    assert introspect(http, api, key["key"])["active"] is True
+    done = http.post("/oauth/revoke", data={"token": key["key"]}, headers=owner_client.basic())
+    assert done.status_code == 200
+    assert introspect(http, api, key["key"]) == {"active": False}
+
+
+def test_exchange_gives_a_jwt_with_the_keys_scopes(http, exchanger, key, owner_client):
+    response = exchange(http, exchanger, key["key"])
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["issued_token_type"] == "urn:ietf:params:oauth:token-type:access_token"
+    assert body["token_type"] == "Bearer"
+    assert body["scope"] == "orders:read orders:write"
+    active = db.session.scalar(
+        select(SigningKey).where(SigningKey.alg == "ES256", SigningKey.state == KeyState.ACTIVE)
+    )
+    claims = jwt.decode(body["access_token"], jwk.import_key(active.public_jwk)).claims
+    assert claims["sub"] == owner_client.client_id
+    assert claims["client_id"] == exchanger.client_id
+    assert claims["exp"] - claims["iat"] == 600
+
+
+def test_exchange_narrows_but_never_widens(http, exchanger, key):
+    narrowed = exchange(http, exchanger, key["key"], scope="orders:read")
+    assert narrowed.get_json()["scope"] == "orders:read"
+    widened = exchange(http, exchanger, key["key"], scope="orders:read orders:admin")
+    assert widened.status_code == 400
+    assert widened.get_json()["error"] == "invalid_scope"
+
+
+def test_bad_subject_tokens_are_invalid_grant_alike(http, exchanger, key, runner):
+    good = key["key"]
+    answers = []
+    for token in [good[:-1] + ("A" if good[-1] != "A" else "B"), "ask_x", "nonsense"]:
+        answers.append(exchange(http, exchanger, token).get_json())
+    runner("apikeys", "revoke", key["id"])
+    answers.append(exchange(http, exchanger, good).get_json())
+    assert all(a == answers[0] for a in answers)
+    assert answers[0]["error"] == "invalid_grant"
+
+
+@pytest.mark.parametrize(
+    "extra, error",
+    [
+        ({"subject_token_type": "urn:ietf:params:oauth:token-type:jwt"}, "unsupported_token_type"),
+        ({"subject_token_type": ""}, "invalid_request"),
+        ({"requested_token_type": "urn:ietf:params:oauth:token-type:id_token"}, "invalid_request"),
+        ({"actor_token": "x", "actor_token_type": API_KEY_TYPE}, "invalid_request"),
+    ],
+)
+def test_exchange_request_errors(http, exchanger, key, extra, error):
+    response = exchange(http, exchanger, key["key"], **extra)
+    assert response.status_code == 400
+    assert response.get_json()["error"] == error
+
+
+def test_a_client_not_registered_for_exchange_is_refused(http, make_client, key):
+    plain = make_client("orders:read")
+    response = exchange(http, plain, key["key"])
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "unauthorized_client"
+
+
+def test_ip_allow_list_applies_to_exchange(http, exchanger, owner_client, make_key):
+    outside = make_key(
+        "--client", owner_client.client_id, "--scope", "orders:read", "--allow-ip", "10.0.0.0/8"
+    )
+    inside = make_key(
+        "--client",
+        owner_client.client_id,
+        "--scope",
+        "orders:read",
+        "--allow-ip",
+        "127.0.0.0/8 10.0.0.0/8",
+    )
+    assert exchange(http, exchanger, outside["key"]).get_json()["error"] == "invalid_grant"
+    assert exchange(http, exchanger, inside["key"]).status_code == 200
+
+
+def test_discovery_documents_the_api_key_token_type(http):
+    meta = http.get("/.well-known/oauth-authorization-server").get_json()
+    assert EXCHANGE in meta["grant_types_supported"]
+    assert meta["token_exchange_subject_token_types_supported"] == [API_KEY_TYPE]
+    assert json.dumps(meta).count("api_key") >= 1
