@@ -17,10 +17,9 @@ from authserver.apikeys.service import (
     rotate_api_key,
 )
 from authserver.cli.keys import Duration
-from authserver.cli.output import emit, fail, iso, split_multi
+from authserver.cli.output import emit, iso, split_multi, transaction
 from authserver.clients.service import find_client
-from authserver.errors import AuthServerError, InvalidInput, NotFound
-from authserver.extensions import db
+from authserver.errors import InvalidInput, NotFound
 from authserver.models import ApiKey
 from authserver.runtime import current_runtime
 
@@ -77,7 +76,7 @@ def create_command(
     as_json: bool,
 ) -> None:
     """Issue a key; the full key is printed once and can never be shown again."""
-    try:
+    with transaction():
         owner = _owner(user_email, client_id)
         plaintext, key = create_api_key(
             current_runtime().settings,
@@ -90,10 +89,6 @@ def create_command(
                 allowed_cidrs=split_multi(cidrs),
             ),
         )
-        db.session.commit()
-    except AuthServerError as e:
-        db.session.rollback()
-        fail(e)
     value = {"key": plaintext, **_describe(key)}
     emit(value, as_json, f"{plaintext}\n(shown once: store it now; id {key.key_id})")
 
@@ -118,12 +113,8 @@ def _owner(user_email: str | None, client_id: str | None):  # noqa: ANN202
 @click.option("--json", "as_json", is_flag=True)
 def rotate_command(key_id: str, grace: int, as_json: bool) -> None:
     """A new key with the same properties; the old one works for the grace period."""
-    try:
+    with transaction():
         plaintext, key = rotate_api_key(current_runtime().settings, key_id, grace_seconds=grace)
-        db.session.commit()
-    except AuthServerError as e:
-        db.session.rollback()
-        fail(e)
     value = {"key": plaintext, **_describe(key), "replaces": key_id}
     emit(value, as_json, f"{plaintext}\n(shown once; {key_id} stops working in {grace}s)")
 
@@ -133,12 +124,8 @@ def rotate_command(key_id: str, grace: int, as_json: bool) -> None:
 @click.option("--reason", default="")
 def revoke_command(key_id: str, reason: str) -> None:
     """Stop a key at once."""
-    try:
+    with transaction():
         revoke_api_key(key_id, reason=reason)
-        db.session.commit()
-    except AuthServerError as e:
-        db.session.rollback()
-        fail(e)
     click.echo(f"revoked {key_id}")
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from authserver.cli.output import emit, fail, iso, split_multi
+from authserver.cli.output import emit, fail, iso, split_multi, transaction
 from authserver.clients.service import (
     NewClient,
     create_client,
@@ -16,7 +16,7 @@ from authserver.clients.service import (
     find_client_any,
     list_clients,
 )
-from authserver.errors import AuthServerError, InvalidInput, NotFound
+from authserver.errors import InvalidInput, NotFound
 from authserver.extensions import db
 
 group = AppGroup("clients", help="OAuth clients.")
@@ -44,7 +44,7 @@ def create(
     as_json: bool,
 ) -> None:
     """Register a client; its secret is printed once."""
-    try:
+    with transaction():
         jwks = _read_jwks(jwks_path) if jwks_path else None
         client, secret = create_client(
             NewClient(
@@ -58,9 +58,6 @@ def create(
                 jwks=jwks,
             )
         )
-        db.session.commit()
-    except AuthServerError as e:
-        fail(e)
     value = {
         "client_id": client.client_id,
         "client_secret": secret,

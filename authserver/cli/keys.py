@@ -7,11 +7,9 @@ from flask.cli import AppGroup
 
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
-from authserver.cli.output import emit, fail, iso
+from authserver.cli.output import emit, iso, transaction
 from authserver.config import SIGNING_ALGORITHMS
 from authserver.durations import parse_duration
-from authserver.errors import AuthServerError
-from authserver.extensions import db
 from authserver.keys.lifecycle import revoke_key, rotate_now, run_due_transitions
 from authserver.keys.schedule import ScheduleChange, load_schedules, set_schedule
 from authserver.keys.service import list_keys
@@ -74,7 +72,7 @@ def rotate_command(if_due: bool, immediately: bool, alg: str | None, as_json: bo
     """Start a rotation now (a pending key, published ahead), or with --if-due run what is due."""
     runtime = current_runtime()
     algs = (alg,) if alg else SIGNING_ALGORITHMS
-    try:
+    with transaction():
         if if_due:
             if immediately:
                 raise click.UsageError("--if-due and --now exclude each other")
@@ -85,10 +83,6 @@ def rotate_command(if_due: bool, immediately: bool, alg: str | None, as_json: bo
                 performed += rotate_now(
                     runtime.settings, runtime.envelope(), one, immediately=immediately
                 )
-        db.session.commit()
-    except AuthServerError as e:
-        db.session.rollback()
-        fail(e)
     value = [{"action": p.action, "alg": p.alg, "kid": p.kid} for p in performed]
     text = "\n".join(f"{p.action:15} {p.alg:8} {p.kid}" for p in performed) or "nothing due"
     emit(value, as_json, text)
@@ -112,13 +106,9 @@ def schedule_command(
     algs = [alg] if alg else list(SIGNING_ALGORITHMS)
     change = ScheduleChange(rotate_every, publish_ahead, retire_after)
     if any(v is not None for v in (rotate_every, publish_ahead, retire_after)):
-        try:
+        with transaction():
             set_schedule(settings, algs, change)
             record(Tag.KEY_SCHEDULE_CHANGED, actor="cli", algs=algs, **_changed(change))
-            db.session.commit()
-        except AuthServerError as e:
-            db.session.rollback()
-            fail(e)
     schedules = load_schedules(settings)
     value = [
         {
@@ -149,11 +139,7 @@ def _changed(change: ScheduleChange) -> dict:
 def revoke_command(kid: str, reason: str, as_json: bool) -> None:
     """Emergency revocation: out of JWKS at once; its tokens stop verifying."""
     runtime = current_runtime()
-    try:
+    with transaction():
         performed = revoke_key(runtime.settings, runtime.envelope(), kid, reason=reason)
-        db.session.commit()
-    except AuthServerError as e:
-        db.session.rollback()
-        fail(e)
     value = [{"action": p.action, "alg": p.alg, "kid": p.kid} for p in performed]
     emit(value, as_json, "\n".join(f"{p.action:15} {p.alg:8} {p.kid}" for p in performed))

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import click
 
 from authserver.errors import AuthServerError
+from authserver.extensions import db
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -31,3 +34,15 @@ def fail(error: AuthServerError) -> None:
 def split_multi(values: tuple[str, ...]) -> tuple[str, ...]:
     """Repeatable options may also be given once with space-separated values."""
     return tuple(v for value in values for v in value.split())
+
+
+@contextlib.contextmanager
+def transaction() -> Iterator[None]:
+    """The command owns the transaction: commit on success; on a domain error roll back,
+    print the error and exit 1."""
+    try:
+        yield
+        db.session.commit()
+    except AuthServerError as e:
+        db.session.rollback()
+        fail(e)

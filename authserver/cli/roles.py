@@ -8,10 +8,9 @@ from flask.cli import AppGroup
 from authserver.accounts.service import find_user
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
-from authserver.cli.output import emit, fail, split_multi
+from authserver.cli.output import emit, split_multi, transaction
 from authserver.clients.service import find_client
-from authserver.errors import AuthServerError, InvalidInput, NotFound
-from authserver.extensions import db
+from authserver.errors import InvalidInput, NotFound
 from authserver.rbac.service import create_role, grant_role, list_roles, revoke_role
 
 group = AppGroup("roles", help="Roles and their assignments.")
@@ -23,13 +22,9 @@ group = AppGroup("roles", help="Roles and their assignments.")
 @click.option("--description", default="")
 @click.option("--json", "as_json", is_flag=True)
 def create_command(name: str, scopes: tuple[str, ...], description: str, as_json: bool) -> None:
-    try:
+    with transaction():
         role = create_role(name, list(split_multi(scopes)), description)
         record(Tag.ROLE_CREATED, actor="cli", role=name, permissions=sorted(role.permission_names))
-        db.session.commit()
-    except AuthServerError as e:
-        db.session.rollback()
-        fail(e)
     emit(
         {"name": role.name, "permissions": sorted(role.permission_names)},
         as_json,
@@ -51,13 +46,9 @@ def _subject(user_email: str | None, client_id: str | None):  # noqa: ANN202
 @click.option("--user", "user_email")
 @click.option("--client", "client_id")
 def grant_command(role: str, user_email: str | None, client_id: str | None) -> None:
-    try:
+    with transaction():
         grant_role(role, _subject(user_email, client_id))
         record(Tag.ROLE_GRANTED, actor="cli", role=role, user=user_email, client=client_id)
-        db.session.commit()
-    except AuthServerError as e:
-        db.session.rollback()
-        fail(e)
     click.echo(f"granted {role}")
 
 
@@ -66,13 +57,9 @@ def grant_command(role: str, user_email: str | None, client_id: str | None) -> N
 @click.option("--user", "user_email")
 @click.option("--client", "client_id")
 def revoke_command(role: str, user_email: str | None, client_id: str | None) -> None:
-    try:
+    with transaction():
         revoke_role(role, _subject(user_email, client_id))
         record(Tag.ROLE_REVOKED, actor="cli", role=role, user=user_email, client=client_id)
-        db.session.commit()
-    except AuthServerError as e:
-        db.session.rollback()
-        fail(e)
     click.echo(f"revoked {role}")
 
 

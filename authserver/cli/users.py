@@ -8,8 +8,8 @@ import click
 from flask.cli import AppGroup
 
 from authserver.accounts.service import create_user, disable_user, find_user, list_users
-from authserver.cli.output import emit, fail, iso, split_multi
-from authserver.errors import AuthServerError, NotFound
+from authserver.cli.output import emit, fail, iso, split_multi, transaction
+from authserver.errors import NotFound
 from authserver.extensions import db
 from authserver.security import generate_secret
 
@@ -31,11 +31,8 @@ def create(
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = generated = generate_secret()
-    try:
+    with transaction():
         user = create_user(email, password, display_name=display_name, roles=split_multi(roles))
-        db.session.commit()
-    except AuthServerError as e:
-        fail(e)
     value = {
         "id": user.id,
         "email": user.email,

@@ -62,12 +62,20 @@ def _check_pairs(raw: bytes, where: str) -> None:
         seen.add(name)
 
 
-class TokenParameterCheck:
-    """``check_params`` for the introspection and revocation endpoints.
+class PresentedTokenEndpoint:
+    """What the introspection and revocation endpoints share: their settings and key ring,
+    and ``check_params``.
 
     Authlib refuses a ``token_type_hint`` it does not know (with a 401); RFC 7009 §2.1 and
     RFC 7662 §2.1 say an unknown hint is ignored and the search extends to every type.
     """
+
+    SUPPORTED_TOKEN_TYPES = ("access_token", "refresh_token", "api_key")
+
+    def __init__(self, settings, keyring) -> None:  # noqa: ANN001
+        super().__init__()
+        self.settings = settings
+        self.keyring = keyring
 
     def check_params(self, request, client) -> None:  # noqa: ANN001
         if not request.form.get("token"):

@@ -13,22 +13,14 @@ from flask import request
 
 from authserver.apikeys.service import note_use
 from authserver.clients.service import CONFIDENTIAL_AUTH_METHODS
-from authserver.config import Settings
-from authserver.keys.keyring import KeyRing
-from authserver.oauth.guards import TokenParameterCheck
+from authserver.oauth.guards import PresentedTokenEndpoint
 from authserver.oauth.presented import ApiKeyToken, introspection_of, read_presented
 from authserver.oauth.tokens import AccessToken
 from authserver.rbac.permissions import Permission
 
 
-class Introspection(TokenParameterCheck, IntrospectionEndpoint):
+class Introspection(PresentedTokenEndpoint, IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = list(CONFIDENTIAL_AUTH_METHODS)
-    SUPPORTED_TOKEN_TYPES = ("access_token", "refresh_token", "api_key")
-
-    def __init__(self, settings: Settings, keyring: KeyRing) -> None:
-        super().__init__()
-        self.settings = settings
-        self.keyring = keyring
 
     def query_token(
         self, token_string: str, token_type_hint: str | None

@@ -11,22 +11,14 @@ from __future__ import annotations
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 
 from authserver.apikeys.service import revoke_api_key
-from authserver.config import Settings
-from authserver.keys.keyring import KeyRing
-from authserver.oauth.guards import TokenParameterCheck
+from authserver.oauth.guards import PresentedTokenEndpoint
 from authserver.oauth.presented import ApiKeyToken, read_presented
 from authserver.oauth.tokens import AccessToken, revoke_access_token
 
 
-class Revocation(TokenParameterCheck, RevocationEndpoint):
+class Revocation(PresentedTokenEndpoint, RevocationEndpoint):
     # Public clients may revoke their own tokens with client_id alone (RFC 7009 §2.1).
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
-    SUPPORTED_TOKEN_TYPES = ("access_token", "refresh_token", "api_key")
-
-    def __init__(self, settings: Settings, keyring: KeyRing) -> None:
-        super().__init__()
-        self.settings = settings
-        self.keyring = keyring
 
     def query_token(
         self, token_string: str, token_type_hint: str | None
