@@ -42,6 +42,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
 
     from authserver import models  # noqa: F401  (registers the tables)
     from authserver.health import bp as health_bp
+    from authserver.home import bp as home_bp
     from authserver.http import register_error_handlers
     from authserver.metrics import bp as metrics_bp
     from authserver.oauth.server import config_oauth
@@ -52,6 +53,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     config_oauth(app, runtime)
     app.register_blueprint(oauth_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(home_bp)
     app.register_blueprint(metrics_bp)
     register_error_handlers(app)
     return app

@@ -120,3 +120,11 @@ def test_readyz_fails_on_an_uninitialised_database(tmp_path):
     app = make_app(tmp_path)
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
+
+
+def test_landing_page_links_the_documents(http):
+    page = http.get("/").get_data(as_text=True)
+    assert "http://localhost:5000" in page
+    assert 'href="/.well-known/oauth-authorization-server"' in page
+    assert 'href="/.well-known/jwks.json"' in page
+    assert "http://" not in page.replace("http://localhost:5000", "")  # nothing from outside
