@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app
 
+from authserver.clients.cache import ClientCache
 from authserver.config import Settings
 from authserver.keys.kek import Envelope, kek_source_for
 from authserver.keys.keyring import KeyRing
@@ -20,6 +21,7 @@ class Runtime:
         self._envelope: Envelope | None = None
         self._pepper: bytes | None = None
         self.keyring = KeyRing(settings, self.envelope)
+        self.clients = ClientCache(settings.keyring_refresh_seconds)
 
     def envelope(self, reload: bool = False) -> Envelope:
         """The KEK envelope; ``reload`` re-reads the KEK source (after a KEK rotation)."""

@@ -10,6 +10,7 @@ from joserfc.jwk import KeySet
 from sqlalchemy import select
 
 from authserver import clock
+from authserver.apikeys.format import ALPHABET
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
 from authserver.errors import InvalidInput
@@ -19,6 +20,8 @@ from authserver.oauth.token_types import TOKEN_EXCHANGE_GRANT
 from authserver.rbac.scopes import validate_scope
 from authserver.rbac.service import roles_named
 from authserver.security import generate_secret, hash_secret
+
+CLIENT_ID_LENGTH = 24  # ≈ 143 bits: public, but not guessable
 
 #: Grant types this server implements today.
 SUPPORTED_GRANT_TYPES = ("client_credentials", TOKEN_EXCHANGE_GRANT)
@@ -65,6 +68,11 @@ def _validate_jwks(method: str, jwks: dict | None) -> dict | None:
     return key_set.as_dict(private=False)
 
 
+def new_client_id() -> str:
+    # Base62, so an id never starts with "-" (a CLI argument) and needs no URL escaping.
+    return "".join(secrets.choice(ALPHABET) for _ in range(CLIENT_ID_LENGTH))
+
+
 def create_client(spec: NewClient) -> tuple[Client, str | None]:
     """Register a client; returns it with its secret in plain text (None if it has none).
 
@@ -83,7 +91,7 @@ def create_client(spec: NewClient) -> tuple[Client, str | None]:
         raise InvalidInput("a public client cannot use client_credentials (RFC 6749 §4.4)")
     jwks = _validate_jwks(method, spec.jwks)
     client = Client(
-        client_id=secrets.token_urlsafe(18),
+        client_id=new_client_id(),
         name=name,
         is_public=spec.public,
         token_endpoint_auth_method=method,

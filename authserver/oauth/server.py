@@ -6,7 +6,6 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer as FlaskAuthor
 from authlib.oauth2.rfc6749 import InvalidClientError
 from flask import Flask
 
-from authserver.clients.service import find_client
 from authserver.oauth.client_auth import PrivateKeyJWT
 from authserver.oauth.grants import ClientCredentials
 from authserver.oauth.guards import CLIENT_AUTH_FAILED
@@ -35,7 +34,7 @@ def _save_token(token: dict, request) -> None:  # noqa: ANN001
 def config_oauth(app: Flask, runtime: Runtime) -> AuthorizationServer:
     settings, keyring = runtime.settings, runtime.keyring
     server = AuthorizationServer()
-    server.init_app(app, query_client=find_client, save_token=_save_token)
+    server.init_app(app, query_client=runtime.clients.get, save_token=_save_token)
     server.register_token_generator("default", AccessTokenGenerator(settings, keyring))
     server.register_client_auth_method(PrivateKeyJWT.CLIENT_AUTH_METHOD, PrivateKeyJWT(settings))
     server.register_grant(ClientCredentials)

@@ -245,3 +245,23 @@ def test_private_key_jwt_with_a_wrong_audience_is_refused(http, make_client, tmp
         },
     )
     assert response.status_code == 401
+
+
+def test_a_disabled_client_stops_authenticating_within_the_cache_interval(
+    app, http, make_client, runner
+):
+    from authserver.clients.cache import ClientCache
+
+    ticks = [0.0]
+    cache = ClientCache(1.0, monotonic=lambda: ticks[0])
+    current_runtime().clients = cache
+    app.extensions["authserver.oauth"]._query_client = cache.get
+    client = make_client()
+    form = {"grant_type": "client_credentials"}
+    assert http.post("/oauth/token", data=form, headers=client.basic()).status_code == 200
+    assert runner("clients", "disable", client.client_id).exit_code == 0
+    ticks[0] = 0.5  # another process disabled it; this worker's snapshot is still fresh
+    assert http.post("/oauth/token", data=form, headers=client.basic()).status_code == 200
+    ticks[0] = 1.0
+    response = http.post("/oauth/token", data=form, headers=client.basic())
+    assert response.status_code == 401

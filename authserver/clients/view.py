@@ -1,0 +1,81 @@
+"""A client as the OAuth endpoints see it: an immutable snapshot implementing Authlib's
+``ClientMixin`` hooks. Snapshots are cached per process (``clients/cache.py``) so that the
+token endpoint does not load a client, its secrets, roles and permissions on every request.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from authlib.oauth2.rfc6749 import ClientMixin
+
+from authserver import clock
+from authserver.models import Client
+from authserver.security import secret_matches_any
+
+
+@dataclasses.dataclass(frozen=True)
+class ClientView(ClientMixin):
+    client_id: str
+    is_public: bool
+    token_endpoint_auth_method: str
+    grant_types: tuple[str, ...]
+    redirect_uris: tuple[str, ...]
+    scope: str
+    jwks: dict | None
+    # (HMAC of a secret, end of its grace period or None)
+    secrets: tuple[tuple[str, dt.datetime | None], ...]
+    permissions: frozenset[str]
+
+    @classmethod
+    def of(cls, client: Client) -> ClientView:
+        return cls(
+            client_id=client.client_id,
+            is_public=client.is_public,
+            token_endpoint_auth_method=client.token_endpoint_auth_method,
+            grant_types=tuple(client.grant_types),
+            redirect_uris=tuple(client.redirect_uris),
+            scope=client.scope,
+            jwks=client.jwks,
+            secrets=tuple((s.secret_hash, s.expires_at) for s in client.secrets),
+            permissions=frozenset(p for role in client.roles for p in role.permission_names),
+        )
+
+    @property
+    def scopes(self) -> set[str]:
+        return set(self.scope.split())
+
+    def has_permission(self, permission: str) -> bool:
+        return permission in self.permissions
+
+    # --- Authlib ClientMixin hooks --------------------------------------------------------
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        return self.redirect_uris[0] if self.redirect_uris else None
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        # RFC 6749 §3.3: an omitted scope means the pre-defined default, here the registration.
+        if not scope:
+            return self.scope
+        allowed = self.scopes
+        return " ".join(s for s in scope.split() if s in allowed)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return redirect_uri in self.redirect_uris
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        now = clock.now()
+        valid = [h for h, expires_at in self.secrets if expires_at is None or now < expires_at]
+        return secret_matches_any(client_secret, valid)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return method == self.token_endpoint_auth_method
+
+    def check_response_type(self, response_type: str) -> bool:
+        return False
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in self.grant_types
