@@ -52,7 +52,7 @@ class Settings:
     clock_skew_seconds: int = 60
     # Cache-Control max-age of the JWKS document. None: derived from the rotation schedule.
     jwks_max_age_seconds: int | None = None
-    # How often each worker re-reads the signing-key table (how soon it notices a rotation).
+    # How often each worker re-reads the signing keys and its cached client registrations.
     keyring_refresh_seconds: int = 1
     # How often each server process checks whether a key transition is due.
     key_rotation_check_seconds: int = 30
