@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from importlib import resources
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -10,6 +13,14 @@ from authserver.errors import InvalidInput
 MIN_LENGTH = 12  # NIST SP 800-63B §3.1.1.2 (no composition rules)
 MAX_LENGTH = 1024
 _hasher = PasswordHasher()
+# Compared against when the email is unknown, so that both answers cost one argon2 verify.
+_DUMMY_HASH = _hasher.hash("not a password anyone has: the account does not exist")
+
+
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    text = resources.files("authserver.accounts").joinpath("common_passwords.txt").read_text()
+    return frozenset(line for line in text.splitlines() if line and not line.startswith("#"))
 
 
 def check_policy(password: str) -> None:
@@ -17,14 +28,21 @@ def check_policy(password: str) -> None:
         raise InvalidInput(f"a password needs at least {MIN_LENGTH} characters")
     if len(password) > MAX_LENGTH:
         raise InvalidInput(f"a password has at most {MAX_LENGTH} characters")
+    if password.lower() in common_passwords():
+        raise InvalidInput("this password is one of the most common ones; choose another")
 
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def verify_password(stored_hash: str, password: str) -> bool:
+def verify_password(stored_hash: str | None, password: str) -> bool:
+    """Constant work: an account without a hash still costs one argon2 verification."""
     try:
-        return _hasher.verify(stored_hash, password)
+        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+
+
+def needs_rehash(stored_hash: str) -> bool:
+    return _hasher.check_needs_rehash(stored_hash)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 
 from sqlalchemy import select
 
@@ -33,6 +34,7 @@ def create_user(
     if find_user(email) is not None:
         raise Conflict(f"a user with email {email} exists")
     user = User(
+        subject=secrets.token_urlsafe(16),
         email=email,
         display_name=display_name or email.split("@")[0],
         password_hash=hash_password(password),

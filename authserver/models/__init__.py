@@ -2,13 +2,24 @@
 
 from authserver.models.apikey import ApiKey
 from authserver.models.client import Client, ClientSecret
-from authserver.models.oauth import RevokedAccessToken, UsedAssertion
+from authserver.models.oauth import (
+    AuthorizationCode,
+    ConsentGrant,
+    RefreshToken,
+    RevokedAccessToken,
+    UsedAssertion,
+)
 from authserver.models.rbac import Role, RolePermission, client_roles, user_roles
 from authserver.models.server_secret import ServerSecret
+from authserver.models.session import UserSession
 from authserver.models.signing_key import KeySchedule, KeyState, SigningKey
 from authserver.models.user import User
 
 __all__ = [
+    "AuthorizationCode",
+    "ConsentGrant",
+    "RefreshToken",
+    "UserSession",
     "ApiKey",
     "Client",
     "ClientSecret",

@@ -64,7 +64,7 @@ class ApiKey(db.Model):
         """The `sub` of tokens made from this key: the owner's id."""
         if self.owner_client is not None:
             return self.owner_client.client_id
-        return str(self.owner_user_id)
+        return self.owner_user.subject
 
     @property
     def owner_client_id(self) -> str | None:

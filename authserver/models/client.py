@@ -32,6 +32,11 @@ class Client(db.Model):
     scope: Mapped[str] = mapped_column(Text, default="")
     # Public keys for private_key_jwt (RFC 7523), as a JWK Set.
     jwks: Mapped[dict | None] = mapped_column(JSON)
+    # OpenID Connect: where logout may return, the ID-token algorithm, first-party clients
+    # that skip the consent page.
+    post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
+    id_token_signed_response_alg: Mapped[str] = mapped_column(String(16), default="RS256")
+    skip_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 

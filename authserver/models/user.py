@@ -16,6 +16,8 @@ class User(db.Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The `sub` of tokens: stable and opaque (not the email, not the row number).
+    subject: Mapped[str] = mapped_column(String(43), unique=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
     display_name: Mapped[str] = mapped_column(String(200), default="")
     # argon2id, see accounts/passwords.py
@@ -25,4 +27,4 @@ class User(db.Model):
     roles: Mapped[list[Role]] = relationship(secondary=user_roles, lazy="selectin")
 
     def get_user_id(self) -> str:
-        return str(self.id)
+        return self.subject
