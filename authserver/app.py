@@ -41,6 +41,8 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
 
     from authserver import models  # noqa: F401  (registers the tables)
+    from authserver.accounts.views import bp as accounts_bp
+    from authserver.browser import configure_browser
     from authserver.health import bp as health_bp
     from authserver.home import bp as home_bp
     from authserver.http import register_error_handlers
@@ -51,9 +53,11 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
 
     runtime = install_runtime(app, settings)
     config_oauth(app, runtime)
+    configure_browser(app)
     app.register_blueprint(oauth_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(home_bp)
+    app.register_blueprint(accounts_bp)
     app.register_blueprint(metrics_bp)
     register_error_handlers(app)
     return app

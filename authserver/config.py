@@ -46,6 +46,12 @@ class Settings:
     access_token_alg: str = "ES256"  # noqa: S105
     # Default `aud` of access tokens when the request names no resource (RFC 9068 §3).
     access_token_audience: str | None = None
+    # Sign-in sessions: how long one lasts.
+    session_ttl_seconds: int = 12 * 3600
+    # Authorization codes (RFC 6749 §4.1.2: short-lived) and refresh tokens (absolute, idle).
+    authorization_code_ttl_seconds: int = 60
+    refresh_token_ttl_seconds: int = 30 * 86400
+    refresh_token_idle_seconds: int = 7 * 86400
     # Lifetime of ID tokens (issued by the sign-in flows); bounds how long a retired key verifies.
     id_token_ttl_seconds: int = 600
     # Clock skew tolerated when checking `exp`/`iat`/`nbf` of tokens and client assertions.
@@ -75,6 +81,10 @@ class Settings:
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def is_https(self) -> bool:
+        return self.issuer.startswith("https://")
 
     @property
     def audience(self) -> str:
@@ -110,6 +120,10 @@ _ENV_VARS: dict[str, tuple[str, Any]] = {
     "AUTHSERVER_ACCESS_TOKEN_ALG": ("access_token_alg", str),
     "AUTHSERVER_ACCESS_TOKEN_AUDIENCE": ("access_token_audience", str),
     "AUTHSERVER_ID_TOKEN_TTL": ("id_token_ttl_seconds", parse_duration),
+    "AUTHSERVER_SESSION_TTL": ("session_ttl_seconds", parse_duration),
+    "AUTHSERVER_AUTHORIZATION_CODE_TTL": ("authorization_code_ttl_seconds", parse_duration),
+    "AUTHSERVER_REFRESH_TOKEN_TTL": ("refresh_token_ttl_seconds", parse_duration),
+    "AUTHSERVER_REFRESH_TOKEN_IDLE_TTL": ("refresh_token_idle_seconds", parse_duration),
     "AUTHSERVER_CLOCK_SKEW": ("clock_skew_seconds", parse_duration),
     "AUTHSERVER_KEYRING_REFRESH": ("keyring_refresh_seconds", parse_duration),
     "AUTHSERVER_KEY_ROTATION_CHECK_INTERVAL": ("key_rotation_check_seconds", parse_duration),
@@ -167,6 +181,10 @@ def validate(settings: Settings) -> None:
     for field in (
         "access_token_ttl_seconds",
         "id_token_ttl_seconds",
+        "session_ttl_seconds",
+        "authorization_code_ttl_seconds",
+        "refresh_token_ttl_seconds",
+        "refresh_token_idle_seconds",
         "max_body_bytes",
         "key_rotation_check_seconds",
     ):

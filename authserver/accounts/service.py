@@ -8,7 +8,13 @@ import secrets
 from sqlalchemy import select
 
 from authserver import clock
-from authserver.accounts.passwords import check_policy, hash_password
+from authserver.accounts.passwords import (
+    MAX_LENGTH,
+    check_policy,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
 from authserver.errors import Conflict, InvalidInput
@@ -63,3 +69,21 @@ def disable_user(user: User, *, actor: str = "cli") -> int:
     record(Tag.USER_DISABLED, actor=actor, user=user.email, apikeys_revoked=revoked)
     db.session.flush()
     return revoked
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The user if the password is right. An unknown email costs the same argon2 work as a
+    wrong password, and the answer is the same; a hash with old parameters is upgraded."""
+    try:
+        normalized = normalize_email(email)
+    except InvalidInput:
+        normalized = None
+    user = find_user(normalized) if normalized else None
+    stored = user.password_hash if user is not None and user.is_active else None
+    if not verify_password(stored, password[:MAX_LENGTH]):
+        record(Tag.SIGN_IN_FAILED, actor=(normalized or "invalid")[:320], outcome="failure")
+        return None
+    if needs_rehash(stored):
+        user.password_hash = hash_password(password)
+    record(Tag.SIGN_IN_SUCCEEDED, actor=user.email)
+    return user

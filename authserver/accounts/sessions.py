@@ -1,0 +1,77 @@
+"""Sign-in sessions: server-side rows behind a random cookie.
+
+The cookie holds 256 random bits; the database holds only their HMAC, so a copy of the
+table does not yield live sessions. A new id is issued on every sign-in (no fixation).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from sqlalchemy import select, update
+
+from authserver import clock
+from authserver.audit.service import record
+from authserver.audit.tags import Tag
+from authserver.config import Settings
+from authserver.extensions import db
+from authserver.models import User, UserSession
+from authserver.security import generate_secret, hash_secret
+
+COOKIE_NAME = "authserver_session"
+
+
+def start_session(
+    settings: Settings, user: User, *, amr: list[str], ip: str, user_agent: str
+) -> tuple[str, UserSession]:
+    """(cookie value, the session row)."""
+    cookie = generate_secret()
+    now = clock.now()
+    row = UserSession(
+        token_hash=hash_secret(cookie),
+        sid=secrets.token_urlsafe(16),
+        user_id=user.id,
+        auth_time=now,
+        amr=amr,
+        ip=(ip or "")[:64],
+        user_agent=(user_agent or "")[:400],
+        created_at=now,
+        expires_at=now + dt.timedelta(seconds=settings.session_ttl_seconds),
+    )
+    db.session.add(row)
+    db.session.flush()
+    record(Tag.SESSION_STARTED, actor=user.email, sid=row.sid, ip=row.ip, amr=amr)
+    return cookie, row
+
+
+def find_session(cookie: str | None) -> UserSession | None:
+    if not cookie or len(cookie) > 100:
+        return None
+    row = db.session.scalar(
+        select(UserSession).where(UserSession.token_hash == hash_secret(cookie))
+    )
+    if row is None or not row.is_live_at(clock.now()):
+        return None
+    return row
+
+
+def find_session_by_sid(sid: str) -> UserSession | None:
+    return db.session.scalar(select(UserSession).where(UserSession.sid == sid))
+
+
+def end_session(row: UserSession) -> None:
+    if row.ended_at is None:
+        row.ended_at = clock.now()
+        db.session.flush()
+        record(Tag.SESSION_ENDED, actor=row.user.email, sid=row.sid)
+
+
+def end_all_sessions(user: User) -> int:
+    result = db.session.execute(
+        update(UserSession)
+        .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+        .values(ended_at=clock.now())
+    )
+    record(Tag.SESSION_ENDED, actor=user.email, everywhere=True, count=result.rowcount)
+    return result.rowcount

@@ -1,0 +1,81 @@
+"""What browser-facing views share: the signed-in session from the cookie, the cookie itself,
+safe `next` targets, and the key Flask-WTF signs CSRF tokens with."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, request
+from flask.sessions import SecureCookieSessionInterface
+
+from authserver.accounts.sessions import COOKIE_NAME, find_session
+from authserver.models import UserSession
+from authserver.runtime import current_settings, runtime_of
+
+
+_MISSING = object()
+
+
+def current_session() -> UserSession | None:
+    """The live session of this request's cookie (looked up once per request)."""
+    found = request.environ.get("authserver.session", _MISSING)
+    if found is _MISSING:
+        found = find_session(request.cookies.get(COOKIE_NAME))
+        request.environ["authserver.session"] = found
+    return found
+
+
+def set_session_cookie(response: Response, cookie: str) -> None:
+    settings = current_settings()
+    response.set_cookie(
+        COOKIE_NAME,
+        cookie,
+        max_age=settings.session_ttl_seconds,
+        secure=settings.is_https,
+        httponly=True,
+        samesite="Lax",
+        path="/",
+    )
+
+
+def clear_session_cookie(response: Response) -> None:
+    response.delete_cookie(COOKIE_NAME, path="/", secure=current_settings().is_https)
+
+
+def safe_next(target: str | None, default: str = "/account") -> str:
+    """Only a path on this server: never an open redirect."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    if "\\" in target or any(ord(c) < 0x20 for c in target):
+        return default
+    return target
+
+
+class DerivedKeySessionInterface(SecureCookieSessionInterface):
+    """Flask's signed cookie (it only carries the CSRF token), keyed from the pepper when first
+    needed, so every worker and every restart agrees without another secret to manage."""
+
+    def get_signing_serializer(self, app: Flask):  # noqa: ANN201
+        if not app.secret_key:
+            pepper = runtime_of(app).pepper()
+            app.secret_key = hmac.new(
+                pepper, b"authserver:flask-session", hashlib.sha256
+            ).hexdigest()
+        return super().get_signing_serializer(app)
+
+
+def configure_browser(app: Flask) -> None:
+    settings = runtime_of(app).settings
+    app.session_interface = DerivedKeySessionInterface()
+    app.config.update(
+        SESSION_COOKIE_NAME="authserver_csrf",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.is_https,
+        WTF_CSRF_TIME_LIMIT=3600,
+    )

@@ -1,0 +1,42 @@
+"""Browser-flow helpers: read the CSRF token from a page, sign in through the form."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+PASSWORD = "correct horse battery staple"
+
+
+def csrf_of(page: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+@pytest.fixture
+def user(runner):
+    result = runner(
+        "users",
+        "create",
+        "ada@example.com",
+        "--password-stdin",
+        "--display-name",
+        "Ada",
+        input=PASSWORD + "\n",
+    )
+    assert result.exit_code == 0, result.output
+    return "ada@example.com"
+
+
+@pytest.fixture
+def sign_in(http, user):
+    def do(email=user, password=PASSWORD, next_url=None):
+        page = http.get("/login" + (f"?next={next_url}" if next_url else "")).get_data(as_text=True)
+        form = {"email": email, "password": password, "csrf_token": csrf_of(page)}
+        if next_url:
+            form["next"] = next_url
+        return http.post("/login", data=form)
+
+    return do
