@@ -14,7 +14,6 @@ from authserver.accounts.sessions import COOKIE_NAME, find_session
 from authserver.models import UserSession
 from authserver.runtime import current_settings, runtime_of
 
-
 _MISSING = object()
 
 
