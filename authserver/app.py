@@ -47,6 +47,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     from authserver.home import bp as home_bp
     from authserver.http import register_error_handlers
     from authserver.metrics import bp as metrics_bp
+    from authserver.oauth.authorize import bp as authorize_bp
     from authserver.oauth.server import config_oauth
     from authserver.oauth.views import bp as oauth_bp
     from authserver.runtime import install_runtime
@@ -58,6 +59,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(health_bp)
     app.register_blueprint(home_bp)
     app.register_blueprint(accounts_bp)
+    app.register_blueprint(authorize_bp)
     app.register_blueprint(metrics_bp)
     register_error_handlers(app)
     return app

@@ -9,8 +9,12 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, request
 from flask.sessions import SecureCookieSessionInterface
+from sqlalchemy.exc import SQLAlchemyError
 
 from authserver.accounts.sessions import COOKIE_NAME, find_session
+from authserver.config import ConfigError
+from authserver.keys.kek import KekError
+from authserver.keys.pepper import PepperMissing
 from authserver.models import UserSession
 from authserver.runtime import current_settings, runtime_of
 
@@ -61,10 +65,12 @@ class DerivedKeySessionInterface(SecureCookieSessionInterface):
 
     def get_signing_serializer(self, app: Flask):  # noqa: ANN201
         if not app.secret_key:
-            pepper = runtime_of(app).pepper()
-            app.secret_key = hmac.new(
-                pepper, b"authserver:flask-session", hashlib.sha256
-            ).hexdigest()
+            try:
+                pepper = runtime_of(app).pepper()
+            except (ConfigError, KekError, PepperMissing, SQLAlchemyError):
+                return None  # not initialised yet: no cookie session (forms then fail CSRF)
+            key = hmac.new(pepper, b"authserver:flask-session", hashlib.sha256)
+            app.secret_key = key.hexdigest()
         return super().get_signing_serializer(app)
 
 

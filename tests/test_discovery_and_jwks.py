@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
+from authlib.oidc.discovery import OpenIDProviderMetadata
 from sqlalchemy import select
 
 from authserver.extensions import db
@@ -27,10 +28,21 @@ def test_metadata_lists_every_endpoint_truthfully(http, path):
         ("jwks_uri", "/.well-known/jwks.json"),
     ]:
         assert meta[name] == "http://localhost:5000" + route
+    for name, route in [
+        ("authorization_endpoint", "/oauth/authorize"),
+        ("userinfo_endpoint", "/oauth/userinfo"),
+        ("end_session_endpoint", "/oauth/logout"),
+    ]:
+        assert meta[name] == "http://localhost:5000" + route
     assert meta["grant_types_supported"] == [
+        "authorization_code",
+        "refresh_token",
         "client_credentials",
         "urn:ietf:params:oauth:grant-type:token-exchange",
     ]
+    assert meta["code_challenge_methods_supported"] == ["S256"]
+    assert meta["response_types_supported"] == ["code"]
+    assert meta["authorization_response_iss_parameter_supported"] is True
     assert meta["token_exchange_subject_token_types_supported"] == [
         "urn:authserver:params:oauth:token-type:api_key"
     ]
@@ -38,13 +50,12 @@ def test_metadata_lists_every_endpoint_truthfully(http, path):
         "client_secret_basic",
         "client_secret_post",
         "private_key_jwt",
+        "none",
     }
     assert "none" in meta["revocation_endpoint_auth_methods_supported"]
-    # Authlib's RFC 8414 validator agrees with every field it knows.
-    for key in meta:
-        validator = getattr(AuthorizationServerMetadata(meta), f"validate_{key}", None)
-        if validator and key != "response_types_supported":
-            validator()
+    # Authlib's RFC 8414 and OpenID Discovery validators agree.
+    AuthorizationServerMetadata(meta).validate()
+    OpenIDProviderMetadata(meta).validate()
 
 
 @pytest.mark.parametrize(
@@ -55,6 +66,9 @@ def test_every_advertised_endpoint_answers(http, path):
     for name in ("token_endpoint", "introspection_endpoint", "revocation_endpoint"):
         response = http.post(meta[name].removeprefix("http://localhost:5000"), data={"x": "1"})
         assert response.status_code in (400, 401), name
+    for name in ("authorization_endpoint", "userinfo_endpoint", "end_session_endpoint"):
+        response = http.get(meta[name].removeprefix("http://localhost:5000"))
+        assert response.status_code in (200, 400, 401), name
     assert http.get(meta["jwks_uri"].removeprefix("http://localhost:5000")).status_code == 200
 
 

@@ -31,6 +31,9 @@ group = AppGroup("clients", help="OAuth clients.")
 @click.option("--auth-method", default=None, help="client_secret_basic (default), ...")
 @click.option("--role", "roles", multiple=True, help="Repeatable.")
 @click.option("--jwks", "jwks_path", type=click.Path(dir_okay=False), help="For private_key_jwt.")
+@click.option("--post-logout-redirect-uri", "logout_uris", multiple=True, help="Repeatable.")
+@click.option("--id-token-alg", default="RS256", show_default=True)
+@click.option("--skip-consent", is_flag=True, help="A first-party client: no consent page.")
 @click.option("--json", "as_json", is_flag=True)
 def create(
     name: str,
@@ -41,6 +44,9 @@ def create(
     auth_method: str | None,
     roles: tuple[str, ...],
     jwks_path: str | None,
+    logout_uris: tuple[str, ...],
+    id_token_alg: str,
+    skip_consent: bool,
     as_json: bool,
 ) -> None:
     """Register a client; its secret is printed once."""
@@ -56,6 +62,9 @@ def create(
                 auth_method=auth_method,
                 roles=split_multi(roles),
                 jwks=jwks,
+                post_logout_redirect_uris=split_multi(logout_uris),
+                id_token_alg=id_token_alg,
+                skip_consent=skip_consent,
             )
         )
     value = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+from urllib.parse import urlsplit
 
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
@@ -13,6 +14,7 @@ from authserver import clock
 from authserver.apikeys.format import ALPHABET
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
+from authserver.config import SIGNING_ALGORITHMS
 from authserver.errors import InvalidInput
 from authserver.extensions import db
 from authserver.models import Client, ClientSecret
@@ -24,7 +26,12 @@ from authserver.security import generate_secret, hash_secret
 CLIENT_ID_LENGTH = 24  # ≈ 143 bits: public, but not guessable
 
 #: Grant types this server implements today.
-SUPPORTED_GRANT_TYPES = ("client_credentials", TOKEN_EXCHANGE_GRANT)
+SUPPORTED_GRANT_TYPES = (
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    TOKEN_EXCHANGE_GRANT,
+)
 CONFIDENTIAL_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 AUTH_METHODS = (*CONFIDENTIAL_AUTH_METHODS, "none")
 
@@ -39,6 +46,9 @@ class NewClient:
     auth_method: str | None = None
     roles: tuple[str, ...] = ()
     jwks: dict | None = None
+    post_logout_redirect_uris: tuple[str, ...] = ()
+    id_token_alg: str = "RS256"  # noqa: S105
+    skip_consent: bool = False
 
 
 def _auth_method(spec: NewClient) -> str:
@@ -50,6 +60,24 @@ def _auth_method(spec: NewClient) -> str:
     if not spec.public and method == "none":
         raise InvalidInput("'none' is for public clients (--public)")
     return method
+
+
+def _validate_redirect_uris(uris: tuple[str, ...], field: str) -> list[str]:
+    """Absolute, no fragment (RFC 6749 §3.1.2); https, or http only on a loopback host
+    (RFC 8252 §7.3); or a private-use scheme for native apps (RFC 8252 §7.1)."""
+    checked = []
+    for uri in dict.fromkeys(uris):
+        parts = urlsplit(uri)
+        if not parts.scheme or parts.fragment or len(uri) > 2000 or any(ord(c) < 0x21 for c in uri):
+            raise InvalidInput(f"{field}: {uri!r} must be an absolute URI without a fragment")
+        if parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
+            raise InvalidInput(f"{field}: {uri!r} must use https (http only for loopback)")
+        if parts.scheme in ("https", "http") and not parts.hostname:
+            raise InvalidInput(f"{field}: {uri!r} has no host")
+        if parts.scheme in ("javascript", "data", "file", "vbscript"):
+            raise InvalidInput(f"{field}: {uri!r} uses a forbidden scheme")
+        checked.append(uri)
+    return checked
 
 
 def _validate_jwks(method: str, jwks: dict | None) -> dict | None:
@@ -90,13 +118,23 @@ def create_client(spec: NewClient) -> tuple[Client, str | None]:
     if spec.public and "client_credentials" in grant_types:
         raise InvalidInput("a public client cannot use client_credentials (RFC 6749 §4.4)")
     jwks = _validate_jwks(method, spec.jwks)
+    redirect_uris = _validate_redirect_uris(spec.redirect_uris, "redirect_uri")
+    if "authorization_code" in grant_types and not redirect_uris:
+        raise InvalidInput("redirect_uri: the authorization_code grant needs at least one")
+    if spec.id_token_alg not in SIGNING_ALGORITHMS:
+        raise InvalidInput(f"id_token_alg: one of {', '.join(SIGNING_ALGORITHMS)}")
     client = Client(
         client_id=new_client_id(),
         name=name,
         is_public=spec.public,
         token_endpoint_auth_method=method,
         grant_types=grant_types,
-        redirect_uris=list(dict.fromkeys(spec.redirect_uris)),
+        redirect_uris=redirect_uris,
+        post_logout_redirect_uris=_validate_redirect_uris(
+            spec.post_logout_redirect_uris, "post_logout_redirect_uri"
+        ),
+        id_token_signed_response_alg=spec.id_token_alg,
+        skip_consent=spec.skip_consent,
         scope=validate_scope(spec.scope),
         jwks=jwks,
         created_at=clock.now(),

@@ -18,6 +18,7 @@ from authserver.security import secret_matches_any
 @dataclasses.dataclass(frozen=True)
 class ClientView(ClientMixin):
     client_id: str
+    name: str
     is_public: bool
     token_endpoint_auth_method: str
     grant_types: tuple[str, ...]
@@ -27,11 +28,15 @@ class ClientView(ClientMixin):
     # (HMAC of a secret, end of its grace period or None)
     secrets: tuple[tuple[str, dt.datetime | None], ...]
     permissions: frozenset[str]
+    post_logout_redirect_uris: tuple[str, ...] = ()
+    id_token_signed_response_alg: str = "RS256"  # noqa: S105
+    skip_consent: bool = False
 
     @classmethod
     def of(cls, client: Client) -> ClientView:
         return cls(
             client_id=client.client_id,
+            name=client.name,
             is_public=client.is_public,
             token_endpoint_auth_method=client.token_endpoint_auth_method,
             grant_types=tuple(client.grant_types),
@@ -40,7 +45,15 @@ class ClientView(ClientMixin):
             jwks=client.jwks,
             secrets=tuple((s.secret_hash, s.expires_at) for s in client.secrets),
             permissions=frozenset(p for role in client.roles for p in role.permission_names),
+            post_logout_redirect_uris=tuple(client.post_logout_redirect_uris or ()),
+            id_token_signed_response_alg=client.id_token_signed_response_alg or "RS256",
+            skip_consent=client.skip_consent,
         )
+
+    @property
+    def client_metadata(self) -> dict:
+        """RFC 7591 metadata Authlib reads (no signed UserInfo responses here)."""
+        return {}
 
     @property
     def scopes(self) -> set[str]:
@@ -75,7 +88,7 @@ class ClientView(ClientMixin):
         return method == self.token_endpoint_auth_method
 
     def check_response_type(self, response_type: str) -> bool:
-        return False
+        return response_type == "code" and "authorization_code" in self.grant_types
 
     def check_grant_type(self, grant_type: str) -> bool:
         return grant_type in self.grant_types

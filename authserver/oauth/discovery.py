@@ -6,8 +6,9 @@ Every value here is true of the running server: only what is implemented is list
 from __future__ import annotations
 
 from authserver.clients.service import CONFIDENTIAL_AUTH_METHODS, SUPPORTED_GRANT_TYPES
-from authserver.config import Settings
+from authserver.config import SIGNING_ALGORITHMS, Settings
 from authserver.oauth import paths
+from authserver.oauth.consent import SCOPE_WORDS
 from authserver.oauth.revocation import Revocation
 from authserver.oauth.token_types import API_KEY_TOKEN_TYPE
 
@@ -19,14 +20,38 @@ def server_metadata(settings: Settings) -> dict:
     auth_methods = list(CONFIDENTIAL_AUTH_METHODS)
     return {
         "issuer": settings.issuer,
+        "authorization_endpoint": settings.url(paths.AUTHORIZATION),
         "token_endpoint": settings.url(paths.TOKEN),
+        "userinfo_endpoint": settings.url(paths.USERINFO),
+        "end_session_endpoint": settings.url(paths.END_SESSION),
         "jwks_uri": settings.url(paths.JWKS),
         "introspection_endpoint": settings.url(paths.INTROSPECTION),
         "revocation_endpoint": settings.url(paths.REVOCATION),
         "grant_types_supported": list(SUPPORTED_GRANT_TYPES),
-        # No authorization endpoint yet, so no response types (RFC 8414 §2).
-        "response_types_supported": [],
-        "token_endpoint_auth_methods_supported": auth_methods,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query", "form_post"],
+        "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": True,  # RFC 9207
+        "prompt_values_supported": ["none", "login", "consent"],
+        "scopes_supported": list(SCOPE_WORDS),
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": list(SIGNING_ALGORITHMS),
+        "claims_supported": [
+            "sub",
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "amr",
+            "sid",
+            "at_hash",
+            "name",
+            "email",
+            "email_verified",
+        ],
+        "token_endpoint_auth_methods_supported": [*auth_methods, "none"],
         "token_endpoint_auth_signing_alg_values_supported": ASSERTION_SIGNING_ALGS,
         "introspection_endpoint_auth_methods_supported": auth_methods,
         "introspection_endpoint_auth_signing_alg_values_supported": ASSERTION_SIGNING_ALGS,

@@ -10,23 +10,29 @@ from authserver.errors import InvalidInput
 from authserver.rbac.scopes import validate_scope as _validate_scope_syntax
 
 
+def check_requested_scope(scope: str | None, client, redirect_uri: str | None = None) -> None:  # noqa: ANN001
+    """RFC 6749 §3.3: a client gets at most the scopes it is registered for; asking for more
+    is invalid_scope. Omitting scope means the registered default (all of them)."""
+    if not scope:
+        return
+    try:
+        _validate_scope_syntax(scope)
+    except InvalidInput:
+        raise InvalidScopeError(
+            description="The scope is malformed.", redirect_uri=redirect_uri
+        ) from None
+    extra = set(scope.split()) - client.scopes
+    if extra:
+        raise InvalidScopeError(
+            description=f"The client is not registered for: {' '.join(sorted(extra))}",
+            redirect_uri=redirect_uri,
+        )
+
+
 class ClientCredentials(ClientCredentialsGrant):
     """RFC 6749 §4.4. Confidential clients only: ``none`` is not among the methods."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = list(CONFIDENTIAL_AUTH_METHODS)
 
     def validate_requested_scope(self) -> None:
-        # RFC 6749 §3.3: a client gets at most the scopes it is registered for; asking for
-        # more is invalid_scope. Omitting scope means the registered default (all of them).
-        scope = self.request.payload.scope
-        if not scope:
-            return
-        try:
-            _validate_scope_syntax(scope)
-        except InvalidInput:
-            raise InvalidScopeError(description="The scope is malformed.") from None
-        extra = set(scope.split()) - self.request.client.scopes
-        if extra:
-            raise InvalidScopeError(
-                description=f"The client is not registered for: {' '.join(sorted(extra))}"
-            )
+        check_requested_scope(self.request.payload.scope, self.request.client)

@@ -3,6 +3,9 @@
 TOKEN = "/oauth/token"  # noqa: S105
 INTROSPECTION = "/oauth/introspect"
 REVOCATION = "/oauth/revoke"
+AUTHORIZATION = "/oauth/authorize"
+USERINFO = "/oauth/userinfo"
+END_SESSION = "/oauth/logout"
 JWKS = "/.well-known/jwks.json"
 OPENID_CONFIGURATION = "/.well-known/openid-configuration"
 AS_METADATA = "/.well-known/oauth-authorization-server"

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer as FlaskAuthorizationServer
+from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.oauth2.rfc6749 import InvalidClientError
+from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask
 
+from authserver.config import Settings
 from authserver.oauth.client_auth import PrivateKeyJWT
+from authserver.oauth.code_flow import (
+    AuthorizationCodeFlow,
+    RefreshTokenFlow,
+    S256Only,
+    remember_issued,
+)
 from authserver.oauth.grants import ClientCredentials
 from authserver.oauth.guards import CLIENT_AUTH_FAILED
 from authserver.oauth.introspection import Introspection
+from authserver.oauth.logout import end_browser_session
+from authserver.oauth.oidc import AccessTokenValidator, EndSession, IDToken, UserInfoView
+from authserver.oauth.refresh_tokens import Lineage, store_refresh_token
 from authserver.oauth.revocation import Revocation
 from authserver.oauth.token_exchange import ApiKeyExchange
 from authserver.oauth.tokens import AccessTokenGenerator
@@ -27,20 +39,70 @@ class AuthorizationServer(FlaskAuthorizationServer):
             raise InvalidClientError(status_code=401, description=CLIENT_AUTH_FAILED) from e
 
 
-def _save_token(token: dict, request) -> None:  # noqa: ANN001
-    """JWT access tokens are self-contained: nothing is stored when one is issued."""
+class Issuer(IssuerParameter):
+    """RFC 9207: ``iss`` in every authorization response."""
+
+    def __init__(self, issuer: str) -> None:
+        self.issuer = issuer
+
+    def get_issuer(self) -> str:
+        return self.issuer
+
+
+def _token_saver(settings: Settings):  # noqa: ANN202
+    def save_token(token: dict, request) -> None:  # noqa: ANN001
+        """JWT access tokens are self-contained and not stored; a refresh token is stored
+        (hashed) in its family, and a code remembers what it issued."""
+        code = getattr(request, "authorization_code", None)
+        parent = getattr(request, "refresh_token", None)
+        family = None
+        if "refresh_token" in token:
+            if parent is not None:
+                lineage = Lineage(
+                    parent.user_id,
+                    parent.client_id,
+                    token.get("scope", ""),
+                    parent.sid,
+                    parent.auth_time,
+                    list(parent.amr),
+                    parent.family_id,
+                    parent.expires_at,
+                )
+            else:
+                lineage = Lineage(
+                    code.user_id,
+                    code.client_id,
+                    token.get("scope", ""),
+                    code.sid,
+                    code.auth_time,
+                    list(code.amr),
+                )
+            family = store_refresh_token(settings, token["refresh_token"], lineage).family_id
+        if code is not None:
+            remember_issued(code, token, family)
+
+    return save_token
 
 
 def config_oauth(app: Flask, runtime: Runtime) -> AuthorizationServer:
     settings, keyring = runtime.settings, runtime.keyring
     server = AuthorizationServer()
-    server.init_app(app, query_client=runtime.clients.get, save_token=_save_token)
+    server.init_app(app, query_client=runtime.clients.get, save_token=_token_saver(settings))
     server.register_token_generator("default", AccessTokenGenerator(settings, keyring))
     server.register_client_auth_method(PrivateKeyJWT.CLIENT_AUTH_METHOD, PrivateKeyJWT(settings))
+    server.register_extension(Issuer(settings.issuer))
+    server.register_grant(
+        AuthorizationCodeFlow, [S256Only(required=True), IDToken(settings, keyring)]
+    )
+    server.register_grant(RefreshTokenFlow)
     server.register_grant(ClientCredentials)
     server.register_grant(ApiKeyExchange)
     server.register_endpoint(Introspection(settings, keyring))
     server.register_endpoint(Revocation(settings, keyring))
+    protector = ResourceProtector()
+    protector.register_token_validator(AccessTokenValidator(settings, keyring, runtime.clients))
+    server.register_endpoint(UserInfoView(settings, protector))
+    server.register_endpoint(EndSession(settings, on_end=end_browser_session))
     app.extensions[_EXTENSION] = server
     return server
 

@@ -22,6 +22,7 @@ from authserver.extensions import db
 from authserver.keys.keyring import KeyRing
 from authserver.metrics import tokens_signed
 from authserver.models import RevokedAccessToken
+from authserver.oauth.refresh_tokens import new_refresh_token
 
 ACCESS_TOKEN_TYP = "at+jwt"  # noqa: S105 - RFC 9068 §2.1
 
@@ -31,10 +32,20 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         super().__init__(
             issuer=settings.issuer,
             alg=settings.access_token_alg,
+            refresh_token_generator=new_refresh_token,
             expires_generator=lambda client, grant_type: settings.access_token_ttl_seconds,
         )
         self.settings = settings
         self.keyring = keyring
+
+    def generate(
+        self, grant_type, client, user=None, scope=None, expires_in=None, include_refresh_token=True
+    ):  # noqa: ANN001, ANN201
+        # OIDC Core §11: in an OpenID request a refresh token needs the offline_access scope.
+        granted = set((scope or "").split())
+        if "openid" in granted and "offline_access" not in granted:
+            include_refresh_token = False
+        return super().generate(grant_type, client, user, scope, expires_in, include_refresh_token)
 
     def get_audiences(self, client, user, scope) -> str:  # noqa: ANN001
         return self.settings.audience
@@ -61,9 +72,25 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
 
 @dataclasses.dataclass
 class AccessToken:
-    """A verified access token as introspection and revocation see it."""
+    """A verified access token as introspection, revocation and resource endpoints see it."""
 
     claims: dict
+    # Filled in by the resource endpoints that need them (UserInfo).
+    client: object = None
+    user: object = None
+
+    @property
+    def scope(self) -> str:
+        return self.claims.get("scope", "")
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_client(self):  # noqa: ANN201
+        return self.client
+
+    def get_user(self):  # noqa: ANN201
+        return self.user
 
     @property
     def jti(self) -> str:

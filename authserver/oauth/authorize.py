@@ -1,0 +1,179 @@
+"""The browser side of OAuth: the authorization endpoint with sign-in and consent
+(RFC 6749 §4.1.1, OIDC Core §3.1.2), UserInfo, and RP-initiated logout.
+
+Nothing redirects before Authlib has matched the client and its exact redirect URI: an
+unknown client or an unregistered redirect URI gets an error page, never a redirect (no
+open redirect). Errors after that go back to the client (RFC 6749 §4.1.2.1) with ``iss``
+(RFC 9207).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from authlib.common.urls import add_params_to_uri
+from authlib.oauth2.rfc6749 import OAuth2Error
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+)
+
+from authserver import clock
+from authserver.accounts.forms import ConsentForm, SignOutForm
+from authserver.audit.service import record
+from authserver.audit.tags import Tag
+from authserver.browser import clear_session_cookie, current_session
+from authserver.extensions import db
+from authserver.oauth import paths
+from authserver.oauth.consent import describe_scopes, has_consent, remember_consent
+from authserver.oauth.server import oauth_server
+from authserver.runtime import current_settings
+
+bp = Blueprint("authorize", __name__)
+
+RESPONSE_MODES = ("query", "form_post")
+_MAX_QUERY = 4096
+
+
+def _error_page(message: str, status: int = 400) -> Response:
+    return make_response(render_template("error.html", message=message), status)
+
+
+def _to_client(error: OAuth2Error) -> Response:
+    response = oauth_server(current_app).handle_error_response(request, error)
+    if response.location:
+        response.location = add_params_to_uri(response.location, {"iss": current_settings().issuer})
+    return response
+
+
+def _login_redirect(login_hint: str | None) -> Response:
+    # After signing in the user comes back here; prompt=login has then been satisfied.
+    query = [(k, v) for k, v in parse_qsl(request.query_string.decode()) if k != "prompt"]
+    back = paths.AUTHORIZATION + "?" + urlencode(query)
+    params = {"next": back}
+    if login_hint:
+        params["login_hint"] = login_hint
+    return redirect("/login?" + urlencode(params), code=303)
+
+
+def _form_post(response: Response) -> Response:
+    """OAuth 2.0 Form Post Response Mode: the parameters as an auto-submitted form."""
+    target = urlsplit(response.location)
+    action = target._replace(query="").geturl()
+    fields = parse_qsl(target.query, keep_blank_values=True)
+    page = make_response(render_template("form_post.html", action=action, fields=fields))
+    page.headers["Cache-Control"] = "no-store"
+    return page
+
+
+@bp.route(paths.AUTHORIZATION, methods=["GET", "POST"])
+def authorize() -> Response:
+    if len(request.query_string) > _MAX_QUERY:
+        return _error_page("The authorization request is too long.")
+    server = oauth_server(current_app)
+    session = current_session()
+    user = session.user if session is not None else None
+    try:
+        grant = server.get_consent_grant(end_user=user)
+    except OAuth2Error as error:
+        if error.redirect_uri:
+            return _to_client(error)
+        return _error_page(error.get_error_description() or "The request is not valid.")
+
+    args = request.args
+    response_mode = args.get("response_mode", "query")
+    if response_mode not in RESPONSE_MODES:
+        return _to_client(_invalid(grant, "response_mode must be query or form_post."))
+    prompt = set(args.get("prompt", "").split())
+    if user is None or "login" in prompt or _too_old(session, args.get("max_age")):
+        if "none" in prompt:
+            return _to_client(_error(grant, "login_required"))
+        return _login_redirect(args.get("login_hint"))
+
+    client = grant.client
+    scope = grant.request.scope or ""
+    needs_consent = not client.skip_consent and (
+        "consent" in prompt or not has_consent(user, client.client_id, scope)
+    )
+    if needs_consent and "none" in prompt:
+        return _to_client(_error(grant, "consent_required"))
+
+    form = ConsentForm()
+    if request.method == "GET" and needs_consent:
+        return render_template(
+            "consent.html",
+            form=form,
+            client=client,
+            scopes=describe_scopes(scope),
+            action=request.full_path,
+        )
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            return _error_page("The form expired; start again from the application.")
+        if not form.allow.data:
+            return _finish(
+                server.create_authorization_response(grant=grant, grant_user=None), response_mode
+            )
+        remember_consent(user, client.client_id, scope)
+        record(Tag.CONSENT_GRANTED, actor=user.email, client=client.client_id, scope=scope)
+    result = server.create_authorization_response(grant=grant, grant_user=user)
+    db.session.commit()
+    return _finish(result, response_mode)
+
+
+def _finish(response: Response, response_mode: str) -> Response:
+    if response_mode == "form_post" and response.status_code == 302 and response.location:
+        return _form_post(response)
+    return response
+
+
+def _too_old(session, max_age: str | None) -> bool:  # noqa: ANN001
+    """OIDC Core §3.1.2.1: sign in again when the last sign-in is older than max_age."""
+    if max_age is None:
+        return False
+    if not max_age.isdigit() or len(max_age) > 10:
+        return True
+    return (clock.now() - session.auth_time).total_seconds() > int(max_age)
+
+
+def _error(grant, code: str) -> OAuth2Error:  # noqa: ANN001
+    error = OAuth2Error(redirect_uri=grant.redirect_uri)
+    error.error = code
+    error.state = grant.request.payload.state
+    return error
+
+
+def _invalid(grant, description: str) -> OAuth2Error:  # noqa: ANN001
+    error = _error(grant, "invalid_request")
+    error.description = description
+    return error
+
+
+@bp.route(paths.USERINFO, methods=["GET", "POST"])
+def userinfo() -> Response:
+    return oauth_server(current_app).create_endpoint_response("userinfo")
+
+
+@bp.route(paths.END_SESSION, methods=["GET", "POST"])
+def end_session() -> Response:
+    server = oauth_server(current_app)
+    try:
+        logout = server.validate_endpoint_request("end_session")
+    except OAuth2Error as error:
+        return _error_page(error.get_error_description() or "The logout request is not valid.")
+    form = SignOutForm()
+    confirmed = request.method == "POST" and form.validate_on_submit()
+    if logout.needs_confirmation and not confirmed:
+        return render_template("logout.html", form=form, action=request.full_path)
+    response = server.create_endpoint_response("end_session", logout)
+    db.session.commit()
+    if response is None:
+        response = make_response(render_template("logged_out.html"))
+    if request.environ.get("authserver.clear_session_cookie"):
+        clear_session_cookie(response)
+    return response

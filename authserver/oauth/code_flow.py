@@ -1,0 +1,163 @@
+"""The authorization code grant (RFC 6749 §4.1) with PKCE S256 required for every client
+(RFC 7636; OAuth 2.1, RFC 9700 §2.1.1), and the refresh-token grant with rotation.
+
+Codes are ≥ 256-bit random, stored as an HMAC, live 60 s and are claimed atomically, so a
+code works once; a second use fails and revokes what the first one issued (RFC 6749 §4.1.2).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+
+from authlib.oauth2.rfc6749 import InvalidRequestError, grants
+from authlib.oauth2.rfc7636 import CodeChallenge
+from sqlalchemy import select, update
+
+from authserver import clock
+from authserver.audit.service import record
+from authserver.audit.tags import Tag
+from authserver.browser import current_session
+from authserver.extensions import db
+from authserver.models import AuthorizationCode, RefreshToken, RevokedAccessToken, User
+from authserver.oauth.grants import check_requested_scope
+from authserver.oauth.refresh_tokens import find_refresh_token, revoke_family, rotate
+from authserver.runtime import current_settings
+from authserver.security import generate_secret, hash_secret
+
+TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+
+
+class S256Only(CodeChallenge):
+    """PKCE with S256 only; ``plain`` (and an omitted method, which means plain) refused."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+
+    def validate_code_challenge(self, grant, redirect_uri) -> None:  # noqa: ANN001
+        super().validate_code_challenge(grant, redirect_uri)
+        if grant.request.payload.data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError(
+                description="code_challenge_method must be S256.", redirect_uri=redirect_uri
+            )
+
+    def get_authorization_code_challenge(self, authorization_code: AuthorizationCode) -> str:
+        return authorization_code.code_challenge
+
+    def get_authorization_code_challenge_method(self, authorization_code: AuthorizationCode) -> str:
+        return authorization_code.code_challenge_method
+
+
+class AuthorizationCodeFlow(grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
+
+    def validate_requested_scope(self) -> None:
+        check_requested_scope(self.request.payload.scope, self.request.client, self.redirect_uri)
+
+    def generate_authorization_code(self) -> str:
+        return generate_secret()
+
+    def save_authorization_code(self, code: str, request) -> None:  # noqa: ANN001
+        session = current_session()
+        now = clock.now()
+        payload = request.payload
+        db.session.add(
+            AuthorizationCode(
+                code_hash=hash_secret(code),
+                client_id=request.client.get_client_id(),
+                user_id=request.user.id,
+                sid=session.sid,
+                redirect_uri=payload.redirect_uri or request.client.get_default_redirect_uri(),
+                scope=request.scope or "",
+                nonce=payload.data.get("nonce"),
+                code_challenge=payload.data["code_challenge"],
+                code_challenge_method=payload.data["code_challenge_method"],
+                auth_time=session.auth_time,
+                amr=list(session.amr),
+                created_at=now,
+                expires_at=now
+                + dt.timedelta(seconds=current_settings().authorization_code_ttl_seconds),
+            )
+        )
+        db.session.flush()
+
+    def query_authorization_code(self, code: str, client) -> AuthorizationCode | None:  # noqa: ANN001
+        if not isinstance(code, str) or len(code) > 200:
+            return None
+        code_hash = hash_secret(code)
+        now = clock.now()
+        claimed = db.session.execute(
+            update(AuthorizationCode)
+            .where(
+                AuthorizationCode.code_hash == code_hash,
+                AuthorizationCode.client_id == client.get_client_id(),
+                AuthorizationCode.used_at.is_(None),
+                AuthorizationCode.expires_at > now,
+            )
+            .values(used_at=now)
+        ).rowcount
+        row = db.session.get(AuthorizationCode, code_hash)
+        if claimed == 1:
+            return row
+        if row is not None and row.used_at is not None and row.client_id == client.get_client_id():
+            _revoke_what_a_code_issued(row)
+        return None
+
+    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
+        """Claimed already (used_at); the row stays so that a replay is recognised."""
+
+    def authenticate_user(self, authorization_code: AuthorizationCode) -> User | None:
+        user = db.session.get(User, authorization_code.user_id)
+        return user if user is not None and user.is_active else None
+
+
+def _revoke_what_a_code_issued(row: AuthorizationCode) -> None:
+    if row.issued_family:
+        revoke_family(row.issued_family)
+    if row.issued_jti and db.session.get(RevokedAccessToken, row.issued_jti) is None:
+        db.session.add(RevokedAccessToken(jti=row.issued_jti, expires_at=row.issued_jti_expires_at))
+    record(Tag.CODE_REPLAYED, actor=f"client:{row.client_id}", outcome="failure")
+    db.session.commit()  # the token request fails; the revocation must stand
+
+
+def remember_issued(row: AuthorizationCode, token: dict, family_id: str | None) -> None:
+    claims = _unverified_claims(token["access_token"])
+    row.issued_jti = claims["jti"]
+    row.issued_jti_expires_at = dt.datetime.fromtimestamp(claims["exp"], tz=dt.UTC)
+    row.issued_family = family_id
+
+
+def _unverified_claims(jwt: str) -> dict:
+    # We signed it a moment ago; only its jti and exp are read.
+    payload = jwt.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+class RefreshTokenFlow(grants.RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
+        return find_refresh_token(refresh_token)
+
+    def authenticate_user(self, refresh_token: RefreshToken) -> User | None:
+        user = db.session.get(User, refresh_token.user_id)
+        return user if user is not None and user.is_active else None
+
+    def revoke_old_credential(self, refresh_token: RefreshToken) -> None:
+        rotate(refresh_token)
+
+
+def family_of(row: RefreshToken) -> tuple[str, dt.datetime]:
+    return row.family_id, row.expires_at
+
+
+def live_refresh_tokens(user_id: int) -> list[RefreshToken]:
+    return list(
+        db.session.scalars(
+            select(RefreshToken).where(
+                RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None)
+            )
+        )
+    )

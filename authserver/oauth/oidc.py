@@ -1,0 +1,130 @@
+"""OpenID Connect on top of the code flow: ID tokens (Core §2, §3.1.3.6), the UserInfo endpoint
+(Core §5.3) and RP-initiated logout (RP-Initiated Logout 1.0), as Authlib extensions.
+
+ID tokens are signed with exactly the active key of the client's algorithm (RS256 by
+default) and name it in ``kid``; ``sub`` is the user's opaque subject, never the email or
+the row number.
+"""
+
+from __future__ import annotations
+
+from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.oauth2.rfc6750 import BearerTokenValidator
+from authlib.oidc.core import OpenIDCode, UserInfo, UserInfoEndpoint
+from authlib.oidc.rpinitiated import EndSessionEndpoint
+from joserfc.jwk import KeySet
+from sqlalchemy import select
+
+from authserver import clock
+from authserver.clients.cache import ClientCache
+from authserver.config import Settings
+from authserver.extensions import db
+from authserver.keys.keyring import KeyRing
+from authserver.models import AuthorizationCode, KeyState, SigningKey, User
+from authserver.oauth.tokens import AccessToken, read_access_token
+
+
+def user_claims(user: User, scope: str) -> UserInfo:
+    """Claims by scope (Core §5.4): openid → sub; profile → name; email → email."""
+    scopes = set(scope.split())
+    info = UserInfo(sub=user.subject)
+    if "profile" in scopes:
+        info["name"] = user.display_name
+    if "email" in scopes:
+        info["email"] = user.email
+        # Addresses are set by administrators, not self-asserted by the user.
+        info["email_verified"] = True
+    return info
+
+
+class IDToken(OpenIDCode):
+    def __init__(self, settings: Settings, keyring: KeyRing) -> None:
+        super().__init__(require_nonce=False)
+        self.settings = settings
+        self.keyring = keyring
+
+    def resolve_client_private_key(self, client):  # noqa: ANN001, ANN201
+        return self.keyring.signer(self.get_client_algorithm(client))[1]
+
+    def get_client_algorithm(self, client) -> str:  # noqa: ANN001
+        return client.id_token_signed_response_alg
+
+    def get_encode_header(self, client) -> dict:  # noqa: ANN001
+        alg = self.get_client_algorithm(client)
+        return {"alg": alg, "kid": self.keyring.signer(alg)[0], "typ": "JWT"}
+
+    def get_client_claims(self, client) -> dict:  # noqa: ANN001
+        now = clock.timestamp()
+        return {
+            "iss": self.settings.issuer,
+            "aud": [client.get_client_id()],
+            "iat": now,
+            "exp": now + self.settings.id_token_ttl_seconds,
+        }
+
+    def get_authorization_code_claims(self, authorization_code: AuthorizationCode) -> dict:
+        claims = super().get_authorization_code_claims(authorization_code)
+        claims["sid"] = authorization_code.sid
+        return claims
+
+    def exists_nonce(self, nonce: str, request) -> bool:  # noqa: ANN001
+        # A nonce seen before for this client is a replayed request.
+        found = db.session.scalar(
+            select(AuthorizationCode.code_hash).where(
+                AuthorizationCode.client_id == request.payload.client_id,
+                AuthorizationCode.nonce == nonce,
+            )
+        )
+        return found is not None
+
+    def generate_user_info(self, user: User, scope: str) -> UserInfo:
+        return user_claims(user, scope)
+
+
+class AccessTokenValidator(BearerTokenValidator):
+    """Bearer access tokens (RFC 6750) for the UserInfo endpoint: our JWTs, not revoked."""
+
+    def __init__(self, settings: Settings, keyring: KeyRing, clients: ClientCache) -> None:
+        super().__init__()
+        self.settings = settings
+        self.keyring = keyring
+        self.clients = clients
+
+    def authenticate_token(self, token_string: str) -> AccessToken | None:
+        token = read_access_token(token_string, self.settings, self.keyring)
+        if token is None:
+            return None
+        token.client = self.clients.get(token.client_id)
+        token.user = db.session.scalar(select(User).where(User.subject == token.claims["sub"]))
+        if token.client is None or token.user is None or not token.user.is_active:
+            return None
+        return token
+
+
+class UserInfoView(UserInfoEndpoint):
+    def __init__(self, settings: Settings, protector: ResourceProtector) -> None:
+        super().__init__(resource_protector=protector)
+        self.settings = settings
+
+    def get_issuer(self) -> str:
+        return self.settings.issuer
+
+    def generate_user_info(self, user: User, scope: str) -> UserInfo:
+        return user_claims(user, scope)
+
+
+class EndSession(EndSessionEndpoint):
+    """Logout: an ``id_token_hint`` from any key still on record verifies (an expired key keeps
+    its public half), so a rotation never breaks logout; a revoked key's hints do not."""
+
+    def __init__(self, settings: Settings, on_end) -> None:  # noqa: ANN001
+        super().__init__()
+        self.settings = settings
+        self.on_end = on_end
+
+    def get_server_jwks(self) -> KeySet:
+        keys = db.session.scalars(select(SigningKey).where(SigningKey.state != KeyState.REVOKED))
+        return KeySet.import_key_set({"keys": [k.public_jwk for k in keys]})
+
+    def end_session(self, end_session_request) -> None:  # noqa: ANN001
+        self.on_end(end_session_request)
