@@ -94,3 +94,22 @@ def get_token(http):
         return response.get_json()
 
     return get
+
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def user(runner):
+    """ada@example.com with PASSWORD."""
+    result = runner(
+        "users",
+        "create",
+        "ada@example.com",
+        "--password-stdin",
+        "--display-name",
+        "Ada",
+        input=PASSWORD + "\n",
+    )
+    assert result.exit_code == 0, result.output
+    return "ada@example.com"

@@ -52,8 +52,8 @@ class ClientView(ClientMixin):
 
     @property
     def client_metadata(self) -> dict:
-        """RFC 7591 metadata Authlib reads (no signed UserInfo responses here)."""
-        return {}
+        """The RFC 7591 / OIDC metadata Authlib reads (logout URIs; no signed UserInfo)."""
+        return {"post_logout_redirect_uris": list(self.post_logout_redirect_uris)}
 
     @property
     def scopes(self) -> set[str]:

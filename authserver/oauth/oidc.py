@@ -126,5 +126,12 @@ class EndSession(EndSessionEndpoint):
         keys = db.session.scalars(select(SigningKey).where(SigningKey.state != KeyState.REVOKED))
         return KeySet.import_key_set({"keys": [k.public_jwk for k in keys]})
 
+    def resolve_client_from_id_token_claims(self, id_token_claims: dict):  # noqa: ANN201
+        # Our ID tokens name exactly one audience, as a one-element list.
+        aud = id_token_claims.get("aud")
+        if isinstance(aud, list) and len(aud) == 1:
+            aud = aud[0]
+        return self.server.query_client(aud) if isinstance(aud, str) else None
+
     def end_session(self, end_session_request) -> None:  # noqa: ANN001
         self.on_end(end_session_request)

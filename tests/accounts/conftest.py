@@ -6,28 +6,13 @@ import re
 
 import pytest
 
-PASSWORD = "correct horse battery staple"
+from tests.conftest import PASSWORD  # noqa: F401 (re-exported for the tests)
 
 
 def csrf_of(page: str) -> str:
     match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
     assert match, "no CSRF token on the page"
     return match.group(1)
-
-
-@pytest.fixture
-def user(runner):
-    result = runner(
-        "users",
-        "create",
-        "ada@example.com",
-        "--password-stdin",
-        "--display-name",
-        "Ada",
-        input=PASSWORD + "\n",
-    )
-    assert result.exit_code == 0, result.output
-    return "ada@example.com"
 
 
 @pytest.fixture
