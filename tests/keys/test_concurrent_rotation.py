@@ -13,7 +13,9 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from authserver.cli import cli
+from authserver.extensions import db
 from tests.conftest import make_app
+from tests.pg import postgres_url  # noqa: F401 (fixture)
 
 PROCESSES = 6
 AUTHSERVER = str(Path(sys.executable).parent / "authserver")
@@ -91,6 +93,8 @@ def _check_concurrent_rotation(tmp_path, url: str) -> None:
     assert _states(url) == {alg: ["active", "retired"] for alg in expected}
     # exactly one process did the work; the others found nothing due
     assert sum(1 for done in outputs if done.stdout.strip() != "[]") >= 1
+    with app.app_context():
+        db.engine.dispose()
 
 
 def test_concurrent_rotation_on_sqlite(tmp_path):
@@ -98,5 +102,5 @@ def test_concurrent_rotation_on_sqlite(tmp_path):
 
 
 @pytest.mark.postgres
-def test_concurrent_rotation_on_postgresql(tmp_path, postgres_url):
+def test_concurrent_rotation_on_postgresql(tmp_path, postgres_url):  # noqa: F811
     _check_concurrent_rotation(tmp_path, postgres_url())
