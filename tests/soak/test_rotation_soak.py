@@ -6,9 +6,6 @@ within the JWKS max-age. Bounded: about a minute."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,83 +14,32 @@ from pathlib import Path
 import pytest
 import requests
 
-AUTHSERVER = str(Path(sys.executable).parent / "authserver")
+from tests.server_process import AUTHSERVER, ServerProcess
+
 SOAK_SECONDS = 45
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _cli(env: dict, *args: str) -> str:
-    done = subprocess.run(
-        [AUTHSERVER, *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
 @pytest.fixture
 def fast_rotating_server(tmp_path):
-    port = _free_port()
-    issuer = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "AUTHSERVER_DATABASE_URL": f"sqlite:///{tmp_path / 'auth.db'}",
-        "AUTHSERVER_KEYS_DIR": str(tmp_path / "keys"),
-        "AUTHSERVER_METRICS_DIR": str(tmp_path / "metrics"),
-        "AUTHSERVER_ISSUER": issuer,
-        "AUTHSERVER_ACCESS_TOKEN_TTL": "3s",
-        "AUTHSERVER_ID_TOKEN_TTL": "3s",
-        "AUTHSERVER_CLOCK_SKEW": "1s",
-        "AUTHSERVER_KEYRING_REFRESH": "1s",
-        "AUTHSERVER_KEY_ROTATION_CHECK_INTERVAL": "1s",
-    }
-    _cli(env, "init")
-    # JWKS max-age is derived: (4 s publish-ahead − 1 s refresh) / 2 = 1 s.
-    _cli(
-        env,
-        "keys",
-        "schedule",
-        "--rotate-every",
-        "6s",
-        "--publish-ahead",
-        "4s",
-        "--retire-after",
-        "5s",
+    server = ServerProcess(
+        tmp_path,
+        AUTHSERVER_ACCESS_TOKEN_TTL="3s",
+        AUTHSERVER_ID_TOKEN_TTL="3s",
+        AUTHSERVER_CLOCK_SKEW="1s",
+        AUTHSERVER_KEYRING_REFRESH="1s",
+        AUTHSERVER_KEY_ROTATION_CHECK_INTERVAL="1s",
+    )
+    server.cli("init")
+    # JWKS max-age is derived: (4 s publish-ahead - 1 s refresh) / 2 = 1 s.
+    server.cli(
+        "keys", "schedule", "--rotate-every", "6s", "--publish-ahead", "4s", "--retire-after", "5s"
     )
     client = json.loads(
-        _cli(env, "clients", "create", "--name", "soak", "--role", "resource-server", "--json")
+        server.cli("clients", "create", "--name", "soak", "--role", "resource-server", "--json")
     )
-    log = (tmp_path / "server.log").open("w")
-    server = subprocess.Popen(
-        [AUTHSERVER, "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(issuer + "/healthz", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("server did not start: " + (tmp_path / "server.log").read_text()[-2000:])
-        yield env, issuer, (client["client_id"], client["client_secret"])
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
-        log.close()
+    with server.running():
+        yield server.env, server.issuer, (client["client_id"], client["client_secret"])
 
 
 def test_tokens_verify_across_many_rotations(fast_rotating_server):
@@ -157,7 +103,13 @@ def test_a_revoked_keys_tokens_fail_in_both_paths(fast_rotating_server):
     jwks = JWKSCache(issuer + "/.well-known/jwks.json")
     verify_access_token(token, jwks=jwks, issuer=issuer, audience=issuer)
     kid = _kid(token)
-    _cli(env, "keys", "revoke", kid, "--reason", "soak test")
+    subprocess.run(
+        [AUTHSERVER, "keys", "revoke", kid, "--reason", "soak test"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
 
     def introspect() -> dict:
         return requests.post(

@@ -1,0 +1,85 @@
+"""`authserver serve` as a real subprocess on a free port, for end-to-end tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import requests
+
+AUTHSERVER = str(Path(sys.executable).parent / "authserver")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerProcess:
+    def __init__(self, tmp_path: Path, **env: str) -> None:
+        self.port = free_port()
+        self.issuer = f"http://127.0.0.1:{self.port}"
+        self.log_path = tmp_path / "server.log"
+        self.env = {
+            **os.environ,
+            "AUTHSERVER_DATABASE_URL": f"sqlite:///{tmp_path / 'auth.db'}",
+            "AUTHSERVER_KEYS_DIR": str(tmp_path / "keys"),
+            "AUTHSERVER_METRICS_DIR": str(tmp_path / "metrics"),
+            "AUTHSERVER_ISSUER": self.issuer,
+            **env,
+        }
+
+    def cli(self, *args: str, input: str | None = None) -> str:
+        done = subprocess.run(
+            [AUTHSERVER, *args],
+            env=self.env,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    @contextlib.contextmanager
+    def running(self, workers: int = 2) -> Iterator[ServerProcess]:
+        with self.log_path.open("w") as log:
+            proc = subprocess.Popen(
+                [AUTHSERVER, "serve", "--port", str(self.port), "--workers", str(workers)],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                self._wait_until_up()
+                yield self
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=10)
+
+    def _wait_until_up(self, seconds: float = 30) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.issuer + "/readyz", timeout=1).ok:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError("server did not start:\n" + self.log_path.read_text()[-3000:])
+
+    def log(self) -> str:
+        return self.log_path.read_text()
