@@ -19,11 +19,15 @@ run: install
 	$(BIN)/authserver init --demo
 	$(BIN)/authserver serve
 
-# PostgreSQL binaries for the tests that run against a real server (the tests start and stop it).
+# Debian packages the tests use: PostgreSQL (the tests start and stop their own server) and
+# Chromium (driven by Playwright through executable_path; never `playwright install`).
 system-deps:
-	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
-		echo "installing postgresql (Debian)"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	@missing=""; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing (Debian)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
 lint: install

@@ -1,0 +1,139 @@
+"""A real browser (Debian's Chromium, driven by Playwright) signs in and consents at the
+server subprocess; a real relying-party library (Authlib's OAuth2Session) exchanges the code
+and the ID token is validated against the JWKS fetched over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+from authlib.integrations.requests_client import OAuth2Session
+from joserfc import jwt
+from joserfc.jwk import KeySet
+
+from tests.conftest import PASSWORD
+from tests.server_process import ServerProcess, free_port
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason="Chromium is missing (make test installs Debian's)"
+)
+
+
+class _Callback(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.end_headers()
+        self.wfile.write(b"signed in")
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def relying_party():
+    """The client's redirect target: a tiny HTTP server on loopback."""
+    port = free_port()
+    httpd = ThreadingHTTPServer(("127.0.0.1", port), _Callback)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}/callback"
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(timeout=10)
+
+
+def test_sign_in_and_consent_in_a_browser(tmp_path, relying_party):
+    from playwright.sync_api import sync_playwright
+
+    server = ServerProcess(tmp_path)
+    server.cli("init")
+    server.cli(
+        "users",
+        "create",
+        "ada@example.com",
+        "--display-name",
+        "Ada",
+        "--password-stdin",
+        input=PASSWORD + "\n",
+    )
+    client = json.loads(
+        server.cli(
+            "clients",
+            "create",
+            "--name",
+            "Shop",
+            "--grant-type",
+            "authorization_code refresh_token",
+            "--redirect-uri",
+            relying_party,
+            "--scope",
+            "openid profile email",
+            "--json",
+        )
+    )
+    with server.running():
+        meta = requests.get(server.issuer + "/.well-known/openid-configuration", timeout=10).json()
+        rp = OAuth2Session(
+            client["client_id"],
+            client["client_secret"],
+            scope="openid profile email",
+            redirect_uri=relying_party,
+            code_challenge_method="S256",
+        )
+        verifier, nonce = secrets.token_urlsafe(48), secrets.token_urlsafe(16)
+        url, state = rp.create_authorization_url(
+            meta["authorization_endpoint"], code_verifier=verifier, nonce=nonce
+        )
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page()
+                page.goto(url)
+                page.get_by_label("Email").fill("ada@example.com")
+                page.get_by_label("Password").fill(PASSWORD)
+                page.get_by_role("button", name="Sign in").click()
+                page.get_by_role("button", name="Allow").click()
+                page.wait_for_url(relying_party + "*", timeout=15000)
+                callback = page.url
+                page.screenshot(path=str(tmp_path / "callback.png"))
+            finally:
+                browser.close()
+
+        assert f"state={state}" in callback and "iss=" in callback
+        token = rp.fetch_token(
+            meta["token_endpoint"], authorization_response=callback, code_verifier=verifier
+        )
+        rp.close()
+        keys = KeySet.import_key_set(requests.get(meta["jwks_uri"], timeout=10).json())
+        id_token = jwt.decode(token["id_token"], keys, algorithms=["RS256"])
+        claims = id_token.claims
+        jwt.JWTClaimsRegistry(
+            iss={"essential": True, "value": server.issuer},
+            aud={"essential": True, "value": client["client_id"]},
+            nonce={"essential": True, "value": nonce},
+            exp={"essential": True},
+        ).validate(claims)
+        assert claims["name"] == "Ada" and claims["email"] == "ada@example.com"
+        info = requests.get(
+            meta["userinfo_endpoint"],
+            headers={"Authorization": f"Bearer {token['access_token']}"},
+            timeout=10,
+        ).json()
+        assert info["sub"] == claims["sub"]
