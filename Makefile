@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test install system-deps lint bench clean
+.PHONY: run test install system-deps lint bench bench-smoke soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -36,6 +36,17 @@ lint: install
 
 test: install system-deps lint
 	$(BIN)/python -m pytest
+
+# Performance is measured here, never asserted in the suite (bench/README.md).
+bench: install
+	$(BIN)/python bench/run.py --peers
+
+bench-smoke: install
+	$(BIN)/python bench/run.py --smoke
+
+# The rotation soak test for ten minutes instead of the suite's bounded run.
+soak: install
+	AUTHSERVER_SOAK_SECONDS=600 $(BIN)/python -m pytest tests/soak -q -s
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache

@@ -15,7 +15,8 @@ import hmac
 import ipaddress
 import logging
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import joinedload
 
 from authserver import clock
 from authserver.apikeys import format as keyformat
@@ -121,6 +122,23 @@ def find_api_key(key_id: str) -> ApiKey | None:
     return db.session.scalar(select(ApiKey).where(ApiKey.key_id == key_id))
 
 
+def _find_for_authentication(key_id: str) -> ApiKey | None:
+    """One query on the hot path: the key and its owner's row, not the owner's roles (the
+    owner's ``selectin`` relationships would add a query each; they load only if touched)."""
+    return db.session.scalar(_BY_KEY_ID, {"key_id": key_id})
+
+
+# Built once: constructing the statement with its loader options costs more than running it.
+_BY_KEY_ID = (
+    select(ApiKey)
+    .where(ApiKey.key_id == bindparam("key_id"))
+    .options(
+        joinedload(ApiKey.owner_user).lazyload("*"),
+        joinedload(ApiKey.owner_client).lazyload("*"),
+    )
+)
+
+
 def _get(key_id: str) -> ApiKey:
     key = find_api_key(key_id)
     if key is None:
@@ -197,7 +215,7 @@ def authenticate_api_key(settings: Settings, presented: str) -> ApiKey | None:
     parts = keyformat.parse(presented, settings.apikey_prefix)
     if parts is None:
         return None
-    key = find_api_key(parts.key_id)
+    key = _find_for_authentication(parts.key_id)
     candidate = hash_secret(parts.secret)
     if key is None:
         # Same work as a real comparison, so an unknown id costs what a wrong secret costs.

@@ -164,6 +164,34 @@ def test_full_flow_issues_access_id_and_refresh_tokens(browser, http, rp):
     }
 
 
+@pytest.mark.parametrize("alg", ["ES256", "Ed25519"])
+def test_the_id_token_algorithm_is_chosen_per_client(runner, http, user, alg):
+    result = runner(
+        "clients", "create", "--name", "Shop", "--grant-type", "authorization_code",
+        "--redirect-uri", REDIRECT, "--scope", "openid", "--id-token-alg", alg, "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    browser = Browser(http, json.loads(result.stdout))
+    tokens = browser.exchange(browser.code(scope="openid")["code"]).get_json()
+    id_token = jwt.decode(tokens["id_token"], jwks(http), algorithms=[alg])
+    assert id_token.header["alg"] == alg
+    signer = next(k for k in jwks(http).keys if k.kid == id_token.header["kid"])
+    assert signer.alg == alg
+
+
+def test_an_id_token_algorithm_without_keys_is_refused(runner):
+    result = runner("clients", "create", "--name", "Shop", "--id-token-alg", "HS256")
+    assert result.exit_code != 0 and "id_token_alg" in result.output
+
+
+@pytest.mark.parametrize("name", ["state", "nonce", "scope", "redirect_uri"])
+def test_oversized_values_get_an_error_page(browser, http, name):
+    response = http.get(browser.authorize_url(**{name: "x" * 5000}))
+    assert response.status_code == 400
+    assert "Location" not in response.headers
+    assert "too long" in response.get_data(as_text=True)
+
+
 def test_consent_is_remembered_for_the_same_scopes(browser, http):
     browser.code()
     # second time: no consent page, straight back to the client

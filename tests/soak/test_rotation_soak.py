@@ -6,6 +6,7 @@ within the JWKS max-age. Bounded: about a minute."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -16,7 +17,8 @@ import requests
 
 from tests.server_process import AUTHSERVER, ServerProcess
 
-SOAK_SECONDS = 45
+# `make soak` runs it for longer; the suite keeps it bounded.
+SOAK_SECONDS = float(os.environ.get("AUTHSERVER_SOAK_SECONDS", "45"))
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -87,10 +89,13 @@ def test_tokens_verify_across_many_rotations(fast_rotating_server):
     failures = [r for r in results if r != "ok"]
     assert issued > 300
     assert failures == [], f"{len(failures)} of {issued} valid tokens failed: {set(failures)}"
-    assert len(kids) >= 5, f"only {len(kids)} signing keys seen: the keys did not rotate"
+    # A new key every 6 s; a third of the slack covers scheduler and start-up latency.
+    expected_keys = max(5, int(SOAK_SECONDS // 9))
+    assert len(kids) >= expected_keys, f"only {len(kids)} signing keys seen: keys did not rotate"
     # Refreshes were driven by max-age, a handful per rotation, not one per token.
     fetches = int(tail.split()[-1])
     assert fetches < issued / 5
+    print(f"soak: {issued} tokens over {len(kids)} keys, {fetches} JWKS fetches, 0 failures")
 
 
 def test_a_revoked_keys_tokens_fail_in_both_paths(fast_rotating_server):

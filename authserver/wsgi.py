@@ -1,0 +1,25 @@
+"""The WSGI entry point of a server worker process (``authserver serve``).
+
+Each worker builds its own app and runs its own scheduler thread (due key transitions, API-key
+expiry warnings), so a deployment without cron still rotates keys.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+
+from flask import Flask
+
+
+def worker_app() -> Flask:
+    from prometheus_client import multiprocess
+
+    from authserver.app import create_app
+    from authserver.scheduler import Scheduler
+
+    app = create_app()
+    Scheduler(app).start()
+    # A worker that stops leaves its live gauges behind unless it says so.
+    atexit.register(multiprocess.mark_process_dead, os.getpid())
+    return app

@@ -1,0 +1,251 @@
+"""Benchmark authserver as production runs it, with the peer yardstick's harness.
+
+Starts `authserver serve` (Granian, 2 workers x 4 threads) on a fresh SQLite database under a
+temporary directory, seeds a client and an API key through the CLI, and drives wrk through
+`../shared/bench/peers/bench.py` against: client_credentials (JWT ES256), introspection of that
+JWT, introspection of an API key, JWKS and discovery. With --peers it also runs the Flask
+hello-world ceiling and node-oidc-provider through the peers' own `run_all.sh`, into the same
+results file, so every ratio comes from one run on one machine.
+
+    .venv/bin/python bench/run.py                 # ours only, 3 x 10 s per endpoint
+    .venv/bin/python bench/run.py --peers         # ours, Flask ceiling, oidc-provider
+    .venv/bin/python bench/run.py --smoke         # seconds: proves the suite still runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import functools
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+PEERS = Path(os.environ.get("PEERS_HARNESS", ROOT.parent / "shared" / "bench" / "peers"))
+AUTHSERVER = str(Path(sys.executable).parent / "authserver")
+SCOPE = "api:read"
+API_KEY_HINT = "api_key"
+
+
+def main() -> None:
+    args = _parse_args()
+    _ensure_wrk()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / ("smoke.jsonl" if args.smoke else "results.jsonl")
+    if args.smoke:
+        out.unlink(missing_ok=True)
+    env = {**os.environ, "BENCH_OUT": str(out), **(_SMOKE_LOAD if args.smoke else {})}
+
+    with tempfile.TemporaryDirectory(prefix="authserver-bench-") as tmp:
+        server = Server(Path(tmp), workers=args.workers, threads=args.threads)
+        seed = server.seed()
+        with server.running():
+            config = f"granian {args.workers}w x {args.threads}t, SQLite"
+            _measure_ours(server, seed, config, env)
+            _measure_verify(server, seed, seconds=1 if args.smoke else 5)
+    if args.peers:
+        _measure_peers(env)
+    _report(out)
+
+
+_SMOKE_LOAD = {
+    "BENCH_RUNS": "1",
+    "BENCH_DURATION": "1",
+    "BENCH_WARMUP": "1",
+    "BENCH_QUIET_MAX": "5",
+}
+
+
+def _parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="one 1-second run per endpoint")
+    parser.add_argument("--peers", action="store_true", help="also run Flask and oidc-provider")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    return parser.parse_args()
+
+
+def _ensure_wrk() -> None:
+    if shutil.which("wrk"):
+        return
+    subprocess.run(["apt-get", "update", "-qq"], check=True)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+
+
+class Server:
+    """`authserver serve` on a free loopback port with its own database and key files."""
+
+    def __init__(self, home: Path, workers: int, threads: int) -> None:
+        self.port = _free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.workers, self.threads = workers, threads
+        self.log_path = home / "server.log"
+        self.pid: int | None = None
+        self.env = {
+            **os.environ,
+            "AUTHSERVER_DATABASE_URL": f"sqlite:///{home / 'auth.db'}",
+            "AUTHSERVER_KEYS_DIR": str(home / "keys"),
+            "AUTHSERVER_METRICS_DIR": str(home / "metrics"),
+            "AUTHSERVER_ISSUER": self.base_url,
+        }
+
+    def cli(self, *args: str) -> str:
+        done = subprocess.run(
+            [AUTHSERVER, *args], env=self.env, capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            sys.exit(f"authserver {args[0]} failed:\n{done.stderr}")
+        return done.stdout
+
+    def seed(self) -> dict[str, str]:
+        """A resource-server client that may ask for `api:read` and owns an API key for it."""
+        self.cli("init")
+        self.cli("roles", "create", "api-user", "--scope", SCOPE)
+        client = json.loads(
+            self.cli(
+                "clients", "create", "--name", "bench", "--scope", SCOPE,
+                "--role", "resource-server", "--role", "api-user", "--json",
+            )
+        )  # fmt: skip
+        key = json.loads(
+            self.cli(
+                "apikeys", "create", "--client", client["client_id"], "--scope", SCOPE, "--json"
+            )
+        )
+        return {
+            "client_id": client["client_id"],
+            "secret": client["client_secret"],
+            "key": key["key"],
+        }
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[None]:
+        command = [
+            AUTHSERVER, "serve", "--port", str(self.port),
+            "--workers", str(self.workers), "--threads", str(self.threads),
+        ]  # fmt: skip
+        with self.log_path.open("w") as log:
+            proc = subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.pid = proc.pid
+        try:
+            _harness("wait", self.base_url + "/readyz", "--timeout", "60")
+            yield
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _measure_ours(server: Server, seed: dict[str, str], config: str, env: dict) -> None:
+    common = ["--server", "authserver", "--config", config, "--server-pid", str(server.pid)]
+    _harness(
+        "target", *common,
+        "--base-url", server.base_url,
+        "--token-path", "/oauth/token",
+        "--introspect-path", "/oauth/introspect",
+        "--jwks-path", "/.well-known/jwks.json",
+        "--discovery-path", "/.well-known/openid-configuration",
+        "--client-id", seed["client_id"], "--client-secret", seed["secret"], "--scope", SCOPE,
+        env=env,
+    )  # fmt: skip
+    # Same endpoint, same client authentication, an API key instead of a JWT (issue: API-key
+    # introspection must cost about what JWT introspection costs).
+    _harness(
+        "url", *common,
+        "--endpoint", "introspect api key",
+        "--url", server.base_url + "/oauth/introspect",
+        "--method", "POST",
+        "--body", f"token={seed['key']}&token_type_hint={API_KEY_HINT}",
+        "--auth", _basic(seed["client_id"], seed["secret"]),
+        "--expect", '"active": true',
+        env=env,
+    )  # fmt: skip
+
+
+def _measure_verify(server: Server, seed: dict[str, str], seconds: float) -> None:
+    """`authserver.verify.verify_access_token` with a warm JWKS cache, one thread."""
+    from authserver.verify import JWKSCache, verify_access_token
+
+    token = requests.post(
+        server.base_url + "/oauth/token",
+        data={"grant_type": "client_credentials", "scope": SCOPE},
+        auth=(seed["client_id"], seed["secret"]),
+        timeout=10,
+    ).json()["access_token"]
+    jwks = JWKSCache(server.base_url + "/.well-known/jwks.json")
+    verify = functools.partial(
+        verify_access_token, token, jwks=jwks, issuer=server.base_url, audience=server.base_url
+    )
+    verify()  # warms the cache: the loop below never fetches
+    count, started = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - started) < seconds:
+        for _ in range(100):
+            verify()
+        count += 100
+    record = {
+        "what": "authserver.verify.verify_access_token, warm JWKS cache, one thread",
+        "alg": json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))["alg"],
+        "verifications_per_second": round(count / elapsed),
+        "jwks_fetches": jwks.fetches,
+    }
+    (RESULTS / "verify.json").write_text(json.dumps(record, indent=2) + "\n")
+    print(record)
+
+
+def _measure_peers(env: dict) -> None:
+    """The Flask ceiling and node-oidc-provider, measured by the peers' script into our file."""
+    peer_env = {
+        **env,
+        "OIDC_VARIANTS": env.get("OIDC_VARIANTS", "jwt-es256 opaque"),
+        "OIDC_WORKERS": env.get("OIDC_WORKERS", "1 2"),
+    }
+    subprocess.run(
+        [str(PEERS / "run_all.sh"), "install", "flask", "oidc"], env=peer_env, check=True
+    )
+
+
+def _report(out: Path) -> None:
+    table = subprocess.run(
+        [sys.executable, str(PEERS / "bench.py"), "report", "--results", str(out)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    report = out.with_suffix(".md")
+    report.write_text(table)
+    print(table)
+    print(f"written: {out} and {report}")
+
+
+def _harness(*args: str, env: dict | None = None) -> None:
+    subprocess.run([sys.executable, str(PEERS / "bench.py"), *args], env=env, check=True)
+
+
+def _basic(client_id: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+if __name__ == "__main__":
+    main()
