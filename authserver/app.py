@@ -42,6 +42,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
 
     from authserver import models  # noqa: F401  (registers the tables)
     from authserver.accounts.views import bp as accounts_bp
+    from authserver.api.v1 import bp as api_v1_bp
     from authserver.browser import configure_browser
     from authserver.health import bp as health_bp
     from authserver.home import bp as home_bp
@@ -61,6 +62,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(accounts_bp)
     app.register_blueprint(authorize_bp)
     app.register_blueprint(metrics_bp)
+    app.register_blueprint(api_v1_bp)
     register_error_handlers(app)
     return app
 

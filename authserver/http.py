@@ -26,23 +26,41 @@ def _json_error(status: int, error: str, description: str) -> Response:
     return response
 
 
+def _is_admin_api() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _problem(status: int, detail: str) -> Response:
+    """RFC 9457, the admin API's error format."""
+    from authserver.api.v1.framework import problem_for
+
+    return problem_for(status, detail).response()
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(e: RequestEntityTooLarge) -> Response:
+        if _is_admin_api():
+            return _problem(413, "The request body is too large.")
         return _json_error(413, "invalid_request", "The request body is too large.")
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException) -> Response:
         status = e.code or 400
-        response = _json_error(
-            status, _HTTP_ERROR_CODES.get(status, "invalid_request"), e.name or "Bad request"
-        )
+        if _is_admin_api():
+            response = _problem(status, e.name or "Bad request")
+        else:
+            response = _json_error(
+                status, _HTTP_ERROR_CODES.get(status, "invalid_request"), e.name or "Bad request"
+            )
         if status == 405 and getattr(e, "valid_methods", None):
             response.headers["Allow"] = ", ".join(e.valid_methods)
         return response
 
     @app.errorhandler(AuthServerError)
     def domain_error(e: AuthServerError) -> Response:
+        if _is_admin_api():
+            return _problem(e.status, e.description)
         if e.detail:
             log.info("request failed: %s (%s)", e.error, e.detail)
         return _json_error(e.status, e.error, e.description)
@@ -50,4 +68,6 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(e: Exception) -> Response:
         log.exception("unexpected error on %s %s", request.method, request.path)
+        if _is_admin_api():
+            return _problem(500, "The server could not handle the request.")
         return _json_error(500, "server_error", "The server could not handle the request.")

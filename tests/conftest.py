@@ -13,6 +13,7 @@ import pytest
 from authserver import clock
 from authserver.app import create_app
 from authserver.cli import cli
+from authserver.rbac.permissions import PROTOCOL_SCOPES
 
 # Overrides are setting names (authserver.config.Settings fields).
 Overrides = dict
@@ -75,8 +76,15 @@ class RegisteredClient:
 def make_client(runner):
     """Register a client through the CLI, as an operator would."""
 
-    def make(scope="api:read api:write", *extra) -> RegisteredClient:
+    def make(scope="api:read api:write", *extra, permitted=True) -> RegisteredClient:
+        """``permitted``: also give the client a role carrying its API scopes, without which
+        its tokens would carry none of them."""
         name = f"client-{secrets.token_hex(4)}"
+        api_scopes = [s for s in scope.split() if s not in PROTOCOL_SCOPES]
+        if permitted and api_scopes:
+            role = runner("roles", "create", f"{name}-scopes", "--scope", " ".join(api_scopes))
+            assert role.exit_code == 0, role.output
+            extra = (*extra, "--role", f"{name}-scopes")
         result = runner("clients", "create", "--name", name, "--scope", scope, "--json", *extra)
         assert result.exit_code == 0, result.output
         value = json.loads(result.output)

@@ -6,8 +6,10 @@ import json
 
 from sqlalchemy import select
 
+from authserver import clock
 from authserver.extensions import db
 from authserver.models import SigningKey, User
+from authserver.runtime import current_runtime
 
 
 def test_init_is_idempotent(app, runner):
@@ -131,3 +133,23 @@ def test_users_list_and_keys_list_json(runner):
     assert sorted(k["alg"] for k in keys) == ["ES256", "Ed25519", "RS256"]
     assert all(k["state"] == "active" and k["activated_at"] for k in keys)
     assert not any("private" in json.dumps(k).lower() for k in keys)
+
+
+def test_clients_rotate_secret_keeps_the_old_one_for_the_grace_period(runner, http):
+    created = json.loads(runner("clients", "create", "--name", "svc", "--json").stdout)
+    cid, old = created["client_id"], created["client_secret"]
+    result = runner("clients", "rotate-secret", cid, "--grace", "1h", "--json")
+    assert result.exit_code == 0, result.output
+    rotated = json.loads(result.stdout)
+    new = rotated["client_secret"]
+    assert new != old and rotated["old_secret_expires_at"]
+
+    def works(secret: str) -> bool:
+        form = {"grant_type": "client_credentials"}
+        return http.post("/oauth/token", data=form, auth=(cid, secret)).status_code == 200
+
+    current_runtime().clients.invalidate()
+    assert works(old) and works(new)
+    clock.advance(3601)
+    assert works(new) and not works(old)
+    assert runner("clients", "rotate-secret", "nobody").exit_code != 0

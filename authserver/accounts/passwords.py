@@ -25,11 +25,11 @@ def common_passwords() -> frozenset[str]:
 
 def check_policy(password: str) -> None:
     if len(password) < MIN_LENGTH:
-        raise InvalidInput(f"a password needs at least {MIN_LENGTH} characters")
+        raise InvalidInput(f"password: at least {MIN_LENGTH} characters")
     if len(password) > MAX_LENGTH:
-        raise InvalidInput(f"a password has at most {MAX_LENGTH} characters")
+        raise InvalidInput(f"password: at most {MAX_LENGTH} characters")
     if password.lower() in common_passwords():
-        raise InvalidInput("this password is one of the most common ones; choose another")
+        raise InvalidInput("password: one of the most common passwords; choose another")
 
 
 def hash_password(password: str) -> str:

@@ -28,12 +28,17 @@ _EMAIL = re.compile(r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$")
 def normalize_email(email: str) -> str:
     email = email.strip().lower()
     if len(email) > 320 or not _EMAIL.match(email):
-        raise InvalidInput("not an email address")
+        raise InvalidInput("email: not an email address")
     return email
 
 
 def create_user(
-    email: str, password: str, *, display_name: str = "", roles: tuple[str, ...] = ()
+    email: str,
+    password: str,
+    *,
+    display_name: str = "",
+    roles: tuple[str, ...] = (),
+    actor: str = "cli",
 ) -> User:
     email = normalize_email(email)
     check_policy(password)
@@ -49,6 +54,7 @@ def create_user(
     )
     db.session.add(user)
     db.session.flush()
+    record(Tag.USER_CREATED, actor=actor, user=email, roles=sorted(roles))
     return user
 
 
@@ -60,11 +66,35 @@ def list_users() -> list[User]:
     return list(db.session.scalars(select(User).order_by(User.id)))
 
 
+def find_user_by_subject(subject: str) -> User | None:
+    return db.session.scalar(select(User).where(User.subject == subject))
+
+
+def update_user(
+    user: User, *, display_name: str | None = None, is_active: bool | None = None, actor: str
+) -> User:
+    if display_name is not None:
+        if not display_name.strip() or len(display_name) > 200:
+            raise InvalidInput("display_name: 1 to 200 characters")
+        user.display_name = display_name.strip()
+        record(Tag.USER_UPDATED, actor=actor, user=user.email)
+    if is_active is False and user.is_active:
+        disable_user(user, actor=actor)
+    elif is_active is True and not user.is_active:
+        user.is_active = True
+        record(Tag.USER_UPDATED, actor=actor, user=user.email, enabled=True)
+    db.session.flush()
+    return user
+
+
 def disable_user(user: User, *, actor: str = "cli") -> int:
-    """Disable a user; every API key it owns is revoked. Returns how many keys."""
+    """Disable a user: its sessions end and every API key it owns is revoked. Returns how
+    many keys."""
+    from authserver.accounts.sessions import end_all_sessions
     from authserver.apikeys.service import revoke_keys_of
 
     user.is_active = False
+    end_all_sessions(user)
     revoked = revoke_keys_of(user, reason="owner disabled", actor=actor)
     record(Tag.USER_DISABLED, actor=actor, user=user.email, apikeys_revoked=revoked)
     db.session.flush()

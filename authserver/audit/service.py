@@ -1,7 +1,8 @@
 """Record security events.
 
-Until the tamper-evident audit table exists (the hardening issue), events are structured log
-lines (one JSON object each) on the ``authserver.audit`` logger. Callers never pass secrets.
+Every event is a row in ``audit_events``, added to the caller's transaction (so an event is
+stored exactly when the change it records is), and a structured log line (one JSON object) on
+the ``authserver.audit`` logger for log shippers. Callers never pass secrets.
 """
 
 from __future__ import annotations
@@ -11,15 +12,24 @@ import logging
 
 from authserver import clock
 from authserver.audit.tags import Tag
+from authserver.extensions import db
+from authserver.models import AuditEvent
 
 log = logging.getLogger("authserver.audit")
 
 #: Events an operator must see even with a quiet log level.
 _LOUD = {Tag.KEY_REVOKED}
+_COLUMNS = ("event", "at", "actor", "outcome")
 
 
 def record(tag: Tag, *, actor: str = "system", outcome: str = "success", **fields: object) -> None:
-    event = {"event": tag.value, "at": clock.now().isoformat(), "actor": actor, "outcome": outcome}
+    now = clock.now()
+    event = {"event": tag.value, "at": now.isoformat(), "actor": actor, "outcome": outcome}
     event.update(fields)
     level = logging.CRITICAL if tag in _LOUD else logging.INFO
-    log.log(level, json.dumps(event, default=str, sort_keys=True))
+    line = json.dumps(event, default=str, sort_keys=True)
+    log.log(level, line)
+    data = {k: v for k, v in json.loads(line).items() if k not in _COLUMNS}
+    db.session.add(
+        AuditEvent(at=now, event=tag.value, actor=actor[:200], outcome=outcome, data=data)
+    )

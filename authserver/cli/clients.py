@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
+from authserver.cli.keys import Duration
 from authserver.cli.output import emit, fail, iso, split_multi, transaction
 from authserver.clients.service import (
     NewClient,
@@ -15,6 +16,7 @@ from authserver.clients.service import (
     disable_client,
     find_client_any,
     list_clients,
+    rotate_client_secret,
 )
 from authserver.errors import InvalidInput, NotFound
 from authserver.extensions import db
@@ -121,3 +123,22 @@ def disable_command(client_id: str) -> None:
     revoked = disable_client(client)
     db.session.commit()
     click.echo(f"disabled {client_id}; {revoked} API key(s) revoked")
+
+
+@group.command("rotate-secret")
+@click.argument("client_id")
+@click.option("--grace", type=Duration(), default="24h", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def rotate_secret_command(client_id: str, grace: int, as_json: bool) -> None:
+    """A new secret, shown once; the current one keeps working for the grace period."""
+    with transaction():
+        client = find_client_any(client_id)
+        if client is None:
+            raise NotFound(f"no client {client_id}")
+        secret, old_until = rotate_client_secret(client, grace_seconds=grace)
+    value = {
+        "client_id": client_id,
+        "client_secret": secret,
+        "old_secret_expires_at": iso(old_until),
+    }
+    emit(value, as_json, f"{secret}\n(shown once; the previous secret stops at {iso(old_until)})")

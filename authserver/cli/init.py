@@ -15,13 +15,15 @@ from authserver.keys.kek import FileKekSource, kek_source_for
 from authserver.keys.lifecycle import run_due_transitions
 from authserver.keys.pepper import ensure_pepper
 from authserver.keys.schedule import ensure_schedules
-from authserver.rbac.service import ensure_builtin_roles
+from authserver.rbac.service import create_role, ensure_builtin_roles, find_role
 from authserver.runtime import current_runtime
 from authserver.security import generate_secret
 
 DEMO_ADMIN_EMAIL = "admin@example.com"
 DEMO_CLIENT_NAME = "demo-client"
 DEMO_CLIENT_SCOPE = "demo:read demo:write"
+# A client's tokens carry only scopes its roles permit: the demo client holds this role.
+DEMO_ROLE = "demo-api"
 
 
 @click.command("init")
@@ -56,6 +58,9 @@ def current_runtime_migrations() -> str:
 
 
 def _ensure_demo_accounts() -> None:
+    if find_role(DEMO_ROLE) is None:
+        create_role(DEMO_ROLE, DEMO_CLIENT_SCOPE.split(), "The demo client's API scopes")
+        db.session.commit()
     if find_user(DEMO_ADMIN_EMAIL) is None:
         password = generate_secret()
         create_user(DEMO_ADMIN_EMAIL, password, display_name="Demo admin", roles=("admin",))
@@ -68,7 +73,11 @@ def _ensure_demo_accounts() -> None:
     client = find_client_by_name(DEMO_CLIENT_NAME)
     if client is None:
         client, secret = create_client(
-            NewClient(name=DEMO_CLIENT_NAME, scope=DEMO_CLIENT_SCOPE, roles=("resource-server",))
+            NewClient(
+                name=DEMO_CLIENT_NAME,
+                scope=DEMO_CLIENT_SCOPE,
+                roles=("resource-server", DEMO_ROLE),
+            )
         )
         db.session.commit()
         click.echo("demo confidential client (shown once, not stored anywhere in the clear):")

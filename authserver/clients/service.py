@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import secrets
 from urllib.parse import urlsplit
 
@@ -101,7 +102,7 @@ def new_client_id() -> str:
     return "".join(secrets.choice(ALPHABET) for _ in range(CLIENT_ID_LENGTH))
 
 
-def create_client(spec: NewClient) -> tuple[Client, str | None]:
+def create_client(spec: NewClient, *, actor: str = "cli") -> tuple[Client, str | None]:
     """Register a client; returns it with its secret in plain text (None if it has none).
 
     The secret exists in plain text only in the return value: the caller shows it once.
@@ -146,6 +147,7 @@ def create_client(spec: NewClient) -> tuple[Client, str | None]:
         client.secrets.append(ClientSecret(secret_hash=hash_secret(secret), created_at=clock.now()))
     db.session.add(client)
     db.session.flush()
+    record(Tag.CLIENT_CREATED, actor=actor, client=client.client_id, name=client.name)
     return client, secret
 
 
@@ -178,3 +180,67 @@ def disable_client(client: Client, *, actor: str = "cli") -> int:
     record(Tag.CLIENT_DISABLED, actor=actor, client=client.client_id, apikeys_revoked=revoked)
     db.session.flush()
     return revoked
+
+
+def rotate_client_secret(
+    client: Client, *, grace_seconds: int, actor: str = "cli"
+) -> tuple[str, dt.datetime | None]:
+    """Issue a new secret; the current ones stay valid for ``grace_seconds`` (0: stop now), so
+    a deployment can roll the new secret out before the old one stops working. Returns the new
+    secret in plain text (shown once) and when the old ones stop."""
+    if client.token_endpoint_auth_method not in ("client_secret_basic", "client_secret_post"):
+        raise InvalidInput("this client authenticates without a shared secret")
+    if grace_seconds < 0:
+        raise InvalidInput("grace: must not be negative")
+    now = clock.now()
+    old_until = now + dt.timedelta(seconds=grace_seconds)
+    for old in client.secrets:
+        if old.is_valid_at(now) and (old.expires_at is None or old.expires_at > old_until):
+            old.expires_at = old_until
+    # Secrets past their grace period are of no use to anyone: drop them.
+    client.secrets = [s for s in client.secrets if s.is_valid_at(now)]
+    secret = generate_secret()
+    client.secrets.append(ClientSecret(secret_hash=hash_secret(secret), created_at=now))
+    record(
+        Tag.CLIENT_SECRET_ROTATED,
+        actor=actor,
+        client=client.client_id,
+        old_secrets_expire_at=old_until.isoformat(),
+    )
+    db.session.flush()
+    return secret, old_until
+
+
+@dataclasses.dataclass(frozen=True)
+class ClientChanges:
+    """Fields an administrator may change after registration (None: unchanged)."""
+
+    name: str | None = None
+    scope: str | None = None
+    redirect_uris: tuple[str, ...] | None = None
+    post_logout_redirect_uris: tuple[str, ...] | None = None
+    skip_consent: bool | None = None
+
+
+def update_client(client: Client, changes: ClientChanges, *, actor: str = "cli") -> Client:
+    if changes.name is not None:
+        name = changes.name.strip()
+        if not name or len(name) > 200:
+            raise InvalidInput("name: 1 to 200 characters")
+        client.name = name
+    if changes.scope is not None:
+        client.scope = validate_scope(changes.scope)
+    if changes.redirect_uris is not None:
+        uris = _validate_redirect_uris(changes.redirect_uris, "redirect_uri")
+        if "authorization_code" in client.grant_types and not uris:
+            raise InvalidInput("redirect_uri: the authorization_code grant needs at least one")
+        client.redirect_uris = uris
+    if changes.post_logout_redirect_uris is not None:
+        client.post_logout_redirect_uris = _validate_redirect_uris(
+            changes.post_logout_redirect_uris, "post_logout_redirect_uri"
+        )
+    if changes.skip_consent is not None:
+        client.skip_consent = changes.skip_consent
+    record(Tag.CLIENT_UPDATED, actor=actor, client=client.client_id)
+    db.session.flush()
+    return client

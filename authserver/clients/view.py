@@ -28,6 +28,7 @@ class ClientView(ClientMixin):
     # (HMAC of a secret, end of its grace period or None)
     secrets: tuple[tuple[str, dt.datetime | None], ...]
     permissions: frozenset[str]
+    role_names: tuple[str, ...] = ()
     post_logout_redirect_uris: tuple[str, ...] = ()
     id_token_signed_response_alg: str = "RS256"  # noqa: S105
     skip_consent: bool = False
@@ -45,6 +46,7 @@ class ClientView(ClientMixin):
             jwks=client.jwks,
             secrets=tuple((s.secret_hash, s.expires_at) for s in client.secrets),
             permissions=frozenset(p for role in client.roles for p in role.permission_names),
+            role_names=tuple(sorted(role.name for role in client.roles)),
             post_logout_redirect_uris=tuple(client.post_logout_redirect_uris or ()),
             id_token_signed_response_alg=client.id_token_signed_response_alg or "RS256",
             skip_consent=client.skip_consent,

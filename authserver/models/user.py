@@ -28,3 +28,11 @@ class User(db.Model):
 
     def get_user_id(self) -> str:
         return self.subject
+
+    @property
+    def role_names(self) -> list[str]:
+        return sorted(role.name for role in self.roles)
+
+    @property
+    def permissions(self) -> frozenset[str]:
+        return frozenset(p for role in self.roles for p in role.permission_names)

@@ -12,7 +12,7 @@ from authserver.keys.keyring import KeyRing
 from authserver.models import ApiKey
 from authserver.oauth.tokens import AccessToken, read_access_token
 
-_JWT_CLAIMS = ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "nbf", "jti")
+_JWT_CLAIMS = ("scope", "roles", "client_id", "sub", "aud", "iss", "exp", "iat", "nbf", "jti")
 
 
 def _introspect_jwt(token: AccessToken) -> dict:

@@ -22,6 +22,7 @@ from flask import current_app
 
 from authserver.apikeys.service import authenticate_api_key, ip_allowed, note_use
 from authserver.clients.service import CONFIDENTIAL_AUTH_METHODS
+from authserver.models import ApiKey
 from authserver.oauth.token_types import (
     ACCESS_TOKEN_TYPE,
     API_KEY_TOKEN_TYPE,
@@ -37,10 +38,14 @@ class UnsupportedTokenType(OAuth2Error):
 
 
 class Subject:
-    """The owner of an API key, as Authlib's token generator expects a user."""
+    """The owner of an API key, as Authlib's token generator expects a user: its id, and the
+    roles it holds now (a key never grants more than its owner is permitted today)."""
 
-    def __init__(self, sub: str) -> None:
-        self.sub = sub
+    def __init__(self, key: ApiKey) -> None:
+        owner = key.owner_user or key.owner_client
+        self.sub = key.subject
+        self.role_names = sorted(role.name for role in owner.roles)
+        self.permissions = frozenset(p for role in owner.roles for p in role.permission_names)
 
     def get_user_id(self) -> str:
         return self.sub
@@ -93,7 +98,7 @@ class ApiKeyExchange(BaseGrant, TokenEndpointMixin):
 
     def create_token_response(self):  # noqa: ANN201
         token = self.generate_token(
-            user=Subject(self.api_key.subject),
+            user=Subject(self.api_key),
             scope=self.granted_scope,
             include_refresh_token=False,
         )

@@ -23,6 +23,7 @@ from authserver.keys.keyring import KeyRing
 from authserver.metrics import tokens_signed
 from authserver.models import RevokedAccessToken
 from authserver.oauth.refresh_tokens import new_refresh_token
+from authserver.rbac.service import grantable_scope
 
 ACCESS_TOKEN_TYP = "at+jwt"  # noqa: S105 - RFC 9068 §2.1
 
@@ -41,11 +42,23 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
     def generate(
         self, grant_type, client, user=None, scope=None, expires_in=None, include_refresh_token=True
     ):  # noqa: ANN001, ANN201
+        # The scope granted = asked ∩ registered for the client ∩ permitted to the subject
+        # (the user, or the client itself when there is none) through its roles.
+        subject = user if user is not None else client
+        scope = grantable_scope(client.get_allowed_scope(scope), subject.permissions)
         # OIDC Core §11: in an OpenID request a refresh token needs the offline_access scope.
-        granted = set((scope or "").split())
+        granted = set(scope.split())
         if "openid" in granted and "offline_access" not in granted:
             include_refresh_token = False
-        return super().generate(grant_type, client, user, scope, expires_in, include_refresh_token)
+        token = super().generate(grant_type, client, user, scope, expires_in, include_refresh_token)
+        # RFC 6749 §5.1: the granted scope, always, even when it is narrower than asked.
+        token["scope"] = scope
+        return token
+
+    def get_allowed_scope(self, client, scope) -> str:  # noqa: ANN001
+        # ``generate`` has narrowed it already; asking the client again would turn an empty
+        # grant back into "everything registered" (an omitted scope).
+        return scope or ""
 
     def get_audiences(self, client, user, scope) -> str:  # noqa: ANN001
         return self.settings.audience
@@ -62,6 +75,7 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
             "jti": secrets.token_urlsafe(16),
             "client_id": client.get_client_id(),
             "scope": scope or "",
+            "roles": list((user if user is not None else client).role_names),
         }
         kid, key = self.keyring.signer(self.alg)
         header = {"typ": ACCESS_TOKEN_TYP, "alg": self.alg, "kid": kid}

@@ -1,15 +1,16 @@
-"""Roles: the built-ins, lookup by name."""
+"""Roles and what they permit: the built-ins, lookup by name, grants, and the rule that a token
+or API key never carries more than its subject's roles permit."""
 
 from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from authserver.errors import Conflict, InvalidInput, NotFound
 from authserver.extensions import db
-from authserver.models import Client, Role, RolePermission, User
-from authserver.rbac.permissions import BUILTIN_ROLES
+from authserver.models import Client, Role, RolePermission, User, client_roles, user_roles
+from authserver.rbac.permissions import BUILTIN_ROLES, PROTOCOL_SCOPES
 from authserver.rbac.scopes import validate_scope
 
 _ROLE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -45,6 +46,14 @@ def permissions_of(subject: User | Client) -> set[str]:
     return {p for role in subject.roles for p in role.permission_names}
 
 
+def grantable_scope(scope: str, permissions: frozenset[str] | set[str]) -> str:
+    """``scope`` narrowed to what the subject's roles permit (order kept). Protocol scopes
+    (``openid``, ``offline_access``, ...) are not permissions and always pass; the caller has
+    already intersected with the client's registration (RFC 6749 §3.3 lets the server grant
+    less than asked, and the token response then names the granted scope)."""
+    return " ".join(s for s in scope.split() if s in PROTOCOL_SCOPES or s in permissions)
+
+
 def find_role(name: str) -> Role | None:
     return db.session.scalar(select(Role).where(Role.name == name))
 
@@ -64,6 +73,32 @@ def create_role(name: str, scopes: list[str], description: str = "") -> Role:
     db.session.add(role)
     db.session.flush()
     return role
+
+
+def update_role(role: Role, *, add: list[str], remove: list[str], description: str | None) -> Role:
+    """Change a role's permissions; a built-in role's permissions can grow, never shrink."""
+    remove_set = set(validate_scope(" ".join(remove)).split())
+    if role.is_builtin and remove_set & role.permission_names:
+        raise Conflict(f"{role.name} is built in: its permissions can be extended, not reduced")
+    for permission in sorted(set(validate_scope(" ".join(add)).split()) - role.permission_names):
+        role.permissions.append(RolePermission(permission=permission))
+    role.permissions = [p for p in role.permissions if p.permission not in remove_set]
+    if description is not None:
+        role.description = description
+    db.session.flush()
+    return role
+
+
+def delete_role(role: Role) -> None:
+    if role.is_builtin:
+        raise Conflict(f"{role.name} is built in and cannot be deleted")
+    # The assignments go first and explicitly: SQLite enforces ON DELETE CASCADE only when
+    # foreign keys are switched on, and the ORM sees roles only from the holders' side.
+    db.session.execute(delete(user_roles).where(user_roles.c.role_id == role.id))
+    db.session.execute(delete(client_roles).where(client_roles.c.role_id == role.id))
+    db.session.expire_all()
+    db.session.delete(role)
+    db.session.flush()
 
 
 def grant_role(role_name: str, subject: User | Client) -> None:

@@ -1,0 +1,1 @@
+"""The versioned admin REST API; each version is a package with its own blueprint."""

@@ -1,0 +1,6 @@
+"""/api/v1: the admin REST API. Importing the resource modules registers their operations."""
+
+from authserver.api.v1 import apikeys, audit, clients, keys, openapi, roles, users  # noqa: F401
+from authserver.api.v1.framework import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,373 @@
+"""How an admin API operation is declared, authenticated, validated and answered.
+
+Each operation is declared once with ``@operation(...)``: its path, the one permission it
+checks, and the pydantic models of its query, body and response. The same declaration drives
+the request validation here and the OpenAPI document (``openapi.py``): there is no second copy
+to drift. Views stay thin: they call one service function and return a model.
+
+- Authentication: ``Authorization: Bearer`` with an access token from this server or an API
+  key; 401 and 403 carry ``WWW-Authenticate`` as RFC 6750 §3 describes.
+- Errors: RFC 9457 ``application/problem+json``; validation errors name the field.
+- Concurrency: representations carry an ``ETag``; updates require a matching ``If-Match``
+  (RFC 9110 §13.1.1), so two administrators cannot silently overwrite each other.
+- Deprecation: a deprecated operation answers with ``Deprecation`` (RFC 9745), ``Sunset``
+  (RFC 8594) and a ``Link`` to its successor.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import functools
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from email.utils import format_datetime
+from typing import Any
+from urllib.parse import quote
+
+from flask import Blueprint, Response, current_app, request
+from pydantic import BaseModel, ValidationError
+
+from authserver.apikeys import format as keyformat
+from authserver.apikeys.service import authenticate_api_key, ip_allowed, note_use
+from authserver.errors import AuthServerError
+from authserver.extensions import db
+from authserver.oauth.tokens import read_access_token
+from authserver.rbac.permissions import Permission
+from authserver.runtime import runtime_of
+
+bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
+
+PROBLEM_JSON = "application/problem+json"
+REALM = 'realm="authserver"'
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+class Problem(Exception):
+    """An RFC 9457 problem; ``detail`` and ``errors`` are shown to the caller."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        *,
+        errors: list[dict] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(title)
+        self.status, self.title, self.detail = status, title, detail
+        self.errors = errors
+        self.headers = headers or {}
+
+    def response(self) -> Response:
+        body: dict[str, Any] = {"type": "about:blank", "title": self.title, "status": self.status}
+        if self.detail:
+            body["detail"] = self.detail
+        if self.errors is not None:
+            body["errors"] = self.errors
+        response = Response(json.dumps(body), status=self.status, mimetype=PROBLEM_JSON)
+        response.headers.update(self.headers)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+_DOMAIN_STATUS = {"invalid_input": 422, "not_found": 404, "conflict": 409}
+_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    412: "Precondition Failed",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    428: "Precondition Required",
+    500: "Internal Server Error",
+}
+
+
+def problem_for(status: int, detail: str | None = None) -> Problem:
+    return Problem(status, _TITLES.get(status, "Error"), detail)
+
+
+def _from_domain(error: AuthServerError) -> Problem:
+    status = _DOMAIN_STATUS.get(error.error, error.status)
+    field, _, message = error.description.partition(": ")
+    errors = None
+    if status == 422 and message and re.fullmatch(r"[a-z_]+", field):
+        errors = [{"field": field, "message": message}]
+    return Problem(status, _TITLES.get(status, "Error"), error.description, errors=errors)
+
+
+def _from_validation(error: ValidationError, where: str) -> Problem:
+    errors = [
+        {
+            "field": ".".join(str(part) for part in e["loc"]) or where,
+            "message": e["msg"],
+        }
+        for e in error.errors(include_url=False, include_input=False)
+    ]
+    return Problem(422, _TITLES[422], f"The {where} is not valid.", errors=errors)
+
+
+# --- who is calling ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Principal:
+    """The caller: ``actor`` names it in the audit trail; ``permissions`` bound what it may do."""
+
+    actor: str
+    permissions: frozenset[str]
+
+
+def _unauthorized(error: str | None = None, description: str = "") -> Problem:
+    challenge = f"Bearer {REALM}"
+    if error:
+        challenge += f', error="{error}", error_description="{description}"'
+    return Problem(
+        401, _TITLES[401], description or "A bearer token or API key is required.",
+        headers={"WWW-Authenticate": challenge},
+    )  # fmt: skip
+
+
+def authenticate() -> Principal:
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    credentials = credentials.strip()
+    if scheme.lower() != "bearer" or not credentials:
+        # RFC 6750 §3.1: no error code when the request carried no credentials.
+        raise _unauthorized()
+    runtime = runtime_of(current_app)
+    settings = runtime.settings
+    if keyformat.looks_like_key(credentials, settings.apikey_prefix):
+        key = authenticate_api_key(settings, credentials)
+        if key is None or not ip_allowed(key, request.remote_addr):
+            raise _unauthorized("invalid_token", "The API key is not valid.")
+        owner = key.owner_user or key.owner_client
+        owner_permissions = {p for role in owner.roles for p in role.permission_names}
+        note_use(key, request.remote_addr)
+        # A key never grants more than its owner holds today.
+        return Principal(f"apikey:{key.key_id}", frozenset(key.scopes & owner_permissions))
+    token = read_access_token(credentials, settings, runtime.keyring)
+    if token is None or token.is_expired() or token.is_revoked():
+        raise _unauthorized("invalid_token", "The access token is not valid.")
+    claims = token.claims
+    actor = (
+        f"client:{claims['client_id']}"
+        if claims["sub"] == claims["client_id"]
+        else f"user:{claims['sub']}"
+    )
+    return Principal(actor, frozenset(token.scope.split()))
+
+
+def _require(principal: Principal, permission: Permission) -> None:
+    if permission.value not in principal.permissions:
+        challenge = (
+            f'Bearer {REALM}, error="insufficient_scope", scope="{permission.value}", '
+            f'error_description="This needs the {permission.value} permission."'
+        )
+        raise Problem(
+            403, _TITLES[403], f"This operation needs the {permission.value} permission.",
+            headers={"WWW-Authenticate": challenge},
+        )  # fmt: skip
+
+
+# --- representations, ETags, pagination ---------------------------------------------------------
+
+
+def etag_of(model: BaseModel) -> str:
+    canonical = json.dumps(model.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return '"' + hashlib.sha256(canonical.encode()).hexdigest()[:32] + '"'
+
+
+def check_if_match(current: BaseModel) -> None:
+    """RFC 9110 §13.1.1: update only the representation the caller last saw."""
+    presented = request.headers.get("If-Match")
+    if presented is None:
+        raise problem_for(428, "Send If-Match with the ETag of the representation you change.")
+    tags = {t.strip() for t in presented.split(",")}
+    if "*" not in tags and etag_of(current) not in tags:
+        raise problem_for(412, "The resource changed since you read it; read it again.")
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(str(last_id).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int:
+    """0 for the first page; a Problem for a cursor this server did not hand out."""
+    if not cursor:
+        return 0
+    try:
+        value = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+        if not value.isdigit() or len(value) > 18:
+            raise ValueError
+        return int(value)
+    except (ValueError, UnicodeError):
+        raise Problem(400, _TITLES[400], "The cursor is not valid.") from None
+
+
+@dataclasses.dataclass
+class Reply:
+    """What a view returns when the status or headers differ from the operation's default."""
+
+    body: BaseModel | None
+    status: int | None = None
+    location: str | None = None
+    etag: bool = False
+
+
+# --- declaring operations -------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Deprecation:
+    since: dt.datetime
+    sunset: dt.datetime
+    successor: str  # path of the operation that replaces it, under /api/v1
+
+    def headers(self, path_params: dict[str, str]) -> dict[str, str]:
+        successor = quote(bp.url_prefix + self.successor.format(**path_params))
+        return {
+            "Deprecation": f"@{int(self.since.timestamp())}",  # RFC 9745 §2.1
+            "Sunset": format_datetime(self.sunset, usegmt=True),  # RFC 8594 §3
+            "Link": f'<{successor}>; rel="successor-version"',
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str  # OpenAPI template: /users/{user_id}
+    summary: str
+    tag: str
+    permission: Permission
+    status: int
+    response: type[BaseModel] | None
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    conditional: bool  # an update that needs If-Match
+    deprecated: Deprecation | None
+    operation_id: str
+
+
+OPERATIONS: list[Operation] = []
+
+
+def operation(
+    method: str,
+    path: str,
+    *,
+    summary: str,
+    tag: str,
+    permission: Permission,
+    status: int = 200,
+    response: type[BaseModel] | None = None,
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    conditional: bool = False,
+    deprecated: Deprecation | None = None,
+) -> Callable:
+    def register(view: Callable) -> Callable:
+        # Unique across resource modules: users_create, clients_create, ...
+        name = f"{view.__module__.rsplit('.', 1)[-1]}_{view.__name__}"
+        op = Operation(
+            method, path, summary, tag, permission, status, response, body, query,
+            conditional, deprecated, name,
+        )  # fmt: skip
+        OPERATIONS.append(op)
+        rule = re.sub(r"\{(\w+)\}", r"<\1>", path)
+        bp.add_url_rule(rule, name, _handler(op, view), methods=[method])
+        return view
+
+    return register
+
+
+def _handler(op: Operation, view: Callable) -> Callable:
+    @functools.wraps(view)
+    def handle(**path_params: str) -> Response:
+        try:
+            principal = authenticate()
+            _require(principal, op.permission)
+            kwargs: dict[str, Any] = dict(path_params, principal=principal)
+            if op.query is not None:
+                kwargs["query"] = _parse_query(op.query)
+            if op.body is not None:
+                kwargs["body"] = _parse_body(op.body)
+            result = view(**kwargs)
+            db.session.commit()
+        except Problem as e:
+            db.session.rollback()
+            return _with_deprecation(op, e.response(), path_params)
+        except AuthServerError as e:
+            db.session.rollback()
+            return _with_deprecation(op, _from_domain(e).response(), path_params)
+        return _with_deprecation(op, _respond(op, result), path_params)
+
+    return handle
+
+
+def _parse_query(model: type[BaseModel]) -> BaseModel:
+    args = request.args
+    repeated = [name for name in args if len(args.getlist(name)) > 1]
+    if repeated:
+        raise Problem(400, _TITLES[400], f"Repeated query parameter: {repeated[0]}.")
+    try:
+        return model.model_validate(args.to_dict())
+    except ValidationError as e:
+        raise _from_validation(e, "query") from None
+
+
+def _parse_body(model: type[BaseModel]) -> BaseModel:
+    if request.mimetype != "application/json":
+        raise problem_for(415, "Send the body as application/json.")
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise Problem(400, _TITLES[400], "The body must be a JSON object.")
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise _from_validation(e, "body") from None
+
+
+def _respond(op: Operation, result: BaseModel | Reply | None) -> Response:
+    reply = result if isinstance(result, Reply) else Reply(result)
+    status = reply.status or op.status
+    if reply.body is None:
+        return Response(status=204 if status in (200, 204) else status)
+    response = Response(reply.body.model_dump_json(), status=status, mimetype="application/json")
+    response.headers["Cache-Control"] = "no-store"
+    if reply.location:
+        response.headers["Location"] = reply.location
+    if reply.etag:
+        response.headers["ETag"] = etag_of(reply.body)
+    return response
+
+
+def _with_deprecation(op: Operation, response: Response, path_params: dict) -> Response:
+    if op.deprecated is not None:
+        response.headers.update(op.deprecated.headers(path_params))
+    return response
+
+
+def page(statement, id_column, query, *, to_item: Callable) -> tuple[list, str | None]:  # noqa: ANN001
+    """One page of ``statement`` ordered by ``id_column``, after the query's cursor: keyset
+    pagination, so a page costs the same however deep it is."""
+    after = decode_cursor(query.cursor)
+    rows = list(
+        db.session.scalars(
+            statement.where(id_column > after).order_by(id_column).limit(query.limit + 1)
+        )
+    )
+    more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    next_cursor = encode_cursor(rows[-1].id) if more else None
+    return [to_item(row) for row in rows], next_cursor

@@ -1,0 +1,349 @@
+"""The admin API's request and response bodies: validated on the way in, and published as the
+OpenAPI document's components (one source of truth).
+
+Inputs are strict (JSON types only, no coercion), bounded in size, and refuse unknown fields.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from authserver.config import SIGNING_ALGORITHMS
+
+MAX_DAYS = 3650 * 86400
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+Text = Annotated[str, StringConstraints(max_length=2000)]
+Email = Annotated[
+    str, StringConstraints(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+]
+ScopeToken = Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[\x21\x23-\x5b\x5d-\x7e]+$")
+]
+RoleName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+Uri = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+Alg = Literal["ES256", "RS256", "Ed25519"]
+assert set(SIGNING_ALGORITHMS) == {"ES256", "RS256", "Ed25519"}  # noqa: S101 - import-time guard
+GraceSeconds = Annotated[int, Field(ge=0, le=30 * 86400)]
+Scope = Annotated[str, StringConstraints(max_length=4000)]
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Output(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FieldError(Output):
+    field: str
+    message: str
+
+
+class Problem(Output):
+    """RFC 9457 problem details, as every /api/v1 error is answered."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    errors: list[FieldError] | None = None
+
+
+class PageQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(50, ge=1, le=100, description="Items per page.")
+    cursor: str | None = Field(None, max_length=40, description="From the previous page.")
+
+
+# --- users ------------------------------------------------------------------------------------
+
+
+class UserOut(Output):
+    id: str = Field(description="The stable opaque subject (`sub`) of the user's tokens.")
+    email: str
+    display_name: str
+    is_active: bool
+    roles: list[str]
+    created_at: dt.datetime
+
+
+class UserList(Output):
+    items: list[UserOut]
+    next_cursor: str | None
+
+
+class UserCreate(Input):
+    email: Email
+    password: Annotated[str, StringConstraints(min_length=12, max_length=1024)]
+    display_name: Annotated[str, StringConstraints(max_length=200)] = ""
+    roles: list[RoleName] = Field(default_factory=list, max_length=20)
+
+
+class UserUpdate(Input):
+    display_name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    is_active: bool | None = Field(
+        None, description="false disables the user: sessions end and API keys are revoked."
+    )
+
+
+# --- clients ----------------------------------------------------------------------------------
+
+
+class SecretOut(Output):
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+
+
+class ClientOut(Output):
+    client_id: str
+    name: str
+    is_public: bool
+    is_active: bool
+    token_endpoint_auth_method: str
+    grant_types: list[str]
+    redirect_uris: list[str]
+    post_logout_redirect_uris: list[str]
+    scope: str
+    roles: list[str]
+    id_token_signed_response_alg: str
+    skip_consent: bool
+    secrets: list[SecretOut]
+    created_at: dt.datetime
+
+
+class ClientList(Output):
+    items: list[ClientOut]
+    next_cursor: str | None
+
+
+GrantType = Literal[
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    "urn:ietf:params:oauth:grant-type:token-exchange",
+]
+AuthMethod = Literal["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+
+
+class ClientCreate(Input):
+    name: Name
+    grant_types: list[GrantType] = Field(default=["client_credentials"], max_length=4)
+    redirect_uris: list[Uri] = Field(default_factory=list, max_length=20)
+    post_logout_redirect_uris: list[Uri] = Field(default_factory=list, max_length=20)
+    scope: Scope = ""
+    public: bool = False
+    token_endpoint_auth_method: AuthMethod | None = None
+    roles: list[RoleName] = Field(default_factory=list, max_length=20)
+    id_token_signed_response_alg: Alg = "RS256"  # noqa: S105 - an algorithm name
+    skip_consent: bool = False
+    jwks: dict | None = Field(None, description="A JWK Set, for private_key_jwt.")
+
+
+class ClientCreated(ClientOut):
+    client_secret: str | None = Field(description="Shown this once; null for a client without.")
+
+
+class ClientUpdate(Input):
+    name: Name | None = None
+    scope: Scope | None = None
+    redirect_uris: list[Uri] | None = Field(None, max_length=20)
+    post_logout_redirect_uris: list[Uri] | None = Field(None, max_length=20)
+    skip_consent: bool | None = None
+    is_active: Literal[False] | None = Field(
+        None, description="false disables the client for good; its API keys are revoked."
+    )
+
+
+class SecretRotation(Input):
+    grace_seconds: GraceSeconds = Field(
+        86400, description="How long the current secret keeps working; 0 stops it now."
+    )
+
+
+class SecretRotated(Output):
+    client_id: str
+    client_secret: str = Field(description="Shown this once.")
+    old_secret_expires_at: dt.datetime
+
+
+# --- roles ------------------------------------------------------------------------------------
+
+
+class RoleOut(Output):
+    name: str
+    description: str
+    builtin: bool
+    permissions: list[str]
+
+
+class RoleList(Output):
+    items: list[RoleOut]
+    next_cursor: str | None
+
+
+class RoleCreate(Input):
+    name: RoleName
+    description: Text = ""
+    permissions: list[ScopeToken] = Field(default_factory=list, max_length=100)
+
+
+class RoleUpdate(Input):
+    description: Text | None = None
+    add_permissions: list[ScopeToken] = Field(default_factory=list, max_length=100)
+    remove_permissions: list[ScopeToken] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Refused for a built-in role: its permissions can grow, never shrink.",
+    )
+
+
+class RoleMembers(Output):
+    users: list[str] = Field(description="User ids (subjects).")
+    clients: list[str] = Field(description="client_ids.")
+
+
+# --- signing keys -----------------------------------------------------------------------------
+
+
+class SigningKeyOut(Output):
+    kid: str
+    alg: str
+    state: Literal["pending", "active", "retired", "expired", "revoked"]
+    created_at: dt.datetime
+    activated_at: dt.datetime | None
+    retired_at: dt.datetime | None
+    expired_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+    revoked_reason: str | None
+    planned: dict[str, dt.datetime] = Field(description="Planned transitions and their times.")
+
+
+class SigningKeyList(Output):
+    items: list[SigningKeyOut]
+
+
+class ScheduleOut(Output):
+    alg: str
+    rotate_every_seconds: int
+    publish_ahead_seconds: int
+    retire_after_seconds: int
+
+
+class ScheduleList(Output):
+    items: list[ScheduleOut]
+
+
+class ScheduleUpdate(Input):
+    rotate_every_seconds: Annotated[int, Field(ge=1, le=MAX_DAYS)] | None = None
+    publish_ahead_seconds: Annotated[int, Field(ge=0, le=MAX_DAYS)] | None = None
+    retire_after_seconds: Annotated[int, Field(ge=1, le=MAX_DAYS)] | None = None
+
+
+class RotationRequest(Input):
+    alg: Alg | None = Field(None, description="One algorithm; all when absent.")
+    now: bool = Field(False, description="Activate at once instead of publishing ahead.")
+
+
+class Transition(Output):
+    action: str
+    alg: str
+    kid: str
+
+
+class TransitionList(Output):
+    items: list[Transition]
+
+
+class KeyRevocation(Input):
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+
+# --- API keys ---------------------------------------------------------------------------------
+
+
+class ApiKeyOwner(Output):
+    type: Literal["user", "client"]
+    id: str = Field(description="The user's id (subject) or the client's client_id.")
+
+
+class ApiKeyOut(Output):
+    id: str = Field(description="The public key id.")
+    display: str = Field(description="Prefix, key id and the last four characters.")
+    name: str
+    description: str
+    owner: ApiKeyOwner
+    scopes: list[str]
+    allowed_cidrs: list[str]
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+    last_used_at: dt.datetime | None
+    last_used_ip: str | None
+
+
+class ApiKeyList(Output):
+    items: list[ApiKeyOut]
+    next_cursor: str | None
+
+
+class ApiKeyCreate(Input):
+    owner_user: Email | None = Field(None, description="Owner: a user, by email.")
+    owner_client: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
+        None, description="Owner: a client (service account), by client_id."
+    )
+    scopes: list[ScopeToken] = Field(min_length=1, max_length=50)
+    name: Annotated[str, StringConstraints(max_length=200)] = ""
+    description: Text = ""
+    expires_in_seconds: Annotated[int, Field(ge=60, le=MAX_DAYS)] | None = Field(
+        None, description="Default: the server's API-key lifetime (90 days)."
+    )
+    never_expires: bool = Field(False, description="Only where policy allows it.")
+    allowed_cidrs: list[Annotated[str, StringConstraints(max_length=64)]] = Field(
+        default_factory=list, max_length=20
+    )
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str = Field(description="The full key, shown this once.")
+
+
+class ApiKeyRotation(Input):
+    grace_seconds: GraceSeconds = Field(
+        86400, description="How long the old key keeps working; 0 stops it now."
+    )
+
+
+class ApiKeyRevocation(Input):
+    reason: Annotated[str, StringConstraints(max_length=500)] = ""
+
+
+# --- audit ------------------------------------------------------------------------------------
+
+
+class AuditEventOut(Output):
+    id: int
+    at: dt.datetime
+    event: str
+    actor: str
+    outcome: str
+    data: dict
+
+
+class AuditEventList(Output):
+    items: list[AuditEventOut]
+    next_cursor: str | None
+
+
+class AuditQuery(PageQuery):
+    event: str | None = Field(
+        None, max_length=64, description="An event tag, or a prefix of one ending in ':'."
+    )
+    actor: str | None = Field(None, max_length=200)
+    since: AwareDatetime | None = Field(None, description="RFC 3339 with offset, inclusive.")
+    until: AwareDatetime | None = Field(None, description="RFC 3339 with offset, exclusive.")

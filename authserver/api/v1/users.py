@@ -1,0 +1,79 @@
+"""/api/v1/users: people who sign in."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from authserver.accounts.service import create_user, find_user_by_subject, update_user
+from authserver.api.v1.framework import Principal, Reply, check_if_match, operation, page
+from authserver.api.v1.schemas import PageQuery, UserCreate, UserList, UserOut, UserUpdate
+from authserver.errors import NotFound
+from authserver.models import User
+from authserver.rbac.permissions import Permission
+
+TAG = "users"
+
+
+def user_out(user: User) -> UserOut:
+    return UserOut(
+        id=user.subject,
+        email=user.email,
+        display_name=user.display_name,
+        is_active=user.is_active,
+        roles=user.role_names,
+        created_at=user.created_at,
+    )
+
+
+def get_user(user_id: str) -> User:
+    """The user with this id (subject), or 404."""
+    user = find_user_by_subject(user_id)
+    if user is None:
+        raise NotFound("no such user")
+    return user
+
+
+@operation(
+    "GET", "/users", summary="List users", tag=TAG, permission=Permission.USERS_READ,
+    query=PageQuery, response=UserList,
+)  # fmt: skip
+def list_users(principal: Principal, query: PageQuery) -> UserList:
+    items, next_cursor = page(select(User), User.id, query, to_item=user_out)
+    return UserList(items=items, next_cursor=next_cursor)
+
+
+@operation(
+    "POST", "/users", summary="Create a user", tag=TAG, permission=Permission.USERS_WRITE,
+    body=UserCreate, response=UserOut, status=201,
+)  # fmt: skip
+def create(principal: Principal, body: UserCreate) -> Reply:
+    user = create_user(
+        body.email,
+        body.password,
+        display_name=body.display_name,
+        roles=tuple(body.roles),
+        actor=principal.actor,
+    )
+    return Reply(user_out(user), location=f"/api/v1/users/{user.subject}", etag=True)
+
+
+@operation(
+    "GET", "/users/{user_id}", summary="Read a user", tag=TAG,
+    permission=Permission.USERS_READ, response=UserOut,
+)  # fmt: skip
+def read(principal: Principal, user_id: str) -> Reply:
+    return Reply(user_out(get_user(user_id)), etag=True)
+
+
+@operation(
+    "PATCH", "/users/{user_id}", summary="Change a user's name, or disable or enable it",
+    tag=TAG, permission=Permission.USERS_WRITE, body=UserUpdate, response=UserOut,
+    conditional=True,
+)  # fmt: skip
+def update(principal: Principal, user_id: str, body: UserUpdate) -> Reply:
+    user = get_user(user_id)
+    check_if_match(user_out(user))
+    update_user(
+        user, display_name=body.display_name, is_active=body.is_active, actor=principal.actor
+    )
+    return Reply(user_out(user), etag=True)

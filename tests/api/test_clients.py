@@ -1,0 +1,70 @@
+"""/api/v1/clients, including secret rotation with a grace period."""
+
+from __future__ import annotations
+
+from authserver import clock
+
+
+def register(admin, **extra):
+    body = {"name": "Billing", "scope": "invoices:read"} | extra
+    return admin("POST", "/clients", body)
+
+
+def test_register_then_get_a_token_with_the_secret(admin, http):
+    response = register(admin)
+    assert response.status_code == 201
+    client = response.get_json()
+    assert client["client_secret"] and len(client["client_secret"]) >= 43
+    assert response.headers["Location"] == f"/api/v1/clients/{client['client_id']}"
+    token = http.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(client["client_id"], client["client_secret"]),
+    )
+    assert token.status_code == 200
+    read = admin("GET", f"/clients/{client['client_id']}").get_json()
+    assert "client_secret" not in read and len(read["secrets"]) == 1
+
+
+def test_registration_rules_are_the_services(admin):
+    public_cc = register(admin, public=True)
+    assert public_cc.status_code == 422
+    bad_grant = register(admin, grant_types=["password"])
+    assert bad_grant.status_code == 422
+    assert bad_grant.get_json()["errors"][0]["field"].startswith("grant_types")
+    no_redirect = register(admin, grant_types=["authorization_code"])
+    assert no_redirect.status_code == 422
+    assert no_redirect.get_json()["errors"][0]["field"] == "redirect_uri"
+
+
+def test_secret_rotation_keeps_the_old_secret_for_the_grace_period(admin, http):
+    client = register(admin).get_json()
+    cid, old = client["client_id"], client["client_secret"]
+    rotated = admin("POST", f"/clients/{cid}/secret-rotations", {"grace_seconds": 3600})
+    assert rotated.status_code == 201
+    new = rotated.get_json()["client_secret"]
+
+    def works(secret: str) -> bool:
+        return (
+            http.post(
+                "/oauth/token", data={"grant_type": "client_credentials"}, auth=(cid, secret)
+            ).status_code
+            == 200
+        )
+
+    assert works(old) and works(new)
+    clock.advance(3601)
+    assert works(new) and not works(old)
+
+
+def test_patch_changes_fields_and_disables(admin):
+    client = register(admin).get_json()
+    path = f"/clients/{client['client_id']}"
+    etag = admin("GET", path).headers["ETag"]
+    renamed = admin("PATCH", path, {"name": "Billing v2"}, headers={"If-Match": etag})
+    assert renamed.status_code == 200 and renamed.get_json()["name"] == "Billing v2"
+    etag = renamed.headers["ETag"]
+    disabled = admin("PATCH", path, {"is_active": False}, headers={"If-Match": etag})
+    assert disabled.get_json()["is_active"] is False
+    enable = admin("PATCH", path, {"is_active": True}, headers={"If-Match": "*"})
+    assert enable.status_code == 422  # disabling is for good
