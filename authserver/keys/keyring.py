@@ -81,6 +81,10 @@ class KeyRing:
         self._current()
         return self._max_age
 
+    def snapshot(self) -> object:
+        """An object that changes identity whenever the key ring reloads."""
+        return self._current()
+
     def published(self) -> list[KeyInfo]:
         return sorted(self._current().values(), key=lambda k: (k.alg, k.id))
 

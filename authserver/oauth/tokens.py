@@ -14,7 +14,7 @@ import secrets
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 
 from authserver import clock
 from authserver.config import Settings
@@ -118,11 +118,14 @@ class AccessToken:
         return self.claims["exp"] <= clock.timestamp()
 
     def is_revoked(self) -> bool:
-        return db.session.get(RevokedAccessToken, self.jti) is not None
+        return db.session.execute(_REVOKED, {"jti": self.jti}).first() is not None
 
     def check_client(self, client) -> bool:  # noqa: ANN001
         return self.client_id == client.get_client_id()
 
+
+# Built once, and a bare row instead of an ORM object: this runs on every introspection.
+_REVOKED = select(RevokedAccessToken.jti).where(RevokedAccessToken.jti == bindparam("jti"))
 
 _REQUIRED_CLAIMS = ("iss", "sub", "exp", "iat", "jti", "client_id")
 

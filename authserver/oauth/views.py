@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import json
 
 from authlib.oauth2.rfc6749 import OAuth2Error
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, request
 
+from authserver.config import Settings
 from authserver.extensions import db
-from authserver.keys.jwks import jwks_document
+from authserver.keys.jwks import SerializedJwks
 from authserver.metrics import jwks_requests
 from authserver.oauth import paths
 from authserver.oauth.discovery import server_metadata
@@ -51,9 +52,9 @@ def revoke() -> Response:
 def jwks() -> Response:
     jwks_requests.inc()
     keyring = current_runtime().keyring
-    body = json.dumps(jwks_document(keyring), separators=(",", ":"))
+    body, etag = _jwks.get(keyring)
     response = Response(body, mimetype="application/jwk-set+json")
-    response.set_etag(hashlib.sha256(body.encode()).hexdigest()[:32])
+    response.set_etag(etag)
     response.cache_control.public = True
     response.cache_control.max_age = keyring.jwks_max_age()
     return response.make_conditional(request)
@@ -62,4 +63,13 @@ def jwks() -> Response:
 @bp.get(paths.AS_METADATA)
 @bp.get(paths.OPENID_CONFIGURATION)
 def metadata() -> Response:
-    return jsonify(server_metadata(current_settings()))
+    return Response(_metadata_body(current_settings()), mimetype="application/json")
+
+
+@functools.lru_cache(maxsize=8)
+def _metadata_body(settings: Settings) -> bytes:
+    # Settings are fixed for the life of an app: serialise its document once.
+    return json.dumps(server_metadata(settings)).encode()
+
+
+_jwks = SerializedJwks()
