@@ -48,3 +48,18 @@ def test_exactly_one_owner(admin, make_client):
     assert both.status_code == 422
     nobody = admin("POST", "/api-keys", {"owner_client": "nobody", "scopes": ["x"]})
     assert nobody.status_code == 422
+
+
+def test_a_key_rotates_once_and_a_revoked_one_not_at_all(admin, make_client):
+    owner = make_client("orders:read")
+    key = admin(
+        "POST", "/api-keys", {"owner_client": owner.client_id, "scopes": ["orders:read"]}
+    ).get_json()
+    path = f"/api-keys/{key['id']}/rotations"
+    assert admin("POST", path, {"grace_seconds": 60}).status_code == 201
+    assert admin("POST", path, {"grace_seconds": 60}).status_code == 409
+    other = admin(
+        "POST", "/api-keys", {"owner_client": owner.client_id, "scopes": ["orders:read"]}
+    ).get_json()
+    admin("POST", f"/api-keys/{other['id']}/revocation", {})
+    assert admin("POST", f"/api-keys/{other['id']}/rotations", {}).status_code == 409

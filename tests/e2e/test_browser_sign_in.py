@@ -5,7 +5,6 @@ and the ID token is validated against the JWKS fetched over HTTP."""
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,22 +16,10 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from tests.conftest import PASSWORD
+from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, requires_chromium
 from tests.server_process import ServerProcess, free_port
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM), reason="Chromium is missing (make test installs Debian's)"
-)
+pytestmark = requires_chromium
 
 
 class _Callback(BaseHTTPRequestHandler):

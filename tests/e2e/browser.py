@@ -1,0 +1,23 @@
+"""Debian's Chromium for browser tests, driven by Playwright through ``executable_path``
+(never `playwright install`, which downloads)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+requires_chromium = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason="Chromium is missing (make test installs Debian's)"
+)
