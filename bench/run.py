@@ -55,6 +55,7 @@ def main() -> None:
         with server.running():
             config = f"granian {args.workers}w x {args.threads}t, SQLite"
             _measure_ours(server, seed, config, env)
+            _measure_introspection_pairs(server, seed, env, rounds=1 if args.smoke else 3)
             _measure_verify(server, seed, seconds=1 if args.smoke else 5)
     if args.peers:
         _measure_peers(env)
@@ -176,6 +177,46 @@ def _measure_ours(server: Server, seed: dict[str, str], config: str, env: dict) 
         "--expect", '"active": true',
         env=env,
     )  # fmt: skip
+
+
+def _measure_introspection_pairs(server: Server, seed: dict, env: dict, rounds: int) -> None:
+    """JWT and API-key introspection in alternating short runs, so that a machine whose speed
+    drifts during a run (this VM's does) affects both alike; the ratio of each pair is kept."""
+    token = requests.post(
+        server.base_url + "/oauth/token",
+        data={"grant_type": "client_credentials", "scope": SCOPE},
+        auth=(seed["client_id"], seed["secret"]),
+        timeout=10,
+    ).json()["access_token"]
+    out = RESULTS / "introspection_pairs.jsonl"
+    out.unlink(missing_ok=True)
+    pair_env = {**env, "BENCH_OUT": str(out), "BENCH_RUNS": "1", "BENCH_WARMUP": "1"}
+    pair_env.setdefault("BENCH_DURATION", "5")
+    for round_ in range(rounds):
+        for label, body in (
+            ("jwt", f"token={token}&token_type_hint=access_token"),
+            ("api key", f"token={seed['key']}&token_type_hint={API_KEY_HINT}"),
+        ):
+            _harness(
+                "url", "--server", "authserver", "--config", f"pair {round_}",
+                "--endpoint", f"introspect {label}",
+                "--url", server.base_url + "/oauth/introspect", "--method", "POST",
+                "--body", body, "--auth", _basic(seed["client_id"], seed["secret"]),
+                "--expect", '"active": true',
+                env=pair_env,
+            )  # fmt: skip
+    records = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+    by_round: dict[str, dict[str, float]] = {}
+    for r in records:
+        by_round.setdefault(r["config"], {})[r["endpoint"]] = r.get("rps", 0.0)
+    ratios = [
+        round(v["introspect api key"] / v["introspect jwt"], 2)
+        for v in by_round.values()
+        if v.get("introspect jwt") and v.get("introspect api key")
+    ]
+    summary = {"pairs_req_per_s": by_round, "api_key_over_jwt": ratios}
+    (RESULTS / "introspection_pairs.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(summary)
 
 
 def _measure_verify(server: Server, seed: dict[str, str], seconds: float) -> None:
