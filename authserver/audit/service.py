@@ -1,8 +1,9 @@
 """Record security events.
 
-Every event is a row in ``audit_events``, added to the caller's transaction (so an event is
-stored exactly when the change it records is), and a structured log line (one JSON object) on
-the ``authserver.audit`` logger for log shippers. Callers never pass secrets.
+Every event is a row in ``audit_events``, appended to the hash chain in the caller's
+transaction (so an event is stored exactly when the change it records is), and a structured
+log line (one JSON object) on the ``authserver.audit`` logger for log shippers. Callers never
+pass secrets.
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ import json
 import logging
 
 from authserver import clock
+from authserver.audit.chain import append
 from authserver.audit.tags import Tag
-from authserver.extensions import db
-from authserver.models import AuditEvent
 
 log = logging.getLogger("authserver.audit")
 
@@ -30,6 +30,4 @@ def record(tag: Tag, *, actor: str = "system", outcome: str = "success", **field
     line = json.dumps(event, default=str, sort_keys=True)
     log.log(level, line)
     data = {k: v for k, v in json.loads(line).items() if k not in _COLUMNS}
-    db.session.add(
-        AuditEvent(at=now, event=tag.value, actor=actor[:200], outcome=outcome, data=data)
-    )
+    append(now, tag.value, actor[:200], outcome, data)

@@ -24,7 +24,7 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from authserver.cli import apikeys, clients, init, kek, keys, roles, serve, users
+    from authserver.cli import apikeys, audit, clients, init, kek, keys, roles, serve, users
 
     cli.add_command(init.init_command)
     cli.add_command(serve.serve_command)
@@ -34,6 +34,7 @@ def _register() -> None:
     cli.add_command(kek.group)
     cli.add_command(apikeys.group)
     cli.add_command(roles.group)
+    cli.add_command(audit.group)
 
 
 _register()

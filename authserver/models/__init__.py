@@ -1,7 +1,7 @@
 """SQLAlchemy models, one module per artefact. Importing this package registers them all."""
 
 from authserver.models.apikey import ApiKey
-from authserver.models.audit import AuditEvent
+from authserver.models.audit import AuditChain, AuditEvent
 from authserver.models.client import Client, ClientSecret
 from authserver.models.oauth import (
     AuthorizationCode,
@@ -22,6 +22,7 @@ __all__ = [
     "RefreshToken",
     "UserSession",
     "ApiKey",
+    "AuditChain",
     "AuditEvent",
     "Client",
     "ClientSecret",

@@ -1,14 +1,14 @@
-"""Security events, one row each, written in the same transaction as the change they record.
-
-The hardening issue chains these rows (each carrying the hash of the one before) so that an
-edit cannot go unnoticed; until then they are append-only by convention.
+"""Security events, one row each, written in the same transaction as the change they record,
+and chained: each row stores the SHA-256 of the one before it together with its own, so an
+edited, removed or inserted row breaks the chain (``authserver audit verify``). The single
+``audit_chain`` row holds the head; appends lock it, so concurrent writers never fork the chain.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Index, String
+from sqlalchemy import JSON, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from authserver.extensions import db
@@ -27,3 +27,15 @@ class AuditEvent(db.Model):
     outcome: Mapped[str] = mapped_column(String(16))
     # What the event is about (kid, key id, role, ...): never a secret.
     data: Mapped[dict] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditChain(db.Model):
+    """The head of the chain: one row, id 1, made by the migration."""
+
+    __tablename__ = "audit_chain"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    length: Mapped[int] = mapped_column(Integer)
