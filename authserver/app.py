@@ -44,6 +44,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     from authserver.accounts.views import bp as accounts_bp
     from authserver.api.v1 import bp as api_v1_bp
     from authserver.browser import configure_browser
+    from authserver.headers import register_security_headers
     from authserver.health import bp as health_bp
     from authserver.home import bp as home_bp
     from authserver.http import register_error_handlers
@@ -64,6 +65,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(metrics_bp)
     app.register_blueprint(api_v1_bp)
     register_error_handlers(app)
+    register_security_headers(app)
     return app
 
 

@@ -29,6 +29,7 @@ from authserver.audit.service import record
 from authserver.audit.tags import Tag
 from authserver.browser import clear_session_cookie, current_session
 from authserver.extensions import db
+from authserver.headers import page_policy
 from authserver.oauth import paths
 from authserver.oauth.consent import describe_scopes, has_consent, remember_consent
 from authserver.oauth.server import oauth_server
@@ -68,6 +69,9 @@ def _form_post(response: Response) -> Response:
     fields = parse_qsl(target.query, keep_blank_values=True)
     page = make_response(render_template("form_post.html", action=action, fields=fields))
     page.headers["Cache-Control"] = "no-store"
+    # The page posts to the client's redirect URI, and nowhere else.
+    origin = f"{target.scheme}://{target.netloc}" if target.netloc else f"{target.scheme}:"
+    page.headers["Content-Security-Policy"] = page_policy(form_action=origin)
     return page
 
 

@@ -330,6 +330,10 @@ def test_form_post_response_mode(browser, http):
     assert page.status_code == 200
     text = page.get_data(as_text=True)
     assert f'action="{REDIRECT}"' in text and 'name="code"' in text and 'name="iss"' in text
+    # The page may post to the client's origin and nowhere else; its script is not inline.
+    policy = page.headers["Content-Security-Policy"]
+    assert policy.endswith("form-action https://rp.example") and "unsafe-inline" not in policy
+    assert "/static/form_post.js" in text
 
 
 def test_refresh_tokens_rotate_and_reuse_revokes_the_family(browser, http, rp):
