@@ -52,6 +52,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     from authserver.oauth.authorize import bp as authorize_bp
     from authserver.oauth.server import config_oauth
     from authserver.oauth.views import bp as oauth_bp
+    from authserver.request_id import register_request_id
     from authserver.runtime import install_runtime
 
     runtime = install_runtime(app, settings)
@@ -66,6 +67,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api_v1_bp)
     register_error_handlers(app)
     register_security_headers(app)
+    register_request_id(app)
     return app
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import sys
 
+from authserver.request_id import RequestIdFilter
+
 _QUIET_LIBRARIES = ("authlib", "sqlalchemy.engine", "urllib3")
 _configured = False
 
@@ -20,7 +22,10 @@ def configure_logging(level: str) -> None:
     numeric = getattr(logging, level.upper())
     if not _configured:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.addFilter(RequestIdFilter())
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
+        )
         root.addHandler(handler)
         _configured = True
     root.setLevel(numeric)

@@ -11,9 +11,12 @@ from __future__ import annotations
 import json
 import logging
 
+from flask import has_request_context, request
+
 from authserver import clock
 from authserver.audit.chain import append
 from authserver.audit.tags import Tag
+from authserver.request_id import current_request_id
 
 log = logging.getLogger("authserver.audit")
 
@@ -24,6 +27,11 @@ _COLUMNS = ("event", "at", "actor", "outcome")
 
 def record(tag: Tag, *, actor: str = "system", outcome: str = "success", **fields: object) -> None:
     now = clock.now()
+    if has_request_context():
+        # Where it came from: enough to follow one request from the proxy to this record.
+        fields.setdefault("ip", request.remote_addr)
+        fields.setdefault("user_agent", request.headers.get("User-Agent", "")[:200])
+        fields.setdefault("request_id", current_request_id())
     event = {"event": tag.value, "at": now.isoformat(), "actor": actor, "outcome": outcome}
     event.update(fields)
     level = logging.CRITICAL if tag in _LOUD else logging.INFO

@@ -1,0 +1,39 @@
+"""A request id on every request: taken from ``X-Request-Id`` when a proxy set a sane one,
+made here otherwise; echoed in the response, written on every log line and audit record of
+the request, so one failed sign-in can be followed from the proxy to the audit trail."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+
+from flask import Flask, Response, g, has_request_context, request
+
+HEADER = "X-Request-Id"
+_SANE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+def current_request_id() -> str | None:
+    return g.get("request_id") if has_request_context() else None
+
+
+def register_request_id(app: Flask) -> None:
+    @app.before_request
+    def assign() -> None:
+        inbound = request.headers.get(HEADER, "")
+        g.request_id = inbound if _SANE.match(inbound) else secrets.token_hex(8)
+
+    @app.after_request
+    def echo(response: Response) -> Response:
+        if "request_id" in g:
+            response.headers[HEADER] = g.request_id
+        return response
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds ``request_id`` to every log record ("-" outside a request)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = current_request_id() or "-"
+        return True
