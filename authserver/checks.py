@@ -1,18 +1,57 @@
-"""Start-up checks: production refuses settings that are only safe on a laptop."""
+"""Start-up checks: production refuses settings that are only safe on a laptop.
+
+Each problem is one line naming the setting to change. ``create_app`` refuses to start in
+production when there is any; ``authserver doctor`` prints every check, in any environment.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from urllib.parse import urlsplit
 
 from authserver.config import ConfigError, Settings
 
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
-def check_settings(settings: Settings) -> None:
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    problem: str  # what to change, when not ok
+
+
+def production_checks(settings: Settings, workers: int = 1) -> list[Check]:
+    issuer = urlsplit(settings.issuer)
+    is_sqlite = settings.database_url.startswith("sqlite")
+    return [
+        Check(
+            "issuer is https",
+            issuer.scheme == "https" or issuer.hostname in _LOCAL_HOSTS,
+            "AUTHSERVER_ISSUER: must be https in production (localhost excepted)",
+        ),
+        Check(
+            "KEK from the environment",
+            settings.kek is not None,
+            "AUTHSERVER_KEK: required in production (the key file is for development)",
+        ),
+        Check(
+            "database shared safely",
+            not (is_sqlite and workers > 1),
+            "AUTHSERVER_DATABASE_URL: SQLite serves one process; use PostgreSQL for "
+            "more than one worker or host (or serve --workers 1)",
+        ),
+    ]
+
+
+def problems(settings: Settings, workers: int = 1) -> list[str]:
+    return [c.problem for c in production_checks(settings, workers) if not c.ok]
+
+
+def check_settings(settings: Settings, workers: int = 1) -> None:
+    """Raise ConfigError listing every problem, in production only."""
     if not settings.is_production:
         return
-    if settings.kek is None:
-        raise ConfigError(
-            "AUTHSERVER_KEK: required in production (the key file is for development)"
-        )
-    if urlsplit(settings.issuer).scheme != "https":
-        raise ConfigError("AUTHSERVER_ISSUER: must be https in production")
+    found = problems(settings, workers)
+    if found:
+        raise ConfigError("\n".join(found))

@@ -70,6 +70,7 @@ def test_unknown_override_fails_fast():
             {
                 "AUTHSERVER_ENV": "production",
                 "AUTHSERVER_KEK": base64.b64encode(b"k" * 32).decode(),
+                "AUTHSERVER_ISSUER": "http://id.example.com",
             },
             "AUTHSERVER_ISSUER",
         ),
@@ -78,3 +79,62 @@ def test_unknown_override_fails_fast():
 def test_production_refuses_development_settings(environ, variable):
     with pytest.raises(ConfigError, match=variable):
         check_settings(load_settings(environ))
+
+
+KEK = base64.b64encode(b"k" * 32).decode()
+PRODUCTION = {
+    "AUTHSERVER_ENV": "production",
+    "AUTHSERVER_ISSUER": "https://id.example.com",
+    "AUTHSERVER_KEK": KEK,
+    "AUTHSERVER_DATABASE_URL": "postgresql+psycopg://u@db/auth",
+}
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(ConfigError) as raised:
+        check_settings(load_settings({"AUTHSERVER_ENV": "production", "AUTHSERVER_ISSUER":
+                                      "http://id.example.com"}))  # fmt: skip
+    lines = str(raised.value).splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("AUTHSERVER_ISSUER") and lines[1].startswith("AUTHSERVER_KEK")
+
+
+def test_localhost_may_be_http_and_sqlite_only_serves_one_process():
+    local = load_settings({**PRODUCTION, "AUTHSERVER_ISSUER": "http://localhost:5000",
+                           "AUTHSERVER_DATABASE_URL": "sqlite:////tmp/x.db"})  # fmt: skip
+    check_settings(local, workers=1)
+    with pytest.raises(ConfigError, match="AUTHSERVER_DATABASE_URL"):
+        check_settings(local, workers=2)
+
+
+def _authserver(*args, env):
+    import os
+    import subprocess
+
+    from tests.server_process import AUTHSERVER
+
+    return subprocess.run(
+        [AUTHSERVER, *args], env={**os.environ, **env}, capture_output=True, text=True,
+        timeout=60, check=False,
+    )  # fmt: skip
+
+
+def test_serve_refuses_sqlite_with_several_workers_in_production(tmp_path):
+    env = {**PRODUCTION, "AUTHSERVER_DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}",
+           "AUTHSERVER_METRICS_DIR": str(tmp_path / "m")}  # fmt: skip
+    done = _authserver("serve", "--workers", "2", "--port", "1", env=env)
+    assert done.returncode == 2
+    assert "AUTHSERVER_DATABASE_URL" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_doctor_lists_the_checks(tmp_path):
+    good = _authserver("doctor", env=PRODUCTION)
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert good.stdout.count("ok     ") == 3 and "0 problem(s)" in good.stdout
+    env = {"AUTHSERVER_ENV": "development", "AUTHSERVER_KEK": "",
+           "AUTHSERVER_KEYS_DIR": str(tmp_path / "keys"),
+           "AUTHSERVER_DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}"}  # fmt: skip
+    bad = _authserver("doctor", env=env)
+    assert bad.returncode == 1
+    assert "PROBLEM  KEK from the environment" in bad.stdout
+    assert "PROBLEM  database shared safely" in bad.stdout

@@ -24,7 +24,18 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from authserver.cli import apikeys, audit, clients, init, kek, keys, roles, serve, users
+    from authserver.cli import (
+        apikeys,
+        audit,
+        clients,
+        doctor,
+        init,
+        kek,
+        keys,
+        roles,
+        serve,
+        users,
+    )  # fmt: skip
 
     cli.add_command(init.init_command)
     cli.add_command(serve.serve_command)
@@ -35,6 +46,7 @@ def _register() -> None:
     cli.add_command(apikeys.group)
     cli.add_command(roles.group)
     cli.add_command(audit.group)
+    cli.add_command(doctor.doctor_command)
 
 
 _register()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from authserver.checks import check_settings
 from authserver.config import load_settings
 
 # Granian's default access-log line, which has the path but never the query string: a token
@@ -48,6 +49,7 @@ def serve_command(host: str, port: int, workers: int, threads: int) -> None:
     from granian.server import Server
 
     settings = load_settings()  # fail fast, before any worker starts, on a bad setting
+    check_settings(settings, workers=workers)
     _prepare_metrics_dir(Path(settings.metrics_dir))
     Server(
         "authserver.wsgi:worker_app",

@@ -1,0 +1,25 @@
+"""``authserver doctor``: the production checks, printed without starting anything."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from authserver.checks import production_checks
+from authserver.config import load_settings
+
+
+@click.command("doctor")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+def doctor_command(workers: int) -> None:
+    """Check the settings against what production requires; exit 1 if any check fails."""
+    settings = load_settings()
+    checks = production_checks(settings, workers)
+    for check in checks:
+        click.echo(f"{'ok     ' if check.ok else 'PROBLEM'}  {check.name}")
+        if not check.ok:
+            click.echo(f"         {check.problem}")
+    failed = sum(not c.ok for c in checks)
+    click.echo(f"environment: {settings.env}; {failed} problem(s)")
+    sys.exit(1 if failed else 0)
