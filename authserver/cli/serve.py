@@ -1,7 +1,7 @@
 """``authserver serve``: the app under Granian, a production WSGI server.
 
 Granian was chosen by measurement (bench/README.md): on 2 cores it serves our token endpoint
-about 1.6x faster than gunicorn's threaded workers, and its workers share keep-alive
+about 1.4x faster than gunicorn's threaded workers, and its workers share keep-alive
 connections evenly, where gunicorn's gthread workers let one process take every connection of
 a client pool and leave the other core idle.
 """
