@@ -52,6 +52,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     from authserver.oauth.authorize import bp as authorize_bp
     from authserver.oauth.server import config_oauth
     from authserver.oauth.views import bp as oauth_bp
+    from authserver.ratelimit import install_rate_limits
     from authserver.request_id import register_request_id
     from authserver.runtime import install_runtime
 
@@ -68,6 +69,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     register_security_headers(app)
     register_request_id(app)
+    install_rate_limits(app, settings)
     return app
 
 

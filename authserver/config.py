@@ -64,6 +64,14 @@ class Settings:
     key_rotation_check_seconds: int = 30
     # Largest request body accepted; larger bodies get 413 in the endpoint's error format.
     max_body_bytes: int = 64 * 1024
+    # Failed attempts allowed before 429 (limits syntax, e.g. "30/minute"): client
+    # authentication at the token, introspection and revocation endpoints, per client id and
+    # per IP; sign-in, per account and per IP. Where the counters live: memory:// (one process)
+    # or a redis:// URL shared by every process and host.
+    rate_limit_client_auth: str = "30/minute"
+    rate_limit_sign_in_account: str = "10/15minutes"
+    rate_limit_sign_in_ip: str = "100/15minutes"
+    rate_limit_storage: str = "memory://"
     # API keys: the recognisable prefix, default and longest lifetime, whether "never" is
     # allowed, and how long before expiry a warning is raised.
     apikey_prefix: str = "ask"
@@ -129,6 +137,10 @@ _ENV_VARS: dict[str, tuple[str, Any]] = {
     "AUTHSERVER_KEY_ROTATION_CHECK_INTERVAL": ("key_rotation_check_seconds", parse_duration),
     "AUTHSERVER_JWKS_MAX_AGE": ("jwks_max_age_seconds", parse_duration),
     "AUTHSERVER_MAX_BODY_BYTES": ("max_body_bytes", int),
+    "AUTHSERVER_RATE_LIMIT_CLIENT_AUTH": ("rate_limit_client_auth", str),
+    "AUTHSERVER_RATE_LIMIT_SIGN_IN_ACCOUNT": ("rate_limit_sign_in_account", str),
+    "AUTHSERVER_RATE_LIMIT_SIGN_IN_IP": ("rate_limit_sign_in_ip", str),
+    "AUTHSERVER_RATE_LIMIT_STORAGE": ("rate_limit_storage", str),
     "AUTHSERVER_APIKEY_PREFIX": ("apikey_prefix", str),
     "AUTHSERVER_APIKEY_DEFAULT_TTL": ("apikey_default_ttl_seconds", parse_duration),
     "AUTHSERVER_APIKEY_MAX_TTL": ("apikey_max_ttl_seconds", parse_duration),
@@ -165,6 +177,12 @@ def load_settings(
     return settings
 
 
+def parse_limit(text: str):  # noqa: ANN201
+    from limits import parse
+
+    return parse(text)
+
+
 def validate(settings: Settings) -> None:
     def fail(field: str, message: str) -> None:
         raise ConfigError(f"{_FIELD_TO_VAR.get(field, field)}: {message}")
@@ -195,6 +213,17 @@ def validate(settings: Settings) -> None:
     for field in ("clock_skew_seconds", "keyring_refresh_seconds"):
         if getattr(settings, field) < 0:
             fail(field, "must not be negative")
+    for field in (
+        "rate_limit_client_auth",
+        "rate_limit_sign_in_account",
+        "rate_limit_sign_in_ip",
+    ):
+        try:
+            parse_limit(getattr(settings, field))
+        except ValueError:
+            fail(field, "a rate such as 30/minute or 10/15minutes")
+    if not settings.rate_limit_storage.startswith(("memory://", "redis://", "rediss://")):
+        fail("rate_limit_storage", "memory:// or a redis:// URL")
     if settings.kek is not None:
         decode_kek(settings.kek, name=_FIELD_TO_VAR["kek"])
     for older in (settings.kek_previous or "").split(","):
