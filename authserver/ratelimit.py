@@ -35,6 +35,8 @@ def _presented_client_id() -> str:
             return unquote(user)[:128]
         except (binascii.Error, UnicodeDecodeError):
             return "-"
+    # Cache the raw body before parsing the form, so that the request guards still see it.
+    request.get_data(cache=True)
     return (request.form.get("client_id") or "-")[:128]
 
 

@@ -156,3 +156,14 @@ def test_unknown_paths_answer_json_404(http):
     response = http.get("/no/such/page")
     assert response.status_code == 404
     assert response.get_json()["error"] == "not_found"
+
+
+@pytest.mark.parametrize("endpoint", ["/oauth/token", "/oauth/introspect", "/oauth/revoke"])
+def test_the_guard_sees_the_raw_body_before_anything_parses_it(http, endpoint):
+    # Whatever reads the form first (the brute-force counters key on client_id), the NUL
+    # check still sees the body: invalid_request, before any client lookup.
+    response = http.post(
+        endpoint, data="grant_type=client_credentials&client_id=a%00b&client_secret=x&token=t",
+        content_type="application/x-www-form-urlencoded",
+    )  # fmt: skip
+    assert response.status_code == 400 and response.get_json()["error"] == "invalid_request"
