@@ -55,8 +55,10 @@ def main() -> None:
         with server.running():
             config = f"granian {args.workers}w x {args.threads}t, SQLite"
             _measure_ours(server, seed, config, env)
-            _measure_introspection_pairs(server, seed, env, rounds=1 if args.smoke else 3)
-            _measure_verify(server, seed, seconds=1 if args.smoke else 5)
+            # A smoke run writes beside the real results, never over them.
+            prefix = "smoke-" if args.smoke else ""
+            _measure_introspection_pairs(server, seed, env, 1 if args.smoke else 3, prefix)
+            _measure_verify(server, seed, 1 if args.smoke else 5, prefix)
     if args.peers:
         _measure_peers(env)
     _report(out)
@@ -179,7 +181,9 @@ def _measure_ours(server: Server, seed: dict[str, str], config: str, env: dict) 
     )  # fmt: skip
 
 
-def _measure_introspection_pairs(server: Server, seed: dict, env: dict, rounds: int) -> None:
+def _measure_introspection_pairs(
+    server: Server, seed: dict, env: dict, rounds: int, prefix: str
+) -> None:
     """JWT and API-key introspection in alternating short runs, so that a machine whose speed
     drifts during a run (this VM's does) affects both alike; the ratio of each pair is kept."""
     token = requests.post(
@@ -188,7 +192,7 @@ def _measure_introspection_pairs(server: Server, seed: dict, env: dict, rounds: 
         auth=(seed["client_id"], seed["secret"]),
         timeout=10,
     ).json()["access_token"]
-    out = RESULTS / "introspection_pairs.jsonl"
+    out = RESULTS / f"{prefix}introspection_pairs.jsonl"
     out.unlink(missing_ok=True)
     pair_env = {**env, "BENCH_OUT": str(out), "BENCH_RUNS": "1", "BENCH_WARMUP": "1"}
     pair_env.setdefault("BENCH_DURATION", "5")
@@ -215,11 +219,11 @@ def _measure_introspection_pairs(server: Server, seed: dict, env: dict, rounds: 
         if v.get("introspect jwt") and v.get("introspect api key")
     ]
     summary = {"pairs_req_per_s": by_round, "api_key_over_jwt": ratios}
-    (RESULTS / "introspection_pairs.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (RESULTS / f"{prefix}introspection_pairs.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(summary)
 
 
-def _measure_verify(server: Server, seed: dict[str, str], seconds: float) -> None:
+def _measure_verify(server: Server, seed: dict[str, str], seconds: float, prefix: str) -> None:
     """`authserver.verify.verify_access_token` with a warm JWKS cache, one thread."""
     from authserver.verify import JWKSCache, verify_access_token
 
@@ -245,7 +249,7 @@ def _measure_verify(server: Server, seed: dict[str, str], seconds: float) -> Non
         "verifications_per_second": round(count / elapsed),
         "jwks_fetches": jwks.fetches,
     }
-    (RESULTS / "verify.json").write_text(json.dumps(record, indent=2) + "\n")
+    (RESULTS / f"{prefix}verify.json").write_text(json.dumps(record, indent=2) + "\n")
     print(record)
 
 
