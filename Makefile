@@ -20,7 +20,7 @@ run: install
 	$(BIN)/authserver serve
 
 # Debian packages the tests use: PostgreSQL (the tests start and stop their own server) and
-# Chromium (driven by Playwright through executable_path; never `playwright install`).
+# Chromium (driven by Playwright through executable_path; Playwright never downloads a browser).
 system-deps:
 	@missing=""; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \

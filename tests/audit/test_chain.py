@@ -92,7 +92,8 @@ def test_tail_prints_the_newest_records(trail):
     assert [line["role"] for line in lines] == ["beta", "gamma"]
 
 
-def _concurrent_appends(tmp_path, url: str) -> None:
+def _concurrent_appends(tmp_path, url: str) -> tuple[subprocess.CompletedProcess, int, int]:
+    """Several processes append at once; (audit verify's result, roles audited, forks)."""
     app = make_app(tmp_path, database_url=url)
     assert app.test_cli_runner().invoke(cli, ["init"]).exit_code == 0
     env = {
@@ -116,9 +117,8 @@ def _concurrent_appends(tmp_path, url: str) -> None:
     for proc in procs:
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
-    done = subprocess.run([AUTHSERVER, "audit", "verify"], env=env, capture_output=True,
-                          text=True, timeout=120)  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    verified = subprocess.run([AUTHSERVER, "audit", "verify"], env=env, capture_output=True,
+                              text=True, timeout=120)  # fmt: skip
     engine = create_engine(url)
     with engine.connect() as conn:
         created = conn.execute(
@@ -129,15 +129,19 @@ def _concurrent_appends(tmp_path, url: str) -> None:
                  "HAVING count(*) > 1) AS f")
         ).scalar_one()  # fmt: skip
     engine.dispose()
-    assert created == PROCESSES * ROLES_EACH and forks == 0
     with app.app_context():
         db.engine.dispose()
+    return verified, created, forks
 
 
 def test_concurrent_writers_keep_one_chain_on_sqlite(tmp_path):
-    _concurrent_appends(tmp_path, f"sqlite:///{tmp_path / 'auth.db'}")
+    verified, created, forks = _concurrent_appends(tmp_path, f"sqlite:///{tmp_path / 'auth.db'}")
+    assert verified.returncode == 0, verified.stderr
+    assert created == PROCESSES * ROLES_EACH and forks == 0
 
 
 @pytest.mark.postgres
 def test_concurrent_writers_keep_one_chain_on_postgresql(tmp_path, postgres_url):  # noqa: F811
-    _concurrent_appends(tmp_path, postgres_url())
+    verified, created, forks = _concurrent_appends(tmp_path, postgres_url())
+    assert verified.returncode == 0, verified.stderr
+    assert created == PROCESSES * ROLES_EACH and forks == 0

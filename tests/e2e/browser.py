@@ -1,5 +1,5 @@
 """Debian's Chromium for browser tests, driven by Playwright through ``executable_path``
-(never `playwright install`, which downloads)."""
+(Playwright's own browser download is never used: it needs the internet)."""
 
 from __future__ import annotations
 
