@@ -49,6 +49,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     from authserver.home import bp as home_bp
     from authserver.http import register_error_handlers
     from authserver.metrics import bp as metrics_bp
+    from authserver.mfa.views import bp as mfa_bp
     from authserver.oauth.authorize import bp as authorize_bp
     from authserver.oauth.server import config_oauth
     from authserver.oauth.views import bp as oauth_bp
@@ -63,6 +64,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(health_bp)
     app.register_blueprint(home_bp)
     app.register_blueprint(accounts_bp)
+    app.register_blueprint(mfa_bp)
     app.register_blueprint(authorize_bp)
     app.register_blueprint(metrics_bp)
     app.register_blueprint(api_v1_bp)

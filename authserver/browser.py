@@ -84,3 +84,16 @@ def configure_browser(app: Flask) -> None:
         SESSION_COOKIE_SECURE=settings.is_https,
         WTF_CSRF_TIME_LIMIT=3600,
     )
+
+    @app.context_processor
+    def signed_in_context() -> dict:
+        """Every page of a signed-in browser shows who is signed in and a Sign out button."""
+        from authserver.accounts.forms import SignOutForm
+
+        try:
+            session = current_session()
+        except SQLAlchemyError:
+            return {"signed_in": None}
+        if session is None:
+            return {"signed_in": None}
+        return {"signed_in": session, "sign_out_form": SignOutForm()}

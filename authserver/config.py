@@ -72,6 +72,13 @@ class Settings:
     rate_limit_sign_in_account: str = "10/15minutes"
     rate_limit_sign_in_ip: str = "100/15minutes"
     rate_limit_storage: str = "memory://"
+    # Scopes that are never granted without a second factor (comma- or space-separated); an
+    # authorization request for one steps a password-only session up.
+    mfa_scopes: str = "keys:rotate"
+    # Removing a factor or regenerating recovery codes needs a sign-in at most this old.
+    mfa_fresh_auth_seconds: int = 300
+    # Failed second-factor checks per account before back-off (30 s, doubling, at most 1 h).
+    mfa_max_failures: int = 5
     # API keys: the recognisable prefix, default and longest lifetime, whether "never" is
     # allowed, and how long before expiry a warning is raised.
     apikey_prefix: str = "ask"
@@ -141,6 +148,9 @@ _ENV_VARS: dict[str, tuple[str, Any]] = {
     "AUTHSERVER_RATE_LIMIT_SIGN_IN_ACCOUNT": ("rate_limit_sign_in_account", str),
     "AUTHSERVER_RATE_LIMIT_SIGN_IN_IP": ("rate_limit_sign_in_ip", str),
     "AUTHSERVER_RATE_LIMIT_STORAGE": ("rate_limit_storage", str),
+    "AUTHSERVER_MFA_SCOPES": ("mfa_scopes", str),
+    "AUTHSERVER_MFA_FRESH_AUTH": ("mfa_fresh_auth_seconds", parse_duration),
+    "AUTHSERVER_MFA_MAX_FAILURES": ("mfa_max_failures", int),
     "AUTHSERVER_APIKEY_PREFIX": ("apikey_prefix", str),
     "AUTHSERVER_APIKEY_DEFAULT_TTL": ("apikey_default_ttl_seconds", parse_duration),
     "AUTHSERVER_APIKEY_MAX_TTL": ("apikey_max_ttl_seconds", parse_duration),
@@ -205,6 +215,8 @@ def validate(settings: Settings) -> None:
         "refresh_token_idle_seconds",
         "max_body_bytes",
         "key_rotation_check_seconds",
+        "mfa_fresh_auth_seconds",
+        "mfa_max_failures",
     ):
         if getattr(settings, field) <= 0:
             fail(field, "must be positive")

@@ -4,6 +4,8 @@
   per IP, so that guessing one client's secret and spraying many clients from one address both
   stop early (default 30 failures a minute each).
 - Sign-in: per account, whatever the address (a botnet cannot spread the guesses), and per IP.
+- Second factors (codes, recovery codes, passkeys): per IP here; per account, with exponential
+  back-off, in ``mfa.service`` (the counter lives on the user row, shared by every process).
 
 Over the limit: 429 with ``Retry-After``, in the endpoint's own error format. Counters live in
 memory by default (one process) or in Redis (``AUTHSERVER_RATE_LIMIT_STORAGE``), shared by every
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
 from urllib.parse import unquote
 
 from flask import Flask, Response, jsonify, make_response, render_template, request
@@ -24,6 +27,8 @@ from authserver.config import Settings
 
 _CLIENT_AUTH_ENDPOINTS = ("oauth.token", "oauth.introspect", "oauth.revoke")
 _SIGN_IN_ENDPOINT = "accounts.login"
+# Second factors and passkey sign-in: per IP here; per account by the back-off in mfa.service.
+_FACTOR_ENDPOINTS = ("mfa.second_factor", "mfa.second_factor_passkey", "mfa.passwordless_sign_in")
 
 
 def _presented_client_id() -> str:
@@ -52,9 +57,19 @@ def _failed_sign_in(response: Response) -> bool:
     return request.method == "POST" and response.status_code == 401
 
 
-def _too_many(error: RateLimitExceeded) -> Response:
-    """The 429 in the endpoint's own format; Flask-Limiter adds Retry-After to it."""
-    if request.endpoint == _SIGN_IN_ENDPOINT:
+def _too_many(limiter: Limiter, error: RateLimitExceeded) -> Response:
+    """The 429 in the endpoint's own format, with Retry-After: when the oldest counted failure
+    leaves the window. (Flask-Limiter's own headers are off: it would stamp a Retry-After on
+    every response of a limited endpoint, overriding the MFA back-off's own.)"""
+    response = _too_many_body()
+    current = limiter.current_limit
+    retry = int(current.reset_at - time.time()) + 1 if current is not None else 60
+    response.headers["Retry-After"] = str(max(retry, 1))
+    return response
+
+
+def _too_many_body() -> Response:
+    if request.endpoint == _SIGN_IN_ENDPOINT or request.endpoint in _FACTOR_ENDPOINTS:
         return make_response(
             render_template("error.html", message="Too many sign-in attempts. Try again later."),
             429,
@@ -74,9 +89,9 @@ def install_rate_limits(app: Flask, settings: Settings) -> Limiter:
         storage_uri=settings.rate_limit_storage,
         strategy="moving-window",
         key_prefix="authserver",
-        headers_enabled=True,
+        headers_enabled=False,
     )
-    app.register_error_handler(RateLimitExceeded, _too_many)
+    app.register_error_handler(RateLimitExceeded, lambda error: _too_many(limiter, error))
     for endpoint in _CLIENT_AUTH_ENDPOINTS:
         view = app.view_functions[endpoint]
         for key_func, scope in ((_presented_client_id, "client"), (get_remote_address, "ip")):
@@ -100,4 +115,16 @@ def install_rate_limits(app: Flask, settings: Settings) -> Limiter:
             deduct_when=_failed_sign_in,
         )(view)
     app.view_functions[_SIGN_IN_ENDPOINT] = view
+    for endpoint in _FACTOR_ENDPOINTS:
+        app.view_functions[endpoint] = limiter.limit(
+            settings.rate_limit_sign_in_ip,
+            key_func=get_remote_address,
+            scope="second-factor-ip",
+            methods=["POST"],
+            deduct_when=_failed_sign_in,
+        )(app.view_functions[endpoint])
+    # Each call stores a challenge for five minutes: anonymous callers get a budget per IP.
+    app.view_functions["mfa.passwordless_options"] = limiter.limit(
+        settings.rate_limit_sign_in_ip, key_func=get_remote_address, scope="passkey-options-ip"
+    )(app.view_functions["mfa.passwordless_options"])
     return limiter

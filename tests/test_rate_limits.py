@@ -89,3 +89,28 @@ def test_a_bad_rate_is_a_configuration_error(tmp_path):
 
     with pytest.raises(ConfigError, match="AUTHSERVER_RATE_LIMIT_CLIENT_AUTH"):
         load_settings({"AUTHSERVER_RATE_LIMIT_CLIENT_AUTH": "lots"})
+
+
+def test_failed_passkey_answers_are_limited_per_ip(tmp_path):
+    app = make_app(tmp_path, rate_limit_sign_in_ip="3/15minutes")
+    init_app(app)
+    with app.app_context():
+        http = app.test_client()
+        token = csrf_of(http.get("/login").get_data(as_text=True))
+
+        def options():
+            return http.post("/login/passkey/options", headers={"X-CSRFToken": token})
+
+        def forged_passkey():
+            answer = {"credential": '{"id": "unknown"}', "csrf_token": token}
+            return http.post("/login/passkey", data=answer)
+
+        for _ in range(3):
+            assert options().status_code == 200
+            assert forged_passkey().status_code == 401
+        blocked = forged_passkey()
+        assert blocked.status_code == 429 and 800 < int(blocked.headers["Retry-After"]) <= 901
+        assert "Too many sign-in attempts" in blocked.get_data(as_text=True)
+        # Each options call stores a challenge: anonymous callers have a budget per IP too.
+        refused = options()
+        assert refused.status_code == 429 and refused.get_json()["error"] == "too_many_requests"

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from flask import Blueprint, Response, make_response, redirect, render_template, request
 
 from authserver.accounts.forms import LoginForm, SignOutEverywhereForm, SignOutForm
 from authserver.accounts.service import authenticate
-from authserver.accounts.sessions import end_all_sessions, end_session, start_session
+from authserver.accounts.sessions import end_all_sessions, end_session
 from authserver.browser import (
     clear_session_cookie,
     current_session,
     safe_next,
-    set_session_cookie,
 )
 from authserver.extensions import db
-from authserver.runtime import current_settings
+from authserver.mfa import policy
+from authserver.mfa.forms import PasskeyForm
+from authserver.mfa.service import factors_of
+from authserver.mfa.views import SECURITY, begin_second_factor, finish_sign_in, step_up
 
 bp = Blueprint("accounts", __name__)
 
@@ -29,28 +33,26 @@ def login() -> Response | str:
         hint = request.args.get("login_hint", "")
         if hint and len(hint) <= 320:
             form.email.data = hint
-        return render_template("login.html", form=form)
+        return _login_page(form)
     if not form.validate_on_submit():
-        return make_response(render_template("login.html", form=form), 400)
+        return _login_page(form, status=400)
     user = authenticate(form.email.data, form.password.data)
     if user is None:
         db.session.commit()  # the audit of the failure; nothing else was written
         form.password.data = ""
-        return make_response(render_template("login.html", form=form, error=LOGIN_FAILED), 401)
-    previous = current_session()
-    if previous is not None:
-        end_session(previous)
-    cookie, _ = start_session(
-        current_settings(),
-        user,
-        amr=["pwd"],
-        ip=request.remote_addr or "",
-        user_agent=request.user_agent.string,
-    )
-    db.session.commit()
-    response = redirect(safe_next(form.next.data), code=303)
-    set_session_cookie(response, cookie)
-    return response
+        return _login_page(form, error=LOGIN_FAILED, status=401)
+    next_url = safe_next(form.next.data)
+    if factors_of(user).any:
+        return begin_second_factor(user, amr=["pwd"], next_url=next_url, level=policy.MULTI_FACTOR)
+    if user.requires_mfa:
+        # Enrolment before anything else; the session it starts is good for nothing more.
+        next_url = SECURITY + "?" + urlencode({"next": next_url})
+    return finish_sign_in(user, ["pwd"], next_url)
+
+
+def _login_page(form: LoginForm, *, error: str | None = None, status: int = 200) -> Response:
+    page = render_template("login.html", form=form, passkey_form=PasskeyForm(), error=error)
+    return make_response(page, status)
 
 
 @bp.post("/logout")
@@ -72,6 +74,10 @@ def account() -> Response | str:
     session = current_session()
     if session is None:
         return redirect("/login?next=/account", code=303)
+    if session.user.requires_mfa:
+        gate = step_up(session, policy.MULTI_FACTOR, "/account")
+        if gate is not None:
+            return gate
     everywhere = SignOutEverywhereForm()
     if request.method == "POST":
         if not everywhere.validate_on_submit():

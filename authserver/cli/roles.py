@@ -11,7 +11,14 @@ from authserver.audit.tags import Tag
 from authserver.cli.output import emit, split_multi, transaction
 from authserver.clients.service import find_client
 from authserver.errors import InvalidInput, NotFound
-from authserver.rbac.service import create_role, grant_role, list_roles, revoke_role
+from authserver.rbac.service import (
+    create_role,
+    find_role,
+    grant_role,
+    list_roles,
+    revoke_role,
+    update_role,
+)
 
 group = AppGroup("roles", help="Roles and their assignments.")
 
@@ -20,13 +27,21 @@ group = AppGroup("roles", help="Roles and their assignments.")
 @click.argument("name")
 @click.option("--scope", "scopes", multiple=True, help="Repeatable.")
 @click.option("--description", default="")
+@click.option("--require-mfa", is_flag=True, help="Members must sign in with a second factor.")
 @click.option("--json", "as_json", is_flag=True)
-def create_command(name: str, scopes: tuple[str, ...], description: str, as_json: bool) -> None:
+def create_command(
+    name: str, scopes: tuple[str, ...], description: str, require_mfa: bool, as_json: bool
+) -> None:
     with transaction():
-        role = create_role(name, list(split_multi(scopes)), description)
-        record(Tag.ROLE_CREATED, actor="cli", role=name, permissions=sorted(role.permission_names))
+        role = create_role(name, list(split_multi(scopes)), description, requires_mfa=require_mfa)
+        record(Tag.ROLE_CREATED, actor="cli", role=name, permissions=sorted(role.permission_names),
+               requires_mfa=require_mfa)  # fmt: skip
     emit(
-        {"name": role.name, "permissions": sorted(role.permission_names)},
+        {
+            "name": role.name,
+            "permissions": sorted(role.permission_names),
+            "requires_mfa": role.requires_mfa,
+        },  # fmt: skip
         as_json,
         f"created {name}",
     )
@@ -39,6 +54,20 @@ def _subject(user_email: str | None, client_id: str | None):  # noqa: ANN202
     if subject is None:
         raise NotFound(f"no such {'user' if user_email else 'client'}")
     return subject
+
+
+@group.command("require-mfa")
+@click.argument("name")
+@click.option("--off", is_flag=True, help="Stop requiring a second factor.")
+def require_mfa_command(name: str, off: bool) -> None:
+    """Require (or, with --off, stop requiring) a second factor of the role's members."""
+    with transaction():
+        role = find_role(name)
+        if role is None:
+            raise NotFound(f"no role {name}")
+        update_role(role, add=[], remove=[], description=None, requires_mfa=not off)
+        record(Tag.ROLE_UPDATED, actor="cli", role=name, requires_mfa=not off)
+    click.echo(f"{name}: second factor {'not ' if off else ''}required")
 
 
 @group.command("grant")
@@ -72,7 +101,12 @@ def list_command(as_json: bool) -> None:
             "builtin": r.is_builtin,
             "description": r.description,
             "permissions": sorted(r.permission_names),
+            "requires_mfa": r.requires_mfa,
         }
         for r in list_roles()
     ]
-    emit(value, as_json, "\n".join(f"{v['name']}: {' '.join(v['permissions'])}" for v in value))
+    lines = [
+        f"{v['name']}{' (MFA)' if v['requires_mfa'] else ''}: {' '.join(v['permissions'])}"
+        for v in value
+    ]
+    emit(value, as_json, "\n".join(lines))

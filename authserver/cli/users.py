@@ -11,6 +11,7 @@ from authserver.accounts.service import create_user, disable_user, find_user, li
 from authserver.cli.output import emit, fail, iso, split_multi, transaction
 from authserver.errors import NotFound
 from authserver.extensions import db
+from authserver.mfa.service import reset_mfa
 from authserver.security import generate_secret
 
 group = AppGroup("users", help="User accounts.")
@@ -77,3 +78,16 @@ def disable_command(email: str) -> None:
     revoked = disable_user(user)
     db.session.commit()
     click.echo(f"disabled {user.email}; {revoked} API key(s) revoked")
+
+
+@group.command("reset-mfa")
+@click.argument("email")
+def reset_mfa_command(email: str) -> None:
+    """Remove a user's second factors and recovery codes (a user who lost them); their sessions
+    end, and they enrol again at the next sign-in if a role requires it."""
+    user = find_user(email)
+    if user is None:
+        fail(NotFound(f"no user {email}"))
+    reset_mfa(user, actor="cli")
+    db.session.commit()
+    click.echo(f"second factors of {user.email} removed; sessions ended")

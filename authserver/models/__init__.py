@@ -3,6 +3,7 @@
 from authserver.models.apikey import ApiKey
 from authserver.models.audit import AuditChain, AuditEvent
 from authserver.models.client import Client, ClientSecret
+from authserver.models.mfa import MfaChallenge, RecoveryCode, TotpCredential, WebAuthnCredential
 from authserver.models.oauth import (
     AuthorizationCode,
     ConsentGrant,
@@ -27,6 +28,10 @@ __all__ = [
     "Client",
     "ClientSecret",
     "KeySchedule",
+    "MfaChallenge",
+    "RecoveryCode",
+    "TotpCredential",
+    "WebAuthnCredential",
     "KeyState",
     "RevokedAccessToken",
     "Role",

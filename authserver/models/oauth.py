@@ -9,6 +9,7 @@ from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from authserver.extensions import db
+from authserver.mfa.policy import acr_of
 from authserver.models.types import UTCDateTime
 
 
@@ -69,7 +70,7 @@ class AuthorizationCode(db.Model):
         return int(self.auth_time.timestamp())
 
     def get_acr(self) -> str | None:
-        return None
+        return acr_of(list(self.amr))
 
     def get_amr(self) -> list[str]:
         return list(self.amr)

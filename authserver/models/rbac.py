@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, ForeignKey, String, Table, Text
+from sqlalchemy import Boolean, Column, ForeignKey, String, Table, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from authserver.extensions import db
@@ -29,6 +29,8 @@ class Role(db.Model):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
     is_builtin: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Members must sign in with a second factor (and are sent to enrol one first).
+    requires_mfa: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     permissions: Mapped[list[RolePermission]] = relationship(
         back_populates="role", cascade="all, delete-orphan", lazy="selectin"
     )

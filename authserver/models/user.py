@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, String
+from sqlalchemy import Boolean, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from authserver.extensions import db
@@ -24,6 +24,9 @@ class User(db.Model):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    # Failed second-factor checks in a row, and the back-off they earned (per account, any IP).
+    mfa_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    mfa_blocked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     roles: Mapped[list[Role]] = relationship(secondary=user_roles, lazy="selectin")
 
     def get_user_id(self) -> str:
@@ -32,6 +35,11 @@ class User(db.Model):
     @property
     def role_names(self) -> list[str]:
         return sorted(role.name for role in self.roles)
+
+    @property
+    def requires_mfa(self) -> bool:
+        """A role of this user demands a second factor."""
+        return any(role.requires_mfa for role in self.roles)
 
     @property
     def permissions(self) -> frozenset[str]:

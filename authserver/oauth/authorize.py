@@ -30,6 +30,9 @@ from authserver.audit.tags import Tag
 from authserver.browser import clear_session_cookie, current_session
 from authserver.extensions import db
 from authserver.headers import page_policy
+from authserver.mfa import policy
+from authserver.mfa.service import factors_of
+from authserver.mfa.views import step_up
 from authserver.oauth import paths
 from authserver.oauth.consent import describe_scopes, has_consent, remember_consent
 from authserver.oauth.server import oauth_server
@@ -101,6 +104,9 @@ def authorize() -> Response:
 
     client = grant.client
     scope = grant.request.scope or ""
+    step_up = _second_factor_gate(session, scope, args.get("acr_values"), "none" in prompt, grant)
+    if step_up is not None:
+        return step_up
     needs_consent = not client.skip_consent and (
         "consent" in prompt or not has_consent(user, client.client_id, scope)
     )
@@ -134,6 +140,20 @@ def _finish(response: Response, response_mode: str) -> Response:
     if response_mode == "form_post" and response.status_code == 302 and response.location:
         return _form_post(response)
     return response
+
+
+def _second_factor_gate(session, scope: str, acr_values, prompt_none: bool, grant):  # noqa: ANN001, ANN202
+    """Step-up: a role or a scope that needs MFA, or acr_values (OIDC Core §3.1.2.1) asking for
+    more than this session's sign-in, sends the user through the second factor (or, without
+    one, to enrol one) and back here."""
+    attainable = factors_of(session.user).attainable_level
+    demand = policy.demand_for(session.user.requires_mfa, scope, acr_values, current_settings())
+    target = demand.target(attainable)
+    if policy.level_of(session.amr) >= target:
+        return None
+    if prompt_none:
+        return _to_client(_error(grant, "interaction_required"))
+    return step_up(session, target, paths.AUTHORIZATION + "?" + request.query_string.decode())
 
 
 def _too_old(session, max_age: str | None) -> bool:  # noqa: ANN001

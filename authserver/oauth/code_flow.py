@@ -13,6 +13,7 @@ import json
 
 from authlib.oauth2.rfc6749 import InvalidRequestError, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
+from flask import g
 from sqlalchemy import select, update
 
 from authserver import clock
@@ -20,6 +21,7 @@ from authserver.audit.service import record
 from authserver.audit.tags import Tag
 from authserver.browser import current_session
 from authserver.extensions import db
+from authserver.mfa.policy import without_step_up_scopes
 from authserver.models import AuthorizationCode, RefreshToken, RevokedAccessToken, User
 from authserver.oauth.grants import check_requested_scope
 from authserver.oauth.refresh_tokens import find_refresh_token, revoke_family, rotate
@@ -69,7 +71,8 @@ class AuthorizationCodeFlow(grants.AuthorizationCodeGrant):
                 user_id=request.user.id,
                 sid=session.sid,
                 redirect_uri=payload.redirect_uri or request.client.get_default_redirect_uri(),
-                scope=request.scope or "",
+                # Defence in depth: the authorization endpoint stepped up already.
+                scope=without_step_up_scopes(request.scope or "", session.amr, current_settings()),
                 nonce=payload.data.get("nonce"),
                 code_challenge=payload.data["code_challenge"],
                 code_challenge_method=payload.data["code_challenge_method"],
@@ -109,7 +112,15 @@ class AuthorizationCodeFlow(grants.AuthorizationCodeGrant):
 
     def authenticate_user(self, authorization_code: AuthorizationCode) -> User | None:
         user = db.session.get(User, authorization_code.user_id)
-        return user if user is not None and user.is_active else None
+        if user is None or not user.is_active:
+            return None
+        remember_authentication(authorization_code.auth_time, authorization_code.amr)
+        return user
+
+
+def remember_authentication(auth_time: dt.datetime, amr: list[str]) -> None:
+    """How the user signed in, for the access token this request issues (RFC 9068 §2.2.1)."""
+    g.authentication = (int(auth_time.timestamp()), list(amr))
 
 
 def _revoke_what_a_code_issued(row: AuthorizationCode) -> None:
@@ -143,7 +154,10 @@ class RefreshTokenFlow(grants.RefreshTokenGrant):
 
     def authenticate_user(self, refresh_token: RefreshToken) -> User | None:
         user = db.session.get(User, refresh_token.user_id)
-        return user if user is not None and user.is_active else None
+        if user is None or not user.is_active:
+            return None
+        remember_authentication(refresh_token.auth_time, refresh_token.amr)
+        return user
 
     def revoke_old_credential(self, refresh_token: RefreshToken) -> None:
         rotate(refresh_token)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from authserver.clients.service import CONFIDENTIAL_AUTH_METHODS, SUPPORTED_GRANT_TYPES
 from authserver.config import SIGNING_ALGORITHMS, Settings
+from authserver.mfa.policy import ACR_VALUES
 from authserver.oauth import paths
 from authserver.oauth.consent import SCOPE_WORDS
 from authserver.oauth.revocation import Revocation
@@ -32,6 +33,7 @@ def server_metadata(settings: Settings) -> dict:
         "response_modes_supported": ["query", "form_post"],
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": True,  # RFC 9207
+        "acr_values_supported": list(ACR_VALUES),
         "prompt_values_supported": ["none", "login", "consent"],
         "scopes_supported": list(SCOPE_WORDS),
         "subject_types_supported": ["public"],
@@ -45,6 +47,7 @@ def server_metadata(settings: Settings) -> dict:
             "auth_time",
             "nonce",
             "amr",
+            "acr",
             "sid",
             "at_hash",
             "name",

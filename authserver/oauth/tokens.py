@@ -12,6 +12,7 @@ import datetime as dt
 import secrets
 
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
+from flask import g
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from sqlalchemy import bindparam, delete, select
@@ -21,6 +22,7 @@ from authserver.config import Settings
 from authserver.extensions import db
 from authserver.keys.keyring import KeyRing
 from authserver.metrics import tokens_signed
+from authserver.mfa.policy import acr_of
 from authserver.models import RevokedAccessToken
 from authserver.oauth.refresh_tokens import new_refresh_token
 from authserver.rbac.service import grantable_scope
@@ -77,6 +79,11 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
             "scope": scope or "",
             "roles": list((user if user is not None else client).role_names),
         }
+        authentication = g.get("authentication") if user is not None else None
+        if authentication is not None:
+            # RFC 9068 §2.2.1: how the user authenticated, for resource servers that care.
+            claims["auth_time"], claims["amr"] = authentication
+            claims["acr"] = acr_of(claims["amr"])
         kid, key = self.keyring.signer(self.alg)
         header = {"typ": ACCESS_TOKEN_TYP, "alg": self.alg, "kid": kid}
         token = jwt.encode(header, claims, key, algorithms=[self.alg])

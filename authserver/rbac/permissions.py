@@ -38,6 +38,9 @@ BUILTIN_ROLES: dict[str, tuple[str, frozenset[Permission]]] = {
     "user": ("Signs in; no administrative permission", frozenset()),
 }
 
+#: Built-in roles whose members must use a second factor, unless an operator turns it off.
+MFA_REQUIRED_ROLES = frozenset({"admin", "key-manager"})
+
 #: Scopes that ask for protocol behaviour or identity claims (OpenID Connect Core §5.4, §11),
 #: not for a permission: a registered client gets them without any role.
 PROTOCOL_SCOPES = frozenset({"openid", "profile", "email", "address", "phone", "offline_access"})

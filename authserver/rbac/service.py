@@ -10,7 +10,7 @@ from sqlalchemy import delete, select
 from authserver.errors import Conflict, InvalidInput, NotFound
 from authserver.extensions import db
 from authserver.models import Client, Role, RolePermission, User, client_roles, user_roles
-from authserver.rbac.permissions import BUILTIN_ROLES, PROTOCOL_SCOPES
+from authserver.rbac.permissions import BUILTIN_ROLES, MFA_REQUIRED_ROLES, PROTOCOL_SCOPES
 from authserver.rbac.scopes import validate_scope
 
 _ROLE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -22,7 +22,12 @@ def ensure_builtin_roles() -> list[Role]:
     for name, (description, permissions) in BUILTIN_ROLES.items():
         role = db.session.scalar(select(Role).where(Role.name == name))
         if role is None:
-            role = Role(name=name, description=description, is_builtin=True)
+            role = Role(
+                name=name,
+                description=description,
+                is_builtin=True,
+                requires_mfa=name in MFA_REQUIRED_ROLES,
+            )
             db.session.add(role)
             created.append(role)
         missing = set(permissions) - role.permission_names
@@ -62,12 +67,14 @@ def list_roles() -> list[Role]:
     return list(db.session.scalars(select(Role).order_by(Role.name)))
 
 
-def create_role(name: str, scopes: list[str], description: str = "") -> Role:
+def create_role(
+    name: str, scopes: list[str], description: str = "", *, requires_mfa: bool = False
+) -> Role:
     if not _ROLE_NAME.match(name):
         raise InvalidInput("a role name is 1-64 lowercase letters, digits, '-' or '_'")
     if find_role(name) is not None:
         raise Conflict(f"role {name} exists")
-    role = Role(name=name, description=description, is_builtin=False)
+    role = Role(name=name, description=description, is_builtin=False, requires_mfa=requires_mfa)
     for scope in sorted(set(validate_scope(" ".join(scopes)).split())):
         role.permissions.append(RolePermission(permission=scope))
     db.session.add(role)
@@ -75,8 +82,16 @@ def create_role(name: str, scopes: list[str], description: str = "") -> Role:
     return role
 
 
-def update_role(role: Role, *, add: list[str], remove: list[str], description: str | None) -> Role:
-    """Change a role's permissions; a built-in role's permissions can grow, never shrink."""
+def update_role(
+    role: Role,
+    *,
+    add: list[str],
+    remove: list[str],
+    description: str | None,
+    requires_mfa: bool | None = None,
+) -> Role:
+    """Change a role's permissions; a built-in role's permissions can grow, never shrink.
+    ``requires_mfa``: whether members must sign in with a second factor."""
     remove_set = set(validate_scope(" ".join(remove)).split())
     if role.is_builtin and remove_set & role.permission_names:
         raise Conflict(f"{role.name} is built in: its permissions can be extended, not reduced")
@@ -85,6 +100,8 @@ def update_role(role: Role, *, add: list[str], remove: list[str], description: s
     role.permissions = [p for p in role.permissions if p.permission not in remove_set]
     if description is not None:
         role.description = description
+    if requires_mfa is not None:
+        role.requires_mfa = requires_mfa
     db.session.flush()
     return role
 

@@ -101,7 +101,8 @@ def _concurrent_appends(tmp_path, url: str) -> tuple[subprocess.CompletedProcess
         "AUTHSERVER_DATABASE_URL": url,
         "AUTHSERVER_KEYS_DIR": str(tmp_path / "keys"),
     }
-    script = "; ".join(
+    # set -e: a failed command fails the process (sh returns only the last command's status).
+    script = "set -e; " + "; ".join(
         f"authserver roles create p{{n}}-{i} --scope x:{i}" for i in range(ROLES_EACH)
     )
     procs = [

@@ -95,7 +95,7 @@ def test_sign_in_and_consent_in_a_browser(tmp_path, relying_party):
                 page.goto(url)
                 page.get_by_label("Email").fill("ada@example.com")
                 page.get_by_label("Password").fill(PASSWORD)
-                page.get_by_role("button", name="Sign in").click()
+                page.get_by_role("button", name="Sign in", exact=True).click()
                 page.get_by_role("button", name="Allow").click()
                 page.wait_for_url(relying_party + "*", timeout=15000)
                 callback = page.url

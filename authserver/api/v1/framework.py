@@ -31,10 +31,12 @@ from urllib.parse import quote
 from flask import Blueprint, Response, current_app, request
 from pydantic import BaseModel, ValidationError
 
+from authserver.accounts.service import find_user_by_subject
 from authserver.apikeys import format as keyformat
 from authserver.apikeys.service import authenticate_api_key, ip_allowed, note_use
 from authserver.errors import AuthServerError
 from authserver.extensions import db
+from authserver.mfa.policy import ACR_MFA
 from authserver.oauth.tokens import read_access_token
 from authserver.rbac.permissions import Permission
 from authserver.runtime import runtime_of
@@ -160,12 +162,28 @@ def authenticate() -> Principal:
     if token is None or token.is_expired() or token.is_revoked():
         raise _unauthorized("invalid_token", "The access token is not valid.")
     claims = token.claims
-    actor = (
-        f"client:{claims['client_id']}"
-        if claims["sub"] == claims["client_id"]
-        else f"user:{claims['sub']}"
-    )
-    return Principal(actor, frozenset(token.scope.split()))
+    if claims["sub"] == claims["client_id"]:
+        return Principal(f"client:{claims['client_id']}", frozenset(token.scope.split()))
+    _check_user_authentication(claims)
+    return Principal(f"user:{claims['sub']}", frozenset(token.scope.split()))
+
+
+def _check_user_authentication(claims: dict) -> None:
+    """A user whose role requires MFA acts here only with a token from an MFA sign-in
+    (RFC 9470 §3: ``insufficient_user_authentication`` names the acr to come back with)."""
+    user = find_user_by_subject(claims["sub"])
+    if user is None or not user.is_active:
+        raise _unauthorized("invalid_token", "The access token's user is not active.")
+    amr = claims.get("amr")
+    if user.requires_mfa and not (isinstance(amr, list) and "mfa" in amr):
+        description = "A role of this user requires signing in with a second factor."
+        raise Problem(
+            401, _TITLES[401], description,
+            headers={"WWW-Authenticate": (
+                f'Bearer {REALM}, error="insufficient_user_authentication", '
+                f'error_description="{description}", acr_values="{ACR_MFA}"'
+            )},
+        )  # fmt: skip
 
 
 def _require(principal: Principal, permission: Permission) -> None:

@@ -39,6 +39,7 @@ def role_out(role: Role) -> RoleOut:
         description=role.description,
         builtin=role.is_builtin,
         permissions=sorted(role.permission_names),
+        requires_mfa=role.requires_mfa,
     )
 
 
@@ -63,9 +64,11 @@ def list_roles(principal: Principal, query: PageQuery) -> RoleList:
     body=RoleCreate, response=RoleOut, status=201,
 )  # fmt: skip
 def create(principal: Principal, body: RoleCreate) -> Reply:
-    role = create_role(body.name, list(body.permissions), body.description)
+    role = create_role(
+        body.name, list(body.permissions), body.description, requires_mfa=body.requires_mfa
+    )
     record(Tag.ROLE_CREATED, actor=principal.actor, role=role.name,
-           permissions=sorted(role.permission_names))  # fmt: skip
+           permissions=sorted(role.permission_names), requires_mfa=role.requires_mfa)  # fmt: skip
     return Reply(role_out(role), location=f"/api/v1/roles/{role.name}", etag=True)
 
 
@@ -89,9 +92,10 @@ def update(principal: Principal, name: str, body: RoleUpdate) -> Reply:
         add=list(body.add_permissions),
         remove=list(body.remove_permissions),
         description=body.description,
+        requires_mfa=body.requires_mfa,
     )
     record(Tag.ROLE_UPDATED, actor=principal.actor, role=role.name,
-           permissions=sorted(role.permission_names))  # fmt: skip
+           permissions=sorted(role.permission_names), requires_mfa=role.requires_mfa)  # fmt: skip
     return Reply(role_out(role), etag=True)
 
 

@@ -180,6 +180,7 @@ class RoleOut(Output):
     description: str
     builtin: bool
     permissions: list[str]
+    requires_mfa: bool = Field(description="Members must sign in with a second factor.")
 
 
 class RoleList(Output):
@@ -191,6 +192,7 @@ class RoleCreate(Input):
     name: RoleName
     description: Text = ""
     permissions: list[ScopeToken] = Field(default_factory=list, max_length=100)
+    requires_mfa: bool = False
 
 
 class RoleUpdate(Input):
@@ -201,6 +203,7 @@ class RoleUpdate(Input):
         max_length=100,
         description="Refused for a built-in role: its permissions can grow, never shrink.",
     )
+    requires_mfa: bool | None = None
 
 
 class RoleMembers(Output):

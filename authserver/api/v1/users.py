@@ -8,6 +8,7 @@ from authserver.accounts.service import create_user, find_user_by_subject, updat
 from authserver.api.v1.framework import Principal, Reply, check_if_match, operation, page
 from authserver.api.v1.schemas import PageQuery, UserCreate, UserList, UserOut, UserUpdate
 from authserver.errors import NotFound
+from authserver.mfa.service import reset_mfa
 from authserver.models import User
 from authserver.rbac.permissions import Permission
 
@@ -77,3 +78,12 @@ def update(principal: Principal, user_id: str, body: UserUpdate) -> Reply:
         user, display_name=body.display_name, is_active=body.is_active, actor=principal.actor
     )
     return Reply(user_out(user), etag=True)
+
+
+@operation(
+    "POST", "/users/{user_id}/mfa-reset",
+    summary="Remove a user's second factors and recovery codes; their sessions end",
+    tag=TAG, permission=Permission.USERS_WRITE, status=204,
+)  # fmt: skip
+def mfa_reset(principal: Principal, user_id: str) -> None:
+    reset_mfa(get_user(user_id), actor=principal.actor)

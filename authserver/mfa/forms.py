@@ -1,0 +1,31 @@
+"""Forms of the second-factor pages; each carries a CSRF token."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, StringField, SubmitField
+from wtforms.validators import DataRequired, Length
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something (set up, remove, regenerate): CSRF and nothing else."""
+
+    submit = SubmitField()
+
+
+class CodeForm(FlaskForm):
+    code = StringField("Authentication code", validators=[DataRequired(), Length(max=16)])
+    submit = SubmitField("Verify")
+
+
+class RecoveryCodeForm(FlaskForm):
+    recovery_code = StringField("Recovery code", validators=[DataRequired(), Length(max=64)])
+    submit = SubmitField("Use recovery code")
+
+
+class PasskeyForm(FlaskForm):
+    """Filled in by passkeys.js with the authenticator's answer, then submitted."""
+
+    credential = HiddenField(validators=[DataRequired(), Length(max=16384)])
+    name = StringField("Passkey name", validators=[Length(max=100)])
+    next = HiddenField()
