@@ -1,6 +1,6 @@
 # `make run` installs, initialises the embedded SQLite default and serves on 127.0.0.1:5000.
-# `make test` installs what the tests need (PyPI packages into .venv, PostgreSQL from Debian) and
-# runs the linters and the whole suite.
+# `make test` installs what the tests need (PyPI packages into .venv, PostgreSQL, Redis and
+# Chromium from Debian) and runs the linters and the whole suite.
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
@@ -19,11 +19,12 @@ run: install
 	$(BIN)/authserver init --demo
 	$(BIN)/authserver serve
 
-# Debian packages the tests use: PostgreSQL (the tests start and stop their own server) and
-# Chromium (driven by Playwright through executable_path; Playwright never downloads a browser).
+# Debian packages the tests use: PostgreSQL and Redis (the tests start and stop their own
+# servers) and Chromium (driven by Playwright through executable_path; it never downloads one).
 system-deps:
 	@missing=""; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	test -x /usr/bin/redis-server || missing="$$missing redis-server"; \
 	test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing (Debian)"; \

@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from authserver.checks import check_settings
 from authserver.config import PROJECT_ROOT, Settings, load_settings
@@ -72,6 +73,10 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     register_security_headers(app)
     register_request_id(app)
     install_rate_limits(app, settings)
+    if settings.trusted_proxies:
+        # The client's address and scheme as the trusted proxies saw them (rate limits, audit).
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)
     return app
 
 

@@ -12,7 +12,7 @@ from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy.exc import SQLAlchemyError
 
 from authserver.accounts.sessions import COOKIE_NAME, find_session
-from authserver.config import ConfigError
+from authserver.config import ConfigError, Settings
 from authserver.keys.kek import KekError
 from authserver.keys.pepper import PepperMissing
 from authserver.models import UserSession
@@ -25,15 +25,26 @@ def current_session() -> UserSession | None:
     """The live session of this request's cookie (looked up once per request)."""
     found = request.environ.get("authserver.session", _MISSING)
     if found is _MISSING:
-        found = find_session(request.cookies.get(COOKIE_NAME))
+        found = find_session(request.cookies.get(session_cookie_name(current_settings())))
         request.environ["authserver.session"] = found
     return found
+
+
+def cookie_name(settings: Settings, name: str) -> str:
+    """Over https a cookie is ``__Host-`` prefixed: the browser then keeps it only if it is
+    Secure, for path / and for this exact host (no Domain), so a sibling subdomain cannot plant
+    or overwrite it (RFC 6265bis §4.1.3.2)."""
+    return f"__Host-{name}" if settings.is_https else name
+
+
+def session_cookie_name(settings: Settings) -> str:
+    return cookie_name(settings, COOKIE_NAME)
 
 
 def set_session_cookie(response: Response, cookie: str) -> None:
     settings = current_settings()
     response.set_cookie(
-        COOKIE_NAME,
+        session_cookie_name(settings),
         cookie,
         max_age=settings.session_ttl_seconds,
         secure=settings.is_https,
@@ -44,7 +55,8 @@ def set_session_cookie(response: Response, cookie: str) -> None:
 
 
 def clear_session_cookie(response: Response) -> None:
-    response.delete_cookie(COOKIE_NAME, path="/", secure=current_settings().is_https)
+    settings = current_settings()
+    response.delete_cookie(session_cookie_name(settings), path="/", secure=settings.is_https)
 
 
 def safe_next(target: str | None, default: str = "/account") -> str:
@@ -78,7 +90,8 @@ def configure_browser(app: Flask) -> None:
     settings = runtime_of(app).settings
     app.session_interface = DerivedKeySessionInterface()
     app.config.update(
-        SESSION_COOKIE_NAME="authserver_csrf",
+        SESSION_COOKIE_NAME=cookie_name(settings, "authserver_csrf"),
+        SESSION_COOKIE_PATH="/",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.is_https,

@@ -62,6 +62,9 @@ class Settings:
     keyring_refresh_seconds: int = 1
     # How often each server process checks whether a key transition is due.
     key_rotation_check_seconds: int = 30
+    # Reverse proxies in front of the server whose X-Forwarded-For/-Proto to believe (0: none;
+    # the client address is then the TCP peer). Set it to the number of proxy hops you run.
+    trusted_proxies: int = 0
     # Largest request body accepted; larger bodies get 413 in the endpoint's error format.
     max_body_bytes: int = 64 * 1024
     # Failed attempts allowed before 429 (limits syntax, e.g. "30/minute"): client
@@ -144,6 +147,7 @@ _ENV_VARS: dict[str, tuple[str, Any]] = {
     "AUTHSERVER_KEY_ROTATION_CHECK_INTERVAL": ("key_rotation_check_seconds", parse_duration),
     "AUTHSERVER_JWKS_MAX_AGE": ("jwks_max_age_seconds", parse_duration),
     "AUTHSERVER_MAX_BODY_BYTES": ("max_body_bytes", int),
+    "AUTHSERVER_TRUSTED_PROXIES": ("trusted_proxies", int),
     "AUTHSERVER_RATE_LIMIT_CLIENT_AUTH": ("rate_limit_client_auth", str),
     "AUTHSERVER_RATE_LIMIT_SIGN_IN_ACCOUNT": ("rate_limit_sign_in_account", str),
     "AUTHSERVER_RATE_LIMIT_SIGN_IN_IP": ("rate_limit_sign_in_ip", str),
@@ -222,6 +226,8 @@ def validate(settings: Settings) -> None:
             fail(field, "must be positive")
     if settings.jwks_max_age_seconds is not None and settings.jwks_max_age_seconds <= 0:
         fail("jwks_max_age_seconds", "must be positive")
+    if not 0 <= settings.trusted_proxies <= 10:
+        fail("trusted_proxies", "must be 0 to 10 (the number of proxy hops in front)")
     for field in ("clock_skew_seconds", "keyring_refresh_seconds"):
         if getattr(settings, field) < 0:
             fail(field, "must not be negative")

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, jsonify, make_response, render_template, request
+from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from authserver.errors import AuthServerError
@@ -17,6 +18,11 @@ from authserver.errors import AuthServerError
 log = logging.getLogger(__name__)
 
 _HTTP_ERROR_CODES = {405: "invalid_request", 404: "not_found", 413: "invalid_request"}
+# Browser pages answer with the error page; everything else is JSON.
+_PAGE_BLUEPRINTS = frozenset({"accounts", "mfa", "home"})
+_PAGE_ENDPOINTS = frozenset({"authorize.authorize", "authorize.end_session"})
+#: How long a client should wait before retrying while the database is unreachable.
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 def _json_error(status: int, error: str, description: str) -> Response:
@@ -64,6 +70,28 @@ def register_error_handlers(app: Flask) -> None:
         if e.detail:
             log.info("request failed: %s (%s)", e.error, e.detail)
         return _json_error(e.status, e.error, e.description)
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(e: DBAPIError) -> Response:
+        """The database is unreachable (stopped, restarting, network): 503 with Retry-After in
+        the endpoint's format; the pool reconnects by itself once it is back."""
+        from authserver.extensions import db
+
+        log.error("database unavailable on %s %s: %s", request.method, request.path,
+                  type(e.orig).__name__ if e.orig is not None else type(e).__name__)  # fmt: skip
+        try:
+            db.session.rollback()
+        except DBAPIError:
+            pass  # the connection is gone already; the pool discards it
+        message = "The service is temporarily unavailable. Try again shortly."
+        if _is_admin_api():
+            response = _problem(503, message)
+        elif request.blueprint in _PAGE_BLUEPRINTS or request.endpoint in _PAGE_ENDPOINTS:
+            response = make_response(render_template("error.html", message=message), 503)
+        else:
+            response = _json_error(503, "temporarily_unavailable", message)
+        response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(e: Exception) -> Response:

@@ -9,6 +9,7 @@ import random
 import threading
 
 from flask import Flask
+from sqlalchemy.exc import OperationalError
 
 from authserver.apikeys.service import warn_expiring
 from authserver.extensions import db
@@ -36,21 +37,27 @@ class Scheduler:
         runtime = runtime_of(self._app)
         performed = []
         with self._app.app_context():
-            try:
-                performed = run_due_transitions(runtime.settings, runtime.envelope())
-                db.session.commit()
-            except Exception:
-                db.session.rollback()
-                log.exception("key rotation check failed; will retry")
-            try:
-                warn_expiring(runtime.settings)
-                db.session.commit()
-            except Exception:
-                db.session.rollback()
-                log.exception("API-key expiry check failed; will retry")
+            performed = self._job("key rotation check", run_due_transitions, runtime.settings,
+                                  runtime.envelope()) or []  # fmt: skip
+            self._job("API-key expiry check", warn_expiring, runtime.settings)
         if performed:
             runtime.keyring.invalidate()
         return len(performed)
+
+    @staticmethod
+    def _job(name: str, job, *args):  # noqa: ANN001, ANN205
+        try:
+            result = job(*args)
+            db.session.commit()
+            return result
+        except OperationalError as e:
+            # The database is unreachable: one line, not a traceback a minute per worker.
+            _rollback()
+            log.error("%s: database unavailable (%s); will retry", name, type(e.orig).__name__)
+        except Exception:
+            _rollback()
+            log.exception("%s failed; will retry", name)
+        return None
 
     def _loop(self) -> None:
         interval = runtime_of(self._app).settings.key_rotation_check_seconds
@@ -59,3 +66,10 @@ class Scheduler:
         while not self._stop.wait(delay):
             self.run_once()
             delay = interval * random.uniform(0.9, 1.1)  # noqa: S311
+
+
+def _rollback() -> None:
+    try:
+        db.session.rollback()
+    except OperationalError:
+        pass  # the connection is gone already

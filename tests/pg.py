@@ -74,19 +74,35 @@ def postgres_url():
     )
     admin = f"postgresql://postgres@127.0.0.1:{port}/postgres"
 
-    def new_database() -> str:
-        name = "t_" + secrets.token_hex(6)
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        return f"postgresql+psycopg://postgres@127.0.0.1:{port}/{name}"
+    class Server:
+        """``postgres_url()`` makes a fresh database; ``stop()``/``start()`` for fault tests."""
 
+        def __call__(self) -> str:
+            name = "t_" + secrets.token_hex(6)
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+            return f"postgresql+psycopg://postgres@127.0.0.1:{port}/{name}"
+
+        def stop(self) -> None:
+            subprocess.run(
+                _as_postgres([pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"]),
+                check=False,
+                capture_output=True,
+                timeout=60,
+            )
+
+        def start(self) -> None:
+            subprocess.run(
+                _as_postgres(
+                    [pg_ctl, "-D", str(data), "-o", options, "-l", str(base / "log"), "-w",
+                     "-t", "60", "start"]
+                ),
+                **run,
+            )  # fmt: skip
+
+    server = Server()
     try:
-        yield new_database
+        yield server
     finally:
-        subprocess.run(
-            _as_postgres([pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"]),
-            check=False,
-            capture_output=True,
-            timeout=60,
-        )
+        server.stop()
         shutil.rmtree(base, ignore_errors=True)

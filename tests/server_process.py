@@ -28,6 +28,8 @@ class ServerProcess:
         self.port = free_port()
         self.issuer = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp_path / "server.log"
+        # What requests checks the server's certificate against, when it serves https itself.
+        self.verify: str | bool = True
         self.env = {
             **os.environ,
             "AUTHSERVER_DATABASE_URL": f"sqlite:///{tmp_path / 'auth.db'}",
@@ -51,10 +53,10 @@ class ServerProcess:
         return done.stdout
 
     @contextlib.contextmanager
-    def running(self, workers: int = 2) -> Iterator[ServerProcess]:
+    def running(self, workers: int = 2, *args: str) -> Iterator[ServerProcess]:
         with self.log_path.open("w") as log:
             proc = subprocess.Popen(
-                [AUTHSERVER, "serve", "--port", str(self.port), "--workers", str(workers)],
+                [AUTHSERVER, "serve", "--port", str(self.port), "--workers", str(workers), *args],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -74,7 +76,7 @@ class ServerProcess:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             try:
-                if requests.get(self.issuer + "/readyz", timeout=1).ok:
+                if requests.get(self.issuer + "/readyz", timeout=1, verify=self.verify).ok:
                     return
             except requests.ConnectionError:
                 pass

@@ -43,10 +43,30 @@ def _prepare_metrics_dir(path: Path) -> None:
 @click.option(
     "--threads", default=4, show_default=True, type=click.IntRange(1, 64), help="Per worker."
 )
-def serve_command(host: str, port: int, workers: int, threads: int) -> None:
-    """Serve HTTP with Granian (worker processes, keep-alive)."""
-    from granian.constants import Interfaces
+@click.option(
+    "--certfile", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM certificate (chain) to serve HTTPS directly; needs --keyfile.",
+)  # fmt: skip
+@click.option(
+    "--keyfile", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM private key of --certfile.",
+)  # fmt: skip
+def serve_command(
+    host: str, port: int, workers: int, threads: int, certfile: Path | None, keyfile: Path | None
+) -> None:
+    """Serve HTTP with Granian (worker processes, keep-alive), or HTTPS with --certfile."""
+    from granian.constants import Interfaces, SSLProtocols
     from granian.server import Server
+
+    if (certfile is None) != (keyfile is None):
+        raise click.UsageError("--certfile and --keyfile go together")
+    # rustls, Granian's TLS, offers only AEAD suites with ECDHE key exchange (forward secret);
+    # TLS 1.2 is the oldest version accepted.
+    tls = (
+        {"ssl_cert": certfile, "ssl_key": keyfile, "ssl_protocol_min": SSLProtocols.tls12}
+        if certfile is not None
+        else {}
+    )
 
     settings = load_settings()  # fail fast, before any worker starts, on a bad setting
     check_settings(settings, workers=workers)
@@ -63,4 +83,5 @@ def serve_command(host: str, port: int, workers: int, threads: int) -> None:
         log_access=True,
         log_access_format=ACCESS_LOG_FORMAT,
         respawn_failed_workers=True,
+        **tls,
     ).serve()

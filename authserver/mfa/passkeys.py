@@ -70,6 +70,8 @@ class Assertion:
     credential_id: str
     new_sign_count: int
     user_verified: bool
+    # The authenticator's user handle (base64url), if it sent one; None for a non-discoverable one.
+    user_handle: str | None = None
 
 
 def _descriptor(credential_id: str, transports: list[str]) -> PublicKeyCredentialDescriptor:
@@ -189,11 +191,18 @@ def verify_assertion(
         )
     except (WebAuthnException, ValueError, KeyError, TypeError) as e:
         raise PasskeyError("the passkey did not verify") from e
+    handle = (value.get("response") or {}).get("userHandle")
     return Assertion(
         credential_id=bytes_to_base64url(verified.credential_id),
         new_sign_count=verified.new_sign_count,
         user_verified=verified.user_verified,
+        user_handle=handle if isinstance(handle, str) and handle else None,
     )
+
+
+def user_handle_of(subject: str) -> bytes:
+    """The WebAuthn user handle of a user: its opaque subject, never the email (§14.6.1)."""
+    return subject.encode()
 
 
 def is_sign_count_regression(stored: int, new: int) -> bool:

@@ -22,6 +22,7 @@ from flask import (
     request,
 )
 from flask_wtf.csrf import CSRFError, validate_csrf
+from webauthn.helpers import bytes_to_base64url
 from wtforms.validators import ValidationError
 
 from authserver import clock
@@ -270,7 +271,7 @@ def passkey_registration_options() -> Response:
     existing = [(p.credential_id, p.transports) for p in service.factors_of(user).passkeys]
     body = passkeys.registration_options(
         passkeys.RelyingParty.of(current_settings()),
-        user_handle=user.subject.encode(),
+        user_handle=passkeys.user_handle_of(user.subject),
         user_name=user.email,
         display_name=user.display_name,
         challenge=row.challenge,
@@ -444,6 +445,10 @@ def _verify_passkey(purpose: str, expected_user: User | None, require_uv: bool):
             public_key=credential.public_key,
             require_user_verification=require_uv,
         )
+        # WebAuthn §7.2 step 6: a user handle, when given, must name the credential's owner.
+        expected_handle = bytes_to_base64url(passkeys.user_handle_of(user.subject))
+        if assertion.user_handle is not None and assertion.user_handle != expected_handle:
+            raise passkeys.PasskeyError("the user handle does not match the passkey's owner")
         service.accept_assertion(credential, assertion, user)
     except service.TooManyAttempts as e:
         db.session.commit()

@@ -102,6 +102,7 @@ def test_totp_then_passkey_then_passwordless_sign_in(tmp_path, relying_party):  
             page.get_by_role("button", name="Verify").click()
             codes = page.locator("#recovery-codes li")
             expect(codes).to_have_count(10)
+            recovery_codes = codes.all_inner_texts()
             page.screenshot(path=str(tmp_path / "recovery-codes.png"), full_page=True)
             page.get_by_role("link", name="I have saved them").click()
 
@@ -157,3 +158,6 @@ def test_totp_then_passkey_then_passwordless_sign_in(tmp_path, relying_party):  
         assert claims["name"] == "Ada"
         log = server.log()
     assert '"event": "account:mfa:succeeded"' in log and '"method": "passkey"' in log
+    # Neither the app's secret nor a recovery code ever reaches the log.
+    assert secret.replace(" ", "") not in log.replace(" ", "")
+    assert not [code for code in recovery_codes if code.strip() in log]

@@ -93,6 +93,7 @@ _TITLES = {
     422: "Unprocessable Content",
     428: "Precondition Required",
     500: "Internal Server Error",
+    503: "Service Unavailable",
 }
 
 
