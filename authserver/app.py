@@ -50,6 +50,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     from authserver.home import bp as home_bp
     from authserver.http import register_error_handlers
     from authserver.metrics import bp as metrics_bp
+    from authserver.metrics import register_request_metrics
     from authserver.mfa.views import bp as mfa_bp
     from authserver.oauth.authorize import bp as authorize_bp
     from authserver.oauth.server import config_oauth
@@ -72,6 +73,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     register_security_headers(app)
     register_request_id(app)
+    register_request_metrics(app)
     install_rate_limits(app, settings)
     if settings.trusted_proxies:
         # The client's address and scheme as the trusted proxies saw them (rate limits, audit).

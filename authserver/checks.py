@@ -36,6 +36,11 @@ def production_checks(settings: Settings, workers: int = 1) -> list[Check]:
             "AUTHSERVER_KEK: required in production (the key file is for development)",
         ),
         Check(
+            "debug mode off",
+            not settings.flask_debug,
+            "FLASK_DEBUG: must be off in production (the debugger runs code and shows secrets)",
+        ),
+        Check(
             "database shared safely",
             not (is_sqlite and workers > 1),
             "AUTHSERVER_DATABASE_URL: SQLite serves one process; use PostgreSQL for "

@@ -72,7 +72,9 @@ class Settings:
     # per IP; sign-in, per account and per IP. Where the counters live: memory:// (one process)
     # or a redis:// URL shared by every process and host.
     rate_limit_client_auth: str = "30/minute"
-    rate_limit_sign_in_account: str = "10/15minutes"
+    # Several limits separated by ";" all apply: the sign-in default backs off in steps (5 a
+    # minute, then 10 in 15 minutes, 20 an hour, 50 a day), whatever the caller's address.
+    rate_limit_sign_in_account: str = "5/minute;10/15minutes;20/hour;50/day"
     rate_limit_sign_in_ip: str = "100/15minutes"
     rate_limit_storage: str = "memory://"
     # Scopes that are never granted without a second factor (comma- or space-separated); an
@@ -93,6 +95,8 @@ class Settings:
     metrics_dir: str = str(PROJECT_ROOT / "instance" / "metrics")
     # Set by `serve` for its workers (prometheus_client's multiprocess mode); not for users.
     prometheus_multiproc_dir: str | None = None
+    # Flask's debug mode (FLASK_DEBUG): never in production, where it is refused at start-up.
+    flask_debug: bool = False
     # Python logging level of the server (authlib's own debug logs stay off: they print tokens).
     log_level: str = "INFO"
 
@@ -163,6 +167,7 @@ _ENV_VARS: dict[str, tuple[str, Any]] = {
     "AUTHSERVER_METRICS_DIR": ("metrics_dir", str),
     "AUTHSERVER_LOG_LEVEL": ("log_level", str),
     "PROMETHEUS_MULTIPROC_DIR": ("prometheus_multiproc_dir", str),
+    "FLASK_DEBUG": ("flask_debug", parse_bool),
 }
 _FIELD_TO_VAR = {field: var for var, (field, _) in _ENV_VARS.items()}
 
@@ -192,9 +197,13 @@ def load_settings(
 
 
 def parse_limit(text: str):  # noqa: ANN201
-    from limits import parse
+    """One limit or several separated by ';' (every one applies)."""
+    from limits import parse_many
 
-    return parse(text)
+    parsed = parse_many(text)
+    if not parsed:
+        raise ValueError("no limit")
+    return parsed
 
 
 def validate(settings: Settings) -> None:

@@ -8,11 +8,14 @@ from the database at scrape time, so every worker reports the same truth.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response
+import time
+
+from flask import Blueprint, Flask, Response, g, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Histogram,
     generate_latest,
     multiprocess,
 )
@@ -29,6 +32,25 @@ tokens_signed = Counter(
     "authserver_tokens_signed_total", "Tokens signed, per algorithm and key", ["alg", "kid"]
 )
 jwks_requests = Counter("authserver_jwks_requests_total", "JWKS documents served")
+http_requests = Counter(
+    "authserver_http_requests_total",
+    "HTTP requests, per endpoint",
+    ["endpoint", "method", "status"],
+)
+http_duration = Histogram(
+    "authserver_http_request_duration_seconds",
+    "Time to answer, per endpoint",
+    ["endpoint"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+tokens_issued = Counter("authserver_tokens_issued_total", "Access tokens issued", ["grant_type"])
+introspections = Counter("authserver_introspections_total", "Introspection answers", ["result"])
+sign_in_failures = Counter("authserver_sign_in_failures_total", "Failed sign-in checks", ["method"])
+rate_limited = Counter("authserver_rate_limited_total", "Requests refused with 429", ["endpoint"])
+_COUNTERS = (
+    tokens_signed, jwks_requests, http_requests, http_duration, tokens_issued, introspections,
+    sign_in_failures, rate_limited,
+)  # fmt: skip
 
 bp = Blueprint("metrics", __name__)
 
@@ -72,13 +94,45 @@ class KeyLifecycleCollector:
         yield from (age, next_transition, overdue)
 
 
+class ApiKeyExpiryCollector:
+    """API keys that expire within the warning window, read from the database when scraped."""
+
+    def collect(self):  # noqa: ANN201
+        from authserver.apikeys.service import count_expiring
+
+        gauge = GaugeMetricFamily(
+            "authserver_api_keys_expiring_soon",
+            "Live API keys that expire within AUTHSERVER_APIKEY_EXPIRY_WARNING",
+        )
+        gauge.add_metric([], count_expiring(current_runtime().settings))
+        yield gauge
+
+
+def register_request_metrics(app: Flask) -> None:
+    """Count and time every request by endpoint (a bounded label: the route, not the path)."""
+
+    @app.before_request
+    def start_timer() -> None:
+        g.metrics_started = time.perf_counter()
+
+    @app.after_request
+    def observe(response: Response) -> Response:
+        started = g.pop("metrics_started", None)
+        endpoint = request.endpoint or "unmatched"
+        http_requests.labels(endpoint, request.method, str(response.status_code)).inc()
+        if started is not None:
+            http_duration.labels(endpoint).observe(time.perf_counter() - started)
+        return response
+
+
 @bp.get("/metrics")
 def metrics() -> Response:
     registry = CollectorRegistry()
     if current_runtime().settings.prometheus_multiproc_dir:
         multiprocess.MultiProcessCollector(registry)
     else:
-        registry.register(tokens_signed)
-        registry.register(jwks_requests)
+        for counter in _COUNTERS:
+            registry.register(counter)
     registry.register(KeyLifecycleCollector())
+    registry.register(ApiKeyExpiryCollector())
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

@@ -24,6 +24,7 @@ from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
 
 from authserver.config import Settings
+from authserver.metrics import rate_limited
 
 _CLIENT_AUTH_ENDPOINTS = ("oauth.token", "oauth.introspect", "oauth.revoke")
 _SIGN_IN_ENDPOINT = "accounts.login"
@@ -61,6 +62,7 @@ def _too_many(limiter: Limiter, error: RateLimitExceeded) -> Response:
     """The 429 in the endpoint's own format, with Retry-After: when the oldest counted failure
     leaves the window. (Flask-Limiter's own headers are off: it would stamp a Retry-After on
     every response of a limited endpoint, overriding the MFA back-off's own.)"""
+    rate_limited.labels(request.endpoint or "unmatched").inc()
     response = _too_many_body()
     current = limiter.current_limit
     retry = int(current.reset_at - time.time()) + 1 if current is not None else 60

@@ -130,7 +130,7 @@ def test_serve_refuses_sqlite_with_several_workers_in_production(tmp_path):
 def test_doctor_lists_the_checks(tmp_path):
     good = _authserver("doctor", env=PRODUCTION)
     assert good.returncode == 0, good.stdout + good.stderr
-    assert good.stdout.count("ok     ") == 3 and "0 problem(s)" in good.stdout
+    assert good.stdout.count("ok     ") == 4 and "0 problem(s)" in good.stdout
     env = {"AUTHSERVER_ENV": "development", "AUTHSERVER_KEK": "",
            "AUTHSERVER_KEYS_DIR": str(tmp_path / "keys"),
            "AUTHSERVER_DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}"}  # fmt: skip
@@ -138,3 +138,9 @@ def test_doctor_lists_the_checks(tmp_path):
     assert bad.returncode == 1
     assert "PROBLEM  KEK from the environment" in bad.stdout
     assert "PROBLEM  database shared safely" in bad.stdout
+
+
+def test_production_refuses_debug_mode():
+    check_settings(load_settings(PRODUCTION))  # the clean production settings pass
+    with pytest.raises(ConfigError, match="^FLASK_DEBUG: must be off in production"):
+        check_settings(load_settings({**PRODUCTION, "FLASK_DEBUG": "1"}))

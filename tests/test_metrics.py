@@ -42,3 +42,50 @@ def test_overdue_gauge_rises_when_a_key_signs_past_its_rotation(http, runner):
     overdue = metric(text, "authserver_signing_key_retirement_overdue_seconds", alg="ES256")
     assert 59 <= overdue <= 61
     assert metric(text, "authserver_signing_key_next_transition_seconds", alg="ES256") > 0
+
+
+def test_requests_tokens_introspections_failures_and_expiring_keys_are_counted(
+    http, make_client, get_token, runner, user
+):
+    from tests.accounts.conftest import csrf_of
+
+    client = make_client("orders:read")
+    before = http.get("/metrics").get_data(as_text=True)
+    token = get_token(client)["access_token"]
+    http.post("/oauth/introspect", data={"token": token}, headers=client.basic())
+    http.post("/oauth/introspect", data={"token": "nonsense"}, headers=client.basic())
+    page = http.get("/login").get_data(as_text=True)
+    form = {"email": user, "password": "not the password at all", "csrf_token": csrf_of(page)}
+    assert http.post("/login", data=form).status_code == 401
+    owner = runner("roles", "grant", "admin", "--user", user)
+    assert owner.exit_code == 0
+    key = runner("apikeys", "create", "--user", user, "--scope", "users:read", "--expires-in",
+                 "3d", "--json")  # fmt: skip
+    assert key.exit_code == 0, key.output
+    text = http.get("/metrics").get_data(as_text=True)
+
+    def grew(name: str, **labels) -> float:
+        return (metric(text, name, **labels) or 0) - (metric(before, name, **labels) or 0)
+
+    assert grew("authserver_tokens_issued_total", grant_type="client_credentials") == 1
+    assert grew("authserver_introspections_total", result="active") == 1
+    assert grew("authserver_introspections_total", result="inactive") == 1
+    assert grew("authserver_sign_in_failures_total", method="password") == 1
+    assert grew("authserver_http_requests_total", endpoint="oauth.introspect", method="POST",
+                status="200") == 2  # fmt: skip
+    assert grew("authserver_http_request_duration_seconds_count", endpoint="oauth.token") == 1
+    assert metric(text, "authserver_api_keys_expiring_soon") == 1
+
+
+def test_refusals_with_429_are_counted(tmp_path):
+    from tests.conftest import init_app, make_app
+
+    app = make_app(tmp_path, rate_limit_client_auth="1/minute")
+    init_app(app)
+    with app.app_context():
+        http = app.test_client()
+        for _ in range(3):
+            http.post("/oauth/token", data={"grant_type": "client_credentials"},
+                      auth=("nobody", "wrong"))  # fmt: skip
+        text = http.get("/metrics").get_data(as_text=True)
+        assert metric(text, "authserver_rate_limited_total", endpoint="oauth.token") == 2

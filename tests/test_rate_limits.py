@@ -114,3 +114,24 @@ def test_failed_passkey_answers_are_limited_per_ip(tmp_path):
         # Each options call stores a challenge: anonymous callers have a budget per IP too.
         refused = options()
         assert refused.status_code == 429 and refused.get_json()["error"] == "too_many_requests"
+
+
+def test_sign_in_failures_back_off_in_steps_by_default(tmp_path):
+    app = make_app(tmp_path)  # the defaults: 5/minute;10/15minutes;20/hour;50/day per account
+    init_app(app)
+    with app.app_context():
+        created = app.test_cli_runner().invoke(
+            cli, ["users", "create", "ada@example.com", "--password-stdin"], input=PASSWORD + "\n"
+        )
+        assert created.exit_code == 0
+        http = app.test_client()
+
+        def sign_in(password: str):
+            page = http.get("/login").get_data(as_text=True)
+            form = {"email": "ada@example.com", "password": password, "csrf_token": csrf_of(page)}
+            return http.post("/login", data=form)
+
+        assert [sign_in("wrong password!").status_code for _ in range(5)] == [401] * 5
+        assert sign_in(PASSWORD).status_code == 429  # the minute's budget is spent
+        retry = int(sign_in(PASSWORD).headers["Retry-After"])
+        assert 0 < retry <= 61

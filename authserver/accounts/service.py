@@ -19,6 +19,7 @@ from authserver.audit.service import record
 from authserver.audit.tags import Tag
 from authserver.errors import Conflict, InvalidInput
 from authserver.extensions import db
+from authserver.metrics import sign_in_failures
 from authserver.models import User
 from authserver.rbac.service import roles_named
 
@@ -112,6 +113,7 @@ def authenticate(email: str, password: str) -> User | None:
     stored = user.password_hash if user is not None and user.is_active else None
     if not verify_password(stored, password[:MAX_LENGTH]):
         record(Tag.SIGN_IN_FAILED, actor=(normalized or "invalid")[:320], outcome="failure")
+        sign_in_failures.labels("password").inc()
         return None
     if needs_rehash(stored):
         user.password_hash = hash_password(password)

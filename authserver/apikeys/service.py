@@ -15,7 +15,7 @@ import hmac
 import ipaddress
 import logging
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import joinedload
 
 from authserver import clock
@@ -255,6 +255,23 @@ def note_use(key: ApiKey, remote_addr: str | None) -> None:
             )
     except Exception:  # noqa: BLE001 - never fail a request over a usage timestamp
         log.warning("could not record the last use of API key %s", key.key_id)
+
+
+def count_expiring(settings: Settings) -> int:
+    """Live keys that expire within the warning window."""
+    now = clock.now()
+    horizon = now + dt.timedelta(seconds=settings.apikey_expiry_warning_seconds)
+    return db.session.scalar(
+        select(func.count())
+        .select_from(ApiKey)
+        .where(
+            ApiKey.revoked_at.is_(None),
+            ApiKey.replaced_by_key_id.is_(None),
+            ApiKey.expires_at.is_not(None),
+            ApiKey.expires_at > now,
+            ApiKey.expires_at <= horizon,
+        )
+    )
 
 
 def warn_expiring(settings: Settings) -> list[ApiKey]:

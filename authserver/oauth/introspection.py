@@ -13,6 +13,7 @@ from flask import request
 
 from authserver.apikeys.service import note_use
 from authserver.clients.service import CONFIDENTIAL_AUTH_METHODS
+from authserver.metrics import introspections
 from authserver.oauth.guards import PresentedTokenEndpoint
 from authserver.oauth.presented import ApiKeyToken, introspection_of, read_presented
 from authserver.oauth.tokens import AccessToken
@@ -21,6 +22,12 @@ from authserver.rbac.permissions import Permission
 
 class Introspection(PresentedTokenEndpoint, IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = list(CONFIDENTIAL_AUTH_METHODS)
+
+    def create_endpoint_response(self, request):  # noqa: ANN001, ANN201
+        status, body, headers = super().create_endpoint_response(request)
+        if status == 200:
+            introspections.labels("active" if body.get("active") else "inactive").inc()
+        return status, body, headers
 
     def query_token(
         self, token_string: str, token_type_hint: str | None

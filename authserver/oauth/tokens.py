@@ -21,7 +21,7 @@ from authserver import clock
 from authserver.config import Settings
 from authserver.extensions import db
 from authserver.keys.keyring import KeyRing
-from authserver.metrics import tokens_signed
+from authserver.metrics import tokens_issued, tokens_signed
 from authserver.mfa.policy import acr_of
 from authserver.models import RevokedAccessToken
 from authserver.oauth.refresh_tokens import new_refresh_token
@@ -55,6 +55,7 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         token = super().generate(grant_type, client, user, scope, expires_in, include_refresh_token)
         # RFC 6749 §5.1: the granted scope, always, even when it is narrower than asked.
         token["scope"] = scope
+        tokens_issued.labels(grant_type).inc()
         return token
 
     def get_allowed_scope(self, client, scope) -> str:  # noqa: ANN001
