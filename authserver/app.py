@@ -15,7 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from authserver.checks import check_settings
 from authserver.config import PROJECT_ROOT, Settings, load_settings
 from authserver.extensions import db, migrate
-from authserver.logging_setup import configure_logging
+from authserver.logging_setup import configure_logging, register_access_log
 
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 
@@ -74,6 +74,8 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     register_security_headers(app)
     register_request_id(app)
     register_request_metrics(app)
+    if settings.access_log:
+        register_access_log(app)
     install_rate_limits(app, settings)
     if settings.trusted_proxies:
         # The client's address and scheme as the trusted proxies saw them (rate limits, audit).

@@ -95,6 +95,8 @@ class Settings:
     metrics_dir: str = str(PROJECT_ROOT / "instance" / "metrics")
     # Set by `serve` for its workers (prometheus_client's multiprocess mode); not for users.
     prometheus_multiproc_dir: str | None = None
+    # One JSON line per request (method, path without query, status, duration, request id).
+    access_log: bool = True
     # Flask's debug mode (FLASK_DEBUG): never in production, where it is refused at start-up.
     flask_debug: bool = False
     # Python logging level of the server (authlib's own debug logs stay off: they print tokens).
@@ -166,6 +168,7 @@ _ENV_VARS: dict[str, tuple[str, Any]] = {
     "AUTHSERVER_APIKEY_EXPIRY_WARNING": ("apikey_expiry_warning_seconds", parse_duration),
     "AUTHSERVER_METRICS_DIR": ("metrics_dir", str),
     "AUTHSERVER_LOG_LEVEL": ("log_level", str),
+    "AUTHSERVER_ACCESS_LOG": ("access_log", parse_bool),
     "PROMETHEUS_MULTIPROC_DIR": ("prometheus_multiproc_dir", str),
     "FLASK_DEBUG": ("flask_debug", parse_bool),
 }

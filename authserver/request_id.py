@@ -4,7 +4,6 @@ the request, so one failed sign-in can be followed from the proxy to the audit t
 
 from __future__ import annotations
 
-import logging
 import re
 import secrets
 
@@ -29,11 +28,3 @@ def register_request_id(app: Flask) -> None:
         if "request_id" in g:
             response.headers[HEADER] = g.request_id
         return response
-
-
-class RequestIdFilter(logging.Filter):
-    """Adds ``request_id`` to every log record ("-" outside a request)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = current_request_id() or "-"
-        return True

@@ -31,4 +31,5 @@ def test_audit_records_and_log_lines_carry_it(make_client, get_token, http, capl
     data = events[-1]["data"]
     assert data["request_id"] == "req-0000feedbeef"
     assert data["user_agent"] == "ops-script/1.0" and data["ip"] == "127.0.0.1"
-    assert any("req-0000feedbeef" in r.getMessage() for r in caplog.records)
+    assert any(getattr(r, "audit", {}).get("request_id") == "req-0000feedbeef"
+               for r in caplog.records)  # fmt: skip

@@ -36,6 +36,8 @@ def record(tag: Tag, *, actor: str = "system", outcome: str = "success", **field
     event.update(fields)
     level = logging.CRITICAL if tag in _LOUD else logging.INFO
     line = json.dumps(event, default=str, sort_keys=True)
-    log.log(level, line)
+    # The record as a nested object of the JSON log line (its field names may clash with
+    # LogRecord's own, such as ``name``).
+    log.log(level, tag.value, extra={"audit": json.loads(line)})
     data = {k: v for k, v in json.loads(line).items() if k not in _COLUMNS}
     append(now, tag.value, actor[:200], outcome, data)

@@ -16,12 +16,7 @@ import click
 
 from authserver.checks import check_settings
 from authserver.config import load_settings
-
-# Granian's default access-log line, which has the path but never the query string: a token
-# must not reach an access log.
-ACCESS_LOG_FORMAT = (
-    '[%(time)s] %(addr)s "%(method)s %(path)s %(protocol)s" %(status)d %(dt_ms).1fms'
-)
+from authserver.logging_setup import granian_log_config
 
 # Requests one worker runs at once; more wait in the listen backlog instead of piling up as
 # threads that contend for the worker's interpreter lock.
@@ -80,8 +75,9 @@ def serve_command(
         workers=workers,
         blocking_threads=threads,
         backpressure=BACKPRESSURE_PER_WORKER,
-        log_access=True,
-        log_access_format=ACCESS_LOG_FORMAT,
+        # The access log is the app's own JSON line (logging_setup.register_access_log).
+        log_access=False,
+        log_dictconfig=granian_log_config(),
         respawn_failed_workers=True,
         **tls,
     ).serve()

@@ -114,6 +114,12 @@ def test_the_log_holds_no_secrets(server, tmp_path):
 
     log = server.log()
     assert "POST /oauth/token" in log and "POST /oauth/introspect" in log  # the log is there
+    # Structured: every line is one JSON object; every line of a request names its request id.
+    lines = [json.loads(line) for line in log.splitlines() if line.strip()]
+    access = [line for line in lines if line["logger"] == "authserver.access"]
+    assert len(access) >= 8
+    assert all(len(line["request_id"]) == 16 and "?" not in line["path"] for line in access)
+    assert {line["status"] for line in access} >= {200, 401}
     kek = (tmp_path / "keys" / "kek").read_text().strip()
     forbidden = [secret, demo_secret, kek, *tokens, *(t.split(".")[2] for t in tokens)]
     for value in forbidden:
