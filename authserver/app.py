@@ -44,6 +44,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     from authserver import models  # noqa: F401  (registers the tables)
     from authserver.accounts.views import bp as accounts_bp
     from authserver.api.v1 import bp as api_v1_bp
+    from authserver.audit.background import install_background_audit
     from authserver.browser import configure_browser
     from authserver.headers import register_security_headers
     from authserver.health import bp as health_bp
@@ -60,6 +61,8 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     from authserver.runtime import install_runtime
 
     runtime = install_runtime(app, settings)
+    if settings.audit_token_issuance:
+        install_background_audit(app)
     config_oauth(app, runtime)
     configure_browser(app)
     app.register_blueprint(oauth_bp)

@@ -95,6 +95,9 @@ class Settings:
     metrics_dir: str = str(PROJECT_ROOT / "instance" / "metrics")
     # Set by `serve` for its workers (prometheus_client's multiprocess mode); not for users.
     prometheus_multiproc_dir: str | None = None
+    # Record every issued access token in the audit trail (written in the background, so the
+    # token endpoint never waits on it). Counted in metrics always.
+    audit_token_issuance: bool = False
     # One JSON line per request (method, path without query, status, duration, request id).
     access_log: bool = True
     # Flask's debug mode (FLASK_DEBUG): never in production, where it is refused at start-up.
@@ -169,6 +172,7 @@ _ENV_VARS: dict[str, tuple[str, Any]] = {
     "AUTHSERVER_METRICS_DIR": ("metrics_dir", str),
     "AUTHSERVER_LOG_LEVEL": ("log_level", str),
     "AUTHSERVER_ACCESS_LOG": ("access_log", parse_bool),
+    "AUTHSERVER_AUDIT_TOKEN_ISSUANCE": ("audit_token_issuance", parse_bool),
     "PROMETHEUS_MULTIPROC_DIR": ("prometheus_multiproc_dir", str),
     "FLASK_DEBUG": ("flask_debug", parse_bool),
 }

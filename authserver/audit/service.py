@@ -8,6 +8,7 @@ pass secrets.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 
@@ -25,8 +26,16 @@ _LOUD = {Tag.KEY_REVOKED}
 _COLUMNS = ("event", "at", "actor", "outcome")
 
 
-def record(tag: Tag, *, actor: str = "system", outcome: str = "success", **fields: object) -> None:
-    now = clock.now()
+def record(
+    tag: Tag,
+    *,
+    actor: str = "system",
+    outcome: str = "success",
+    at: dt.datetime | None = None,
+    **fields: object,
+) -> None:
+    """Append an event; ``at`` when it happened earlier (a record written in the background)."""
+    now = at or clock.now()
     if has_request_context():
         # Where it came from: enough to follow one request from the proxy to this record.
         fields.setdefault("ip", request.remote_addr)

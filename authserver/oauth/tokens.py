@@ -56,6 +56,8 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         # RFC 6749 §5.1: the granted scope, always, even when it is narrower than asked.
         token["scope"] = scope
         tokens_issued.labels(grant_type).inc()
+        if self.settings.audit_token_issuance:
+            _audit_issuance(grant_type, client, user, scope)
         return token
 
     def get_allowed_scope(self, client, scope) -> str:  # noqa: ANN001
@@ -88,8 +90,29 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         kid, key = self.keyring.signer(self.alg)
         header = {"typ": ACCESS_TOKEN_TYP, "alg": self.alg, "kid": kid}
         token = jwt.encode(header, claims, key, algorithms=[self.alg])
+        g.issued_jti = claims["jti"]
         tokens_signed.labels(self.alg, kid).inc()
         return token
+
+
+def _audit_issuance(grant_type: str, client, user, scope: str) -> None:  # noqa: ANN001
+    """Queued, not written: the token endpoint does not wait on the audit chain's lock."""
+    from flask import current_app, request
+
+    from authserver.audit.background import background_audit
+    from authserver.audit.tags import Tag
+    from authserver.request_id import current_request_id
+
+    background_audit(current_app).submit(
+        Tag.TOKEN_ISSUED,
+        actor=f"client:{client.get_client_id()}",
+        grant_type=grant_type,
+        subject=user.get_user_id() if user is not None else client.get_client_id(),
+        scope=scope,
+        jti=g.get("issued_jti"),
+        ip=request.remote_addr,
+        request_id=current_request_id(),
+    )
 
 
 @dataclasses.dataclass
