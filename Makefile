@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test install system-deps lint bench bench-smoke soak clean
+.PHONY: run test install system-deps lint security bench bench-smoke soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -35,8 +35,17 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: install system-deps lint
+test: install system-deps lint security
 	$(BIN)/python -m pytest
+
+# bandit: no high-severity finding in the package. pip-audit: the installed dependencies against
+# PyPI's advisory data, reported; a known-vulnerable version fails the run.
+security: install
+	$(BIN)/bandit -q -r authserver -lll
+	@$(BIN)/pip-audit --skip-editable --progress-spinner off > $(VENV)/pip-audit.txt 2>&1; \
+	head -n 1 $(VENV)/pip-audit.txt; \
+	echo "pip-audit: $$(grep -c 'could not be audited' $(VENV)/pip-audit.txt) package(s) not auditable from here (full report: $(VENV)/pip-audit.txt)"; \
+	if grep -q '^Found [0-9]* known vulnerabilit' $(VENV)/pip-audit.txt; then cat $(VENV)/pip-audit.txt; exit 1; fi
 
 # Performance is measured here, never asserted in the suite (bench/README.md).
 bench: install

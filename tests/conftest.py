@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import os
 import secrets
 
 import pytest
@@ -14,9 +15,39 @@ from authserver import clock
 from authserver.app import create_app
 from authserver.cli import cli
 from authserver.rbac.permissions import PROTOCOL_SCOPES
+from tests.pg import postgres_url  # noqa: F401 (fixture)
+from tests.redis_server import redis_url  # noqa: F401 (fixture)
 
 # Overrides are setting names (authserver.config.Settings fields).
 Overrides = dict
+
+#: ``make test`` runs the suite twice: on SQLite with in-memory rate limits, then with
+#: AUTHSERVER_TEST_BACKEND=postgresql on real PostgreSQL and Redis servers the tests start.
+BACKEND = os.environ.get("AUTHSERVER_TEST_BACKEND", "sqlite")
+_shared_services: dict = {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _backend(request):
+    if BACKEND == "postgresql":
+        _shared_services["database"] = request.getfixturevalue("postgres_url")
+        _shared_services["redis"] = request.getfixturevalue("redis_url")
+    elif BACKEND != "sqlite":
+        raise pytest.UsageError("AUTHSERVER_TEST_BACKEND is sqlite or postgresql")
+    yield
+
+
+def backend_overrides() -> dict:
+    """The database and rate-limit storage of this pass: a fresh PostgreSQL database and an
+    emptied Redis in the PostgreSQL pass, nothing (SQLite under tmp_path, memory) otherwise."""
+    if not _shared_services:
+        return {}
+    import redis
+
+    url = _shared_services["redis"]
+    with redis.Redis.from_url(url) as connection:
+        connection.flushdb()  # rate-limit counters of earlier tests must not count here
+    return {"database_url": _shared_services["database"](), "rate_limit_storage": url}
 
 
 @pytest.fixture(autouse=True)
@@ -31,6 +62,7 @@ def make_app(tmp_path, **overrides):
         "database_url": f"sqlite:///{tmp_path / 'auth.db'}",
         "keys_dir": str(tmp_path / "keys"),
         "issuer": "http://localhost:5000",
+        **backend_overrides(),
     }
     settings.update(overrides)
     return create_app(settings)

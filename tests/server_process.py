@@ -30,9 +30,15 @@ class ServerProcess:
         self.log_path = tmp_path / "server.log"
         # What requests checks the server's certificate against, when it serves https itself.
         self.verify: str | bool = True
+        from tests.conftest import backend_overrides
+
+        backend = backend_overrides()
         self.env = {
             **os.environ,
-            "AUTHSERVER_DATABASE_URL": f"sqlite:///{tmp_path / 'auth.db'}",
+            "AUTHSERVER_DATABASE_URL": backend.get(
+                "database_url", f"sqlite:///{tmp_path / 'auth.db'}"
+            ),
+            "AUTHSERVER_RATE_LIMIT_STORAGE": backend.get("rate_limit_storage", "memory://"),
             "AUTHSERVER_KEYS_DIR": str(tmp_path / "keys"),
             "AUTHSERVER_METRICS_DIR": str(tmp_path / "metrics"),
             "AUTHSERVER_ISSUER": self.issuer,

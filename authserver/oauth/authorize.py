@@ -42,6 +42,18 @@ bp = Blueprint("authorize", __name__)
 
 RESPONSE_MODES = ("query", "form_post")
 _MAX_QUERY = 4096
+# RFC 6749 Appendix A: these are VSCHAR (printable ASCII) strings, the redirect URI an ASCII URI.
+_VSCHAR_PARAMS = ("response_type", "client_id", "scope", "state", "redirect_uri",
+                  "code_challenge", "code_challenge_method", "response_mode", "prompt",
+                  "max_age", "acr_values")  # fmt: skip
+
+
+def _has_invalid_characters(args) -> bool:  # noqa: ANN001
+    return any(
+        any(not 0x20 <= ord(c) <= 0x7E for c in value)
+        for name in _VSCHAR_PARAMS
+        for value in args.getlist(name)
+    )
 
 
 def _error_page(message: str, status: int = 400) -> Response:
@@ -82,6 +94,8 @@ def _form_post(response: Response) -> Response:
 def authorize() -> Response:
     if len(request.query_string) > _MAX_QUERY:
         return _error_page("The authorization request is too long.")
+    if _has_invalid_characters(request.args):
+        return _error_page("The authorization request has characters it may not have.")
     server = oauth_server(current_app)
     session = current_session()
     user = session.user if session is not None else None
