@@ -37,17 +37,23 @@ def _backend(request):
     yield
 
 
-def backend_overrides() -> dict:
-    """The database and rate-limit storage of this pass: a fresh PostgreSQL database and an
-    emptied Redis in the PostgreSQL pass, nothing (SQLite under tmp_path, memory) otherwise."""
+_databases: dict[str, str] = {}
+
+
+def backend_overrides(tmp_path) -> dict:
+    """The database and rate-limit storage of this pass: in the PostgreSQL pass one fresh
+    database per test directory (as the SQLite file would be) and a Redis emptied at a test's
+    first app; nothing (SQLite under tmp_path, memory) otherwise."""
     if not _shared_services:
         return {}
-    import redis
+    key = str(tmp_path)
+    if key not in _databases:
+        import redis
 
-    url = _shared_services["redis"]
-    with redis.Redis.from_url(url) as connection:
-        connection.flushdb()  # rate-limit counters of earlier tests must not count here
-    return {"database_url": _shared_services["database"](), "rate_limit_storage": url}
+        with redis.Redis.from_url(_shared_services["redis"]) as connection:
+            connection.flushdb()  # rate-limit counters of earlier tests must not count here
+        _databases[key] = _shared_services["database"]()
+    return {"database_url": _databases[key], "rate_limit_storage": _shared_services["redis"]}
 
 
 @pytest.fixture(autouse=True)
@@ -57,15 +63,31 @@ def _reset_clock():
     clock.reset()
 
 
+_apps: list = []
+
+
+@pytest.fixture(autouse=True)
+def _close_databases():
+    """Close every connection pool a test's apps opened (PostgreSQL warns about open ones)."""
+    yield
+    from authserver.extensions import db
+
+    while _apps:
+        with _apps.pop().app_context():
+            db.engine.dispose()
+
+
 def make_app(tmp_path, **overrides):
     settings = {
         "database_url": f"sqlite:///{tmp_path / 'auth.db'}",
         "keys_dir": str(tmp_path / "keys"),
         "issuer": "http://localhost:5000",
-        **backend_overrides(),
+        **backend_overrides(tmp_path),
     }
     settings.update(overrides)
-    return create_app(settings)
+    app = create_app(settings)
+    _apps.append(app)
+    return app
 
 
 def init_app(app) -> None:

@@ -32,7 +32,7 @@ class ServerProcess:
         self.verify: str | bool = True
         from tests.conftest import backend_overrides
 
-        backend = backend_overrides()
+        backend = backend_overrides(tmp_path)
         self.env = {
             **os.environ,
             "AUTHSERVER_DATABASE_URL": backend.get(

@@ -207,3 +207,17 @@ def test_the_reference_page_is_served_without_a_cdn(http):
     assert page.status_code == 200
     text = page.get_data(as_text=True)
     assert "openapi.json" in text and "https://" not in text
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/roles", {"name": "ops", "description": "a\x00b"}),
+        ("/api-keys", {"scopes": ["users:read"], "owner_user": "\ud800"}),
+        ("/users/x%00y", None),
+    ],
+)
+def test_unstorable_strings_are_400_not_a_database_error(admin, path, body):
+    # Found by schemathesis on PostgreSQL, which stores neither NUL nor lone surrogates.
+    response = admin("POST" if body is not None else "GET", path, body)
+    assert response.status_code == 400 and response.mimetype == "application/problem+json"

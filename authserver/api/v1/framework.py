@@ -316,6 +316,7 @@ def _handler(op: Operation, view: Callable) -> Callable:
         try:
             principal = authenticate()
             _require(principal, op.permission)
+            _check_storable(path_params, "path")
             kwargs: dict[str, Any] = dict(path_params, principal=principal)
             if op.query is not None:
                 kwargs["query"] = _parse_query(op.query)
@@ -334,11 +335,31 @@ def _handler(op: Operation, view: Callable) -> Callable:
     return handle
 
 
+def _check_storable(value: object, where: str) -> None:
+    """No NUL characters and no lone surrogates in any string: neither can be stored as text
+    (PostgreSQL refuses both), so they are a 400 here rather than a database error."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise Problem(400, _TITLES[400], f"The {where} contains a NUL character.")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise Problem(400, _TITLES[400], f"The {where} is not valid Unicode.") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_storable(key, where)
+            _check_storable(item, where)
+    elif isinstance(value, list):
+        for item in value:
+            _check_storable(item, where)
+
+
 def _parse_query(model: type[BaseModel]) -> BaseModel:
     args = request.args
     repeated = [name for name in args if len(args.getlist(name)) > 1]
     if repeated:
         raise Problem(400, _TITLES[400], f"Repeated query parameter: {repeated[0]}.")
+    _check_storable(args.to_dict(), "query")
     try:
         return model.model_validate(args.to_dict())
     except ValidationError as e:
@@ -351,6 +372,7 @@ def _parse_body(model: type[BaseModel]) -> BaseModel:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise Problem(400, _TITLES[400], "The body must be a JSON object.")
+    _check_storable(data, "body")
     try:
         return model.model_validate(data)
     except ValidationError as e:
