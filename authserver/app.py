@@ -43,6 +43,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
 
     from authserver import models  # noqa: F401  (registers the tables)
     from authserver.accounts.views import bp as accounts_bp
+    from authserver.admin import bp as admin_bp
     from authserver.api.v1 import bp as api_v1_bp
     from authserver.audit.background import install_background_audit
     from authserver.browser import configure_browser
@@ -70,6 +71,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(home_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(mfa_bp)
+    app.register_blueprint(admin_bp)
     app.register_blueprint(authorize_bp)
     app.register_blueprint(metrics_bp)
     app.register_blueprint(api_v1_bp)

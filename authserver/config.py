@@ -82,6 +82,8 @@ class Settings:
     mfa_scopes: str = "keys:rotate"
     # Removing a factor or regenerating recovery codes needs a sign-in at most this old.
     mfa_fresh_auth_seconds: int = 300
+    # Admin pages want a second factor used at most this long ago (else a step-up).
+    admin_reauth_seconds: int = 900
     # Failed second-factor checks per account before back-off (30 s, doubling, at most 1 h).
     mfa_max_failures: int = 5
     # API keys: the recognisable prefix, default and longest lifetime, whether "never" is
@@ -164,6 +166,7 @@ _ENV_VARS: dict[str, tuple[str, Any]] = {
     "AUTHSERVER_MFA_SCOPES": ("mfa_scopes", str),
     "AUTHSERVER_MFA_FRESH_AUTH": ("mfa_fresh_auth_seconds", parse_duration),
     "AUTHSERVER_MFA_MAX_FAILURES": ("mfa_max_failures", int),
+    "AUTHSERVER_ADMIN_REAUTH": ("admin_reauth_seconds", parse_duration),
     "AUTHSERVER_APIKEY_PREFIX": ("apikey_prefix", str),
     "AUTHSERVER_APIKEY_DEFAULT_TTL": ("apikey_default_ttl_seconds", parse_duration),
     "AUTHSERVER_APIKEY_MAX_TTL": ("apikey_max_ttl_seconds", parse_duration),
@@ -237,6 +240,7 @@ def validate(settings: Settings) -> None:
         "key_rotation_check_seconds",
         "mfa_fresh_auth_seconds",
         "mfa_max_failures",
+        "admin_reauth_seconds",
     ):
         if getattr(settings, field) <= 0:
             fail(field, "must be positive")

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 _HTTP_ERROR_CODES = {405: "invalid_request", 404: "not_found", 413: "invalid_request"}
 # Browser pages answer with the error page; everything else is JSON.
-_PAGE_BLUEPRINTS = frozenset({"accounts", "mfa", "home"})
+_PAGE_BLUEPRINTS = frozenset({"accounts", "mfa", "home", "admin"})
 _PAGE_ENDPOINTS = frozenset({"authorize.authorize", "authorize.end_session"})
 #: How long a client should wait before retrying while the database is unreachable.
 DATABASE_RETRY_AFTER_SECONDS = 5
@@ -53,6 +53,9 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException) -> Response:
         status = e.code or 400
+        if request.path.startswith("/admin/") or request.path == "/admin":
+            message = "No such page." if status == 404 else (e.name or "Bad request")
+            return make_response(render_template("error.html", message=message), status)
         if _is_admin_api():
             response = _problem(status, e.name or "Bad request")
         else:

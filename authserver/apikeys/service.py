@@ -257,19 +257,30 @@ def note_use(key: ApiKey, remote_addr: str | None) -> None:
         log.warning("could not record the last use of API key %s", key.key_id)
 
 
+def _live_and_expiring_within(window: dt.timedelta):  # noqa: ANN202
+    now = clock.now()
+    return (
+        ApiKey.revoked_at.is_(None),
+        ApiKey.replaced_by_key_id.is_(None),
+        ApiKey.expires_at.is_not(None),
+        ApiKey.expires_at > now,
+        ApiKey.expires_at <= now + window,
+    )
+
+
 def count_expiring(settings: Settings) -> int:
     """Live keys that expire within the warning window."""
-    now = clock.now()
-    horizon = now + dt.timedelta(seconds=settings.apikey_expiry_warning_seconds)
+    window = dt.timedelta(seconds=settings.apikey_expiry_warning_seconds)
     return db.session.scalar(
-        select(func.count())
-        .select_from(ApiKey)
-        .where(
-            ApiKey.revoked_at.is_(None),
-            ApiKey.replaced_by_key_id.is_(None),
-            ApiKey.expires_at.is_not(None),
-            ApiKey.expires_at > now,
-            ApiKey.expires_at <= horizon,
+        select(func.count()).select_from(ApiKey).where(*_live_and_expiring_within(window))
+    )
+
+
+def expiring_keys(within: dt.timedelta) -> list[ApiKey]:
+    """Live keys that expire within ``within``, soonest first."""
+    return list(
+        db.session.scalars(
+            select(ApiKey).where(*_live_and_expiring_within(within)).order_by(ApiKey.expires_at)
         )
     )
 

@@ -220,9 +220,42 @@ class ClientChanges:
     redirect_uris: tuple[str, ...] | None = None
     post_logout_redirect_uris: tuple[str, ...] | None = None
     skip_consent: bool | None = None
+    grant_types: tuple[str, ...] | None = None
+    auth_method: str | None = None
+
+
+def _check_grant_types(client: Client, grant_types: tuple[str, ...]) -> list[str]:
+    chosen = list(dict.fromkeys(grant_types))
+    for grant_type in chosen:
+        if grant_type not in SUPPORTED_GRANT_TYPES:
+            supported = ", ".join(SUPPORTED_GRANT_TYPES)
+            raise InvalidInput(f"grant_types: {grant_type!r} is not one of {supported}")
+    if not chosen:
+        raise InvalidInput("grant_types: at least one")
+    if client.is_public and "client_credentials" in chosen:
+        raise InvalidInput("grant_types: a public client cannot use client_credentials")
+    return chosen
+
+
+def _check_auth_method(client: Client, method: str) -> str:
+    """Between the methods of the same kind only: public or confidential, and which key or
+    secret proves it, are decided at registration (a secret is shown once, then)."""
+    if method not in AUTH_METHODS:
+        raise InvalidInput(f"auth_method: one of {', '.join(AUTH_METHODS)}")
+    current = client.token_endpoint_auth_method
+    secret_based = ("client_secret_basic", "client_secret_post")
+    if method == current or (method in secret_based and current in secret_based):
+        return method
+    if method == "private_key_jwt" and client.jwks and current != "none":
+        return method
+    raise InvalidInput(f"auth_method: cannot change from {current} to {method}; register anew")
 
 
 def update_client(client: Client, changes: ClientChanges, *, actor: str = "cli") -> Client:
+    if changes.grant_types is not None:
+        client.grant_types = _check_grant_types(client, changes.grant_types)
+    if changes.auth_method is not None:
+        client.token_endpoint_auth_method = _check_auth_method(client, changes.auth_method)
     if changes.name is not None:
         name = changes.name.strip()
         if not name or len(name) > 200:
@@ -231,10 +264,9 @@ def update_client(client: Client, changes: ClientChanges, *, actor: str = "cli")
     if changes.scope is not None:
         client.scope = validate_scope(changes.scope)
     if changes.redirect_uris is not None:
-        uris = _validate_redirect_uris(changes.redirect_uris, "redirect_uri")
-        if "authorization_code" in client.grant_types and not uris:
-            raise InvalidInput("redirect_uri: the authorization_code grant needs at least one")
-        client.redirect_uris = uris
+        client.redirect_uris = _validate_redirect_uris(changes.redirect_uris, "redirect_uri")
+    if "authorization_code" in client.grant_types and not client.redirect_uris:
+        raise InvalidInput("redirect_uri: the authorization_code grant needs at least one")
     if changes.post_logout_redirect_uris is not None:
         client.post_logout_redirect_uris = _validate_redirect_uris(
             changes.post_logout_redirect_uris, "post_logout_redirect_uri"

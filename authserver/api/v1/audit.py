@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from authserver.api.v1.framework import Principal, operation, page
 from authserver.api.v1.schemas import AuditEventList, AuditEventOut, AuditQuery
+from authserver.audit.query import AuditFilter, audit_events
 from authserver.models import AuditEvent
 from authserver.rbac.permissions import Permission
 
@@ -24,18 +23,8 @@ def event_out(row: AuditEvent) -> AuditEventOut:
     tag=TAG, permission=Permission.AUDIT_READ, query=AuditQuery, response=AuditEventList,
 )  # fmt: skip
 def list_events(principal: Principal, query: AuditQuery) -> AuditEventList:
-    statement = select(AuditEvent)
-    if query.event:
-        if query.event.endswith(":"):
-            escaped = query.event.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            statement = statement.where(AuditEvent.event.like(escaped + "%", escape="\\"))
-        else:
-            statement = statement.where(AuditEvent.event == query.event)
-    if query.actor:
-        statement = statement.where(AuditEvent.actor == query.actor)
-    if query.since:
-        statement = statement.where(AuditEvent.at >= query.since)
-    if query.until:
-        statement = statement.where(AuditEvent.at < query.until)
+    statement = audit_events(
+        AuditFilter(event=query.event, actor=query.actor, since=query.since, until=query.until)
+    )
     items, next_cursor = page(statement, AuditEvent.id, query, to_item=event_out)
     return AuditEventList(items=items, next_cursor=next_cursor)

@@ -1,0 +1,99 @@
+"""Who may see an admin page: a signed-in user whose roles grant the page's permission, with a
+second factor used within ``AUTHSERVER_ADMIN_REAUTH`` (else a step-up first)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from types import SimpleNamespace
+from urllib.parse import urlencode
+
+from flask import Response, abort, flash, make_response, redirect, render_template, request
+
+from authserver import clock
+from authserver.api.v1.framework import Problem, decode_cursor, encode_cursor, page
+from authserver.browser import current_session
+from authserver.extensions import db
+from authserver.mfa import policy
+from authserver.mfa.service import factors_of
+from authserver.mfa.views import SECURITY, begin_second_factor
+from authserver.models import User, UserSession
+from authserver.rbac.permissions import Permission
+from authserver.runtime import current_settings
+
+PAGE_SIZE = 50
+
+
+def forbidden(message: str = "You do not have permission to see this page.") -> Response:
+    return make_response(render_template("error.html", message=message), 403)
+
+
+def _step_up(session: UserSession) -> Response | None:
+    """None when the session used a second factor recently enough for administration."""
+    age = (clock.now() - session.auth_time).total_seconds()
+    if policy.level_of(session.amr) >= policy.MULTI_FACTOR and (
+        age <= current_settings().admin_reauth_seconds
+    ):
+        return None
+    back = request.full_path.rstrip("?") if request.method == "GET" else "/admin"
+    if not factors_of(session.user).any:
+        flash("Administration needs a second factor: set one up first.")
+        return redirect(SECURITY + "?" + urlencode({"next": back}), code=303)
+    return begin_second_factor(
+        session.user, amr=list(session.amr), next_url=back, level=policy.MULTI_FACTOR
+    )
+
+
+def admin_page(permission: Permission) -> Callable:
+    """The view gets the signed-in ``user`` as its first argument."""
+
+    def decorate(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def guarded(*args, **kwargs) -> Response | str:
+            session = current_session()
+            if session is None:
+                return redirect("/login?" + urlencode({"next": request.full_path}), code=303)
+            if permission.value not in session.user.permissions:
+                return forbidden()
+            gate = _step_up(session)
+            if gate is not None:
+                return gate
+            return view(session.user, *args, **kwargs)
+
+        guarded.permission = permission  # for the tests that list every page's permission
+        return guarded
+
+    return decorate
+
+
+def can(user: User, permission: Permission) -> bool:
+    return permission.value in user.permissions
+
+
+def require(user: User, permission: Permission) -> None:
+    """Inside a page: a change needs its own permission (an auditor may look, not touch)."""
+    if not can(user, permission):
+        abort(forbidden("This change needs the " + permission.value + " permission."))
+
+
+def paged(statement, id_column, *, newest_first: bool = False) -> tuple[list, str | None]:  # noqa: ANN001
+    """One page of rows after ``?cursor=``: keyset paging, as in the admin API (a page costs
+    the same however deep it is); ``newest_first`` walks the ids downwards."""
+    try:
+        if not newest_first:
+            query = SimpleNamespace(cursor=request.args.get("cursor"), limit=PAGE_SIZE)
+            return page(statement, id_column, query, to_item=lambda row: row)
+        cursor = request.args.get("cursor")
+        before = decode_cursor(cursor) if cursor else None
+    except Problem:
+        abort(make_response(render_template("error.html", message="Bad page cursor."), 400))
+    if before is not None:
+        statement = statement.where(id_column < before)
+    rows = list(db.session.scalars(statement.order_by(id_column.desc()).limit(PAGE_SIZE + 1)))
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    return rows, encode_cursor(rows[-1].id) if more else None
+
+
+def actor_of(user: User) -> str:
+    return f"user:{user.subject}"

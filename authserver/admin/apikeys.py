@@ -1,0 +1,155 @@
+"""/admin/apikeys: API keys with owner, scopes, expiry and last use; create (the key shown once),
+rotate with a grace period (the new key shown once), revoke (after a confirmation)."""
+
+from __future__ import annotations
+
+from flask import flash, make_response, redirect, render_template, request
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from authserver import clock
+from authserver.accounts.service import find_user
+from authserver.admin import bp
+from authserver.admin.access import actor_of, admin_page, can, paged, require
+from authserver.admin.forms import ApiKeyForm, ConfirmForm, GraceForm
+from authserver.apikeys.service import (
+    NEVER,
+    NewApiKey,
+    create_api_key,
+    find_api_key,
+    revoke_api_key,
+    rotate_api_key,
+)
+from authserver.clients.service import find_client
+from authserver.durations import parse_duration
+from authserver.errors import AuthServerError, InvalidInput
+from authserver.extensions import db
+from authserver.models import ApiKey, User
+from authserver.rbac.permissions import Permission
+from authserver.runtime import current_settings
+
+
+def state_of(key: ApiKey) -> str:
+    now = clock.now()
+    if key.revoked_at is not None:
+        return "revoked"
+    if key.is_expired_at(now):
+        return "expired"
+    if key.replaced_by_key_id is not None:
+        return "rotated"
+    return "active"
+
+
+def _page(user: User, form: ApiKeyForm, error: str | None = None, status: int = 200) -> Response:
+    rows, cursor = paged(select(ApiKey), ApiKey.id)
+    page = render_template(
+        "admin/apikeys.html", keys=rows, next_cursor=cursor, form=form, error=error,
+        state_of=state_of, can_write=can(user, Permission.APIKEYS_WRITE), args=request.args,
+    )  # fmt: skip
+    return make_response(page, status)
+
+
+@bp.get("/apikeys")
+@admin_page(Permission.APIKEYS_READ)
+def apikeys(user: User) -> Response:
+    return _page(user, ApiKeyForm(formdata=None, expires_in="90d"))
+
+
+def _owner(text: str):  # noqa: ANN202
+    owner = find_user(text) if "@" in text else find_client(text.strip())
+    if owner is None:
+        raise InvalidInput("owner: no such user or client")
+    return owner
+
+
+def _expires_in(text: str | None) -> int | str | None:
+    text = (text or "").strip().lower()
+    if not text:
+        return None
+    if text == NEVER:
+        return NEVER
+    try:
+        return parse_duration(text)
+    except ValueError:
+        raise InvalidInput("expires in: a duration such as 30d or 90d") from None
+
+
+@bp.post("/apikeys")
+@admin_page(Permission.APIKEYS_READ)
+def apikey_create(user: User) -> Response:
+    require(user, Permission.APIKEYS_WRITE)
+    form = ApiKeyForm()
+    if not form.validate_on_submit():
+        return _page(user, form, "Fill in the owner and the scopes.", 400)
+    try:
+        spec = NewApiKey(
+            owner=_owner(form.owner.data),
+            scopes=tuple(form.scopes.data.replace(",", " ").split()),
+            name=form.name.data or "",
+            expires_in=_expires_in(form.expires_in.data),
+        )
+        plaintext, key = create_api_key(current_settings(), spec, actor=actor_of(user))
+    except AuthServerError as e:
+        db.session.rollback()
+        return _page(user, form, e.description, 400)
+    db.session.commit()
+    return _shown_once(plaintext, key, "API key created")
+
+
+def _shown_once(plaintext: str, key: ApiKey, heading: str) -> Response:
+    return make_response(render_template("admin/secret_once.html", heading=heading,
+                                         secret=plaintext, subject=key.key_id,
+                                         back="/admin/apikeys"))  # fmt: skip
+
+
+@bp.route("/apikeys/<key_id>/rotate", methods=["GET", "POST"])
+@admin_page(Permission.APIKEYS_READ)
+def apikey_rotate(user: User, key_id: str) -> Response | str:
+    require(user, Permission.APIKEYS_WRITE)
+    key = find_api_key(key_id)
+    if key is None:
+        return make_response(render_template("error.html", message="No such API key."), 404)
+    form = GraceForm()
+    error = None
+    if request.method == "POST":
+        try:
+            if not form.validate_on_submit():
+                raise InvalidInput("grace period: a duration such as 1d or 12h")
+            grace = parse_duration(form.grace.data)
+            plaintext, new = rotate_api_key(current_settings(), key_id, grace_seconds=grace,
+                                            actor=actor_of(user))  # fmt: skip
+        except ValueError:
+            error = "Grace period: a duration such as 1d or 12h."
+        except AuthServerError as e:
+            db.session.rollback()
+            error = e.description
+        else:
+            db.session.commit()
+            return _shown_once(plaintext, new, f"API key {key_id} rotated")
+    page = render_template("admin/grace.html", form=form, error=error, title="Rotate API key",
+                           subject=key_id, action=f"/admin/apikeys/{key_id}/rotate",
+                           button="Rotate", back="/admin/apikeys",
+                           explain="A new key with the same owner, scopes and lifetime is "
+                           "made; this one keeps working for the grace period, so the holder "
+                           "can switch without downtime.")  # fmt: skip
+    return make_response(page, 400 if error else 200)
+
+
+@bp.route("/apikeys/<key_id>/revoke", methods=["GET", "POST"])
+@admin_page(Permission.APIKEYS_READ)
+def apikey_revoke(user: User, key_id: str) -> Response | str:
+    require(user, Permission.APIKEYS_WRITE)
+    key = find_api_key(key_id)
+    if key is None:
+        return make_response(render_template("error.html", message="No such API key."), 404)
+    form = ConfirmForm()
+    if request.method == "POST" and form.validate_on_submit():
+        revoke_api_key(key_id, reason="revoked in the admin UI", actor=actor_of(user))
+        db.session.commit()
+        flash(f"API key {key_id} revoked.")
+        return redirect("/admin/apikeys", code=303)
+    page = render_template("admin/confirm.html", form=form, title=f"Revoke API key {key_id}?",
+                           warning="Every request with this key fails from now on.",
+                           action=f"/admin/apikeys/{key_id}/revoke", button="Revoke",
+                           back="/admin/apikeys")  # fmt: skip
+    return make_response(page, 400 if request.method == "POST" else 200)

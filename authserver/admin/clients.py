@@ -1,0 +1,181 @@
+"""/admin/clients: registered clients; create (the secret shown once), edit redirect URIs, scopes,
+grant types and authentication method, rotate the secret with a grace period, disable."""
+
+from __future__ import annotations
+
+from flask import flash, make_response, redirect, render_template, request
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from authserver.admin import bp
+from authserver.admin.access import actor_of, admin_page, can, paged, require
+from authserver.admin.forms import ClientEditForm, ClientForm, ConfirmForm, GraceForm
+from authserver.clients.service import (
+    ClientChanges,
+    NewClient,
+    create_client,
+    disable_client,
+    find_client_any,
+    rotate_client_secret,
+    update_client,
+)
+from authserver.durations import parse_duration
+from authserver.errors import AuthServerError, InvalidInput
+from authserver.extensions import db
+from authserver.models import Client, User
+from authserver.rbac.permissions import Permission
+
+
+def _lines(text: str | None) -> tuple[str, ...]:
+    return tuple(line.strip() for line in (text or "").splitlines() if line.strip())
+
+
+def _words(text: str | None) -> tuple[str, ...]:
+    return tuple((text or "").replace(",", " ").split())
+
+
+def _page(user: User, form: ClientForm, error: str | None = None, status: int = 200) -> Response:
+    rows, cursor = paged(select(Client), Client.id)
+    page = render_template("admin/clients.html", clients=rows, next_cursor=cursor, form=form,
+                           error=error, can_write=can(user, Permission.CLIENTS_WRITE),
+                           args=request.args)  # fmt: skip
+    return make_response(page, status)
+
+
+@bp.get("/clients")
+@admin_page(Permission.CLIENTS_READ)
+def clients(user: User) -> Response:
+    return _page(user, ClientForm(formdata=None))
+
+
+@bp.post("/clients")
+@admin_page(Permission.CLIENTS_READ)
+def client_create(user: User) -> Response:
+    require(user, Permission.CLIENTS_WRITE)
+    form = ClientForm()
+    if not form.validate_on_submit():
+        return _page(user, form, "Fill in the name and the grant types.", 400)
+    spec = NewClient(
+        name=form.name.data,
+        grant_types=_words(form.grant_types.data),
+        redirect_uris=_lines(form.redirect_uris.data),
+        scope=" ".join(_words(form.scope.data)),
+        public=form.auth_method.data == "none",
+        auth_method=form.auth_method.data,
+    )
+    try:
+        client, secret = create_client(spec, actor=actor_of(user))
+    except AuthServerError as e:
+        db.session.rollback()
+        return _page(user, form, e.description, 400)
+    db.session.commit()
+    if secret is None:
+        flash(f"Client {client.name} registered: {client.client_id}.")
+        return redirect(f"/admin/clients/{client.client_id}", code=303)
+    return make_response(render_template("admin/secret_once.html",
+                                         heading=f"Client {client.name} registered",
+                                         subject=f"client_secret of {client.client_id}",
+                                         secret=secret, back="/admin/clients"))  # fmt: skip
+
+
+def _get(client_id: str) -> Client | Response:
+    client = find_client_any(client_id)
+    if client is None:
+        return make_response(render_template("error.html", message="No such client."), 404)
+    return client
+
+
+@bp.route("/clients/<client_id>", methods=["GET", "POST"])
+@admin_page(Permission.CLIENTS_READ)
+def client_edit(user: User, client_id: str) -> Response | str:
+    client = _get(client_id)
+    if isinstance(client, Response):
+        return client
+    error = None
+    if request.method == "POST":
+        require(user, Permission.CLIENTS_WRITE)
+        form = ClientEditForm()
+        if not form.validate_on_submit():
+            error = "Fill in the name and the grant types."
+        else:
+            changes = ClientChanges(
+                name=form.name.data,
+                scope=" ".join(_words(form.scope.data)),
+                redirect_uris=_lines(form.redirect_uris.data),
+                grant_types=_words(form.grant_types.data),
+                auth_method=form.auth_method.data,
+            )
+            try:
+                update_client(client, changes, actor=actor_of(user))
+            except AuthServerError as e:
+                db.session.rollback()
+                error = e.description
+            else:
+                db.session.commit()
+                flash("Client saved.")
+                return redirect(f"/admin/clients/{client_id}", code=303)
+    else:
+        form = ClientEditForm(
+            formdata=None, name=client.name, scope=client.scope,
+            redirect_uris="\n".join(client.redirect_uris),
+            grant_types=" ".join(client.grant_types), auth_method=client.token_endpoint_auth_method,
+        )  # fmt: skip
+    page = render_template("admin/client.html", client=client, form=form, error=error,
+                           can_write=can(user, Permission.CLIENTS_WRITE))  # fmt: skip
+    return make_response(page, 400 if error else 200)
+
+
+@bp.route("/clients/<client_id>/rotate-secret", methods=["GET", "POST"])
+@admin_page(Permission.CLIENTS_READ)
+def client_rotate_secret(user: User, client_id: str) -> Response | str:
+    require(user, Permission.CLIENTS_WRITE)
+    client = _get(client_id)
+    if isinstance(client, Response):
+        return client
+    form = GraceForm()
+    error = None
+    if request.method == "POST":
+        try:
+            if not form.validate_on_submit():
+                raise InvalidInput("Grace period: a duration such as 1d or 12h.")
+            secret, _ = rotate_client_secret(client, grace_seconds=parse_duration(form.grace.data),
+                                             actor=actor_of(user))  # fmt: skip
+        except ValueError:
+            error = "Grace period: a duration such as 1d or 12h."
+        except AuthServerError as e:
+            db.session.rollback()
+            error = e.description
+        else:
+            db.session.commit()
+            return make_response(render_template(
+                "admin/secret_once.html", heading=f"New secret for {client.name}",
+                subject=f"client_secret of {client.client_id}", secret=secret,
+                back=f"/admin/clients/{client_id}"))  # fmt: skip
+    page = render_template("admin/grace.html", form=form, error=error,
+                           title=f"Rotate the secret of {client.name}", subject=client_id,
+                           action=f"/admin/clients/{client_id}/rotate-secret", button="Rotate",
+                           back=f"/admin/clients/{client_id}",
+                           explain="A new secret is made; the current one keeps working for "
+                           "the grace period while you deploy the new one.")  # fmt: skip
+    return make_response(page, 400 if error else 200)
+
+
+@bp.route("/clients/<client_id>/disable", methods=["GET", "POST"])
+@admin_page(Permission.CLIENTS_READ)
+def client_disable(user: User, client_id: str) -> Response | str:
+    require(user, Permission.CLIENTS_WRITE)
+    client = _get(client_id)
+    if isinstance(client, Response):
+        return client
+    form = ConfirmForm()
+    if request.method == "POST" and form.validate_on_submit():
+        revoked = disable_client(client, actor=actor_of(user))
+        db.session.commit()
+        flash(f"Client {client.name} disabled; {revoked} API key(s) revoked.")
+        return redirect("/admin/clients", code=303)
+    page = render_template("admin/confirm.html", form=form, title=f"Disable {client.name}?",
+                           warning="The client can no longer authenticate or get tokens, and "
+                           "its API keys are revoked. This cannot be undone.",
+                           action=f"/admin/clients/{client_id}/disable", button="Disable",
+                           back=f"/admin/clients/{client_id}")  # fmt: skip
+    return make_response(page, 400 if request.method == "POST" else 200)

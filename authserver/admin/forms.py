@@ -1,0 +1,76 @@
+"""Admin forms; each carries a CSRF token (Flask-WTF). Durations are typed as 30d, 12h, 90m, 45s."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional
+
+from authserver.clients.service import AUTH_METHODS, SUPPORTED_GRANT_TYPES
+
+
+def choices(values) -> list[SelectChoice]:  # noqa: ANN001
+    return [SelectChoice(value, value) for value in values]
+
+
+class ConfirmForm(FlaskForm):
+    submit = SubmitField()
+
+
+class RotateForm(FlaskForm):
+    immediately = BooleanField("Activate at once (skip publishing ahead)")
+
+
+class RevokeKeyForm(FlaskForm):
+    confirm_kid = StringField(
+        "Type the kid to confirm", validators=[DataRequired(), Length(max=200)]
+    )
+    reason = StringField("Reason", validators=[DataRequired(), Length(max=500)])
+
+
+class ScheduleForm(FlaskForm):
+    rotate_every = StringField("Rotate every", validators=[DataRequired(), Length(max=20)])
+    publish_ahead = StringField("Publish ahead", validators=[DataRequired(), Length(max=20)])
+    retire_after = StringField("Retire after", validators=[DataRequired(), Length(max=20)])
+
+
+class ApiKeyForm(FlaskForm):
+    owner = StringField(
+        "Owner (user email or client id)", validators=[DataRequired(), Length(max=320)]
+    )
+    scopes = StringField("Scopes", validators=[DataRequired(), Length(max=1000)])
+    name = StringField("Name", validators=[Optional(), Length(max=100)])
+    expires_in = StringField("Expires in", validators=[Optional(), Length(max=20)])
+
+
+class GraceForm(FlaskForm):
+    grace = StringField("Grace period", default="1d", validators=[DataRequired(), Length(max=20)])
+
+
+class ClientForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    grant_types = StringField("Grant types", default="client_credentials",
+                              validators=[DataRequired(), Length(max=200)])  # fmt: skip
+    redirect_uris = TextAreaField("Redirect URIs (one per line)", validators=[Length(max=4000)])
+    scope = StringField("Scopes", validators=[Optional(), Length(max=1000)])
+    auth_method = SelectField(
+        "Authentication method",
+        choices=choices(AUTH_METHODS),
+        default="client_secret_basic",
+    )
+
+
+class ClientEditForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    redirect_uris = TextAreaField("Redirect URIs (one per line)", validators=[Length(max=4000)])
+    scope = StringField("Scopes", validators=[Optional(), Length(max=1000)])
+    grant_types = StringField("Grant types", validators=[DataRequired(), Length(max=200)])
+    auth_method = SelectField("Authentication method", choices=choices(AUTH_METHODS))
+
+
+class GrantRoleForm(FlaskForm):
+    role = SelectField("Role", choices=[])
+
+
+GRANT_TYPES_HELP = ", ".join(SUPPORTED_GRANT_TYPES)

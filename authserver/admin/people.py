@@ -1,0 +1,154 @@
+"""/admin/users and /admin/roles: find users, give and take roles, disable a user (sessions end,
+API keys revoked), reset a user's second factors; roles with their permissions."""
+
+from __future__ import annotations
+
+from flask import flash, make_response, redirect, render_template, request
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from authserver.accounts.service import disable_user, find_user_by_subject
+from authserver.admin import bp
+from authserver.admin.access import actor_of, admin_page, can, paged, require
+from authserver.admin.forms import ConfirmForm, GrantRoleForm, choices
+from authserver.audit.service import record
+from authserver.audit.tags import Tag
+from authserver.errors import AuthServerError
+from authserver.extensions import db
+from authserver.mfa.service import factors_of, reset_mfa
+from authserver.models import User
+from authserver.rbac.permissions import Permission
+from authserver.rbac.service import grant_role, list_roles, revoke_role
+
+
+@bp.get("/users")
+@admin_page(Permission.USERS_READ)
+def users(user: User) -> str:
+    search = (request.args.get("q") or "").strip()[:320]
+    statement = select(User)
+    if search:
+        escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        statement = statement.where(User.email.like(f"%{escaped}%", escape="\\"))
+    rows, cursor = paged(statement, User.id)
+    return render_template("admin/users.html", users=rows, next_cursor=cursor, search=search,
+                           args=request.args)  # fmt: skip
+
+
+def _get(subject: str) -> User | Response:
+    found = find_user_by_subject(subject)
+    if found is None:
+        return make_response(render_template("error.html", message="No such user."), 404)
+    return found
+
+
+@bp.get("/users/<subject>")
+@admin_page(Permission.USERS_READ)
+def user_detail(user: User, subject: str) -> Response | str:
+    person = _get(subject)
+    if isinstance(person, Response):
+        return person
+    form = GrantRoleForm()
+    form.role.choices = choices(r.name for r in list_roles() if r not in person.roles)
+    return render_template(
+        "admin/user.html", person=person, factors=factors_of(person), form=form,
+        action=ConfirmForm(), can_write=can(user, Permission.USERS_WRITE),
+        can_roles=can(user, Permission.ROLES_WRITE),
+    )  # fmt: skip
+
+
+@bp.post("/users/<subject>/roles")
+@admin_page(Permission.USERS_READ)
+def user_grant_role(user: User, subject: str) -> Response:
+    require(user, Permission.ROLES_WRITE)
+    person = _get(subject)
+    if isinstance(person, Response):
+        return person
+    form = GrantRoleForm()
+    form.role.choices = choices(r.name for r in list_roles())
+    if not form.validate_on_submit():
+        flash("Choose a role.")
+        return redirect(f"/admin/users/{subject}", code=303)
+    try:
+        grant_role(form.role.data, person)
+    except AuthServerError as e:
+        db.session.rollback()
+        flash(e.description)
+        return redirect(f"/admin/users/{subject}", code=303)
+    record(Tag.ROLE_GRANTED, actor=actor_of(user), role=form.role.data, user=person.email)
+    db.session.commit()
+    flash(f"Role {form.role.data} given to {person.email}.")
+    return redirect(f"/admin/users/{subject}", code=303)
+
+
+@bp.post("/users/<subject>/roles/<role>/revoke")
+@admin_page(Permission.USERS_READ)
+def user_revoke_role(user: User, subject: str, role: str) -> Response:
+    require(user, Permission.ROLES_WRITE)
+    person = _get(subject)
+    if isinstance(person, Response):
+        return person
+    if not ConfirmForm().validate_on_submit():
+        return make_response(render_template("error.html", message="The form expired."), 400)
+    try:
+        revoke_role(role, person)
+    except AuthServerError as e:
+        db.session.rollback()
+        flash(e.description)
+        return redirect(f"/admin/users/{subject}", code=303)
+    record(Tag.ROLE_REVOKED, actor=actor_of(user), role=role, user=person.email)
+    db.session.commit()
+    flash(f"Role {role} taken from {person.email}.")
+    return redirect(f"/admin/users/{subject}", code=303)
+
+
+def _confirmed_action(user: User, subject: str, *, title: str, warning: str, button: str,
+                      path: str, perform) -> Response | str:  # noqa: ANN001  # fmt: skip
+    require(user, Permission.USERS_WRITE)
+    person = _get(subject)
+    if isinstance(person, Response):
+        return person
+    form = ConfirmForm()
+    if request.method == "POST" and form.validate_on_submit():
+        flash(perform(person))
+        db.session.commit()
+        return redirect(f"/admin/users/{subject}", code=303)
+    page = render_template("admin/confirm.html", form=form, title=title.format(person.email),
+                           warning=warning, action=f"/admin/users/{subject}/{path}",
+                           button=button, back=f"/admin/users/{subject}")  # fmt: skip
+    return make_response(page, 400 if request.method == "POST" else 200)
+
+
+@bp.route("/users/<subject>/disable", methods=["GET", "POST"])
+@admin_page(Permission.USERS_READ)
+def user_disable(user: User, subject: str) -> Response | str:
+    def perform(person: User) -> str:
+        revoked = disable_user(person, actor=actor_of(user))
+        return f"{person.email} disabled; sessions ended, {revoked} API key(s) revoked."
+
+    return _confirmed_action(
+        user, subject, title="Disable {}?", button="Disable", path="disable", perform=perform,
+        warning="The user can no longer sign in; their sessions end and their API keys are "
+        "revoked at once. Tokens already issued expire within their lifetime.",
+    )  # fmt: skip
+
+
+@bp.route("/users/<subject>/reset-mfa", methods=["GET", "POST"])
+@admin_page(Permission.USERS_READ)
+def user_reset_mfa(user: User, subject: str) -> Response | str:
+    def perform(person: User) -> str:
+        reset_mfa(person, actor=actor_of(user))
+        return f"Second factors of {person.email} removed; their sessions ended."
+
+    return _confirmed_action(
+        user, subject, title="Reset the second factors of {}?", button="Reset MFA",
+        path="reset-mfa", perform=perform,
+        warning="Their authenticator app, passkeys and recovery codes are removed and their "
+        "sessions end; they sign in with the password alone (and set up a factor again if a "
+        "role requires one). Do this only after checking who is asking.",
+    )  # fmt: skip
+
+
+@bp.get("/roles")
+@admin_page(Permission.ROLES_READ)
+def roles(user: User) -> str:
+    return render_template("admin/roles.html", roles=list_roles())
