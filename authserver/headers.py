@@ -9,7 +9,7 @@ client's origin) sets its own header, which is kept.
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 
 from authserver.runtime import runtime_of
 
@@ -35,6 +35,8 @@ def register_security_headers(app: Flask) -> None:
         headers.setdefault("X-Content-Type-Options", "nosniff")
         if hsts:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if request.endpoint == "authorize.userinfo":
+            headers["Cache-Control"] = "no-store"  # personal data: never in a shared cache
         if response.mimetype == "text/html":
             headers.setdefault("Content-Security-Policy", PAGE_POLICY)
             headers.setdefault("X-Frame-Options", "DENY")

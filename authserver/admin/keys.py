@@ -4,10 +4,11 @@ confirmation), the rotation schedule per algorithm, and emergency revocation (ty
 from __future__ import annotations
 
 from flask import flash, make_response, redirect, render_template, request
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from authserver.admin import bp
-from authserver.admin.access import actor_of, admin_page, require
+from authserver.admin.access import actor_of, admin_page, paged, require
 from authserver.admin.forms import RevokeKeyForm, RotateForm, ScheduleForm
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
@@ -19,7 +20,7 @@ from authserver.keys.lifecycle import revoke_key, rotate_now
 from authserver.keys.schedule import ScheduleChange, load_schedules, set_schedule
 from authserver.keys.service import find_key, list_keys
 from authserver.keys.timeline import planned_transitions
-from authserver.models import User
+from authserver.models import SigningKey, User
 from authserver.rbac.permissions import Permission
 from authserver.runtime import current_runtime
 
@@ -34,8 +35,9 @@ def _human(seconds: int) -> str:
 def _keys_page(user: User, *, forms: dict | None = None, errors: dict | None = None,
                status: int = 200) -> Response:  # fmt: skip
     settings = current_runtime().settings
-    keys = list_keys()
     schedules = load_schedules(settings)
+    # Newest first, a page at a time: expired keys accumulate with every rotation.
+    rows, cursor = paged(select(SigningKey), SigningKey.id, newest_first=True)
     forms = forms or {}
     for alg, schedule in schedules.items():
         if alg not in forms:
@@ -47,8 +49,10 @@ def _keys_page(user: User, *, forms: dict | None = None, errors: dict | None = N
             )
     page = render_template(
         "admin/keys.html",
-        keys=keys,
-        plans=planned_transitions(schedules, keys),
+        keys=rows,
+        next_cursor=cursor,
+        args=request.args,
+        plans=planned_transitions(schedules, list_keys()),
         algorithms=SIGNING_ALGORITHMS,
         schedule_forms=forms,
         errors=errors or {},

@@ -11,6 +11,8 @@ from __future__ import annotations
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 
 from authserver.apikeys.service import revoke_api_key
+from authserver.audit.service import record
+from authserver.audit.tags import Tag
 from authserver.oauth.guards import PresentedTokenEndpoint
 from authserver.oauth.presented import ApiKeyToken, read_presented
 from authserver.oauth.tokens import AccessToken, revoke_access_token
@@ -34,3 +36,10 @@ class Revocation(PresentedTokenEndpoint, RevocationEndpoint):
             revoke_api_key(token.key.key_id, reason="revoked at RFC 7009 endpoint", actor=actor)
         else:
             revoke_access_token(token)
+            record(
+                Tag.TOKEN_REVOKED,
+                actor=f"client:{request.client.get_client_id()}",
+                jti=token.jti,
+                client=token.client_id,
+                subject=token.claims.get("sub"),
+            )

@@ -155,7 +155,7 @@ def test_full_flow_issues_access_id_and_refresh_tokens(browser, http, rp):
     userinfo = http.get(
         "/oauth/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
     )
-    assert userinfo.status_code == 200
+    assert userinfo.status_code == 200 and userinfo.headers["Cache-Control"] == "no-store"
     assert userinfo.get_json() == {
         "sub": user.subject,
         "name": "Ada",

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from authserver import clock
 from authserver.extensions import db
-from authserver.models import RevokedAccessToken
+from authserver.models import AuditEvent, RevokedAccessToken
 
 
 def revoke(http, caller, token: str):
@@ -69,3 +69,14 @@ def test_revocation_requires_client_authentication(http, make_client, get_token)
     response = http.post("/oauth/revoke", data={"token": token})
     assert response.status_code == 401
     assert response.get_json()["error"] == "invalid_client"
+
+
+def test_a_revocation_is_audited(http, make_client, get_token):
+    client = make_client()
+    token = get_token(client)["access_token"]
+    http.post("/oauth/revoke", data={"token": token}, headers=client.basic())
+    (event,) = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.event == "oauth:token:revoked")
+    )
+    assert event.actor == f"client:{client.client_id}" and event.data["client"] == client.client_id
+    assert token not in str(event.data)  # the jti, never the token
