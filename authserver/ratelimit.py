@@ -26,7 +26,12 @@ from flask_limiter.util import get_remote_address
 from authserver.config import Settings
 from authserver.metrics import rate_limited
 
-_CLIENT_AUTH_ENDPOINTS = ("oauth.token", "oauth.introspect", "oauth.revoke")
+_CLIENT_AUTH_ENDPOINTS = (
+    "oauth.token",
+    "oauth.introspect",
+    "oauth.revoke",
+    "oauth.device_authorization",
+)
 _SIGN_IN_ENDPOINT = "accounts.login"
 # Second factors and passkey sign-in: per IP here; per account by the back-off in mfa.service.
 _FACTOR_ENDPOINTS = ("mfa.second_factor", "mfa.second_factor_passkey", "mfa.passwordless_sign_in")
@@ -71,7 +76,7 @@ def _too_many(limiter: Limiter, error: RateLimitExceeded) -> Response:
 
 
 def _too_many_body() -> Response:
-    if request.endpoint == _SIGN_IN_ENDPOINT or request.endpoint in _FACTOR_ENDPOINTS:
+    if request.endpoint in (_SIGN_IN_ENDPOINT, "device.enter_code", *_FACTOR_ENDPOINTS):
         return make_response(
             render_template("error.html", message="Too many sign-in attempts. Try again later."),
             429,
@@ -125,6 +130,11 @@ def install_rate_limits(app: Flask, settings: Settings) -> Limiter:
             methods=["POST"],
             deduct_when=_failed_sign_in,
         )(app.view_functions[endpoint])
+    # Guessing device user codes: wrong codes count against the address (RFC 8628 §5.1).
+    app.view_functions["device.enter_code"] = limiter.limit(
+        settings.rate_limit_sign_in_ip, key_func=get_remote_address, scope="device-code-ip",
+        methods=["POST"], deduct_when=lambda response: response.status_code == 400,
+    )(app.view_functions["device.enter_code"])  # fmt: skip
     # Each call stores a challenge for five minutes: anonymous callers get a budget per IP.
     app.view_functions["mfa.passwordless_options"] = limiter.limit(
         settings.rate_limit_sign_in_ip, key_func=get_remote_address, scope="passkey-options-ip"

@@ -34,6 +34,7 @@ class Tag(enum.StrEnum):
     SESSION_STARTED = "account:session:started"
     SESSION_ENDED = "account:session:ended"
     CONSENT_GRANTED = "oauth:consent:granted"
+    DEVICE_DECIDED = "oauth:device:decided"
     TOKEN_ISSUED = "oauth:token:issued"  # noqa: S105 - an event name
     TOKEN_REVOKED = "oauth:token:revoked"  # noqa: S105 - an event name
     CODE_REPLAYED = "oauth:code:replayed"

@@ -32,6 +32,7 @@ SUPPORTED_GRANT_TYPES = (
     "refresh_token",
     "client_credentials",
     TOKEN_EXCHANGE_GRANT,
+    "urn:ietf:params:oauth:grant-type:device_code",  # RFC 8628
 )
 CONFIDENTIAL_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 AUTH_METHODS = (*CONFIDENTIAL_AUTH_METHODS, "none")

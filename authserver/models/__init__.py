@@ -3,6 +3,7 @@
 from authserver.models.apikey import ApiKey
 from authserver.models.audit import AuditChain, AuditEvent
 from authserver.models.client import Client, ClientSecret
+from authserver.models.device import DeviceAuthorization
 from authserver.models.mfa import MfaChallenge, RecoveryCode, TotpCredential, WebAuthnCredential
 from authserver.models.oauth import (
     AuthorizationCode,
@@ -20,6 +21,7 @@ from authserver.models.user import User
 __all__ = [
     "AuthorizationCode",
     "ConsentGrant",
+    "DeviceAuthorization",
     "RefreshToken",
     "UserSession",
     "ApiKey",

@@ -26,6 +26,7 @@ def server_metadata(settings: Settings) -> dict:
         "userinfo_endpoint": settings.url(paths.USERINFO),
         "end_session_endpoint": settings.url(paths.END_SESSION),
         "jwks_uri": settings.url(paths.JWKS),
+        "device_authorization_endpoint": settings.url(paths.DEVICE_AUTHORIZATION),
         "introspection_endpoint": settings.url(paths.INTROSPECTION),
         "revocation_endpoint": settings.url(paths.REVOCATION),
         "grant_types_supported": list(SUPPORTED_GRANT_TYPES),

@@ -16,6 +16,7 @@ from authserver.oauth.code_flow import (
     S256Only,
     remember_issued,
 )
+from authserver.oauth.device import DeviceAuthorizationRequests, DeviceCodeFlow
 from authserver.oauth.grants import ClientCredentials
 from authserver.oauth.guards import CLIENT_AUTH_FAILED
 from authserver.oauth.introspection import Introspection
@@ -55,9 +56,19 @@ def _token_saver(settings: Settings):  # noqa: ANN202
         (hashed) in its family, and a code remembers what it issued."""
         code = getattr(request, "authorization_code", None)
         parent = getattr(request, "refresh_token", None)
+        device = getattr(request, "credential", None)
         family = None
         if "refresh_token" in token:
-            if parent is not None:
+            if device is not None:
+                lineage = Lineage(
+                    device.user_id,
+                    device.client_id,
+                    token.get("scope", ""),
+                    device.sid,
+                    device.auth_time,
+                    list(device.amr),
+                )
+            elif parent is not None:
                 lineage = Lineage(
                     parent.user_id,
                     parent.client_id,
@@ -97,6 +108,8 @@ def config_oauth(app: Flask, runtime: Runtime) -> AuthorizationServer:
     server.register_grant(RefreshTokenFlow)
     server.register_grant(ClientCredentials)
     server.register_grant(ApiKeyExchange)
+    server.register_grant(DeviceCodeFlow)
+    server.register_endpoint(DeviceAuthorizationRequests(settings))
     server.register_endpoint(Introspection(settings, keyring))
     server.register_endpoint(Revocation(settings, keyring))
     protector = ResourceProtector()

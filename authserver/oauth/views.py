@@ -40,6 +40,11 @@ def introspect() -> Response:
     return _guarded(lambda server: server.create_endpoint_response("introspection"))
 
 
+@bp.post(paths.DEVICE_AUTHORIZATION)
+def device_authorization() -> Response:
+    return _guarded(lambda server: server.create_endpoint_response("device_authorization"))
+
+
 @bp.post(paths.REVOCATION)
 def revoke() -> Response:
     response = _guarded(lambda server: server.create_endpoint_response("revocation"))

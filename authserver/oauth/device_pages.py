@@ -1,0 +1,79 @@
+"""The user's side of the device grant (RFC 8628 §3.3): ``/device`` takes the code shown on the
+device ("Code", "Continue"), then sign-in (with the second factor, and step-up as for any
+authorization) and the consent page ("Allow"/"Deny")."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, make_response, redirect, render_template, request
+from flask_wtf import FlaskForm
+from wtforms import StringField
+from wtforms.validators import DataRequired, Length
+
+from authserver.accounts.forms import ConsentForm
+from authserver.browser import current_session
+from authserver.extensions import db
+from authserver.mfa import policy
+from authserver.mfa.service import factors_of
+from authserver.mfa.views import step_up
+from authserver.oauth.consent import describe_scopes
+from authserver.oauth.device import DEVICE_PAGE, decide, find_by_user_code
+from authserver.runtime import current_runtime, current_settings
+
+bp = Blueprint("device", __name__)
+
+NOT_FOUND = "That code is not valid or has expired. Check the code on your device."
+
+
+class DeviceCodeForm(FlaskForm):
+    code = StringField("Code", validators=[DataRequired(), Length(max=32)])
+
+
+def _code_page(form: DeviceCodeForm, error: str | None = None, status: int = 200) -> Response:
+    return make_response(render_template("device.html", form=form, error=error), status)
+
+
+@bp.route(DEVICE_PAGE, methods=["GET", "POST"])
+def enter_code() -> Response:
+    form = DeviceCodeForm()
+    if request.method == "GET":
+        form.code.data = (request.args.get("user_code") or "")[:32]
+        return _code_page(form)
+    if not form.validate_on_submit():
+        return _code_page(form, "Enter the code shown on your device.", 400)
+    if find_by_user_code(form.code.data) is None:
+        return _code_page(form, NOT_FOUND, 400)
+    return redirect(DEVICE_PAGE + "/confirm?" + urlencode({"user_code": form.code.data}), code=303)
+
+
+@bp.route(DEVICE_PAGE + "/confirm", methods=["GET", "POST"])
+def confirm() -> Response:
+    user_code = (request.args.get("user_code") or "")[:32]
+    row = find_by_user_code(user_code)
+    if row is None:
+        return _code_page(DeviceCodeForm(formdata=None), NOT_FOUND, 400)
+    here = DEVICE_PAGE + "/confirm?" + urlencode({"user_code": user_code})
+    session = current_session()
+    if session is None:
+        return redirect("/login?" + urlencode({"next": here}), code=303)
+    # The same rules as the authorization endpoint: roles and step-up scopes need MFA.
+    demand = policy.demand_for(session.user.requires_mfa, row.scope, None, current_settings())
+    gate = step_up(session, demand.target(factors_of(session.user).attainable_level), here)
+    if gate is not None:
+        return gate
+    client = current_runtime().clients.get(row.client_id)
+    if client is None:
+        return _code_page(DeviceCodeForm(formdata=None), NOT_FOUND, 400)
+    form = ConsentForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            return make_response(render_template("error.html", message="The form expired."), 400)
+        decide(row, session, approved=bool(form.allow.data))
+        db.session.commit()
+        return make_response(render_template("device_done.html", approved=bool(form.allow.data),
+                                             client=client))  # fmt: skip
+    page = render_template(
+        "consent.html", form=form, client=client, scopes=describe_scopes(row.scope), action=here
+    )
+    return make_response(page)
