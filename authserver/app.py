@@ -61,8 +61,10 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     from authserver.ratelimit import install_rate_limits
     from authserver.request_id import register_request_id
     from authserver.runtime import install_runtime
+    from authserver.usage import install_usage_counter
 
     runtime = install_runtime(app, settings)
+    install_usage_counter(app, settings.usage_flush_seconds)
     if settings.audit_token_issuance:
         install_background_audit(app)
     config_oauth(app, runtime)

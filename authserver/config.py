@@ -100,6 +100,9 @@ class Settings:
     # Record every issued access token in the audit trail (written in the background, so the
     # token endpoint never waits on it). Counted in metrics always.
     audit_token_issuance: bool = False
+    # How often each process saves its hourly usage counts (tokens issued) for the admin
+    # overview; 0 saves only when asked (the tests do).
+    usage_flush_seconds: int = 5
     # One JSON line per request (method, path without query, status, duration, request id).
     access_log: bool = True
     # Flask's debug mode (FLASK_DEBUG): never in production, where it is refused at start-up.
@@ -175,6 +178,7 @@ _ENV_VARS: dict[str, tuple[str, Any]] = {
     "AUTHSERVER_METRICS_DIR": ("metrics_dir", str),
     "AUTHSERVER_LOG_LEVEL": ("log_level", str),
     "AUTHSERVER_ACCESS_LOG": ("access_log", parse_bool),
+    "AUTHSERVER_USAGE_FLUSH_INTERVAL": ("usage_flush_seconds", parse_duration),
     "AUTHSERVER_AUDIT_TOKEN_ISSUANCE": ("audit_token_issuance", parse_bool),
     "PROMETHEUS_MULTIPROC_DIR": ("prometheus_multiproc_dir", str),
     "FLASK_DEBUG": ("flask_debug", parse_bool),
@@ -248,7 +252,7 @@ def validate(settings: Settings) -> None:
         fail("jwks_max_age_seconds", "must be positive")
     if not 0 <= settings.trusted_proxies <= 10:
         fail("trusted_proxies", "must be 0 to 10 (the number of proxy hops in front)")
-    for field in ("clock_skew_seconds", "keyring_refresh_seconds"):
+    for field in ("clock_skew_seconds", "keyring_refresh_seconds", "usage_flush_seconds"):
         if getattr(settings, field) < 0:
             fail(field, "must not be negative")
     for field in (

@@ -82,6 +82,8 @@ def make_app(tmp_path, **overrides):
         "database_url": f"sqlite:///{tmp_path / 'auth.db'}",
         "keys_dir": str(tmp_path / "keys"),
         "issuer": "http://localhost:5000",
+        # No background writer outliving its test: tests flush usage counts themselves.
+        "usage_flush_seconds": 0,
         **backend_overrides(tmp_path),
     }
     settings.update(overrides)

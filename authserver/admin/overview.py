@@ -20,6 +20,7 @@ from authserver.keys.timeline import planned_transitions
 from authserver.models import AuditEvent, User
 from authserver.rbac.permissions import Permission
 from authserver.runtime import current_settings
+from authserver.usage import TOKENS_ISSUED, count_since
 
 _FAILED_SIGN_INS = ("account:sign-in:failed", "account:mfa:failed")
 
@@ -41,9 +42,7 @@ def overview(user: User) -> str:
     schedules = load_schedules(settings)
     timeline = build_timeline(keys, planned_transitions(schedules, keys), schedules, now)
     day_ago = now - dt.timedelta(hours=24)
-    tokens = (
-        _count_since(("oauth:token:issued",), day_ago) if settings.audit_token_issuance else None
-    )
+    tokens = count_since(TOKENS_ISSUED, day_ago)
     return render_template(
         "admin/overview.html",
         timeline=timeline,

@@ -16,7 +16,7 @@ from authserver.audit.tags import Tag
 from authserver.errors import AuthServerError
 from authserver.extensions import db
 from authserver.mfa.service import factors_of, reset_mfa
-from authserver.models import User
+from authserver.models import Role, User
 from authserver.rbac.permissions import Permission
 from authserver.rbac.service import grant_role, list_roles, revoke_role
 
@@ -151,4 +151,5 @@ def user_reset_mfa(user: User, subject: str) -> Response | str:
 @bp.get("/roles")
 @admin_page(Permission.ROLES_READ)
 def roles(user: User) -> str:
-    return render_template("admin/roles.html", roles=list_roles())
+    rows, cursor = paged(select(Role), Role.id)
+    return render_template("admin/roles.html", roles=rows, next_cursor=cursor, args=request.args)

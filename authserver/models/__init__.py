@@ -16,6 +16,7 @@ from authserver.models.rbac import Role, RolePermission, client_roles, user_role
 from authserver.models.server_secret import ServerSecret
 from authserver.models.session import UserSession
 from authserver.models.signing_key import KeySchedule, KeyState, SigningKey
+from authserver.models.usage import UsageCount
 from authserver.models.user import User
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "RolePermission",
     "ServerSecret",
     "SigningKey",
+    "UsageCount",
     "UsedAssertion",
     "User",
     "client_roles",

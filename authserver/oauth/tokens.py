@@ -12,7 +12,7 @@ import datetime as dt
 import secrets
 
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
-from flask import g
+from flask import current_app, g
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from sqlalchemy import bindparam, delete, select
@@ -26,6 +26,7 @@ from authserver.mfa.policy import acr_of
 from authserver.models import RevokedAccessToken
 from authserver.oauth.refresh_tokens import new_refresh_token
 from authserver.rbac.service import grantable_scope
+from authserver.usage import TOKENS_ISSUED, usage_counter
 
 ACCESS_TOKEN_TYP = "at+jwt"  # noqa: S105 - RFC 9068 §2.1
 
@@ -56,6 +57,7 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         # RFC 6749 §5.1: the granted scope, always, even when it is narrower than asked.
         token["scope"] = scope
         tokens_issued.labels(grant_type).inc()
+        usage_counter(current_app).count(TOKENS_ISSUED)
         if self.settings.audit_token_issuance:
             _audit_issuance(grant_type, client, user, scope)
         return token

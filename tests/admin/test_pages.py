@@ -289,3 +289,21 @@ def test_the_audit_log_filters_pages_and_exports(as_admin, runner):
 def test_unknown_things_are_404_pages(as_admin, path):
     response = as_admin.get(path)
     assert response.status_code == 404 and response.mimetype == "text/html"
+
+
+def test_the_overview_counts_the_tokens_of_the_last_day(app, as_admin, make_client, get_token):
+    from authserver.usage import usage_counter
+
+    client = make_client()
+    for _ in range(3):
+        get_token(client)
+    clock.freeze()
+    usage_counter(app).flush()
+    page = as_admin.get("/admin").get_data(as_text=True)
+    assert re.search(r"<dt>Tokens issued</dt>\s*<dd>3 ", page)
+    clock.advance(26 * 3600)  # a day later they no longer count
+    sign_in_with_code(
+        as_admin, db.session.scalar(select(User).where(User.email == "root@example.com"))
+    )
+    page = as_admin.get("/admin").get_data(as_text=True)
+    assert re.search(r"<dt>Tokens issued</dt>\s*<dd>0 ", page)
