@@ -62,6 +62,8 @@ class Settings:
     keyring_refresh_seconds: int = 1
     # How often each server process checks whether a key transition is due.
     key_rotation_check_seconds: int = 30
+    # RFC 9126: every authorization request must be pushed first (per client: --require-par).
+    require_par: bool = False
     # Reverse proxies in front of the server whose X-Forwarded-For/-Proto to believe (0: none;
     # the client address is then the TCP peer). Set it to the number of proxy hops you run.
     trusted_proxies: int = 0
@@ -162,6 +164,7 @@ _ENV_VARS: dict[str, tuple[str, Any]] = {
     "AUTHSERVER_JWKS_MAX_AGE": ("jwks_max_age_seconds", parse_duration),
     "AUTHSERVER_MAX_BODY_BYTES": ("max_body_bytes", int),
     "AUTHSERVER_TRUSTED_PROXIES": ("trusted_proxies", int),
+    "AUTHSERVER_REQUIRE_PAR": ("require_par", parse_bool),
     "AUTHSERVER_RATE_LIMIT_CLIENT_AUTH": ("rate_limit_client_auth", str),
     "AUTHSERVER_RATE_LIMIT_SIGN_IN_ACCOUNT": ("rate_limit_sign_in_account", str),
     "AUTHSERVER_RATE_LIMIT_SIGN_IN_IP": ("rate_limit_sign_in_ip", str),

@@ -31,6 +31,7 @@ _CLIENT_AUTH_ENDPOINTS = (
     "oauth.introspect",
     "oauth.revoke",
     "oauth.device_authorization",
+    "oauth.pushed_authorization",
 )
 _SIGN_IN_ENDPOINT = "accounts.login"
 # Second factors and passkey sign-in: per IP here; per account by the back-off in mfa.service.

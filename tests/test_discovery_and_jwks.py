@@ -26,6 +26,8 @@ def test_metadata_lists_every_endpoint_truthfully(http, path):
         ("introspection_endpoint", "/oauth/introspect"),
         ("revocation_endpoint", "/oauth/revoke"),
         ("jwks_uri", "/.well-known/jwks.json"),
+        ("device_authorization_endpoint", "/oauth/device_authorization"),
+        ("pushed_authorization_request_endpoint", "/oauth/par"),
     ]:
         assert meta[name] == "http://localhost:5000" + route
     for name, route in [
@@ -39,7 +41,9 @@ def test_metadata_lists_every_endpoint_truthfully(http, path):
         "refresh_token",
         "client_credentials",
         "urn:ietf:params:oauth:grant-type:token-exchange",
+        "urn:ietf:params:oauth:grant-type:device_code",
     ]
+    assert meta["require_pushed_authorization_requests"] is False
     assert meta["code_challenge_methods_supported"] == ["S256"]
     assert meta["response_types_supported"] == ["code"]
     assert meta["authorization_response_iss_parameter_supported"] is True
@@ -63,7 +67,13 @@ def test_metadata_lists_every_endpoint_truthfully(http, path):
 )
 def test_every_advertised_endpoint_answers(http, path):
     meta = http.get(path).get_json()
-    for name in ("token_endpoint", "introspection_endpoint", "revocation_endpoint"):
+    for name in (
+        "token_endpoint",
+        "introspection_endpoint",
+        "revocation_endpoint",
+        "device_authorization_endpoint",
+        "pushed_authorization_request_endpoint",
+    ):
         response = http.post(meta[name].removeprefix("http://localhost:5000"), data={"x": "1"})
         assert response.status_code in (400, 401), name
     for name in ("authorization_endpoint", "userinfo_endpoint", "end_session_endpoint"):

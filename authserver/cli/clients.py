@@ -36,6 +36,7 @@ group = AppGroup("clients", help="OAuth clients.")
 @click.option("--post-logout-redirect-uri", "logout_uris", multiple=True, help="Repeatable.")
 @click.option("--id-token-alg", default="RS256", show_default=True)
 @click.option("--skip-consent", is_flag=True, help="A first-party client: no consent page.")
+@click.option("--require-par", is_flag=True, help="Authorization requests only through PAR.")
 @click.option("--json", "as_json", is_flag=True)
 def create(
     name: str,
@@ -49,6 +50,7 @@ def create(
     logout_uris: tuple[str, ...],
     id_token_alg: str,
     skip_consent: bool,
+    require_par: bool,
     as_json: bool,
 ) -> None:
     """Register a client; its secret is printed once."""
@@ -67,6 +69,7 @@ def create(
                 post_logout_redirect_uris=split_multi(logout_uris),
                 id_token_alg=id_token_alg,
                 skip_consent=skip_consent,
+                require_par=require_par,
             )
         )
     value = {

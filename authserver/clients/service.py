@@ -51,6 +51,7 @@ class NewClient:
     post_logout_redirect_uris: tuple[str, ...] = ()
     id_token_alg: str = "RS256"  # noqa: S105
     skip_consent: bool = False
+    require_par: bool = False
 
 
 def _auth_method(spec: NewClient) -> str:
@@ -137,6 +138,7 @@ def create_client(spec: NewClient, *, actor: str = "cli") -> tuple[Client, str |
         ),
         id_token_signed_response_alg=spec.id_token_alg,
         skip_consent=spec.skip_consent,
+        require_pushed_authorization_requests=spec.require_par,
         scope=validate_scope(spec.scope),
         jwks=jwks,
         created_at=clock.now(),

@@ -32,6 +32,7 @@ class ClientView(ClientMixin):
     post_logout_redirect_uris: tuple[str, ...] = ()
     id_token_signed_response_alg: str = "RS256"  # noqa: S105
     skip_consent: bool = False
+    require_pushed_authorization_requests: bool = False
 
     @classmethod
     def of(cls, client: Client) -> ClientView:
@@ -50,6 +51,7 @@ class ClientView(ClientMixin):
             post_logout_redirect_uris=tuple(client.post_logout_redirect_uris or ()),
             id_token_signed_response_alg=client.id_token_signed_response_alg or "RS256",
             skip_consent=client.skip_consent,
+            require_pushed_authorization_requests=client.require_pushed_authorization_requests,
         )
 
     @property

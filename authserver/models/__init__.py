@@ -12,6 +12,7 @@ from authserver.models.oauth import (
     RevokedAccessToken,
     UsedAssertion,
 )
+from authserver.models.par import PushedRequest
 from authserver.models.rbac import Role, RolePermission, client_roles, user_roles
 from authserver.models.server_secret import ServerSecret
 from authserver.models.session import UserSession
@@ -36,6 +37,7 @@ __all__ = [
     "TotpCredential",
     "WebAuthnCredential",
     "KeyState",
+    "PushedRequest",
     "RevokedAccessToken",
     "Role",
     "RolePermission",

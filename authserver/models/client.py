@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Boolean, ForeignKey, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from authserver.extensions import db
@@ -37,6 +37,10 @@ class Client(db.Model):
     post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
     id_token_signed_response_alg: Mapped[str] = mapped_column(String(16), default="RS256")
     skip_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # RFC 9126 §6: this client's authorization requests must come through PAR.
+    require_pushed_authorization_requests: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 

@@ -22,6 +22,7 @@ from flask import (
     render_template,
     request,
 )
+from werkzeug.datastructures import MultiDict
 
 from authserver import clock
 from authserver.accounts.forms import ConsentForm, SignOutForm
@@ -35,8 +36,9 @@ from authserver.mfa.service import factors_of
 from authserver.mfa.views import step_up
 from authserver.oauth import paths
 from authserver.oauth.consent import describe_scopes, has_consent, remember_consent
+from authserver.oauth.par import PUSHED_PARAMS, consume, find_pushed
 from authserver.oauth.server import oauth_server
-from authserver.runtime import current_settings
+from authserver.runtime import current_runtime, current_settings
 
 bp = Blueprint("authorize", __name__)
 
@@ -48,12 +50,41 @@ _VSCHAR_PARAMS = ("response_type", "client_id", "scope", "state", "redirect_uri"
                   "max_age", "acr_values")  # fmt: skip
 
 
-def _has_invalid_characters(args) -> bool:  # noqa: ANN001
+def _has_bad_characters(args) -> bool:  # noqa: ANN001
     return any(
         any(not 0x20 <= ord(c) <= 0x7E for c in value)
         for name in _VSCHAR_PARAMS
         for value in args.getlist(name)
     )
+
+
+def check_parameters(args) -> str | None:  # noqa: ANN001
+    """What is wrong with a pushed authorization request before Authlib sees it."""
+    if _has_bad_characters(args):
+        return "The authorization request has characters it may not have."
+    if args.get("response_mode", "query") not in RESPONSE_MODES:
+        return "response_mode must be query or form_post."
+    return None
+
+
+def _pushed_request():  # noqa: ANN202
+    """(the pushed request behind request_uri, or None; an error page, or None)."""
+    request_uri = request.args.get("request_uri")
+    client_id = request.args.get("client_id")
+    if request_uri is None:
+        client = current_runtime().clients.get(client_id) if client_id else None
+        if current_settings().require_par or (
+            client is not None and client.require_pushed_authorization_requests
+        ):
+            return None, _error_page(
+                "This application must send its authorization request to the PAR endpoint "
+                "first (RFC 9126)."
+            )
+        return None, None
+    row = find_pushed(request_uri, client_id)
+    if row is None:
+        return None, _error_page("The authorization request is unknown, used or expired.")
+    return row, None
 
 
 def _error_page(message: str, status: int = 400) -> Response:
@@ -94,8 +125,15 @@ def _form_post(response: Response) -> Response:
 def authorize() -> Response:
     if len(request.query_string) > _MAX_QUERY:
         return _error_page("The authorization request is too long.")
-    if _has_invalid_characters(request.args):
+    if _has_bad_characters(request.args):
         return _error_page("The authorization request has characters it may not have.")
+    pushed, refusal = _pushed_request()
+    if refusal is not None:
+        return refusal
+    if pushed is not None:
+        # RFC 9126 §4: the pushed parameters are the request; the URL only points at them.
+        request.environ[PUSHED_PARAMS] = MultiDict(pushed.params)
+    args = request.environ[PUSHED_PARAMS] if pushed is not None else request.args
     server = oauth_server(current_app)
     session = current_session()
     user = session.user if session is not None else None
@@ -106,7 +144,6 @@ def authorize() -> Response:
             return _to_client(error)
         return _error_page(error.get_error_description() or "The request is not valid.")
 
-    args = request.args
     response_mode = args.get("response_mode", "query")
     if response_mode not in RESPONSE_MODES:
         return _to_client(_invalid(grant, "response_mode must be query or form_post."))
@@ -114,6 +151,10 @@ def authorize() -> Response:
     if user is None or "login" in prompt or _too_old(session, args.get("max_age")):
         if "none" in prompt:
             return _to_client(_error(grant, "login_required"))
+        if pushed is not None and "login" in prompt:
+            # Satisfied by the sign-in this redirect starts (as dropping it from a URL would).
+            pushed.params = {k: v for k, v in pushed.params.items() if k != "prompt"}
+            db.session.commit()
         return _login_redirect(args.get("login_hint"))
 
     client = grant.client
@@ -140,11 +181,15 @@ def authorize() -> Response:
         if not form.validate_on_submit():
             return _error_page("The form expired; start again from the application.")
         if not form.allow.data:
-            return _finish(
-                server.create_authorization_response(grant=grant, grant_user=None), response_mode
-            )
+            if pushed is not None and not consume(pushed):
+                return _error_page("The authorization request was used already.")
+            denied = server.create_authorization_response(grant=grant, grant_user=None)
+            db.session.commit()
+            return _finish(denied, response_mode)
         remember_consent(user, client.client_id, scope)
         record(Tag.CONSENT_GRANTED, actor=user.email, client=client.client_id, scope=scope)
+    if pushed is not None and not consume(pushed):
+        return _error_page("The authorization request was used already.")
     result = server.create_authorization_response(grant=grant, grant_user=user)
     db.session.commit()
     return _finish(result, response_mode)

@@ -27,6 +27,8 @@ def server_metadata(settings: Settings) -> dict:
         "end_session_endpoint": settings.url(paths.END_SESSION),
         "jwks_uri": settings.url(paths.JWKS),
         "device_authorization_endpoint": settings.url(paths.DEVICE_AUTHORIZATION),
+        "pushed_authorization_request_endpoint": settings.url(paths.PUSHED_AUTHORIZATION),
+        "require_pushed_authorization_requests": settings.require_par,  # RFC 9126 §5
         "introspection_endpoint": settings.url(paths.INTROSPECTION),
         "revocation_endpoint": settings.url(paths.REVOCATION),
         "grant_types_supported": list(SUPPORTED_GRANT_TYPES),

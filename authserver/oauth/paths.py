@@ -7,11 +7,18 @@ AUTHORIZATION = "/oauth/authorize"
 USERINFO = "/oauth/userinfo"
 END_SESSION = "/oauth/logout"
 DEVICE_AUTHORIZATION = "/oauth/device_authorization"
+PUSHED_AUTHORIZATION = "/oauth/par"
 JWKS = "/.well-known/jwks.json"
 OPENID_CONFIGURATION = "/.well-known/openid-configuration"
 AS_METADATA = "/.well-known/oauth-authorization-server"
 
 #: Endpoints that authenticate clients (valid `aud` values of a client assertion).
-CLIENT_AUTH_ENDPOINTS = (TOKEN, INTROSPECTION, REVOCATION, DEVICE_AUTHORIZATION)
+CLIENT_AUTH_ENDPOINTS = (
+    TOKEN,
+    INTROSPECTION,
+    REVOCATION,
+    DEVICE_AUTHORIZATION,
+    PUSHED_AUTHORIZATION,
+)
 #: Endpoints that answer in RFC 6749 §5.2 JSON errors.
-PROTOCOL_ENDPOINTS = (TOKEN, INTROSPECTION, REVOCATION, DEVICE_AUTHORIZATION)
+PROTOCOL_ENDPOINTS = CLIENT_AUTH_ENDPOINTS

@@ -7,6 +7,7 @@ from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.oauth2.rfc6749 import InvalidClientError
 from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask
+from flask import request as flask_request
 
 from authserver.config import Settings
 from authserver.oauth.client_auth import PrivateKeyJWT
@@ -22,6 +23,7 @@ from authserver.oauth.guards import CLIENT_AUTH_FAILED
 from authserver.oauth.introspection import Introspection
 from authserver.oauth.logout import end_browser_session
 from authserver.oauth.oidc import AccessTokenValidator, EndSession, IDToken, UserInfoView
+from authserver.oauth.par import PUSHED_PARAMS, PushedOAuth2Request
 from authserver.oauth.refresh_tokens import Lineage, store_refresh_token
 from authserver.oauth.revocation import Revocation
 from authserver.oauth.token_exchange import ApiKeyExchange
@@ -32,6 +34,13 @@ _EXTENSION = "authserver.oauth"
 
 
 class AuthorizationServer(FlaskAuthorizationServer):
+    def create_oauth2_request(self, request):  # noqa: ANN001, ANN201
+        # A pushed authorization request (RFC 9126): its stored parameters are the request.
+        pushed = flask_request.environ.get(PUSHED_PARAMS)
+        if pushed is not None:
+            return PushedOAuth2Request(flask_request, pushed)
+        return super().create_oauth2_request(request)
+
     def authenticate_client(self, request, methods, endpoint="token"):  # noqa: ANN001, ANN201
         try:
             return super().authenticate_client(request, methods, endpoint)

@@ -15,6 +15,7 @@ from authserver.metrics import jwks_requests
 from authserver.oauth import paths
 from authserver.oauth.discovery import server_metadata
 from authserver.oauth.guards import check_form_request
+from authserver.oauth.par import push_request
 from authserver.oauth.server import oauth_server
 from authserver.runtime import current_runtime, current_settings
 
@@ -38,6 +39,11 @@ def token() -> Response:
 @bp.post(paths.INTROSPECTION)
 def introspect() -> Response:
     return _guarded(lambda server: server.create_endpoint_response("introspection"))
+
+
+@bp.post(paths.PUSHED_AUTHORIZATION)
+def pushed_authorization() -> Response:
+    return _guarded(lambda server: push_request(server, request))
 
 
 @bp.post(paths.DEVICE_AUTHORIZATION)

@@ -131,7 +131,8 @@ def test_get_on_a_post_endpoint_is_405_in_the_oauth_format(http, endpoint):
     [
         ({}, "invalid_request"),
         ({"grant_type": "password", "username": "a", "password": "b"}, "unsupported_grant_type"),
-        ({"grant_type": "urn:ietf:params:oauth:grant-type:device_code"}, "unsupported_grant_type"),
+        ({"grant_type": "urn:ietf:params:oauth:grant-type:saml2-bearer"}, "unsupported_grant_type"),
+        ({"grant_type": "urn:ietf:params:oauth:grant-type:device_code"}, "invalid_request"),
         ({"grant_type": "authorization_code", "code": "x"}, "unauthorized_client"),
         ({"grant_type": ""}, "unsupported_grant_type"),
     ],

@@ -1,0 +1,24 @@
+"""Pushed authorization requests (RFC 9126): the parameters a client sent to the PAR endpoint,
+under a one-time ``request_uri`` (stored as an HMAC) that lives 60 seconds."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from authserver.extensions import db
+from authserver.models.types import UTCDateTime
+
+
+class PushedRequest(db.Model):
+    __tablename__ = "pushed_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
