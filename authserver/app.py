@@ -55,6 +55,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     from authserver.metrics import register_request_metrics
     from authserver.mfa.views import bp as mfa_bp
     from authserver.oauth.authorize import bp as authorize_bp
+    from authserver.oauth.backchannel import install_backchannel
     from authserver.oauth.device_pages import bp as device_bp
     from authserver.oauth.server import config_oauth
     from authserver.oauth.views import bp as oauth_bp
@@ -65,6 +66,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
 
     runtime = install_runtime(app, settings)
     install_usage_counter(app, settings.usage_flush_seconds)
+    install_backchannel(app)
     if settings.audit_token_issuance:
         install_background_audit(app)
     config_oauth(app, runtime)

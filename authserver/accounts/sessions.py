@@ -17,6 +17,7 @@ from authserver.audit.tags import Tag
 from authserver.config import Settings
 from authserver.extensions import db
 from authserver.models import User, UserSession
+from authserver.oauth.backchannel import session_ended
 from authserver.security import generate_secret, hash_secret
 
 COOKIE_NAME = "authserver_session"
@@ -65,9 +66,15 @@ def end_session(row: UserSession) -> None:
         row.ended_at = clock.now()
         db.session.flush()
         record(Tag.SESSION_ENDED, actor=row.user.email, sid=row.sid)
+        session_ended(row.user.subject, [row.sid])
 
 
 def end_all_sessions(user: User) -> int:
+    sids = list(db.session.scalars(
+        select(UserSession.sid).where(UserSession.user_id == user.id,
+                                      UserSession.ended_at.is_(None))
+    ))  # fmt: skip
+    session_ended(user.subject, sids)
     result = db.session.execute(
         update(UserSession)
         .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))

@@ -35,6 +35,7 @@ class Tag(enum.StrEnum):
     SESSION_ENDED = "account:session:ended"
     CONSENT_GRANTED = "oauth:consent:granted"
     DEVICE_DECIDED = "oauth:device:decided"
+    BACKCHANNEL_LOGOUT = "oauth:backchannel-logout:sent"
     TOKEN_ISSUED = "oauth:token:issued"  # noqa: S105 - an event name
     TOKEN_REVOKED = "oauth:token:revoked"  # noqa: S105 - an event name
     CODE_REPLAYED = "oauth:code:replayed"

@@ -37,6 +37,7 @@ group = AppGroup("clients", help="OAuth clients.")
 @click.option("--id-token-alg", default="RS256", show_default=True)
 @click.option("--skip-consent", is_flag=True, help="A first-party client: no consent page.")
 @click.option("--require-par", is_flag=True, help="Authorization requests only through PAR.")
+@click.option("--backchannel-logout-uri", default=None, help="Where logout tokens are POSTed.")
 @click.option("--json", "as_json", is_flag=True)
 def create(
     name: str,
@@ -51,6 +52,7 @@ def create(
     id_token_alg: str,
     skip_consent: bool,
     require_par: bool,
+    backchannel_logout_uri: str | None,
     as_json: bool,
 ) -> None:
     """Register a client; its secret is printed once."""
@@ -70,6 +72,7 @@ def create(
                 id_token_alg=id_token_alg,
                 skip_consent=skip_consent,
                 require_par=require_par,
+                backchannel_logout_uri=backchannel_logout_uri,
             )
         )
     value = {

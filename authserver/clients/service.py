@@ -52,6 +52,7 @@ class NewClient:
     id_token_alg: str = "RS256"  # noqa: S105
     skip_consent: bool = False
     require_par: bool = False
+    backchannel_logout_uri: str | None = None
 
 
 def _auth_method(spec: NewClient) -> str:
@@ -99,6 +100,15 @@ def _validate_jwks(method: str, jwks: dict | None) -> dict | None:
     return key_set.as_dict(private=False)
 
 
+def _backchannel_uri(uri: str | None) -> str | None:
+    """Back-Channel Logout 1.0 §2.2: an absolute http(s) URI without a fragment."""
+    if not uri:
+        return None
+    if not uri.startswith(("https://", "http://")):
+        raise InvalidInput("backchannel_logout_uri: must be an http(s) URI")
+    return _validate_redirect_uris((uri,), "backchannel_logout_uri")[0]
+
+
 def new_client_id() -> str:
     # Base62, so an id never starts with "-" (a CLI argument) and needs no URL escaping.
     return "".join(secrets.choice(ALPHABET) for _ in range(CLIENT_ID_LENGTH))
@@ -139,6 +149,7 @@ def create_client(spec: NewClient, *, actor: str = "cli") -> tuple[Client, str |
         id_token_signed_response_alg=spec.id_token_alg,
         skip_consent=spec.skip_consent,
         require_pushed_authorization_requests=spec.require_par,
+        backchannel_logout_uri=_backchannel_uri(spec.backchannel_logout_uri),
         scope=validate_scope(spec.scope),
         jwks=jwks,
         created_at=clock.now(),

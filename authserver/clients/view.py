@@ -33,6 +33,7 @@ class ClientView(ClientMixin):
     id_token_signed_response_alg: str = "RS256"  # noqa: S105
     skip_consent: bool = False
     require_pushed_authorization_requests: bool = False
+    backchannel_logout_uri: str | None = None
 
     @classmethod
     def of(cls, client: Client) -> ClientView:
@@ -52,6 +53,7 @@ class ClientView(ClientMixin):
             id_token_signed_response_alg=client.id_token_signed_response_alg or "RS256",
             skip_consent=client.skip_consent,
             require_pushed_authorization_requests=client.require_pushed_authorization_requests,
+            backchannel_logout_uri=client.backchannel_logout_uri,
         )
 
     @property

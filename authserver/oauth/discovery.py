@@ -29,6 +29,8 @@ def server_metadata(settings: Settings) -> dict:
         "device_authorization_endpoint": settings.url(paths.DEVICE_AUTHORIZATION),
         "pushed_authorization_request_endpoint": settings.url(paths.PUSHED_AUTHORIZATION),
         "require_pushed_authorization_requests": settings.require_par,  # RFC 9126 §5
+        "backchannel_logout_supported": True,  # OIDC Back-Channel Logout 1.0 §2.1
+        "backchannel_logout_session_supported": True,
         "introspection_endpoint": settings.url(paths.INTROSPECTION),
         "revocation_endpoint": settings.url(paths.REVOCATION),
         "grant_types_supported": list(SUPPORTED_GRANT_TYPES),

@@ -1,4 +1,5 @@
-"""Token introspection (RFC 7662), for JWT access tokens and API keys.
+"""Token introspection (RFC 7662), for JWT access tokens and API keys; answered as a signed JWT
+(RFC 9701) when the resource server asks with ``Accept: application/token-introspection+jwt``.
 
 Default deny: Authlib answers ``{"active": false}`` whenever ``query_token`` finds nothing,
 ``check_permission`` refuses, or the token is expired or revoked. A client holding the
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from flask import request
+from joserfc import jwt
 
+from authserver import clock
 from authserver.apikeys.service import note_use
 from authserver.clients.service import CONFIDENTIAL_AUTH_METHODS
 from authserver.metrics import introspections
@@ -18,6 +21,14 @@ from authserver.oauth.guards import PresentedTokenEndpoint
 from authserver.oauth.presented import ApiKeyToken, introspection_of, read_presented
 from authserver.oauth.tokens import AccessToken
 from authserver.rbac.permissions import Permission
+
+INTROSPECTION_JWT_TYPE = "token-introspection+jwt"
+_JWT_MEDIA_TYPE = "application/" + INTROSPECTION_JWT_TYPE
+_JWT_HEADERS = [("Content-Type", _JWT_MEDIA_TYPE), ("Cache-Control", "no-store")]
+
+
+def _wants_jwt() -> bool:
+    return _JWT_MEDIA_TYPE in request.headers.get("Accept", "")
 
 
 class Introspection(PresentedTokenEndpoint, IntrospectionEndpoint):
@@ -27,7 +38,22 @@ class Introspection(PresentedTokenEndpoint, IntrospectionEndpoint):
         status, body, headers = super().create_endpoint_response(request)
         if status == 200:
             introspections.labels("active" if body.get("active") else "inactive").inc()
+            if _wants_jwt():
+                return status, self._signed(body, request.client), _JWT_HEADERS
         return status, body, headers
+
+    def _signed(self, answer: dict, client) -> str:  # noqa: ANN001
+        """RFC 9701 §5: the answer under ``token_introspection``, for this resource server."""
+        alg = self.settings.access_token_alg
+        kid, key = self.keyring.signer(alg)
+        claims = {
+            "iss": self.settings.issuer,
+            "aud": client.get_client_id(),
+            "iat": clock.timestamp(),
+            "token_introspection": answer,
+        }
+        header = {"typ": INTROSPECTION_JWT_TYPE, "alg": alg, "kid": kid}
+        return jwt.encode(header, claims, key, algorithms=[alg])
 
     def query_token(
         self, token_string: str, token_type_hint: str | None

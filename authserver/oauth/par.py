@@ -65,7 +65,9 @@ def push_request(server, flask_request: Request) -> Response:  # noqa: ANN001
         client = server.authenticate_client(oauth_request, TOKEN_AUTH_METHODS, "par")
         params = MultiDict(flask_request.form.items(multi=True))
         if "request_uri" in params:
-            raise InvalidRequestError(description="request_uri may not be pushed (RFC 9126 section 2.1).")
+            raise InvalidRequestError(
+                description="request_uri may not be pushed (RFC 9126 section 2.1)."
+            )
         if params.get("client_id", client.get_client_id()) != client.get_client_id():
             raise InvalidRequestError(description="client_id differs from the authenticated one.")
         params["client_id"] = client.get_client_id()

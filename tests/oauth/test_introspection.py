@@ -120,3 +120,26 @@ def test_token_type_hint_never_hides_a_token(http, make_client, get_token, hint)
     response = introspect(http, client, token, token_type_hint=hint)
     assert response.status_code == 200
     assert response.get_json()["active"] is True
+
+
+def test_a_resource_server_may_ask_for_a_signed_answer(http, make_client, get_token):
+    # RFC 9701: the answer as a JWT, signed with the server's keys, for this resource server.
+    from joserfc import jws, jwt
+    from joserfc.jwk import KeySet
+
+    client = make_client()
+    token = get_token(client)["access_token"]
+    response = http.post("/oauth/introspect", data={"token": token},
+                         headers={**client.basic(),
+                                  "Accept": "application/token-introspection+jwt"})  # fmt: skip
+    assert response.status_code == 200
+    assert response.mimetype == "application/token-introspection+jwt"
+    signed = response.get_data(as_text=True)
+    assert jws.extract_compact(signed.encode()).headers()["typ"] == "token-introspection+jwt"
+    keys = KeySet.import_key_set(http.get("/.well-known/jwks.json").get_json())
+    claims = jwt.decode(signed, keys).claims
+    assert claims["iss"] == "http://localhost:5000" and claims["aud"] == client.client_id
+    assert claims["token_introspection"]["active"] is True
+    assert claims["token_introspection"]["client_id"] == client.client_id
+    plain = http.post("/oauth/introspect", data={"token": token}, headers=client.basic())
+    assert plain.mimetype == "application/json"

@@ -1,0 +1,173 @@
+"""OpenID Connect Back-Channel Logout 1.0: when a sign-in session ends, each client that received
+tokens in it, and registered a ``backchannel_logout_uri``, gets a signed logout token by POST.
+
+Notifications are gathered while the request runs and handed over when its transaction commits
+(a session end that rolls back notifies nobody); one thread per process sends them, with bounded
+retries, so the user's request never waits on a client. Each outcome is audited.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import queue
+import secrets
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from flask import Flask, current_app, has_app_context
+from joserfc import jwt
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from authserver import clock
+from authserver.audit.service import record
+from authserver.audit.tags import Tag
+from authserver.extensions import db
+from authserver.models import AuthorizationCode, RefreshToken
+
+log = logging.getLogger(__name__)
+
+LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+LOGOUT_TOKEN_TYPE = "logout+jwt"  # noqa: S105 - a media type (§2.4)
+_PENDING = "authserver.backchannel"
+_EXTENSION = "authserver.backchannel"
+ATTEMPTS = 3
+TIMEOUT_SECONDS = 5
+
+
+def session_ended(subject: str, sids: list[str]) -> None:
+    """Queue logout tokens for the clients that got tokens in these sessions (sent at commit)."""
+    if not sids or not has_app_context():
+        return
+    clients = set(db.session.scalars(
+        select(AuthorizationCode.client_id).where(AuthorizationCode.sid.in_(sids)).distinct()
+    )) | set(db.session.scalars(
+        select(RefreshToken.client_id).where(RefreshToken.sid.in_(sids)).distinct()
+    ))  # fmt: skip
+    if not clients:
+        return
+    pending = db.session.info.setdefault(_PENDING, [])
+    for client_id in sorted(clients):
+        for sid in sids:
+            pending.append((client_id, subject, sid))
+
+
+@event.listens_for(Session, "after_commit")
+def _hand_over(session: Session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if pending and has_app_context():
+        sender = current_app.extensions.get(_EXTENSION)
+        if sender is not None:
+            for job in pending:
+                sender.submit(job)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+class BackchannelSender:
+    def __init__(self, app: Flask) -> None:
+        self._app = app
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._idle = threading.Condition()
+        self._pending = 0
+
+    def submit(self, job: tuple[str, str, str]) -> None:
+        with self._idle:
+            self._pending += 1
+        self._queue.put(job)
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="authserver-backchannel",
+                                                daemon=True)  # fmt: skip
+                self._thread.start()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Until everything submitted so far was sent or given up (tests, shutdown)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+    def _run(self) -> None:
+        while True:
+            client_id, subject, sid = self._queue.get()
+            try:
+                with self._app.app_context():
+                    self._deliver(client_id, subject, sid)
+            except Exception:
+                log.exception("back-channel logout to %s failed", client_id)
+            finally:
+                with self._idle:
+                    self._pending -= 1
+                    self._idle.notify_all()
+
+    def _deliver(self, client_id: str, subject: str, sid: str) -> None:
+        from authserver.runtime import runtime_of
+
+        runtime = runtime_of(self._app)
+        client = runtime.clients.get(client_id)
+        if client is None or not client.backchannel_logout_uri:
+            return
+        token = logout_token(runtime, client, subject, sid)
+        status = None
+        for attempt in range(ATTEMPTS):
+            status = _post(client.backchannel_logout_uri, token)
+            if status is not None and 200 <= status < 300:
+                break
+            time.sleep(0.5 * 2**attempt)
+        ok = status is not None and 200 <= status < 300
+        record(Tag.BACKCHANNEL_LOGOUT, client=client_id, sid=sid, status=status,
+               outcome="success" if ok else "failure", attempts=attempt + 1)  # fmt: skip
+        db.session.commit()
+
+
+def logout_token(runtime, client, subject: str, sid: str) -> str:  # noqa: ANN001
+    """Back-Channel Logout 1.0 §2.4, signed like the client's ID tokens."""
+    alg = client.id_token_signed_response_alg
+    kid, key = runtime.keyring.signer(alg)
+    now = clock.timestamp()
+    claims = {
+        "iss": runtime.settings.issuer,
+        "aud": client.client_id,
+        "iat": now,
+        "exp": now + 120,
+        "jti": secrets.token_urlsafe(16),
+        "sub": subject,
+        "sid": sid,
+        "events": {LOGOUT_EVENT: {}},
+    }
+    return jwt.encode({"typ": LOGOUT_TOKEN_TYPE, "alg": alg, "kid": kid}, claims, key,
+                      algorithms=[alg])  # fmt: skip
+
+
+def _post(uri: str, token: str) -> int | None:
+    body = urllib.parse.urlencode({"logout_token": token}).encode()
+    request = urllib.request.Request(  # noqa: S310 - the URI is registered as http(s)
+        uri, data=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310  # nosec B310
+            return response.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except (urllib.error.URLError, OSError):
+        return None
+
+
+def install_backchannel(app: Flask) -> BackchannelSender:
+    sender = BackchannelSender(app)
+    app.extensions[_EXTENSION] = sender
+    # A short-lived process (the CLI disabling a user) lets its notifications go out first.
+    atexit.register(sender.wait_idle, ATTEMPTS * (TIMEOUT_SECONDS + 2))
+    return sender
+
+
+def backchannel_sender(app: Flask) -> BackchannelSender:
+    return app.extensions[_EXTENSION]
