@@ -62,6 +62,9 @@ class Settings:
     keyring_refresh_seconds: int = 1
     # How often each server process checks whether a key transition is due.
     key_rotation_check_seconds: int = 30
+    # RFC 8707: per-resource access-token algorithm and lifetime, as JSON:
+    # {"https://api.example": {"alg": "RS256", "ttl": "5m"}}.
+    resource_policies: str | None = None
     # RFC 9126: every authorization request must be pushed first (per client: --require-par).
     require_par: bool = False
     # Reverse proxies in front of the server whose X-Forwarded-For/-Proto to believe (0: none;
@@ -125,9 +128,16 @@ class Settings:
         return self.access_token_audience or self.issuer
 
     @property
+    def resource_policy_map(self) -> dict:
+        from authserver.oauth.resources import parse_policies
+
+        return parse_policies(self.resource_policies)
+
+    @property
     def longest_token_ttl_seconds(self) -> int:
         """The longest lifetime of anything a signing key signs."""
-        return max(self.access_token_ttl_seconds, self.id_token_ttl_seconds)
+        per_resource = [p.ttl_seconds for p in self.resource_policy_map.values() if p.ttl_seconds]
+        return max(self.access_token_ttl_seconds, self.id_token_ttl_seconds, *per_resource)
 
     def url(self, path: str) -> str:
         return self.issuer.rstrip("/") + path
@@ -165,6 +175,7 @@ _ENV_VARS: dict[str, tuple[str, Any]] = {
     "AUTHSERVER_MAX_BODY_BYTES": ("max_body_bytes", int),
     "AUTHSERVER_TRUSTED_PROXIES": ("trusted_proxies", int),
     "AUTHSERVER_REQUIRE_PAR": ("require_par", parse_bool),
+    "AUTHSERVER_RESOURCE_POLICIES": ("resource_policies", str),
     "AUTHSERVER_RATE_LIMIT_CLIENT_AUTH": ("rate_limit_client_auth", str),
     "AUTHSERVER_RATE_LIMIT_SIGN_IN_ACCOUNT": ("rate_limit_sign_in_account", str),
     "AUTHSERVER_RATE_LIMIT_SIGN_IN_IP": ("rate_limit_sign_in_ip", str),
@@ -280,6 +291,7 @@ def validate(settings: Settings) -> None:
         fail("apikey_default_ttl_seconds", "must be positive and at most the maximum")
     if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         fail("log_level", "must be DEBUG, INFO, WARNING or ERROR")
+    settings.resource_policy_map  # noqa: B018 - raises ConfigError on a bad value
     if not settings.database_url.startswith(("sqlite:", "postgresql")):
         fail("database_url", "must be a sqlite:// or postgresql+psycopg:// URL")
 

@@ -38,6 +38,7 @@ group = AppGroup("clients", help="OAuth clients.")
 @click.option("--skip-consent", is_flag=True, help="A first-party client: no consent page.")
 @click.option("--require-par", is_flag=True, help="Authorization requests only through PAR.")
 @click.option("--backchannel-logout-uri", default=None, help="Where logout tokens are POSTed.")
+@click.option("--resource", "resources", multiple=True, help="RFC 8707 resource URI. Repeatable.")
 @click.option("--json", "as_json", is_flag=True)
 def create(
     name: str,
@@ -53,6 +54,7 @@ def create(
     skip_consent: bool,
     require_par: bool,
     backchannel_logout_uri: str | None,
+    resources: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Register a client; its secret is printed once."""
@@ -73,6 +75,7 @@ def create(
                 skip_consent=skip_consent,
                 require_par=require_par,
                 backchannel_logout_uri=backchannel_logout_uri,
+                resources=split_multi(resources),
             )
         )
     value = {

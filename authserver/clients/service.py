@@ -53,6 +53,7 @@ class NewClient:
     skip_consent: bool = False
     require_par: bool = False
     backchannel_logout_uri: str | None = None
+    resources: tuple[str, ...] = ()
 
 
 def _auth_method(spec: NewClient) -> str:
@@ -109,6 +110,15 @@ def _backchannel_uri(uri: str | None) -> str | None:
     return _validate_redirect_uris((uri,), "backchannel_logout_uri")[0]
 
 
+def _resources(resources: tuple[str, ...]) -> list[str]:
+    from authserver.oauth.resources import is_resource_uri
+
+    for resource in resources:
+        if not is_resource_uri(resource):
+            raise InvalidInput(f"resource: {resource!r} must be an absolute URI without a fragment")
+    return list(dict.fromkeys(resources))
+
+
 def new_client_id() -> str:
     # Base62, so an id never starts with "-" (a CLI argument) and needs no URL escaping.
     return "".join(secrets.choice(ALPHABET) for _ in range(CLIENT_ID_LENGTH))
@@ -150,6 +160,7 @@ def create_client(spec: NewClient, *, actor: str = "cli") -> tuple[Client, str |
         skip_consent=spec.skip_consent,
         require_pushed_authorization_requests=spec.require_par,
         backchannel_logout_uri=_backchannel_uri(spec.backchannel_logout_uri),
+        resources=_resources(spec.resources),
         scope=validate_scope(spec.scope),
         jwks=jwks,
         created_at=clock.now(),

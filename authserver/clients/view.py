@@ -34,6 +34,7 @@ class ClientView(ClientMixin):
     skip_consent: bool = False
     require_pushed_authorization_requests: bool = False
     backchannel_logout_uri: str | None = None
+    resources: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, client: Client) -> ClientView:
@@ -54,6 +55,7 @@ class ClientView(ClientMixin):
             skip_consent=client.skip_consent,
             require_pushed_authorization_requests=client.require_pushed_authorization_requests,
             backchannel_logout_uri=client.backchannel_logout_uri,
+            resources=tuple(client.resources or ()),
         )
 
     @property

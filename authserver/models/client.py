@@ -37,6 +37,8 @@ class Client(db.Model):
     post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
     id_token_signed_response_alg: Mapped[str] = mapped_column(String(16), default="RS256")
     skip_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # RFC 8707: the resource servers (audience URIs) this client may ask tokens for.
+    resources: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     # OpenID Connect Back-Channel Logout 1.0: where logout tokens are POSTed.
     backchannel_logout_uri: Mapped[str | None] = mapped_column(String(2000))
     # RFC 9126 §6: this client's authorization requests must come through PAR.

@@ -48,6 +48,8 @@ class AuthorizationCode(db.Model):
     code_challenge_method: Mapped[str] = mapped_column(String(8))
     auth_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     amr: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # RFC 8707: the resources (audiences) this authorization is for; None: the default.
+    resources: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
@@ -91,6 +93,7 @@ class RefreshToken(db.Model):
     scope: Mapped[str] = mapped_column(Text, default="")
     auth_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     amr: Mapped[list[str]] = mapped_column(JSON, default=list)
+    resources: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     # The family's absolute end (fixed at the first token) and this token's idle end.
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

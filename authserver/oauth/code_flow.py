@@ -25,6 +25,12 @@ from authserver.mfa.policy import without_step_up_scopes
 from authserver.models import AuthorizationCode, RefreshToken, RevokedAccessToken, User
 from authserver.oauth.grants import check_requested_scope
 from authserver.oauth.refresh_tokens import find_refresh_token, revoke_family, rotate
+from authserver.oauth.resources import (
+    InvalidTargetError,
+    check_resources,
+    grant_resources,
+    requested,
+)
 from authserver.runtime import current_settings
 from authserver.security import generate_secret, hash_secret
 
@@ -57,6 +63,24 @@ class AuthorizationCodeFlow(grants.AuthorizationCodeGrant):
     def validate_requested_scope(self) -> None:
         check_requested_scope(self.request.payload.scope, self.request.client, self.redirect_uri)
 
+    def validate_authorization_request(self):  # noqa: ANN201
+        redirect_uri = super().validate_authorization_request()
+        try:
+            check_resources(requested(self.request.payload), self.request.client,
+                            redirect_uri=redirect_uri)  # fmt: skip
+        except InvalidTargetError as error:
+            error.state = self.request.payload.state
+            raise
+        return redirect_uri
+
+    def validate_token_request(self) -> None:
+        super().validate_token_request()
+        code = self.request.authorization_code
+        asked = requested(self.request.payload)
+        # RFC 8707 §2.2: a token request may narrow the resources of its authorization.
+        check_resources(asked, self.request.client, allowed=code.resources or None)
+        grant_resources(asked or code.resources)
+
     def generate_authorization_code(self) -> str:
         return generate_secret()
 
@@ -78,6 +102,7 @@ class AuthorizationCodeFlow(grants.AuthorizationCodeGrant):
                 code_challenge_method=payload.data["code_challenge_method"],
                 auth_time=session.auth_time,
                 amr=list(session.amr),
+                resources=requested(payload) or None,
                 created_at=now,
                 expires_at=now
                 + dt.timedelta(seconds=current_settings().authorization_code_ttl_seconds),
@@ -148,6 +173,13 @@ def _unverified_claims(jwt: str) -> dict:
 class RefreshTokenFlow(grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def validate_token_request(self) -> None:
+        super().validate_token_request()
+        row = self.request.refresh_token
+        asked = requested(self.request.payload)
+        check_resources(asked, self.request.client, allowed=row.resources or None)
+        grant_resources(asked or row.resources)
 
     def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
         return find_refresh_token(refresh_token)

@@ -7,6 +7,7 @@ from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
 
 from authserver.clients.service import CONFIDENTIAL_AUTH_METHODS
 from authserver.errors import InvalidInput
+from authserver.oauth.resources import check_resources, grant_resources, requested
 from authserver.rbac.scopes import validate_scope as _validate_scope_syntax
 
 
@@ -36,3 +37,7 @@ class ClientCredentials(ClientCredentialsGrant):
 
     def validate_requested_scope(self) -> None:
         check_requested_scope(self.request.payload.scope, self.request.client)
+
+    def validate_token_request(self) -> None:
+        super().validate_token_request()
+        grant_resources(check_resources(requested(self.request.payload), self.request.client))

@@ -18,6 +18,8 @@ FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 #: The one answer to every failed client authentication, whatever the cause: an unknown
 #: client and a wrong secret must be indistinguishable.
 CLIENT_AUTH_FAILED = "Client authentication failed."
+#: RFC 8707 §2: ``resource`` may be given several times; every other parameter once.
+REPEATABLE = frozenset({"resource"})
 
 
 def check_form_request(request: Request) -> None:
@@ -57,7 +59,7 @@ def _check_pairs(raw: bytes, where: str) -> None:
     for name, value in pairs:
         if "\x00" in name or "\x00" in value:
             raise InvalidRequestError(description="Parameters must not contain NUL characters.")
-        if name in seen:
+        if name in seen and name not in REPEATABLE:
             raise InvalidRequestError(description=f"Parameter '{name}' appears more than once.")
         seen.add(name)
 

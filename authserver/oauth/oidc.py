@@ -21,7 +21,7 @@ from authserver.config import Settings
 from authserver.extensions import db
 from authserver.keys.keyring import KeyRing
 from authserver.models import AuthorizationCode, KeyState, SigningKey, User
-from authserver.oauth.tokens import AccessToken, read_access_token
+from authserver.oauth.tokens import AccessToken, is_for, read_access_token
 
 
 def user_claims(user: User, scope: str) -> UserInfo:
@@ -92,7 +92,7 @@ class AccessTokenValidator(BearerTokenValidator):
 
     def authenticate_token(self, token_string: str) -> AccessToken | None:
         token = read_access_token(token_string, self.settings, self.keyring)
-        if token is None:
+        if token is None or not is_for(token.claims, self.settings.audience):
             return None
         token.client = self.clients.get(token.client_id)
         token.user = db.session.scalar(select(User).where(User.subject == token.claims["sub"]))

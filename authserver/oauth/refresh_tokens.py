@@ -36,6 +36,7 @@ class Lineage:
     amr: list[str]
     family_id: str | None = None
     family_expires_at: dt.datetime | None = None
+    resources: list[str] | None = None
 
 
 def store_refresh_token(settings: Settings, plaintext: str, lineage: Lineage) -> RefreshToken:
@@ -52,6 +53,7 @@ def store_refresh_token(settings: Settings, plaintext: str, lineage: Lineage) ->
         scope=lineage.scope,
         auth_time=lineage.auth_time,
         amr=lineage.amr,
+        resources=lineage.resources,
         created_at=now,
         expires_at=expires_at,
         idle_expires_at=min(

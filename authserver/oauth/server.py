@@ -25,6 +25,7 @@ from authserver.oauth.logout import end_browser_session
 from authserver.oauth.oidc import AccessTokenValidator, EndSession, IDToken, UserInfoView
 from authserver.oauth.par import PUSHED_PARAMS, PushedOAuth2Request
 from authserver.oauth.refresh_tokens import Lineage, store_refresh_token
+from authserver.oauth.resources import granted_resources
 from authserver.oauth.revocation import Revocation
 from authserver.oauth.token_exchange import ApiKeyExchange
 from authserver.oauth.tokens import AccessTokenGenerator
@@ -76,6 +77,7 @@ def _token_saver(settings: Settings):  # noqa: ANN202
                     device.sid,
                     device.auth_time,
                     list(device.amr),
+                    resources=granted_resources(),
                 )
             elif parent is not None:
                 lineage = Lineage(
@@ -87,6 +89,7 @@ def _token_saver(settings: Settings):  # noqa: ANN202
                     list(parent.amr),
                     parent.family_id,
                     parent.expires_at,
+                    resources=granted_resources(),
                 )
             else:
                 lineage = Lineage(
@@ -96,6 +99,7 @@ def _token_saver(settings: Settings):  # noqa: ANN202
                     code.sid,
                     code.auth_time,
                     list(code.amr),
+                    resources=granted_resources(),
                 )
             family = store_refresh_token(settings, token["refresh_token"], lineage).family_id
         if code is not None:

@@ -25,6 +25,7 @@ from authserver.metrics import tokens_issued, tokens_signed
 from authserver.mfa.policy import acr_of
 from authserver.models import RevokedAccessToken
 from authserver.oauth.refresh_tokens import new_refresh_token
+from authserver.oauth.resources import granted_resources, policy_for
 from authserver.rbac.service import grantable_scope
 from authserver.usage import TOKENS_ISSUED, usage_counter
 
@@ -53,6 +54,8 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         granted = set(scope.split())
         if "openid" in granted and "offline_access" not in granted:
             include_refresh_token = False
+        # RFC 8707: a resource may have its own lifetime (and algorithm, below).
+        expires_in = self._lifetime(client, grant_type)
         token = super().generate(grant_type, client, user, scope, expires_in, include_refresh_token)
         # RFC 6749 §5.1: the granted scope, always, even when it is narrower than asked.
         token["scope"] = scope
@@ -67,8 +70,15 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         # grant back into "everything registered" (an omitted scope).
         return scope or ""
 
-    def get_audiences(self, client, user, scope) -> str:  # noqa: ANN001
-        return self.settings.audience
+    def get_audiences(self, client, user, scope) -> str | list[str]:  # noqa: ANN001
+        resources = granted_resources()
+        if not resources:
+            return self.settings.audience
+        return resources[0] if len(resources) == 1 else list(resources)
+
+    def _lifetime(self, client, grant_type: str) -> int:  # noqa: ANN001
+        policy = policy_for(self.settings, granted_resources())
+        return policy.ttl_seconds or self._get_expires_in(client, grant_type)
 
     def access_token_generator(self, client, grant_type, user, scope) -> str:  # noqa: ANN001
         now = clock.timestamp()
@@ -77,7 +87,7 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
             # RFC 9068 §2.2: without a resource owner, sub identifies the client.
             "sub": str(user.get_user_id()) if user else client.get_client_id(),
             "aud": self.get_audiences(client, user, scope),
-            "exp": now + self._get_expires_in(client, grant_type),
+            "exp": now + self._lifetime(client, grant_type),
             "iat": now,
             "jti": secrets.token_urlsafe(16),
             "client_id": client.get_client_id(),
@@ -89,11 +99,12 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
             # RFC 9068 §2.2.1: how the user authenticated, for resource servers that care.
             claims["auth_time"], claims["amr"] = authentication
             claims["acr"] = acr_of(claims["amr"])
-        kid, key = self.keyring.signer(self.alg)
-        header = {"typ": ACCESS_TOKEN_TYP, "alg": self.alg, "kid": kid}
-        token = jwt.encode(header, claims, key, algorithms=[self.alg])
+        alg = policy_for(self.settings, granted_resources()).alg or self.alg
+        kid, key = self.keyring.signer(alg)
+        header = {"typ": ACCESS_TOKEN_TYP, "alg": alg, "kid": kid}
+        token = jwt.encode(header, claims, key, algorithms=[alg])
         g.issued_jti = claims["jti"]
-        tokens_signed.labels(self.alg, kid).inc()
+        tokens_signed.labels(alg, kid).inc()
         return token
 
 
@@ -191,6 +202,12 @@ def read_access_token(token: str, settings: Settings, keyring: KeyRing) -> Acces
     if claims["iss"] != settings.issuer or not isinstance(claims["exp"], int):
         return None
     return AccessToken(claims)
+
+
+def is_for(claims: dict, audience: str) -> bool:
+    """RFC 9068 §4: a resource server accepts only tokens whose ``aud`` names it."""
+    aud = claims.get("aud")
+    return aud == audience or (isinstance(aud, list) and audience in aud)
 
 
 def revoke_access_token(token: AccessToken) -> None:

@@ -37,7 +37,7 @@ from authserver.apikeys.service import authenticate_api_key, ip_allowed, note_us
 from authserver.errors import AuthServerError
 from authserver.extensions import db
 from authserver.mfa.policy import ACR_MFA
-from authserver.oauth.tokens import read_access_token
+from authserver.oauth.tokens import is_for, read_access_token
 from authserver.rbac.permissions import Permission
 from authserver.runtime import runtime_of
 
@@ -162,6 +162,9 @@ def authenticate() -> Principal:
     token = read_access_token(credentials, settings, runtime.keyring)
     if token is None or token.is_expired() or token.is_revoked():
         raise _unauthorized("invalid_token", "The access token is not valid.")
+    if not is_for(token.claims, settings.audience):
+        # A token for another resource (RFC 8707) is not a token for this API.
+        raise _unauthorized("invalid_token", "The access token is for another audience.")
     claims = token.claims
     if claims["sub"] == claims["client_id"]:
         return Principal(f"client:{claims['client_id']}", frozenset(token.scope.split()))
