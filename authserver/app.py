@@ -57,6 +57,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     from authserver.oauth.authorize import bp as authorize_bp
     from authserver.oauth.backchannel import install_backchannel
     from authserver.oauth.device_pages import bp as device_bp
+    from authserver.oauth.registration import bp as registration_bp
     from authserver.oauth.server import config_oauth
     from authserver.oauth.views import bp as oauth_bp
     from authserver.ratelimit import install_rate_limits
@@ -79,6 +80,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     app.register_blueprint(authorize_bp)
     app.register_blueprint(device_bp)
+    app.register_blueprint(registration_bp)
     app.register_blueprint(metrics_bp)
     app.register_blueprint(api_v1_bp)
     register_error_handlers(app)

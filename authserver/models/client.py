@@ -39,6 +39,8 @@ class Client(db.Model):
     skip_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     # RFC 8707: the resource servers (audience URIs) this client may ask tokens for.
     resources: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    # RFC 7592: HMAC of the registration access token of a dynamically registered client.
+    registration_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     # OpenID Connect Back-Channel Logout 1.0: where logout tokens are POSTed.
     backchannel_logout_uri: Mapped[str | None] = mapped_column(String(2000))
     # RFC 9126 §6: this client's authorization requests must come through PAR.

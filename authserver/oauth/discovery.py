@@ -19,7 +19,7 @@ ASSERTION_SIGNING_ALGS = ["RS256", "ES256"]
 
 def server_metadata(settings: Settings) -> dict:
     auth_methods = list(CONFIDENTIAL_AUTH_METHODS)
-    return {
+    metadata = {
         "issuer": settings.issuer,
         "authorization_endpoint": settings.url(paths.AUTHORIZATION),
         "token_endpoint": settings.url(paths.TOKEN),
@@ -70,3 +70,6 @@ def server_metadata(settings: Settings) -> dict:
         "token_exchange_subject_token_types_supported": [API_KEY_TOKEN_TYPE],
         "api_key_prefix": settings.apikey_prefix,
     }
+    if settings.dynamic_registration:
+        metadata["registration_endpoint"] = settings.url("/oauth/register")  # RFC 7591
+    return metadata

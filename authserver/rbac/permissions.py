@@ -13,6 +13,7 @@ class Permission(enum.StrEnum):
     APIKEYS_WRITE = "apikeys:write"
     CLIENTS_READ = "clients:read"
     CLIENTS_WRITE = "clients:write"
+    CLIENTS_REGISTER = "clients:register"
     USERS_READ = "users:read"
     USERS_WRITE = "users:write"
     ROLES_READ = "roles:read"
