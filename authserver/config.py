@@ -72,6 +72,11 @@ class Settings:
     # Reverse proxies in front of the server whose X-Forwarded-For/-Proto to believe (0: none;
     # the client address is then the TCP peer). Set it to the number of proxy hops you run.
     trusted_proxies: int = 0
+    # How long a process trusts a "not revoked" answer for a token's jti (introspection, the
+    # admin API, UserInfo). None: 30 s when the rate-limit storage is Redis (revocations are
+    # then announced to every process through it), else 0 (always ask the database, so a
+    # revocation holds at once everywhere). Set without Redis, other processes may lag this long.
+    revocation_cache_ttl_seconds: int | None = None
     # Largest request body accepted; larger bodies get 413 in the endpoint's error format.
     max_body_bytes: int = 64 * 1024
     # Failed attempts allowed before 429 (limits syntax, e.g. "30/minute"): client
@@ -130,6 +135,16 @@ class Settings:
         return self.access_token_audience or self.issuer
 
     @property
+    def uses_redis(self) -> bool:
+        return self.rate_limit_storage.startswith(("redis://", "rediss://"))
+
+    @property
+    def revocation_cache_ttl(self) -> int:
+        if self.revocation_cache_ttl_seconds is not None:
+            return max(self.revocation_cache_ttl_seconds, 0)
+        return 30 if self.uses_redis else 0
+
+    @property
     def resource_policy_map(self) -> dict:
         from authserver.oauth.resources import parse_policies
 
@@ -175,6 +190,7 @@ _ENV_VARS: dict[str, tuple[str, Any]] = {
     "AUTHSERVER_KEY_ROTATION_CHECK_INTERVAL": ("key_rotation_check_seconds", parse_duration),
     "AUTHSERVER_JWKS_MAX_AGE": ("jwks_max_age_seconds", parse_duration),
     "AUTHSERVER_MAX_BODY_BYTES": ("max_body_bytes", int),
+    "AUTHSERVER_REVOCATION_CACHE_TTL": ("revocation_cache_ttl_seconds", parse_duration),
     "AUTHSERVER_TRUSTED_PROXIES": ("trusted_proxies", int),
     "AUTHSERVER_REQUIRE_PAR": ("require_par", parse_bool),
     "AUTHSERVER_DYNAMIC_REGISTRATION": ("dynamic_registration", parse_bool),

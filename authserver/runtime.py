@@ -11,6 +11,7 @@ from authserver.config import Settings
 from authserver.keys.kek import Envelope, kek_source_for
 from authserver.keys.keyring import KeyRing
 from authserver.keys.pepper import load_pepper
+from authserver.oauth.revocation_cache import RevocationCache
 
 _EXTENSION = "authserver"
 
@@ -22,6 +23,10 @@ class Runtime:
         self._pepper: bytes | None = None
         self.keyring = KeyRing(settings, self.envelope)
         self.clients = ClientCache(settings.keyring_refresh_seconds)
+        self.revocations = RevocationCache(
+            settings.revocation_cache_ttl,
+            settings.rate_limit_storage if settings.uses_redis else None,
+        )
 
     def envelope(self, reload: bool = False) -> Envelope:
         """The KEK envelope; ``reload`` re-reads the KEK source (after a KEK rotation)."""

@@ -65,9 +65,23 @@ def test_two_servers_share_tokens_budgets_keys_and_one_audit_chain(
 
     with a.running(workers=1), b.running(workers=1):
         issued = token(a, svc).json()["access_token"]
-        answer = requests.post(b.issuer + "/oauth/introspect", data={"token": issued},
-                               auth=(rs["client_id"], rs["client_secret"]), timeout=10)  # fmt: skip
-        assert answer.json()["active"] is True and answer.json()["client_id"] == svc["client_id"]
+
+        def introspect_on_b() -> dict:
+            rs_auth = (rs["client_id"], rs["client_secret"])
+            url = b.issuer + "/oauth/introspect"
+            return requests.post(url, data={"token": issued}, auth=rs_auth, timeout=10).json()
+
+        answer = introspect_on_b()  # B now caches "not revoked" (30 s with Redis)
+        assert answer["active"] is True and answer["client_id"] == svc["client_id"]
+        svc_auth = (svc["client_id"], svc["client_secret"])
+        revoked = requests.post(a.issuer + "/oauth/revoke", data={"token": issued},
+                                auth=svc_auth, timeout=10)  # fmt: skip
+        assert revoked.status_code == 200
+        # A announced the revocation through Redis: B forgets its cached answer at once.
+        deadline = time.monotonic() + 2
+        while introspect_on_b()["active"]:
+            assert time.monotonic() < deadline, "B still answers active after a revocation on A"
+            time.sleep(0.05)
 
         # A rotation made through A: B signs with the new key within seconds.
         admin = {"Authorization": "Bearer " + token(a, ops).json()["access_token"]}

@@ -31,6 +31,7 @@ from authserver.oauth.resources import (
     grant_resources,
     requested,
 )
+from authserver.oauth.revocation_cache import note_revoked
 from authserver.runtime import current_settings
 from authserver.security import generate_secret, hash_secret
 
@@ -153,6 +154,7 @@ def _revoke_what_a_code_issued(row: AuthorizationCode) -> None:
         revoke_family(row.issued_family)
     if row.issued_jti and db.session.get(RevokedAccessToken, row.issued_jti) is None:
         db.session.add(RevokedAccessToken(jti=row.issued_jti, expires_at=row.issued_jti_expires_at))
+        note_revoked(row.issued_jti)
     record(Tag.CODE_REPLAYED, actor=f"client:{row.client_id}", outcome="failure")
     db.session.commit()  # the token request fails; the revocation must stand
 

@@ -26,7 +26,9 @@ from authserver.mfa.policy import acr_of
 from authserver.models import RevokedAccessToken
 from authserver.oauth.refresh_tokens import new_refresh_token
 from authserver.oauth.resources import granted_resources, policy_for
+from authserver.oauth.revocation_cache import note_revoked
 from authserver.rbac.service import grantable_scope
+from authserver.runtime import current_runtime
 from authserver.usage import TOKENS_ISSUED, usage_counter
 
 ACCESS_TOKEN_TYP = "at+jwt"  # noqa: S105 - RFC 9068 §2.1
@@ -162,7 +164,13 @@ class AccessToken:
         return self.claims["exp"] <= clock.timestamp()
 
     def is_revoked(self) -> bool:
-        return db.session.execute(_REVOKED, {"jti": self.jti}).first() is not None
+        cache = current_runtime().revocations
+        if cache.known_unrevoked(self.jti):
+            return False
+        revoked = db.session.execute(_REVOKED, {"jti": self.jti}).first() is not None
+        if not revoked:
+            cache.remember_unrevoked(self.jti)
+        return revoked
 
     def check_client(self, client) -> bool:  # noqa: ANN001
         return self.client_id == client.get_client_id()
@@ -220,4 +228,5 @@ def revoke_access_token(token: AccessToken) -> None:
     if exists is None:
         expires_at = dt.datetime.fromtimestamp(token.claims["exp"], tz=dt.UTC)
         db.session.add(RevokedAccessToken(jti=token.jti, expires_at=expires_at))
+    note_revoked(token.jti)
     db.session.flush()

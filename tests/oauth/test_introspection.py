@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import select
 
@@ -143,3 +145,39 @@ def test_a_resource_server_may_ask_for_a_signed_answer(http, make_client, get_to
     assert claims["token_introspection"]["client_id"] == client.client_id
     plain = http.post("/oauth/introspect", data={"token": token}, headers=client.basic())
     assert plain.mimetype == "application/json"
+
+
+def test_a_cached_not_revoked_answer_costs_no_query_and_a_revocation_ends_it(tmp_path):
+    # AUTHSERVER_REVOCATION_CACHE_TTL set explicitly: one process (the cross-process case, with
+    # Redis, is in tests/test_multi_instance.py).
+    from sqlalchemy import event
+
+    from authserver.cli import cli
+    from authserver.extensions import db
+    from tests.conftest import init_app, make_app
+
+    app = make_app(tmp_path, revocation_cache_ttl_seconds=30)
+    init_app(app)
+    with app.app_context():
+        created = app.test_cli_runner().invoke(cli, ["clients", "create", "--name", "rs",
+                                                     "--json"])  # fmt: skip
+        client = json.loads(created.stdout)
+        http = app.test_client()
+        auth = (client["client_id"], client["client_secret"])
+        token = http.post("/oauth/token", data={"grant_type": "client_credentials"},
+                          auth=auth).get_json()["access_token"]  # fmt: skip
+        assert http.post("/oauth/introspect", data={"token": token}, auth=auth).get_json()["active"]
+        statements = []
+
+        def count(conn, cursor, statement, *args):
+            statements.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            again = http.post("/oauth/introspect", data={"token": token}, auth=auth)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        assert again.get_json()["active"] is True and statements == []
+        assert http.post("/oauth/revoke", data={"token": token}, auth=auth).status_code == 200
+        after = http.post("/oauth/introspect", data={"token": token}, auth=auth).get_json()
+        assert after == {"active": False}
