@@ -62,6 +62,8 @@ class Settings:
     keyring_refresh_seconds: int = 1
     # How often each server process checks whether a key transition is due.
     key_rotation_check_seconds: int = 30
+    # RFC 9449 §8: DPoP proofs must carry a nonce the server issued (DPoP-Nonce header).
+    dpop_nonce: bool = False
     # RFC 7591/7592 dynamic client registration at /oauth/register (off: 404, not advertised).
     dynamic_registration: bool = False
     # RFC 8707: per-resource access-token algorithm and lifetime, as JSON:
@@ -194,6 +196,7 @@ _ENV_VARS: dict[str, tuple[str, Any]] = {
     "AUTHSERVER_TRUSTED_PROXIES": ("trusted_proxies", int),
     "AUTHSERVER_REQUIRE_PAR": ("require_par", parse_bool),
     "AUTHSERVER_DYNAMIC_REGISTRATION": ("dynamic_registration", parse_bool),
+    "AUTHSERVER_DPOP_NONCE": ("dpop_nonce", parse_bool),
     "AUTHSERVER_RESOURCE_POLICIES": ("resource_policies", str),
     "AUTHSERVER_RATE_LIMIT_CLIENT_AUTH": ("rate_limit_client_auth", str),
     "AUTHSERVER_RATE_LIMIT_SIGN_IN_ACCOUNT": ("rate_limit_sign_in_account", str),

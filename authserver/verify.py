@@ -263,35 +263,77 @@ def _check_claims(claims: dict, issuer: str, audience: str, leeway: int, now: in
         raise InvalidClaims("the token is not valid yet")
 
 
+class _SeenProofs:
+    """DPoP proof jtis this process accepted recently (RFC 9449 §11.1), bounded in size."""
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self._until: dict[str, float] = {}
+        self._limit = limit
+        self._lock = threading.Lock()
+
+    def first_use(self, jti: str, ttl: float) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._until) >= self._limit:
+                self._until = {k: v for k, v in self._until.items() if v > now}
+            if self._until.get(jti, 0) > now:
+                return False
+            self._until[jti] = now + ttl
+            return True
+
+
 def require_token(
-    scopes: Iterable[str] = (), *, jwks: JWKSCache, issuer: str, audience: str
+    scopes: Iterable[str] = (),
+    *,
+    jwks: JWKSCache,
+    issuer: str,
+    audience: str,
+    dpop: bool = False,
 ) -> Callable:
-    """Flask view decorator: a valid Bearer access token with ``scopes``, or an RFC 6750
-    error. The claims are in ``flask.g.token_claims``."""
+    """Flask view decorator: a valid access token with ``scopes``, or an RFC 6750 error. The
+    claims are in ``flask.g.token_claims``. With ``dpop`` the token must come as
+    ``Authorization: DPoP`` with a proof of its key for this request (RFC 9449 §7); without,
+    a DPoP-bound token is refused as a Bearer token (§7.2)."""
     required = tuple(scopes)
+    scheme_name = "DPoP" if dpop else "Bearer"
+    seen = _SeenProofs()
 
     def decorate(view: Callable) -> Callable:
         import functools
 
         from flask import g, jsonify, request
 
+        from authserver.dpop_proof import MAX_AGE_SECONDS, InvalidProof, check_proof
+
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+            token = token.strip()
             try:
-                if scheme.lower() != "bearer" or not token:
-                    raise InvalidToken("a Bearer token is required")
-                g.token_claims = verify_access_token(
-                    token.strip(),
-                    jwks=jwks,
-                    issuer=issuer,
-                    audience=audience,
-                    required_scopes=required,
+                if scheme.lower() != scheme_name.lower() or not token:
+                    raise InvalidToken(f"a {scheme_name} token is required")
+                claims = verify_access_token(
+                    token, jwks=jwks, issuer=issuer, audience=audience, required_scopes=required
                 )
+                bound = (claims.get("cnf") or {}).get("jkt")
+                if not dpop and bound:
+                    raise InvalidToken("a DPoP-bound token must be sent with its proof")
+                if dpop:
+                    try:
+                        proof = check_proof(request.headers.get("DPoP", ""), method=request.method,
+                                            url=request.url, now=int(time.time()),
+                                            access_token=token)  # fmt: skip
+                    except InvalidProof as e:
+                        raise InvalidToken(f"DPoP proof: {e}") from None
+                    if not bound or proof.jkt != bound:
+                        raise InvalidToken("the DPoP proof is not from the token's key")
+                    if not seen.first_use(proof.jti, MAX_AGE_SECONDS + 10):
+                        raise InvalidToken("the DPoP proof was used already")
+                g.token_claims = claims
             except TokenVerificationError as e:
                 response = jsonify(error=e.error, error_description=str(e))
                 response.status_code = e.status
-                challenge = f'Bearer error="{e.error}"'
+                challenge = f'{scheme_name} error="{e.error}"'
                 if isinstance(e, InsufficientScope):
                     challenge += f', scope="{" ".join(required)}"'
                 response.headers["WWW-Authenticate"] = challenge

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 import sys
+import time
 
 import pytest
 from flask import Flask
@@ -210,3 +212,46 @@ def test_importing_verify_pulls_in_no_server_code():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_require_token_with_dpop_checks_the_proof(cache, make_client, http):
+    # RFC 9449 §7: a resource server with require_token(..., dpop=True).
+    from joserfc import jwt as jose_jwt
+    from joserfc.jwk import ECKey
+
+    from authserver.dpop_proof import ath_of
+
+    api = Flask("api")
+
+    @api.get("/orders")
+    @verify.require_token(["orders:read"], jwks=cache, issuer=ISSUER, audience=AUDIENCE, dpop=True)
+    def orders():
+        return {"ok": True}
+
+    @api.get("/plain")
+    @verify.require_token(["orders:read"], jwks=cache, issuer=ISSUER, audience=AUDIENCE)
+    def plain():
+        return {"ok": True}
+
+    key = ECKey.generate_key("P-256")
+
+    def proof(url: str, method: str, **claims) -> str:
+        header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": key.as_dict(private=False)}
+        body = {"jti": os.urandom(12).hex(), "htm": method, "htu": url,
+                "iat": int(time.time()), **claims}  # fmt: skip
+        return jose_jwt.encode(header, body, key, algorithms=["ES256"])
+
+    client = make_client("orders:read")
+    bound = {**client.basic(), "DPoP": proof("http://localhost:5000/oauth/token", "POST")}
+    issued = http.post("/oauth/token", data={"grant_type": "client_credentials"}, headers=bound)
+    token = issued.get_json()["access_token"]
+    rs = api.test_client()
+    good = proof("http://localhost/orders", "GET", ath=ath_of(token))
+    headers = {"Authorization": f"DPoP {token}", "DPoP": good}
+    assert rs.get("/orders", headers=headers).status_code == 200
+    assert rs.get("/orders", headers=headers).status_code == 401  # the same proof again
+    no_ath = proof("http://localhost/orders", "GET")
+    assert rs.get("/orders", headers={"Authorization": f"DPoP {token}", "DPoP": no_ath}
+                  ).status_code == 401  # fmt: skip
+    as_bearer = rs.get("/plain", headers={"Authorization": f"Bearer {token}"})
+    assert as_bearer.status_code == 401 and "DPoP-bound" in as_bearer.json["error_description"]

@@ -39,6 +39,7 @@ group = AppGroup("clients", help="OAuth clients.")
 @click.option("--require-par", is_flag=True, help="Authorization requests only through PAR.")
 @click.option("--backchannel-logout-uri", default=None, help="Where logout tokens are POSTed.")
 @click.option("--resource", "resources", multiple=True, help="RFC 8707 resource URI. Repeatable.")
+@click.option("--require-dpop", is_flag=True, help="Access tokens only DPoP-bound (RFC 9449).")
 @click.option("--json", "as_json", is_flag=True)
 def create(
     name: str,
@@ -55,6 +56,7 @@ def create(
     require_par: bool,
     backchannel_logout_uri: str | None,
     resources: tuple[str, ...],
+    require_dpop: bool,
     as_json: bool,
 ) -> None:
     """Register a client; its secret is printed once."""
@@ -76,6 +78,7 @@ def create(
                 require_par=require_par,
                 backchannel_logout_uri=backchannel_logout_uri,
                 resources=split_multi(resources),
+                require_dpop=require_dpop,
             )
         )
     value = {

@@ -54,6 +54,7 @@ class NewClient:
     require_par: bool = False
     backchannel_logout_uri: str | None = None
     resources: tuple[str, ...] = ()
+    require_dpop: bool = False
 
 
 def _auth_method(spec: NewClient) -> str:
@@ -161,6 +162,7 @@ def create_client(spec: NewClient, *, actor: str = "cli") -> tuple[Client, str |
         require_pushed_authorization_requests=spec.require_par,
         backchannel_logout_uri=_backchannel_uri(spec.backchannel_logout_uri),
         resources=_resources(spec.resources),
+        dpop_bound_access_tokens=spec.require_dpop,
         scope=validate_scope(spec.scope),
         jwks=jwks,
         created_at=clock.now(),

@@ -35,6 +35,7 @@ class ClientView(ClientMixin):
     require_pushed_authorization_requests: bool = False
     backchannel_logout_uri: str | None = None
     resources: tuple[str, ...] = ()
+    dpop_bound_access_tokens: bool = False
 
     @classmethod
     def of(cls, client: Client) -> ClientView:
@@ -56,6 +57,7 @@ class ClientView(ClientMixin):
             require_pushed_authorization_requests=client.require_pushed_authorization_requests,
             backchannel_logout_uri=client.backchannel_logout_uri,
             resources=tuple(client.resources or ()),
+            dpop_bound_access_tokens=client.dpop_bound_access_tokens,
         )
 
     @property

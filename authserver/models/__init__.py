@@ -12,7 +12,7 @@ from authserver.models.oauth import (
     RevokedAccessToken,
     UsedAssertion,
 )
-from authserver.models.par import PushedRequest
+from authserver.models.par import DpopProof, PushedRequest
 from authserver.models.rbac import Role, RolePermission, client_roles, user_roles
 from authserver.models.server_secret import ServerSecret
 from authserver.models.session import UserSession
@@ -24,6 +24,7 @@ __all__ = [
     "AuthorizationCode",
     "ConsentGrant",
     "DeviceAuthorization",
+    "DpopProof",
     "RefreshToken",
     "UserSession",
     "ApiKey",

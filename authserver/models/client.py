@@ -43,6 +43,10 @@ class Client(db.Model):
     registration_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     # OpenID Connect Back-Channel Logout 1.0: where logout tokens are POSTed.
     backchannel_logout_uri: Mapped[str | None] = mapped_column(String(2000))
+    # RFC 9449 §5.2: this client's access tokens must be DPoP-bound.
+    dpop_bound_access_tokens: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     # RFC 9126 §6: this client's authorization requests must come through PAR.
     require_pushed_authorization_requests: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false()

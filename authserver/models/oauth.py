@@ -94,6 +94,8 @@ class RefreshToken(db.Model):
     auth_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     amr: Mapped[list[str]] = mapped_column(JSON, default=list)
     resources: Mapped[list[str] | None] = mapped_column(JSON)
+    # RFC 9449 §5: a public client's refresh token works only with the same DPoP key.
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     # The family's absolute end (fixed at the first token) and this token's idle end.
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

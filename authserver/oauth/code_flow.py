@@ -11,7 +11,7 @@ import base64
 import datetime as dt
 import json
 
-from authlib.oauth2.rfc6749 import InvalidRequestError, grants
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import g
 from sqlalchemy import select, update
@@ -23,6 +23,7 @@ from authserver.browser import current_session
 from authserver.extensions import db
 from authserver.mfa.policy import without_step_up_scopes
 from authserver.models import AuthorizationCode, RefreshToken, RevokedAccessToken, User
+from authserver.oauth.dpop import bound_key
 from authserver.oauth.grants import check_requested_scope
 from authserver.oauth.refresh_tokens import find_refresh_token, revoke_family, rotate
 from authserver.oauth.resources import (
@@ -179,6 +180,9 @@ class RefreshTokenFlow(grants.RefreshTokenGrant):
     def validate_token_request(self) -> None:
         super().validate_token_request()
         row = self.request.refresh_token
+        if row.dpop_jkt is not None and bound_key() != row.dpop_jkt:
+            # RFC 9449 §5: only the key the refresh token was bound to may use it.
+            raise InvalidGrantError(description="The refresh token is bound to another DPoP key.")
         asked = requested(self.request.payload)
         check_resources(asked, self.request.client, allowed=row.resources or None)
         grant_resources(asked or row.resources)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from authserver.clients.service import CONFIDENTIAL_AUTH_METHODS, SUPPORTED_GRANT_TYPES
 from authserver.config import SIGNING_ALGORITHMS, Settings
+from authserver.dpop_proof import ALGORITHMS as DPOP_ALGORITHMS
 from authserver.mfa.policy import ACR_VALUES
 from authserver.oauth import paths
 from authserver.oauth.consent import SCOPE_WORDS
@@ -29,6 +30,7 @@ def server_metadata(settings: Settings) -> dict:
         "device_authorization_endpoint": settings.url(paths.DEVICE_AUTHORIZATION),
         "pushed_authorization_request_endpoint": settings.url(paths.PUSHED_AUTHORIZATION),
         "require_pushed_authorization_requests": settings.require_par,  # RFC 9126 §5
+        "dpop_signing_alg_values_supported": list(DPOP_ALGORITHMS),  # RFC 9449 §5.1
         "backchannel_logout_supported": True,  # OIDC Back-Channel Logout 1.0 §2.1
         "backchannel_logout_session_supported": True,
         "introspection_endpoint": settings.url(paths.INTROSPECTION),

@@ -9,6 +9,7 @@ the row number.
 from __future__ import annotations
 
 from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.oauth2.rfc6749 import OAuth2Error
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oidc.core import OpenIDCode, UserInfo, UserInfoEndpoint
 from authlib.oidc.rpinitiated import EndSessionEndpoint
@@ -21,6 +22,8 @@ from authserver.config import Settings
 from authserver.extensions import db
 from authserver.keys.keyring import KeyRing
 from authserver.models import AuthorizationCode, KeyState, SigningKey, User
+from authserver.oauth import paths
+from authserver.oauth.dpop import check_request
 from authserver.oauth.tokens import AccessToken, is_for, read_access_token
 
 
@@ -94,11 +97,33 @@ class AccessTokenValidator(BearerTokenValidator):
         token = read_access_token(token_string, self.settings, self.keyring)
         if token is None or not is_for(token.claims, self.settings.audience):
             return None
+        if not self._proof_matches(token, token_string):
+            return None
         token.client = self.clients.get(token.client_id)
         token.user = db.session.scalar(select(User).where(User.subject == token.claims["sub"]))
         if token.client is None or token.user is None or not token.user.is_active:
             return None
         return token
+
+    def _proof_matches(self, token: AccessToken, token_string: str) -> bool:
+        """A Bearer token must not be DPoP-bound (RFC 9449 §7.2)."""
+        return "cnf" not in token.claims
+
+
+class DPoPTokenValidator(AccessTokenValidator):
+    """``Authorization: DPoP <token>`` with a proof for this request and key (RFC 9449 §7.1)."""
+
+    TOKEN_TYPE = "dpop"  # noqa: S105 - the Authorization scheme
+
+    def _proof_matches(self, token: AccessToken, token_string: str) -> bool:
+        jkt = (token.claims.get("cnf") or {}).get("jkt")
+        if not jkt:
+            return False
+        try:
+            proof = check_request(self.settings, self.settings.url(paths.USERINFO), token_string)
+        except OAuth2Error:
+            return False
+        return proof is not None and proof.jkt == jkt
 
 
 class UserInfoView(UserInfoEndpoint):

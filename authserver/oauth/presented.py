@@ -12,12 +12,25 @@ from authserver.keys.keyring import KeyRing
 from authserver.models import ApiKey
 from authserver.oauth.tokens import AccessToken, read_access_token
 
-_JWT_CLAIMS = ("scope", "roles", "client_id", "sub", "aud", "iss", "exp", "iat", "nbf", "jti")
+_JWT_CLAIMS = (
+    "scope",
+    "roles",
+    "client_id",
+    "sub",
+    "aud",
+    "iss",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "cnf",
+)
 
 
 def _introspect_jwt(token: AccessToken) -> dict:
     payload = {name: token.claims[name] for name in _JWT_CLAIMS if name in token.claims}
-    payload.update(active=True, token_type="Bearer")  # noqa: S106
+    bound = "cnf" in token.claims  # RFC 9449 §6.2: cnf is in the answer
+    payload.update(active=True, token_type="DPoP" if bound else "Bearer")  # noqa: S106
     return payload
 
 

@@ -37,6 +37,7 @@ class Lineage:
     family_id: str | None = None
     family_expires_at: dt.datetime | None = None
     resources: list[str] | None = None
+    dpop_jkt: str | None = None
 
 
 def store_refresh_token(settings: Settings, plaintext: str, lineage: Lineage) -> RefreshToken:
@@ -54,6 +55,7 @@ def store_refresh_token(settings: Settings, plaintext: str, lineage: Lineage) ->
         auth_time=lineage.auth_time,
         amr=lineage.amr,
         resources=lineage.resources,
+        dpop_jkt=lineage.dpop_jkt,
         created_at=now,
         expires_at=expires_at,
         idle_expires_at=min(

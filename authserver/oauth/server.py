@@ -18,11 +18,18 @@ from authserver.oauth.code_flow import (
     remember_issued,
 )
 from authserver.oauth.device import DeviceAuthorizationRequests, DeviceCodeFlow
+from authserver.oauth.dpop import bound_key
 from authserver.oauth.grants import ClientCredentials
 from authserver.oauth.guards import CLIENT_AUTH_FAILED
 from authserver.oauth.introspection import Introspection
 from authserver.oauth.logout import end_browser_session
-from authserver.oauth.oidc import AccessTokenValidator, EndSession, IDToken, UserInfoView
+from authserver.oauth.oidc import (
+    AccessTokenValidator,
+    DPoPTokenValidator,
+    EndSession,
+    IDToken,
+    UserInfoView,
+)
 from authserver.oauth.par import PUSHED_PARAMS, PushedOAuth2Request
 from authserver.oauth.refresh_tokens import Lineage, store_refresh_token
 from authserver.oauth.resources import granted_resources
@@ -68,6 +75,8 @@ def _token_saver(settings: Settings):  # noqa: ANN202
         parent = getattr(request, "refresh_token", None)
         device = getattr(request, "credential", None)
         family = None
+        # RFC 9449 §5: a public client's refresh token is bound to its DPoP key.
+        dpop_jkt = bound_key() if request.client.is_public else None
         if "refresh_token" in token:
             if device is not None:
                 lineage = Lineage(
@@ -78,6 +87,7 @@ def _token_saver(settings: Settings):  # noqa: ANN202
                     device.auth_time,
                     list(device.amr),
                     resources=granted_resources(),
+                    dpop_jkt=dpop_jkt,
                 )
             elif parent is not None:
                 lineage = Lineage(
@@ -90,6 +100,7 @@ def _token_saver(settings: Settings):  # noqa: ANN202
                     parent.family_id,
                     parent.expires_at,
                     resources=granted_resources(),
+                    dpop_jkt=dpop_jkt,
                 )
             else:
                 lineage = Lineage(
@@ -100,6 +111,7 @@ def _token_saver(settings: Settings):  # noqa: ANN202
                     code.auth_time,
                     list(code.amr),
                     resources=granted_resources(),
+                    dpop_jkt=dpop_jkt,
                 )
             family = store_refresh_token(settings, token["refresh_token"], lineage).family_id
         if code is not None:
@@ -127,6 +139,7 @@ def config_oauth(app: Flask, runtime: Runtime) -> AuthorizationServer:
     server.register_endpoint(Revocation(settings, keyring))
     protector = ResourceProtector()
     protector.register_token_validator(AccessTokenValidator(settings, keyring, runtime.clients))
+    protector.register_token_validator(DPoPTokenValidator(settings, keyring, runtime.clients))
     server.register_endpoint(UserInfoView(settings, protector))
     server.register_endpoint(EndSession(settings, on_end=end_browser_session))
     app.extensions[_EXTENSION] = server

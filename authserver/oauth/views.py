@@ -14,6 +14,7 @@ from authserver.keys.jwks import SerializedJwks
 from authserver.metrics import jwks_requests
 from authserver.oauth import paths
 from authserver.oauth.discovery import server_metadata
+from authserver.oauth.dpop import DPOP_JKT, check_request, with_nonce
 from authserver.oauth.guards import check_form_request
 from authserver.oauth.par import push_request
 from authserver.oauth.server import oauth_server
@@ -33,7 +34,22 @@ def _guarded(endpoint_response) -> Response:  # noqa: ANN001
 
 @bp.post(paths.TOKEN)
 def token() -> Response:
-    return _guarded(lambda server: server.create_token_response())
+    settings = current_settings()
+
+    def respond(server) -> Response:  # noqa: ANN001
+        try:
+            proof = check_request(settings, settings.url(paths.TOKEN))
+        except OAuth2Error as error:
+            db.session.commit()  # the proof's jti stays spent
+            return with_nonce(server.handle_error_response(request, error), settings)
+        if proof is not None:
+            request.environ[DPOP_JKT] = proof.jkt
+        response = server.create_token_response()
+        if proof is not None:
+            db.session.commit()  # the proof's jti is spent, whatever the outcome
+        return with_nonce(response, settings)
+
+    return _guarded(respond)
 
 
 @bp.post(paths.INTROSPECTION)

@@ -1,0 +1,117 @@
+"""DPoP (RFC 9449) at this server: proofs at the token endpoint bind access tokens (``cnf.jkt``,
+``token_type: DPoP``) and public clients' refresh tokens to the client's key; UserInfo accepts
+``Authorization: DPoP`` with a proof carrying ``ath``.
+
+A proof's ``jti`` is accepted once (Redis ``SET NX`` when Redis is configured, else a table
+row), for as long as its ``iat`` is acceptable. With ``AUTHSERVER_DPOP_NONCE`` the server also
+demands a nonce it made (§8): an HMAC of the current five-minute window under the pepper, so
+every worker agrees without shared state; the previous window's nonce is still accepted.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+
+from authlib.oauth2.rfc6749 import OAuth2Error
+from flask import Response, current_app, request
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+
+from authserver import clock
+from authserver.config import Settings
+from authserver.dpop_proof import MAX_AGE_SECONDS, InvalidProof, Proof, check_proof
+from authserver.extensions import db
+from authserver.models import DpopProof
+from authserver.runtime import runtime_of
+from authserver.security import hash_secret
+
+HEADER = "DPoP"
+NONCE_HEADER = "DPoP-Nonce"
+DPOP_JKT = "authserver.dpop_jkt"
+_NONCE_WINDOW_SECONDS = 300
+
+
+class InvalidDPoPProofError(OAuth2Error):
+    error = "invalid_dpop_proof"
+
+
+class UseDPoPNonceError(OAuth2Error):
+    error = "use_dpop_nonce"
+
+
+def _nonce(settings: Settings, window: int) -> str:
+    pepper = runtime_of(current_app).pepper()
+    mac = hmac.new(pepper, f"authserver:dpop-nonce:{window}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac[:18]).decode()
+
+
+def current_nonce(settings: Settings) -> str:
+    return _nonce(settings, clock.timestamp() // _NONCE_WINDOW_SECONDS)
+
+
+def _nonce_ok(settings: Settings, nonce: str | None) -> bool:
+    if not nonce:
+        return False
+    window = clock.timestamp() // _NONCE_WINDOW_SECONDS
+    return any(hmac.compare_digest(nonce, _nonce(settings, w)) for w in (window, window - 1))
+
+
+def with_nonce(response: Response, settings: Settings) -> Response:
+    if settings.dpop_nonce:
+        response.headers[NONCE_HEADER] = current_nonce(settings)
+    return response
+
+
+def _first_use(settings: Settings, jti: str) -> bool:
+    """True the first time this proof jti is seen (within its acceptable lifetime)."""
+    ttl = MAX_AGE_SECONDS + settings.clock_skew_seconds + 5
+    key = hash_secret("dpop-jti:" + jti)
+    if settings.uses_redis:
+        import redis
+
+        connection = redis.Redis.from_url(settings.rate_limit_storage)
+        try:
+            return bool(connection.set(f"authserver:dpop:{key}", b"1", nx=True, ex=ttl))
+        finally:
+            connection.close()
+    now = clock.now()
+    db.session.execute(delete(DpopProof).where(DpopProof.expires_at <= now))
+    try:
+        with db.session.begin_nested():
+            db.session.add(DpopProof(jti_hash=key, expires_at=now + dt.timedelta(seconds=ttl)))
+    except IntegrityError:
+        return False
+    return True
+
+
+def check_request(settings: Settings, url: str, access_token: str | None = None) -> Proof | None:
+    """The request's verified DPoP proof, None without one; raises the §7/§8 errors."""
+    proofs = request.headers.getlist(HEADER)
+    if not proofs:
+        return None
+    if len(proofs) > 1:
+        raise InvalidDPoPProofError(description="One DPoP header only.")
+    try:
+        proof = check_proof(
+            proofs[0],
+            method=request.method,
+            url=url,
+            now=clock.timestamp(),
+            leeway=settings.clock_skew_seconds,
+            access_token=access_token,
+        )
+    except InvalidProof as e:
+        raise InvalidDPoPProofError(description=str(e)) from None
+    if settings.dpop_nonce and not _nonce_ok(settings, proof.nonce):
+        raise UseDPoPNonceError(description="Use the DPoP-Nonce the server sent.")
+    if not _first_use(settings, proof.jti):
+        raise InvalidDPoPProofError(description="This DPoP proof was used already.")
+    return proof
+
+
+def bound_key() -> str | None:
+    """The thumbprint of this token request's DPoP key, if it sent a proof."""
+    return request.environ.get(DPOP_JKT)
