@@ -33,6 +33,7 @@ group = AppGroup("clients", help="OAuth clients.")
 @click.option("--auth-method", default=None, help="client_secret_basic (default), ...")
 @click.option("--role", "roles", multiple=True, help="Repeatable.")
 @click.option("--jwks", "jwks_path", type=click.Path(dir_okay=False), help="For private_key_jwt.")
+@click.option("--jwks-uri", default=None, help="For private_key_jwt: where the keys are published.")
 @click.option("--post-logout-redirect-uri", "logout_uris", multiple=True, help="Repeatable.")
 @click.option("--id-token-alg", default="RS256", show_default=True)
 @click.option("--skip-consent", is_flag=True, help="A first-party client: no consent page.")
@@ -50,6 +51,7 @@ def create(
     auth_method: str | None,
     roles: tuple[str, ...],
     jwks_path: str | None,
+    jwks_uri: str | None,
     logout_uris: tuple[str, ...],
     id_token_alg: str,
     skip_consent: bool,
@@ -72,6 +74,7 @@ def create(
                 auth_method=auth_method,
                 roles=split_multi(roles),
                 jwks=jwks,
+                jwks_uri=jwks_uri,
                 post_logout_redirect_uris=split_multi(logout_uris),
                 id_token_alg=id_token_alg,
                 skip_consent=skip_consent,

@@ -55,6 +55,7 @@ class NewClient:
     backchannel_logout_uri: str | None = None
     resources: tuple[str, ...] = ()
     require_dpop: bool = False
+    jwks_uri: str | None = None
 
 
 def _auth_method(spec: NewClient) -> str:
@@ -86,13 +87,28 @@ def _validate_redirect_uris(uris: tuple[str, ...], field: str) -> list[str]:
     return checked
 
 
-def _validate_jwks(method: str, jwks: dict | None) -> dict | None:
+def _validate_jwks_uri(method: str, jwks: dict | None, uri: str | None) -> str | None:
+    """RFC 7591 §2: jwks_uri and jwks are alternatives; https (http only for loopback)."""
+    if not uri:
+        return None
+    if method != "private_key_jwt":
+        raise InvalidInput("jwks_uri: only used with private_key_jwt")
+    if jwks is not None:
+        raise InvalidInput("jwks_uri: give jwks or jwks_uri, not both")
+    if not uri.startswith(("https://", "http://")):
+        raise InvalidInput("jwks_uri: must be an http(s) URI")
+    return _validate_redirect_uris((uri,), "jwks_uri")[0]
+
+
+def _validate_jwks(method: str, jwks: dict | None, uri: str | None = None) -> dict | None:
     if method != "private_key_jwt":
         if jwks is not None:
             raise InvalidInput("a JWK Set is only used with private_key_jwt")
         return None
     if jwks is None:
-        raise InvalidInput("private_key_jwt needs the client's public keys (a JWK Set)")
+        if uri:
+            return None  # fetched from jwks_uri when the client authenticates
+        raise InvalidInput("private_key_jwt needs the client's public keys (jwks or jwks_uri)")
     try:
         key_set = KeySet.import_key_set(jwks)
     except (JoseError, ValueError, TypeError, KeyError) as e:
@@ -141,7 +157,8 @@ def create_client(spec: NewClient, *, actor: str = "cli") -> tuple[Client, str |
     method = _auth_method(spec)
     if spec.public and "client_credentials" in grant_types:
         raise InvalidInput("a public client cannot use client_credentials (RFC 6749 §4.4)")
-    jwks = _validate_jwks(method, spec.jwks)
+    jwks_uri = _validate_jwks_uri(method, spec.jwks, spec.jwks_uri)
+    jwks = _validate_jwks(method, spec.jwks, jwks_uri)
     redirect_uris = _validate_redirect_uris(spec.redirect_uris, "redirect_uri")
     if "authorization_code" in grant_types and not redirect_uris:
         raise InvalidInput("redirect_uri: the authorization_code grant needs at least one")
@@ -165,6 +182,7 @@ def create_client(spec: NewClient, *, actor: str = "cli") -> tuple[Client, str |
         dpop_bound_access_tokens=spec.require_dpop,
         scope=validate_scope(spec.scope),
         jwks=jwks,
+        jwks_uri=jwks_uri,
         created_at=clock.now(),
         roles=roles_named(list(spec.roles)),
     )
@@ -273,7 +291,7 @@ def _check_auth_method(client: Client, method: str) -> str:
     secret_based = ("client_secret_basic", "client_secret_post")
     if method == current or (method in secret_based and current in secret_based):
         return method
-    if method == "private_key_jwt" and client.jwks and current != "none":
+    if method == "private_key_jwt" and (client.jwks or client.jwks_uri) and current != "none":
         return method
     raise InvalidInput(f"auth_method: cannot change from {current} to {method}; register anew")
 

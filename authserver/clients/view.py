@@ -36,6 +36,7 @@ class ClientView(ClientMixin):
     backchannel_logout_uri: str | None = None
     resources: tuple[str, ...] = ()
     dpop_bound_access_tokens: bool = False
+    jwks_uri: str | None = None
 
     @classmethod
     def of(cls, client: Client) -> ClientView:
@@ -58,6 +59,7 @@ class ClientView(ClientMixin):
             backchannel_logout_uri=client.backchannel_logout_uri,
             resources=tuple(client.resources or ()),
             dpop_bound_access_tokens=client.dpop_bound_access_tokens,
+            jwks_uri=client.jwks_uri,
         )
 
     @property

@@ -30,8 +30,9 @@ class Client(db.Model):
     redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Space-separated scopes the client may be granted (RFC 6749 §3.3).
     scope: Mapped[str] = mapped_column(Text, default="")
-    # Public keys for private_key_jwt (RFC 7523), as a JWK Set.
+    # Public keys for private_key_jwt (RFC 7523), as a JWK Set, or where to fetch them.
     jwks: Mapped[dict | None] = mapped_column(JSON)
+    jwks_uri: Mapped[str | None] = mapped_column(String(2000))
     # OpenID Connect: where logout may return, the ID-token algorithm, first-party clients
     # that skip the consent page.
     post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)

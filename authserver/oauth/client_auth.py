@@ -7,6 +7,9 @@ the replay cache of ``jti`` values (RFC 7523 §3 item 7).
 from __future__ import annotations
 
 import datetime as dt
+import json
+import threading
+import time
 
 from authlib.oauth2.rfc6749 import InvalidClientError
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
@@ -38,15 +41,56 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         return [self.settings.issuer, *(self.settings.url(p) for p in paths.CLIENT_AUTH_ENDPOINTS)]
 
     def resolve_client_public_key(self, client) -> KeySet:  # noqa: ANN001
-        if not client.jwks:
+        jwks = client.jwks or (_remote_jwks.get(client.jwks_uri) if client.jwks_uri else None)
+        if not jwks:
             raise InvalidClientError(description=CLIENT_AUTH_FAILED)
         try:
-            return KeySet.import_key_set(client.jwks)
+            return KeySet.import_key_set(jwks)
         except (JoseError, ValueError, TypeError, KeyError) as e:
             raise InvalidClientError(description=CLIENT_AUTH_FAILED) from e
 
     def validate_jti(self, claims: dict, jti: str) -> bool:
         return consume_assertion_jti(claims["sub"], jti, claims.get("exp"))
+
+
+class RemoteJwks:
+    """Clients' JWK Sets fetched from their ``jwks_uri`` (RFC 7591 §2), kept a few minutes per
+    process; a failed fetch keeps the last good set."""
+
+    TTL_SECONDS = 300.0
+    MAX_BYTES = 64 * 1024
+
+    def __init__(self) -> None:
+        self._sets: dict[str, tuple[float, dict]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, uri: str) -> dict | None:
+        now = time.monotonic()
+        with self._lock:
+            cached = self._sets.get(uri)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        fetched = self._fetch(uri)
+        if fetched is None:
+            return cached[1] if cached is not None else None
+        with self._lock:
+            self._sets[uri] = (now + self.TTL_SECONDS, fetched)
+        return fetched
+
+    def _fetch(self, uri: str) -> dict | None:
+        from authserver.verify import _http_get
+
+        try:
+            status, _, body = _http_get(uri, None, 5.0)
+            if status != 200 or len(body) > self.MAX_BYTES:
+                return None
+            document = json.loads(body)
+        except (OSError, ValueError):
+            return None
+        return document if isinstance(document, dict) else None
+
+
+_remote_jwks = RemoteJwks()
 
 
 def consume_assertion_jti(client_id: str, jti: object, exp: object) -> bool:

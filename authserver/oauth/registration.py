@@ -75,9 +75,6 @@ def _metadata() -> dict | Response:
             return _error(400, "invalid_client_metadata", f"{name}: a string")
     if data.get("jwks") is not None and not isinstance(data["jwks"], dict):
         return _error(400, "invalid_client_metadata", "jwks: a JWK Set object")
-    if data.get("jwks_uri"):
-        return _error(400, "invalid_client_metadata",
-                      "jwks_uri is not supported: send the keys as jwks")  # fmt: skip
     if data.get("response_types") not in (None, ["code"]):
         return _error(400, "invalid_client_metadata", 'response_types: only ["code"]')
     return data
@@ -96,6 +93,7 @@ def _spec(data: dict) -> NewClient:
         post_logout_redirect_uris=tuple(data.get("post_logout_redirect_uris") or ()),
         id_token_alg=data.get("id_token_signed_response_alg") or "RS256",
         backchannel_logout_uri=data.get("backchannel_logout_uri"),
+        jwks_uri=data.get("jwks_uri"),
     )
 
 

@@ -94,7 +94,9 @@ def test_registering_needs_the_clients_register_permission(open_app, initial_tok
          "invalid_client_metadata"),
         ({"grant_types": ["password"]}, "invalid_client_metadata"),
         ({"redirect_uris": "https://one.example"}, "invalid_client_metadata"),
-        ({"jwks_uri": "https://keys.example/jwks"}, "invalid_client_metadata"),
+        ({"jwks_uri": "https://keys.example/jwks"}, "invalid_client_metadata"),  # not with secrets
+        ({"token_endpoint_auth_method": "private_key_jwt", "grant_types": ["client_credentials"],
+          "jwks_uri": "http://keys.example/jwks"}, "invalid_client_metadata"),
     ],
 )  # fmt: skip
 def test_metadata_is_checked(open_app, initial_token, metadata, error):

@@ -270,3 +270,40 @@ def test_a_disabled_client_stops_authenticating_within_the_cache_interval(
     ticks[0] = 1.0
     response = http.post("/oauth/token", data=form, headers=client.basic())
     assert response.status_code == 401
+
+
+def test_private_key_jwt_with_keys_at_a_jwks_uri(http, make_client):
+    # RFC 7591 §2 jwks_uri: the keys are fetched from the client's own (loopback) server.
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    key = jwk.ECKey.generate_key("P-256")
+    document = json.dumps({"keys": [key.as_dict(private=False) | {"kid": key.thumbprint()}]})
+
+    class Keys(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(document.encode())
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Keys)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        uri = f"http://127.0.0.1:{server.server_port}/jwks.json"
+        client = make_client("api:read", "--auth-method", "private_key_jwt", "--jwks-uri", uri)
+        form = {
+            "grant_type": "client_credentials",
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": _assertion(client.client_id, key, "from-jwks-uri"),
+        }
+        assert http.post("/oauth/token", data=form).status_code == 200
+        stranger = jwk.ECKey.generate_key("P-256")
+        form["client_assertion"] = _assertion(client.client_id, stranger, "stranger")
+        assert http.post("/oauth/token", data=form).status_code == 401
+    finally:
+        server.shutdown()
+        server.server_close()
