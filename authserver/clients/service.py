@@ -108,7 +108,9 @@ def _validate_jwks(method: str, jwks: dict | None, uri: str | None = None) -> di
     if jwks is None:
         if uri:
             return None  # fetched from jwks_uri when the client authenticates
-        raise InvalidInput("private_key_jwt needs the client's public keys (jwks or jwks_uri)")
+        raise InvalidInput(
+            "private_key_jwt needs the client's public keys (a JWK Set in jwks, or a jwks_uri)"
+        )
     try:
         key_set = KeySet.import_key_set(jwks)
     except (JoseError, ValueError, TypeError, KeyError) as e:
