@@ -97,3 +97,22 @@ def paged(statement, id_column, *, newest_first: bool = False) -> tuple[list, st
 
 def actor_of(user: User) -> str:
     return f"user:{user.subject}"
+
+
+def confirmed(
+    *, title: str, warning: str, action: str, button: str, back: str, done: str,
+    perform: Callable[[], str],
+) -> Response:  # fmt: skip
+    """A destructive action: a confirmation page on GET; on a POST with its CSRF token,
+    ``perform`` (which returns the message to show) and back to ``done``."""
+    from authserver.admin.forms import ConfirmForm
+
+    form = ConfirmForm()
+    if request.method == "POST" and form.validate_on_submit():
+        message = perform()
+        db.session.commit()
+        flash(message)
+        return redirect(done, code=303)
+    page = render_template("admin/confirm.html", form=form, title=title, warning=warning,
+                           action=action, button=button, back=back)  # fmt: skip
+    return make_response(page, 400 if request.method == "POST" else 200)

@@ -3,15 +3,15 @@ rotate with a grace period (the new key shown once), revoke (after a confirmatio
 
 from __future__ import annotations
 
-from flask import flash, make_response, redirect, render_template, request
+from flask import make_response, render_template, request
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from authserver import clock
 from authserver.accounts.service import find_user
 from authserver.admin import bp
-from authserver.admin.access import actor_of, admin_page, can, paged, require
-from authserver.admin.forms import ApiKeyForm, ConfirmForm, GraceForm
+from authserver.admin.access import actor_of, admin_page, can, confirmed, paged, require
+from authserver.admin.forms import ApiKeyForm, GraceForm
 from authserver.apikeys.service import (
     NEVER,
     NewApiKey,
@@ -142,14 +142,12 @@ def apikey_revoke(user: User, key_id: str) -> Response | str:
     key = find_api_key(key_id)
     if key is None:
         return make_response(render_template("error.html", message="No such API key."), 404)
-    form = ConfirmForm()
-    if request.method == "POST" and form.validate_on_submit():
+
+    def perform() -> str:
         revoke_api_key(key_id, reason="revoked in the admin UI", actor=actor_of(user))
-        db.session.commit()
-        flash(f"API key {key_id} revoked.")
-        return redirect("/admin/apikeys", code=303)
-    page = render_template("admin/confirm.html", form=form, title=f"Revoke API key {key_id}?",
-                           warning="Every request with this key fails from now on.",
-                           action=f"/admin/apikeys/{key_id}/revoke", button="Revoke",
-                           back="/admin/apikeys")  # fmt: skip
-    return make_response(page, 400 if request.method == "POST" else 200)
+        return f"API key {key_id} revoked."
+
+    return confirmed(title=f"Revoke API key {key_id}?",
+                     warning="Every request with this key fails from now on.",
+                     action=f"/admin/apikeys/{key_id}/revoke", button="Revoke",
+                     back="/admin/apikeys", done="/admin/apikeys", perform=perform)  # fmt: skip

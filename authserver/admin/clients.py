@@ -8,8 +8,8 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from authserver.admin import bp
-from authserver.admin.access import actor_of, admin_page, can, paged, require
-from authserver.admin.forms import ClientEditForm, ClientForm, ConfirmForm, GraceForm
+from authserver.admin.access import actor_of, admin_page, can, confirmed, paged, require
+from authserver.admin.forms import ClientEditForm, ClientForm, GraceForm
 from authserver.clients.service import (
     ClientChanges,
     NewClient,
@@ -167,15 +167,14 @@ def client_disable(user: User, client_id: str) -> Response | str:
     client = _get(client_id)
     if isinstance(client, Response):
         return client
-    form = ConfirmForm()
-    if request.method == "POST" and form.validate_on_submit():
+
+    def perform() -> str:
         revoked = disable_client(client, actor=actor_of(user))
-        db.session.commit()
-        flash(f"Client {client.name} disabled; {revoked} API key(s) revoked.")
-        return redirect("/admin/clients", code=303)
-    page = render_template("admin/confirm.html", form=form, title=f"Disable {client.name}?",
-                           warning="The client can no longer authenticate or get tokens, and "
-                           "its API keys are revoked. This cannot be undone.",
-                           action=f"/admin/clients/{client_id}/disable", button="Disable",
-                           back=f"/admin/clients/{client_id}")  # fmt: skip
-    return make_response(page, 400 if request.method == "POST" else 200)
+        return f"Client {client.name} disabled; {revoked} API key(s) revoked."
+
+    return confirmed(title=f"Disable {client.name}?",
+                     warning="The client can no longer authenticate or get tokens, and its API "
+                     "keys are revoked. This cannot be undone.",
+                     action=f"/admin/clients/{client_id}/disable", button="Disable",
+                     back=f"/admin/clients/{client_id}", done="/admin/clients",
+                     perform=perform)  # fmt: skip

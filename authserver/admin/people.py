@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 
 from authserver.accounts.service import disable_user, find_user_by_subject
 from authserver.admin import bp
-from authserver.admin.access import actor_of, admin_page, can, paged, require
+from authserver.admin.access import actor_of, admin_page, can, confirmed, paged, require
 from authserver.admin.forms import ConfirmForm, GrantRoleForm, choices
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
@@ -107,15 +107,10 @@ def _confirmed_action(user: User, subject: str, *, title: str, warning: str, but
     person = _get(subject)
     if isinstance(person, Response):
         return person
-    form = ConfirmForm()
-    if request.method == "POST" and form.validate_on_submit():
-        flash(perform(person))
-        db.session.commit()
-        return redirect(f"/admin/users/{subject}", code=303)
-    page = render_template("admin/confirm.html", form=form, title=title.format(person.email),
-                           warning=warning, action=f"/admin/users/{subject}/{path}",
-                           button=button, back=f"/admin/users/{subject}")  # fmt: skip
-    return make_response(page, 400 if request.method == "POST" else 200)
+    return confirmed(title=title.format(person.email), warning=warning,
+                     action=f"/admin/users/{subject}/{path}", button=button,
+                     back=f"/admin/users/{subject}", done=f"/admin/users/{subject}",
+                     perform=lambda: perform(person))  # fmt: skip
 
 
 @bp.route("/users/<subject>/disable", methods=["GET", "POST"])

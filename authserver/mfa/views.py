@@ -65,6 +65,19 @@ def _is_fresh(session: UserSession) -> bool:
     return age <= current_settings().mfa_fresh_auth_seconds
 
 
+def _changing_session(*, fresh: bool) -> UserSession | Response:
+    """The session of a button that changes a factor: signed in, CSRF, and for removals a
+    sign-in at most AUTHSERVER_MFA_FRESH_AUTH old."""
+    session = _require_session()
+    if isinstance(session, Response):
+        return session
+    if not ActionForm().validate_on_submit():
+        return _page_error("The form expired. Go back and try again.", 400)
+    if fresh and not _is_fresh(session):
+        return _reauthenticate()
+    return session
+
+
 def _reauthenticate() -> Response:
     flash("Sign in again to change how you sign in.")
     return redirect("/login?" + urlencode({"next": SECURITY}), code=303)
@@ -163,11 +176,9 @@ def security() -> Response | str:
 
 @bp.post(SECURITY + "/totp")
 def totp_begin() -> Response:
-    session = _require_session()
+    session = _changing_session(fresh=False)
     if isinstance(session, Response):
         return session
-    if not ActionForm().validate_on_submit():
-        return _page_error("The form expired. Go back and try again.", 400)
     try:
         service.begin_totp(session.user)
     except AuthServerError as e:
@@ -226,13 +237,9 @@ def totp_verify() -> Response:
 
 @bp.post(SECURITY + "/totp/remove")
 def totp_remove() -> Response:
-    session = _require_session()
+    session = _changing_session(fresh=True)
     if isinstance(session, Response):
         return session
-    if not ActionForm().validate_on_submit():
-        return _page_error("The form expired. Go back and try again.", 400)
-    if not _is_fresh(session):
-        return _reauthenticate()
     try:
         service.remove_totp(session.user, actor=session.user.email)
     except AuthServerError as e:
@@ -244,13 +251,9 @@ def totp_remove() -> Response:
 
 @bp.post(SECURITY + "/recovery-codes")
 def recovery_codes_regenerate() -> Response:
-    session = _require_session()
+    session = _changing_session(fresh=True)
     if isinstance(session, Response):
         return session
-    if not ActionForm().validate_on_submit():
-        return _page_error("The form expired. Go back and try again.", 400)
-    if not _is_fresh(session):
-        return _reauthenticate()
     if not service.has_second_factor(session.user):
         return _page_error("Set up a second factor first.", 409)
     codes = service.issue_recovery_codes(session.user)
@@ -310,13 +313,9 @@ def passkey_register() -> Response:
 
 @bp.post(SECURITY + "/passkeys/<int:passkey_id>/remove")
 def passkey_remove(passkey_id: int) -> Response:
-    session = _require_session()
+    session = _changing_session(fresh=True)
     if isinstance(session, Response):
         return session
-    if not ActionForm().validate_on_submit():
-        return _page_error("The form expired. Go back and try again.", 400)
-    if not _is_fresh(session):
-        return _reauthenticate()
     try:
         service.remove_passkey(session.user, passkey_id, actor=session.user.email)
     except AuthServerError as e:
