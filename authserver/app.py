@@ -60,6 +60,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     from authserver.oauth.registration import bp as registration_bp
     from authserver.oauth.server import config_oauth
     from authserver.oauth.views import bp as oauth_bp
+    from authserver.published import install_published_documents
     from authserver.ratelimit import install_rate_limits
     from authserver.request_id import register_request_id
     from authserver.runtime import install_runtime
@@ -90,6 +91,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     if settings.access_log:
         register_access_log(app)
     install_rate_limits(app, settings)
+    install_published_documents(app)
     if settings.trusted_proxies:
         # The client's address and scheme as the trusted proxies saw them (rate limits, audit).
         n = settings.trusted_proxies

@@ -75,9 +75,9 @@ class Settings:
     # the client address is then the TCP peer). Set it to the number of proxy hops you run.
     trusted_proxies: int = 0
     # How long a process trusts a "not revoked" answer for a token's jti (introspection, the
-    # admin API, UserInfo). None: 30 s when the rate-limit storage is Redis (revocations are
-    # then announced to every process through it), else 0 (always ask the database, so a
-    # revocation holds at once everywhere). Set without Redis, other processes may lag this long.
+    # admin API, UserInfo). None: 30 s when revocations reach every process at once (through
+    # Redis, or on SQLite through a stamp file beside the database), else 0 (PostgreSQL without
+    # Redis: always ask the database). Set there anyway, other processes may lag this long.
     revocation_cache_ttl_seconds: int | None = None
     # Largest request body accepted; larger bodies get 413 in the endpoint's error format.
     max_body_bytes: int = 64 * 1024
@@ -141,10 +141,19 @@ class Settings:
         return self.rate_limit_storage.startswith(("redis://", "rediss://"))
 
     @property
+    def sqlite_file(self) -> Path | None:
+        """The database file when the database is a SQLite file (all its users share one host)."""
+        prefix = "sqlite:///"
+        if not self.database_url.startswith(prefix):
+            return None
+        path = self.database_url[len(prefix) :].partition("?")[0]
+        return Path(path) if path and path != ":memory:" else None
+
+    @property
     def revocation_cache_ttl(self) -> int:
         if self.revocation_cache_ttl_seconds is not None:
             return max(self.revocation_cache_ttl_seconds, 0)
-        return 30 if self.uses_redis else 0
+        return 30 if self.uses_redis or self.sqlite_file is not None else 0
 
     @property
     def resource_policy_map(self) -> dict:

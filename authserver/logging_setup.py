@@ -9,6 +9,8 @@ method, path without the query string (a token must not reach a log), status and
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
 import sys
 import time
@@ -48,6 +50,29 @@ def json_formatter() -> logging.Formatter:
     )
 
 
+class AccessLineFormatter(logging.Formatter):
+    """The access line as one JSON object with the same keys as every other line, written by a
+    single ``json.dumps``: it is formatted on every request, where structlog's processor chain
+    cost about 0.1 ms (bench/README.md)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        when = dt.datetime.fromtimestamp(record.created, dt.UTC)
+        return json.dumps(
+            {
+                "client": record.client,
+                "duration_ms": record.duration_ms,
+                "event": record.getMessage(),
+                "level": "info",
+                "logger": record.name,
+                "method": record.method,
+                "path": record.path,
+                "request_id": record.request_id,
+                "status": record.status,
+                "timestamp": when.isoformat().replace("+00:00", "Z"),
+            }
+        )
+
+
 def granian_log_config() -> dict:
     """Granian's own lines (start, workers, stop) as JSON too, on stderr."""
     return {
@@ -83,6 +108,32 @@ def configure_logging(level: str) -> None:
     # Security events and the access log are always written, whatever the level.
     logging.getLogger("authserver.audit").setLevel(logging.INFO)
     access_log.setLevel(logging.INFO)
+    if not access_log.handlers:
+        access_handler = logging.StreamHandler(sys.stderr)
+        access_handler.setFormatter(AccessLineFormatter())
+        access_log.addHandler(access_handler)
+        access_log.propagate = False
+
+
+def write_access_line(
+    method: str, path: str, status: int, duration_ms: float | None, client: str | None,
+    request_id: str,
+) -> None:  # fmt: skip
+    """The access line: method, path without its query (a token must not reach a log), status."""
+    access_log.info(
+        "%s %s %s",
+        method,
+        path,
+        status,
+        extra={
+            "request_id": request_id,
+            "method": method,
+            "path": path[:512],
+            "status": status,
+            "duration_ms": round(duration_ms, 2) if duration_ms is not None else None,
+            "client": client,
+        },
+    )
 
 
 def register_access_log(app: Flask) -> None:
@@ -94,17 +145,12 @@ def register_access_log(app: Flask) -> None:
     def write(response: Response) -> Response:
         started = g.pop("access_started", None)
         duration = (time.perf_counter() - started) * 1000 if started is not None else None
-        access_log.info(
-            "%s %s %s",
+        write_access_line(
             request.method,
             request.path,
             response.status_code,
-            extra={
-                "method": request.method,
-                "path": request.path[:512],
-                "status": response.status_code,
-                "duration_ms": round(duration, 2) if duration is not None else None,
-                "client": request.remote_addr,
-            },
+            duration,
+            request.remote_addr,
+            current_request_id() or "-",
         )
         return response

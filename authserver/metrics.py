@@ -118,11 +118,16 @@ def register_request_metrics(app: Flask) -> None:
     @app.after_request
     def observe(response: Response) -> Response:
         started = g.pop("metrics_started", None)
-        endpoint = request.endpoint or "unmatched"
-        http_requests.labels(endpoint, request.method, str(response.status_code)).inc()
-        if started is not None:
-            http_duration.labels(endpoint).observe(time.perf_counter() - started)
+        elapsed = time.perf_counter() - started if started is not None else None
+        observe_request(request.endpoint or "unmatched", request.method, response.status_code,
+                        elapsed)  # fmt: skip
         return response
+
+
+def observe_request(endpoint: str, method: str, status: int, seconds: float | None) -> None:
+    http_requests.labels(endpoint, method, str(status)).inc()
+    if seconds is not None:
+        http_duration.labels(endpoint).observe(seconds)
 
 
 @bp.get("/metrics")

@@ -17,11 +17,15 @@ def current_request_id() -> str | None:
     return g.get("request_id") if has_request_context() else None
 
 
+def request_id_for(inbound: str) -> str:
+    """The proxy's id when it is sane, else a new one."""
+    return inbound if _SANE.match(inbound) else secrets.token_hex(8)
+
+
 def register_request_id(app: Flask) -> None:
     @app.before_request
     def assign() -> None:
-        inbound = request.headers.get(HEADER, "")
-        g.request_id = inbound if _SANE.match(inbound) else secrets.token_hex(8)
+        g.request_id = request_id_for(request.headers.get(HEADER, ""))
 
     @app.after_request
     def echo(response: Response) -> Response:

@@ -23,9 +23,11 @@ class Runtime:
         self._pepper: bytes | None = None
         self.keyring = KeyRing(settings, self.envelope)
         self.clients = ClientCache(settings.keyring_refresh_seconds)
+        sqlite_file = settings.sqlite_file
         self.revocations = RevocationCache(
             settings.revocation_cache_ttl,
             settings.rate_limit_storage if settings.uses_redis else None,
+            stamp=sqlite_file.with_name(sqlite_file.name + ".revocations") if sqlite_file else None,
         )
 
     def envelope(self, reload: bool = False) -> Envelope:

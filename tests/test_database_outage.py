@@ -51,11 +51,12 @@ def test_the_server_answers_503_while_the_database_is_down_and_recovers(
                 "sign-in page": requests.post(base + "/login", data={"email": "a@b.example",
                                               "password": "x" * 12}, timeout=15),
                 "token": token(),
+                "jwks": requests.get(base + "/.well-known/jwks.json", timeout=15),
             }  # fmt: skip
             for name, response in answers.items():
                 assert response.status_code in (503, 200, 400, 401), (name, response.text)
                 assert "Traceback" not in response.text
-            for name in ("introspect", "admin api"):
+            for name in ("introspect", "admin api", "jwks"):
                 response = answers[name]
                 assert response.status_code == 503, (name, response.text)
                 assert int(response.headers["Retry-After"]) > 0

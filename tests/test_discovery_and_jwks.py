@@ -152,3 +152,38 @@ def test_landing_page_links_the_documents(http):
     assert 'href="/.well-known/oauth-authorization-server"' in page
     assert 'href="/.well-known/jwks.json"' in page
     assert "http://" not in page.replace("http://localhost:5000", "")  # nothing from outside
+
+
+@pytest.mark.parametrize("path", ["/.well-known/jwks.json", "/.well-known/openid-configuration"])
+def test_published_documents_carry_the_usual_headers_and_revalidate(http, path):
+    # Answered in front of Flask (authserver.published): the same headers the hooks would add.
+    first = http.get(path, headers={"X-Request-Id": "proxy-id-1234"})
+    assert first.status_code == 200 and first.get_json()
+    assert first.headers["X-Content-Type-Options"] == "nosniff"
+    assert first.headers["X-Request-Id"] == "proxy-id-1234"
+    assert int(first.headers["Content-Length"]) == len(first.data)
+    assert len(http.get(path).headers["X-Request-Id"]) == 16  # made here when none came
+    etag = first.headers["ETag"]
+    assert http.get(path, headers={"If-None-Match": f'"other", W/{etag}'}).status_code == 304
+    assert http.get(path, headers={"If-None-Match": '"other"'}).status_code == 200
+    head = http.head(path)
+    assert head.status_code == 200 and head.data == b"" and head.headers["ETag"] == etag
+    assert http.post(path).status_code == 405  # other methods: Flask, as before
+
+
+def test_published_documents_are_counted_and_logged(http, caplog):
+    from tests.test_metrics import metric
+
+    def served() -> float:
+        text = http.get("/metrics").get_data(as_text=True)
+        found = metric(text, "authserver_http_requests_total", endpoint="oauth.jwks",
+                       method="GET", status="200")  # fmt: skip
+        return found or 0.0
+
+    before = served()
+    with caplog.at_level("INFO", logger="authserver.access"):
+        http.get("/.well-known/jwks.json?cache-buster=secret-value")
+    assert served() - before == 1
+    lines = [r for r in caplog.records if r.name == "authserver.access" and "jwks" in r.path]
+    assert [(r.method, r.path, r.status) for r in lines] == [("GET", "/.well-known/jwks.json", 200)]
+    assert len(lines[0].request_id) == 16 and lines[0].duration_ms >= 0

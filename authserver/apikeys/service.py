@@ -26,6 +26,7 @@ from authserver.config import Settings
 from authserver.errors import Conflict, InvalidInput, NotFound
 from authserver.extensions import db
 from authserver.models import ApiKey, Client, User
+from authserver.oauth.revocation_cache import RevocationCache
 from authserver.rbac.scopes import validate_scope
 from authserver.rbac.service import permissions_of
 from authserver.security import hash_secret
@@ -216,16 +217,96 @@ def authenticate_api_key(settings: Settings, presented: str) -> ApiKey | None:
     if parts is None:
         return None
     key = _find_for_authentication(parts.key_id)
-    candidate = hash_secret(parts.secret)
-    if key is None:
-        # Same work as a real comparison, so an unknown id costs what a wrong secret costs.
-        hmac.compare_digest(candidate, candidate)
-        return None
-    if not hmac.compare_digest(candidate, key.secret_hash):
+    if not _secret_matches(parts.secret, key.secret_hash if key is not None else None):
         return None
     if not key.is_usable_at(clock.now()):
         return None
     return key
+
+
+@dataclasses.dataclass(frozen=True)
+class PresentedKey:
+    """What introspection needs of a usable API key, read as plain columns: no ORM objects on
+    a path that runs for every introspected key (the ORM load was most of its cost)."""
+
+    id: int
+    key_id: str
+    scope: str
+    subject: str
+    owner_client_id: str | None
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+
+
+def check_presented_key(
+    settings: Settings, presented: str, memory: RevocationCache | None = None
+) -> PresentedKey | None:
+    """``authenticate_api_key`` for introspection: the same checks, one plain-column query, and
+    the answer remembered in ``memory`` (by key id and the secret's HMAC, never the secret) until
+    the key, its owner or the cache's TTL says otherwise."""
+    parts = keyformat.parse(presented, settings.apikey_prefix)
+    if parts is None:
+        return None
+    candidate = hash_secret(parts.secret)
+    lookup = (parts.key_id, candidate)
+    now = clock.now()
+    if memory is not None:
+        known = memory.known_key(lookup)
+        if known is not None and (known.expires_at is None or now < known.expires_at):
+            return known
+        generation = memory.generation()
+    row = db.session.execute(_FACTS_BY_KEY_ID, {"key_id": parts.key_id}).first()
+    if not _hash_matches(candidate, row.secret_hash if row is not None else None):
+        return None
+    owner_active = row.user_active if row.user_subject is not None else row.client_active
+    if row.revoked_at is not None or not owner_active:
+        return None
+    if row.expires_at is not None and now >= row.expires_at:
+        return None
+    facts = PresentedKey(
+        id=row.id,
+        key_id=row.key_id,
+        scope=row.scope,
+        subject=row.user_subject if row.user_subject is not None else row.client_id,
+        owner_client_id=row.client_id,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+    )
+    if memory is not None:
+        memory.remember_key(lookup, facts, generation)
+    return facts
+
+
+def _secret_matches(secret: str, stored_hash: str | None) -> bool:
+    return _hash_matches(hash_secret(secret), stored_hash)
+
+
+def _hash_matches(candidate: str, stored_hash: str | None) -> bool:
+    if stored_hash is None:
+        # Same work as a real comparison, so an unknown id costs what a wrong secret costs.
+        hmac.compare_digest(candidate, candidate)
+        return False
+    return hmac.compare_digest(candidate, stored_hash)
+
+
+_FACTS_BY_KEY_ID = (
+    select(
+        ApiKey.id,
+        ApiKey.key_id,
+        ApiKey.secret_hash,
+        ApiKey.scope,
+        ApiKey.created_at,
+        ApiKey.expires_at,
+        ApiKey.revoked_at,
+        User.subject.label("user_subject"),
+        User.is_active.label("user_active"),
+        Client.client_id,
+        Client.is_active.label("client_active"),
+    )
+    .outerjoin(User, User.id == ApiKey.owner_user_id)
+    .outerjoin(Client, Client.id == ApiKey.owner_client_pk)
+    .where(ApiKey.key_id == bindparam("key_id"))
+)
 
 
 def ip_allowed(key: ApiKey, remote_addr: str | None) -> bool:
@@ -238,12 +319,24 @@ def ip_allowed(key: ApiKey, remote_addr: str | None) -> bool:
     return any(address in ipaddress.ip_network(cidr) for cidr in key.allowed_cidrs)
 
 
-def note_use(key: ApiKey, remote_addr: str | None) -> None:
+# When this process last recorded each key's use (by key id): a key remembered by introspection
+# carries no last-use time, and one write attempt per key, process and minute is enough.
+_noted_use: dict[str, dt.datetime] = {}
+
+
+def note_use(key: ApiKey | PresentedKey, remote_addr: str | None) -> None:
     """Best effort: record last use at most once a minute, on its own connection, so that
     neither the request's transaction nor its outcome depends on it."""
     now = clock.now()
-    if key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION:
+    last = max(
+        (t for t in (getattr(key, "last_used_at", None), _noted_use.get(key.key_id)) if t),
+        default=None,
+    )
+    if last is not None and dt.timedelta(0) <= now - last < LAST_USED_RESOLUTION:
         return
+    if len(_noted_use) >= 100_000:
+        _noted_use.clear()
+    _noted_use[key.key_id] = now
     cutoff = now - LAST_USED_RESOLUTION
     try:
         with db.engine.begin() as conn:

@@ -38,8 +38,39 @@ class KeyInfo:
     public_jwk: dict
 
 
+class VerifiedTokens:
+    """Tokens whose signature this process has already checked, with their claims, until they
+    expire: introspecting or presenting the same token again skips the ES256/RS256 verify.
+
+    Keyed by the whole token string, so only the very same bytes hit. An entry is served only
+    while its key is still honoured (a revoked key ends its tokens at once) and before ``exp``;
+    revocation of the token itself is checked by the caller, as for a token read afresh."""
+
+    MAX_ENTRIES = 100_000
+
+    def __init__(self, keyring: KeyRing) -> None:
+        self._keyring = keyring
+        self._entries: dict[str, tuple[str, dict]] = {}
+
+    def get(self, token: str, now: int) -> dict | None:
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        kid, claims = entry
+        if claims["exp"] <= now or self._keyring.verification_key(kid) is None:
+            self._entries.pop(token, None)
+            return None
+        return dict(claims)
+
+    def put(self, token: str, kid: str, claims: dict) -> None:
+        if len(self._entries) >= self.MAX_ENTRIES:
+            self._entries = {}  # bounded memory; the next reads refill it
+        self._entries[token] = (kid, dict(claims))
+
+
 class KeyRing:
     def __init__(self, settings: Settings, envelope: Callable[..., Envelope]) -> None:
+        self.verified_tokens = VerifiedTokens(self)
         self._settings = settings
         self._envelope = envelope
         self._max_age = 0

@@ -6,11 +6,12 @@ from __future__ import annotations
 import dataclasses
 
 from authserver.apikeys import format as keyformat
-from authserver.apikeys.service import authenticate_api_key
+from authserver.apikeys.service import PresentedKey, check_presented_key
 from authserver.config import Settings
 from authserver.keys.keyring import KeyRing
 from authserver.models import ApiKey
 from authserver.oauth.tokens import AccessToken, read_access_token
+from authserver.runtime import current_runtime
 
 _JWT_CLAIMS = (
     "scope",
@@ -38,7 +39,7 @@ def _introspect_jwt(token: AccessToken) -> dict:
 class ApiKeyToken:
     """An API key that authenticated: usable now (checked by authenticate_api_key)."""
 
-    key: ApiKey
+    key: ApiKey | PresentedKey
     issuer: str
 
     def is_expired(self) -> bool:
@@ -77,6 +78,6 @@ def read_presented(
     token: str, settings: Settings, keyring: KeyRing
 ) -> AccessToken | ApiKeyToken | None:
     if keyformat.looks_like_key(token, settings.apikey_prefix):
-        key = authenticate_api_key(settings, token)
+        key = check_presented_key(settings, token, current_runtime().revocations)
         return ApiKeyToken(key, settings.issuer) if key is not None else None
     return read_access_token(token, settings, keyring)

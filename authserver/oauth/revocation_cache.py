@@ -1,61 +1,149 @@
 """A short-lived, per-process memory of "this jti is not revoked", so that introspecting the same
 token again costs no database read (a busy resource server may introspect every request).
 
-A revocation forgets the jti at once in its own process and, when Redis is configured
-(``AUTHSERVER_RATE_LIMIT_STORAGE=redis://…``), publishes it so that every other process forgets
-it too. Without Redis, another process may answer "active" for at most
-``AUTHSERVER_REVOCATION_CACHE_TTL`` after a revocation elsewhere, so the cache is off by default
-without Redis.
+A revocation forgets the jti at once in its own process and tells the others:
+
+- with Redis (``AUTHSERVER_RATE_LIMIT_STORAGE=redis://…``) it publishes the jti, and every
+  process, on any host, forgets it;
+- with SQLite (one host: every process shares the database file) it bumps the modification time
+  of a stamp file beside the database, and every process, which looks at that time (one
+  ``stat``) before trusting its memory, forgets everything it remembered.
+
+With neither (PostgreSQL without Redis, processes possibly on several hosts) another process could
+answer "active" for up to ``AUTHSERVER_REVOCATION_CACHE_TTL`` after a revocation elsewhere, so the
+cache is off by default there.
+
+An answer read from the database is remembered only if no revocation reached this process while
+it was being read (the ``generation`` taken before the read), so a revocation that commits between
+the read and the remembering is never covered up.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+from pathlib import Path
 
 from flask import has_app_context
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "authserver:revoked-jti"
+# Announced when an API key, or the user or client that owns keys, changed in a way that may end
+# a key's use: every process forgets all it remembered (such changes are rare).
+EVERYTHING = "*"
 MAX_ENTRIES = 100_000
 
 
 class RevocationCache:
-    def __init__(self, ttl_seconds: float, redis_url: str | None = None) -> None:
+    def __init__(
+        self, ttl_seconds: float, redis_url: str | None = None, stamp: Path | None = None
+    ) -> None:
         self._ttl = ttl_seconds
         self._fresh_until: dict[str, float] = {}
+        self._keys: dict[tuple[str, str], tuple[float, object]] = {}
         self._lock = threading.Lock()
+        self._generation = 0
         self._redis_url = redis_url
         self._publisher = None
         self._listener: threading.Thread | None = None
+        self._stamp = stamp
+        self._stamp_seen = self._read_stamp()
 
     def known_unrevoked(self, jti: str) -> bool:
         if self._ttl <= 0:
             return False
+        self._check_stamp()
         until = self._fresh_until.get(jti)
         return until is not None and until > time.monotonic()
 
-    def remember_unrevoked(self, jti: str) -> None:
+    def generation(self) -> int:
+        """Taken before reading the database; hand it back to ``remember_unrevoked``."""
+        self._check_stamp()
+        return self._generation
+
+    def remember_unrevoked(self, jti: str, generation: int) -> None:
         if self._ttl <= 0:
             return
         if self._redis_url and self._listener is None:
             self._start_listening()
         with self._lock:
+            if generation != self._generation:
+                return  # a revocation arrived while the database was read: trust nothing
             if len(self._fresh_until) >= MAX_ENTRIES:
                 self._fresh_until.clear()  # bounded memory; the next lookups refill it
             self._fresh_until[jti] = time.monotonic() + self._ttl
 
+    def known_key(self, lookup: tuple[str, str]) -> object | None:
+        """The facts remembered for an API key that authenticated, by (key id, secret HMAC)."""
+        if self._ttl <= 0:
+            return None
+        self._check_stamp()
+        entry = self._keys.get(lookup)
+        if entry is None or entry[0] <= time.monotonic():
+            return None
+        return entry[1]
+
+    def remember_key(self, lookup: tuple[str, str], facts: object, generation: int) -> None:
+        if self._ttl <= 0:
+            return
+        if self._redis_url and self._listener is None:
+            self._start_listening()
+        with self._lock:
+            if generation != self._generation:
+                return
+            if len(self._keys) >= MAX_ENTRIES:
+                self._keys.clear()
+            self._keys[lookup] = (time.monotonic() + self._ttl, facts)
+
     def forget(self, jti: str) -> None:
         with self._lock:
-            self._fresh_until.pop(jti, None)
+            self._generation += 1
+            if jti == EVERYTHING:
+                self._fresh_until.clear()
+                self._keys.clear()
+            else:
+                self._fresh_until.pop(jti, None)
+
+    def _forget_all(self) -> None:
+        self.forget(EVERYTHING)
+
+    def _read_stamp(self) -> int | None:
+        if self._stamp is None:
+            return None
+        try:
+            return os.stat(self._stamp).st_mtime_ns
+        except OSError:
+            return None
+
+    def _check_stamp(self) -> None:
+        if self._stamp is None:
+            return
+        seen = self._read_stamp()
+        if seen != self._stamp_seen:
+            self._forget_all()
+            self._stamp_seen = seen
+
+    def _bump_stamp(self) -> None:
+        """A new modification time, always different from the one the others last saw."""
+        previous = self._read_stamp() or 0
+        stamp_ns = max(time.time_ns(), previous + 1)
+        try:
+            self._stamp.touch()
+            os.utime(self._stamp, ns=(stamp_ns, stamp_ns))
+        except OSError:
+            log.warning("could not mark a revocation for the other processes; they forget it "
+                        "within the cache TTL")  # fmt: skip
 
     def revoked(self, jti: str) -> None:
         """A revocation here: forget it, and tell the other processes."""
         self.forget(jti)
+        if self._stamp is not None:
+            self._bump_stamp()
         if self._redis_url:
             try:
                 self._redis().publish(CHANNEL, jti)
@@ -93,12 +181,15 @@ class RevocationCache:
                     if isinstance(data, bytes):
                         self.forget(data.decode("ascii", "replace"))
             except Exception:  # noqa: BLE001 - reconnect after a Redis outage
-                with self._lock:
-                    self._fresh_until.clear()  # missed messages: trust nothing cached
+                self._forget_all()  # missed messages: trust nothing cached
                 time.sleep(1)
 
 
 _PENDING = "authserver.revoked_jtis"
+# Changes that may end an API key's use: a key revoked or its expiry moved (rotation), its owner
+# disabled; any deletion of such a row.
+_WATCHED = {"api_keys": ("revoked_at", "expires_at"), "users": ("is_active",),
+            "clients": ("is_active",)}  # fmt: skip
 
 
 def note_revoked(jti: str) -> None:
@@ -106,6 +197,18 @@ def note_revoked(jti: str) -> None:
     from authserver.extensions import db
 
     db.session.info.setdefault(_PENDING, []).append(jti)
+
+
+@event.listens_for(Session, "after_flush")
+def _watch_key_owners(session: Session, flush_context) -> None:  # noqa: ANN001
+    for obj in (*session.dirty, *session.deleted):
+        watched = _WATCHED.get(getattr(obj, "__tablename__", ""))
+        if watched is None:
+            continue
+        state = inspect(obj)
+        if obj in session.deleted or any(state.attrs[a].history.has_changes() for a in watched):
+            session.info.setdefault(_PENDING, []).append(EVERYTHING)
+            return
 
 
 @event.listens_for(Session, "after_commit")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer as FlaskAuthorizationServer
 from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
 from authlib.oauth2.rfc6749 import InvalidClientError
 from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask
@@ -47,7 +48,9 @@ class AuthorizationServer(FlaskAuthorizationServer):
         pushed = flask_request.environ.get(PUSHED_PARAMS)
         if pushed is not None:
             return PushedOAuth2Request(flask_request, pushed)
-        return super().create_oauth2_request(request)
+        # The request itself, not Flask's context-local proxy: Authlib reads it dozens of times
+        # per request, and each read through the proxy costs a context lookup.
+        return FlaskOAuth2Request(flask_request._get_current_object())
 
     def authenticate_client(self, request, methods, endpoint="token"):  # noqa: ANN001, ANN201
         try:

@@ -174,9 +174,10 @@ class AccessToken:
         cache = current_runtime().revocations
         if cache.known_unrevoked(self.jti):
             return False
+        generation = cache.generation()
         revoked = db.session.execute(_REVOKED, {"jti": self.jti}).first() is not None
         if not revoked:
-            cache.remember_unrevoked(self.jti)
+            cache.remember_unrevoked(self.jti, generation)
         return revoked
 
     def check_client(self, client) -> bool:  # noqa: ANN001
@@ -197,6 +198,9 @@ def read_access_token(token: str, settings: Settings, keyring: KeyRing) -> Acces
     """
     if not isinstance(token, str) or token.count(".") != 2 or len(token) > 8192:
         return None
+    known = keyring.verified_tokens.get(token, clock.timestamp())
+    if known is not None:
+        return AccessToken(known)
     try:
         header = jws.extract_compact(token.encode("ascii")).headers()
         kid = header.get("kid")
@@ -216,6 +220,7 @@ def read_access_token(token: str, settings: Settings, keyring: KeyRing) -> Acces
         return None
     if claims["iss"] != settings.issuer or not isinstance(claims["exp"], int):
         return None
+    keyring.verified_tokens.put(token, kid, claims)
     return AccessToken(claims)
 
 

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import functools
-import json
-
 from authlib.oauth2.rfc6749 import OAuth2Error
 from flask import Blueprint, Response, current_app, request
 
-from authserver.config import Settings
 from authserver.extensions import db
-from authserver.keys.jwks import SerializedJwks
 from authserver.metrics import jwks_requests
 from authserver.oauth import paths
-from authserver.oauth.discovery import server_metadata
+from authserver.oauth.documents import (
+    JWKS_MEDIA_TYPE,
+    METADATA_MEDIA_TYPE,
+    jwks_document,
+    metadata_document,
+)
 from authserver.oauth.dpop import DPOP_JKT, check_request, with_nonce
 from authserver.oauth.guards import check_form_request
 from authserver.oauth.par import push_request
@@ -26,7 +26,7 @@ bp = Blueprint("oauth", __name__)
 def _guarded(endpoint_response) -> Response:  # noqa: ANN001
     server = oauth_server(current_app)
     try:
-        check_form_request(request)
+        check_form_request(request._get_current_object())
     except OAuth2Error as error:
         return server.handle_error_response(request, error)
     return endpoint_response(server)
@@ -77,26 +77,21 @@ def revoke() -> Response:
 
 @bp.get(paths.JWKS)
 def jwks() -> Response:
+    # Normally answered in front of Flask (authserver.published); this view answers when that
+    # path gives way (the database is unreachable: the error handlers then answer 503).
     jwks_requests.inc()
-    keyring = current_runtime().keyring
-    body, etag = _jwks.get(keyring)
-    response = Response(body, mimetype="application/jwk-set+json")
+    body, etag, max_age = jwks_document(current_runtime().keyring)
+    response = Response(body, mimetype=JWKS_MEDIA_TYPE)
     response.set_etag(etag)
     response.cache_control.public = True
-    response.cache_control.max_age = keyring.jwks_max_age()
+    response.cache_control.max_age = max_age
     return response.make_conditional(request)
 
 
 @bp.get(paths.AS_METADATA)
 @bp.get(paths.OPENID_CONFIGURATION)
 def metadata() -> Response:
-    return Response(_metadata_body(current_settings()), mimetype="application/json")
-
-
-@functools.lru_cache(maxsize=8)
-def _metadata_body(settings: Settings) -> bytes:
-    # Settings are fixed for the life of an app: serialise its document once.
-    return json.dumps(server_metadata(settings)).encode()
-
-
-_jwks = SerializedJwks()
+    body, etag = metadata_document(current_settings())
+    response = Response(body, mimetype=METADATA_MEDIA_TYPE)
+    response.set_etag(etag)
+    return response.make_conditional(request)

@@ -1,0 +1,111 @@
+"""JWKS and discovery answered in front of Flask.
+
+Every downstream verifier and client fetches these two documents, and they only change when the
+key ring reloads (JWKS) or never during a process's life (metadata). Through Flask each request
+paid for the request context, routing, the session interface and half a dozen hooks, about
+0.25 ms, more than building the response; here a GET is a dictionary lookup, the cached bytes
+and the same headers, access line and metrics the hooks would have written (bench/README.md).
+
+Anything else (other methods, other paths) goes to Flask, and so does a JWKS request while the
+key ring cannot reload (database unreachable): Flask's own view then answers 503 in the usual way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+
+from flask import Flask
+from sqlalchemy.exc import SQLAlchemyError
+
+from authserver.logging_setup import write_access_line
+from authserver.metrics import jwks_requests, observe_request
+from authserver.oauth import paths
+from authserver.oauth.documents import (
+    JWKS_MEDIA_TYPE,
+    METADATA_MEDIA_TYPE,
+    jwks_document,
+    metadata_document,
+)
+from authserver.request_id import HEADER as REQUEST_ID_HEADER
+from authserver.request_id import request_id_for
+from authserver.runtime import runtime_of
+
+_REQUEST_ID_ENVIRON = "HTTP_" + REQUEST_ID_HEADER.upper().replace("-", "_")
+
+WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
+
+
+class PublishedDocuments:
+    """WSGI middleware: GET/HEAD of the JWKS and the metadata documents, from memory."""
+
+    def __init__(self, app: Flask, inner: WSGIApp) -> None:
+        self.app = app
+        self.inner = inner
+        self.runtime = runtime_of(app)
+        self.access_log = self.runtime.settings.access_log
+        self.fixed_headers = [("X-Content-Type-Options", "nosniff")]
+        if self.runtime.settings.issuer.startswith("https://"):
+            self.fixed_headers.append(("Strict-Transport-Security", "max-age=31536000"))
+        self.routes: dict[str, tuple[str, Callable[[], tuple[bytes, str, list]]]] = {
+            paths.JWKS: ("oauth.jwks", self._jwks),
+            paths.OPENID_CONFIGURATION: ("oauth.metadata", self._metadata),
+            paths.AS_METADATA: ("oauth.metadata", self._metadata),
+        }
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        route = self.routes.get(environ.get("PATH_INFO", ""))
+        method = environ.get("REQUEST_METHOD")
+        if route is None or method not in ("GET", "HEAD"):
+            return self.inner(environ, start_response)
+        started = time.perf_counter()
+        endpoint, document = route
+        try:
+            body, etag, headers = document()
+        except SQLAlchemyError:
+            return self.inner(environ, start_response)
+        request_id = request_id_for(environ.get(_REQUEST_ID_ENVIRON, ""))
+        quoted = f'"{etag}"'
+        headers = [*headers, ("ETag", quoted), *self.fixed_headers,
+                   (REQUEST_ID_HEADER, request_id)]  # fmt: skip
+        if _matches(environ.get("HTTP_IF_NONE_MATCH"), quoted):
+            status, code, body = "304 NOT MODIFIED", 304, b""
+        else:
+            status, code = "200 OK", 200
+            headers.append(("Content-Length", str(len(body))))
+        start_response(status, headers)
+        elapsed = time.perf_counter() - started
+        observe_request(endpoint, method, code, elapsed)
+        if self.access_log:
+            write_access_line(method, environ.get("PATH_INFO", ""), code, elapsed * 1000,
+                              environ.get("REMOTE_ADDR"), request_id)  # fmt: skip
+        return [body] if method == "GET" else []
+
+    def _jwks(self) -> tuple[bytes, str, list]:
+        jwks_requests.inc()
+        with self.app.app_context():  # a key-ring reload reads the database
+            body, etag, max_age = jwks_document(self.runtime.keyring)
+        return (
+            body,
+            etag,
+            [
+                ("Content-Type", JWKS_MEDIA_TYPE),
+                ("Cache-Control", f"public, max-age={max_age}"),
+            ],
+        )
+
+    def _metadata(self) -> tuple[bytes, str, list]:
+        body, etag = metadata_document(self.runtime.settings)
+        return body, etag, [("Content-Type", METADATA_MEDIA_TYPE)]
+
+
+def _matches(if_none_match: str | None, quoted_etag: str) -> bool:
+    """RFC 9110 §13.1.2: a weak comparison against any listed tag, or ``*``."""
+    if not if_none_match:
+        return False
+    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+    return "*" in tags or quoted_etag in tags
+
+
+def install_published_documents(app: Flask) -> None:
+    app.wsgi_app = PublishedDocuments(app, app.wsgi_app)
