@@ -6,7 +6,7 @@ code, Flask, Werkzeug, Authlib and the database.
 
     .venv/bin/python bench/hotpath.py token          # client_credentials, JWT ES256
     .venv/bin/python bench/hotpath.py introspect     # introspection of that JWT
-    .venv/bin/python bench/hotpath.py apikey | jwks | discovery
+    .venv/bin/python bench/hotpath.py apikey | jwks | discovery | revoke | exchange
     .venv/bin/python bench/hotpath.py token --requests 5000 --sort cumulative --top 40
 """
 
@@ -24,19 +24,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import SCOPE, Server, _basic  # noqa: E402
+from run import API_KEY_TOKEN_TYPE, SCOPE, TOKEN_EXCHANGE, Server, _basic  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("endpoint", choices=["token", "introspect", "apikey", "jwks", "discovery"])
+    parser.add_argument(
+        "endpoint",
+        choices=["token", "introspect", "apikey", "jwks", "discovery", "revoke", "exchange"],
+    )
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--sort", default="tottime")
     parser.add_argument("--top", type=int, default=30)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="authserver-profile-") as tmp:
-        server = Server(Path(tmp), workers=1, threads=1)
+        server = Server(Path(tmp), f"sqlite:///{tmp}/auth.db", workers=1, threads=1)
         seed = server.seed()
         os.environ.update(server.env)
         from authserver.app import create_app
@@ -70,6 +73,10 @@ def _request(app, endpoint: str, seed: dict):  # noqa: ANN001, ANN202
     token_body = f"grant_type=client_credentials&scope={SCOPE}"
     if endpoint == "token":
         return _caller(app, "POST", "/oauth/token", token_body, auth)
+    if endpoint == "exchange":
+        body = (f"grant_type={TOKEN_EXCHANGE}&subject_token={seed['key']}"
+                f"&subject_token_type={API_KEY_TOKEN_TYPE}")  # fmt: skip
+        return _caller(app, "POST", "/oauth/token", body, auth)
     if endpoint == "apikey":
         body = f"token={seed['key']}&token_type_hint=api_key"
     else:
@@ -77,7 +84,8 @@ def _request(app, endpoint: str, seed: dict):  # noqa: ANN001, ANN202
 
         status, out = _caller(app, "POST", "/oauth/token", token_body, auth, keep=True)()
         body = f"token={json.loads(out)['access_token']}&token_type_hint=access_token"
-    return _caller(app, "POST", "/oauth/introspect", body, auth)
+    path = "/oauth/revoke" if endpoint == "revoke" else "/oauth/introspect"
+    return _caller(app, "POST", path, body, auth)
 
 
 def _caller(app, method, path, body="", auth=None, keep=False):  # noqa: ANN001, ANN202

@@ -1,15 +1,20 @@
 """Benchmark authserver as production runs it, with the peer yardstick's harness.
 
-Starts `authserver serve` (Granian, 2 workers x 4 threads) on a fresh SQLite database under a
-temporary directory, seeds a client and an API key through the CLI, and drives wrk through
-`../shared/bench/peers/bench.py` against: client_credentials (JWT ES256), introspection of that
-JWT, introspection of an API key, JWKS and discovery. With --peers it also runs the Flask
-hello-world ceiling and node-oidc-provider through the peers' own `run_all.sh`, into the same
-results file, so every ratio comes from one run on one machine.
+Starts `authserver serve` (Granian, 2 workers x 4 threads) on a fresh database (SQLite in a
+temporary directory, or a fresh PostgreSQL server with --database postgresql), seeds a client and
+an API key through the CLI (and, with --scale N, N more clients, API keys and revoked jtis by bulk
+insert), and drives wrk through `../shared/bench/peers/bench.py` against: client_credentials (JWT
+ES256), introspection of that JWT, introspection of an API key, JWKS, discovery, revocation and
+the API-key token exchange. With --peers it also runs the Flask hello-world ceiling and
+node-oidc-provider through the peers' own `run_all.sh`, into the same results file, so every
+ratio comes from one run on one machine.
 
-    .venv/bin/python bench/run.py                 # ours only, 3 x 10 s per endpoint
-    .venv/bin/python bench/run.py --peers         # ours, Flask ceiling, oidc-provider
-    .venv/bin/python bench/run.py --smoke         # seconds: proves the suite still runs
+    .venv/bin/python bench/run.py                          # ours only, 3 x 10 s per endpoint
+    .venv/bin/python bench/run.py --peers                  # ours, Flask ceiling, oidc-provider
+    .venv/bin/python bench/run.py --database postgresql    # the same on PostgreSQL
+    .venv/bin/python bench/run.py --scale 1000000          # with a million rows of each kind
+    .venv/bin/python bench/run.py --memory-minutes 5       # then 5 min of tokens, RSS per worker
+    .venv/bin/python bench/run.py --smoke                  # seconds: proves the suite still runs
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ PEERS = Path(os.environ.get("PEERS_HARNESS", ROOT.parent / "shared" / "bench" / 
 AUTHSERVER = str(Path(sys.executable).parent / "authserver")
 SCOPE = "api:read"
 API_KEY_HINT = "api_key"
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105
+API_KEY_TOKEN_TYPE = "urn:authserver:params:oauth:token-type:api_key"  # noqa: S105
 
 
 def main() -> None:
@@ -48,20 +55,46 @@ def main() -> None:
     if args.smoke:
         out.unlink(missing_ok=True)
     env = {**os.environ, "BENCH_OUT": str(out), **(_SMOKE_LOAD if args.smoke else {})}
+    # A smoke run writes beside the real results, never over them.
+    prefix = "smoke-" if args.smoke else ""
 
-    with tempfile.TemporaryDirectory(prefix="authserver-bench-") as tmp:
-        server = Server(Path(tmp), workers=args.workers, threads=args.threads)
+    with (
+        tempfile.TemporaryDirectory(prefix="authserver-bench-") as tmp,
+        _database(args.database, Path(tmp)) as database_url,
+    ):
+        server = Server(Path(tmp), database_url, workers=args.workers, threads=args.threads)
         seed = server.seed()
+        config = f"granian {args.workers}w x {args.threads}t, {_DATABASE_LABELS[args.database]}"
+        if args.scale:
+            from scale import seed as seed_rows
+
+            timings = seed_rows(database_url, args.scale)
+            print(f"seeded {args.scale:,} clients, API keys and revoked jtis: {timings}")
+            config += f", {args.scale:,} stored rows"
         with server.running():
-            config = f"granian {args.workers}w x {args.threads}t, SQLite"
             _measure_ours(server, seed, config, env)
-            # A smoke run writes beside the real results, never over them.
-            prefix = "smoke-" if args.smoke else ""
+            _measure_more(server, seed, config, env)
             _measure_introspection_pairs(server, seed, env, 1 if args.smoke else 3, prefix)
             _measure_verify(server, seed, 1 if args.smoke else 5, prefix)
+            if args.memory_minutes:
+                _measure_memory(server, seed, config, env, args.memory_minutes, prefix)
     if args.peers:
         _measure_peers(env)
     _report(out)
+
+
+_DATABASE_LABELS = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+
+
+@contextlib.contextmanager
+def _database(kind: str, home: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{home / 'auth.db'}"
+        return
+    from postgres import postgres
+
+    with postgres() as url:
+        yield url
 
 
 _SMOKE_LOAD = {
@@ -78,6 +111,19 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--peers", action="store_true", help="also run Flask and oidc-provider")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--database", choices=sorted(_DATABASE_LABELS), default="sqlite")
+    parser.add_argument(
+        "--scale",
+        type=int,
+        default=0,
+        help="bulk-insert this many clients, API keys and revoked jtis first",
+    )
+    parser.add_argument(
+        "--memory-minutes",
+        type=float,
+        default=0,
+        help="then load the token endpoint this long, sampling each worker's RSS",
+    )
     return parser.parse_args()
 
 
@@ -91,7 +137,7 @@ def _ensure_wrk() -> None:
 class Server:
     """`authserver serve` on a free loopback port with its own database and key files."""
 
-    def __init__(self, home: Path, workers: int, threads: int) -> None:
+    def __init__(self, home: Path, database_url: str, workers: int, threads: int) -> None:
         self.port = _free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.workers, self.threads = workers, threads
@@ -99,7 +145,7 @@ class Server:
         self.pid: int | None = None
         self.env = {
             **os.environ,
-            "AUTHSERVER_DATABASE_URL": f"sqlite:///{home / 'auth.db'}",
+            "AUTHSERVER_DATABASE_URL": database_url,
             "AUTHSERVER_KEYS_DIR": str(home / "keys"),
             "AUTHSERVER_METRICS_DIR": str(home / "metrics"),
             "AUTHSERVER_ISSUER": self.base_url,
@@ -120,7 +166,9 @@ class Server:
         client = json.loads(
             self.cli(
                 "clients", "create", "--name", "bench", "--scope", SCOPE,
-                "--role", "resource-server", "--role", "api-user", "--json",
+                "--role", "resource-server", "--role", "api-user",
+                "--grant-type", "client_credentials", "--grant-type", TOKEN_EXCHANGE,
+                "--json",
             )
         )  # fmt: skip
         key = json.loads(
@@ -179,6 +227,79 @@ def _measure_ours(server: Server, seed: dict[str, str], config: str, env: dict) 
         "--expect", '"active": true',
         env=env,
     )  # fmt: skip
+
+
+def _measure_more(server: Server, seed: dict[str, str], config: str, env: dict) -> None:
+    """Revocation (the same token again and again: after the first, an already revoked token,
+    which RFC 7009 answers 200 all the same) and the API-key exchange for a JWT (RFC 8693)."""
+    common = ["--server", "authserver", "--config", config, "--server-pid", str(server.pid),
+              "--auth", _basic(seed["client_id"], seed["secret"]), "--method", "POST"]  # fmt: skip
+    token = _client_credentials(server, seed)
+    _harness(
+        "url", *common, "--endpoint", "revoke",
+        "--url", server.base_url + "/oauth/revoke",
+        "--body", f"token={token}&token_type_hint=access_token",
+        env=env,
+    )  # fmt: skip
+    _harness(
+        "url", *common, "--endpoint", "token exchange (API key)",
+        "--url", server.base_url + "/oauth/token",
+        "--body", f"grant_type={TOKEN_EXCHANGE}&subject_token={seed['key']}"
+                  f"&subject_token_type={API_KEY_TOKEN_TYPE}",
+        "--expect", '"access_token"',
+        env=env,
+    )  # fmt: skip
+
+
+def _measure_memory(
+    server: Server, seed: dict[str, str], config: str, env: dict, minutes: float, prefix: str
+) -> None:
+    """Load the token endpoint for ``minutes`` in 30 s slices; after each, every worker's RSS."""
+    slices = max(1, round(minutes * 2))
+    slice_env = {
+        **env,
+        "BENCH_OUT": str(RESULTS / f"{prefix}memory.jsonl"),
+        "BENCH_RUNS": "1",
+        "BENCH_WARMUP": "0",
+        "BENCH_DURATION": env.get("BENCH_MEMORY_SLICE", "30"),
+    }
+    (RESULTS / f"{prefix}memory.jsonl").unlink(missing_ok=True)
+    samples = []
+    for index in range(slices):
+        _harness(
+            "url", "--server", "authserver", "--config", f"{config}, memory slice {index}",
+            "--endpoint", "token", "--url", server.base_url + "/oauth/token", "--method", "POST",
+            "--body", f"grant_type=client_credentials&scope={SCOPE}",
+            "--auth", _basic(seed["client_id"], seed["secret"]), "--expect", '"access_token"',
+            env=slice_env,
+        )  # fmt: skip
+        samples.append({"after_seconds": (index + 1) * int(slice_env["BENCH_DURATION"]),
+                        "worker_rss_mib": _worker_rss_mib(server.pid)})  # fmt: skip
+    first, last = samples[0]["worker_rss_mib"], samples[-1]["worker_rss_mib"]
+    growth = [round(b - a, 1) for a, b in zip(first, last, strict=False)]
+    record = {"config": config, "samples": samples, "growth_mib_after_first_slice": growth}
+    (RESULTS / f"{prefix}memory.json").write_text(json.dumps(record, indent=2) + "\n")
+    print(record)
+
+
+def _worker_rss_mib(pid: int) -> list[float]:
+    """RSS of each child process of the server (Granian's workers), in MiB."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    sizes = []
+    for child in children:
+        for line in Path(f"/proc/{child}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                sizes.append(round(int(line.split()[1]) / 1024, 1))
+    return sizes
+
+
+def _client_credentials(server: Server, seed: dict[str, str]) -> str:
+    return requests.post(
+        server.base_url + "/oauth/token",
+        data={"grant_type": "client_credentials", "scope": SCOPE},
+        auth=(seed["client_id"], seed["secret"]),
+        timeout=10,
+    ).json()["access_token"]
 
 
 def _measure_introspection_pairs(

@@ -226,8 +226,8 @@ def authenticate_api_key(settings: Settings, presented: str) -> ApiKey | None:
 
 @dataclasses.dataclass(frozen=True)
 class PresentedKey:
-    """What introspection needs of a usable API key, read as plain columns: no ORM objects on
-    a path that runs for every introspected key (the ORM load was most of its cost)."""
+    """What introspection and exchange need of a usable API key, read as plain columns: no ORM
+    objects on a path that runs for every presented key (the ORM load was most of its cost)."""
 
     id: int
     key_id: str
@@ -236,12 +236,18 @@ class PresentedKey:
     owner_client_id: str | None
     created_at: dt.datetime
     expires_at: dt.datetime | None
+    allowed_cidrs: tuple[str, ...]
+    owner_user_pk: int | None
+
+    @property
+    def scopes(self) -> set[str]:
+        return set(self.scope.split())
 
 
 def check_presented_key(
     settings: Settings, presented: str, memory: RevocationCache | None = None
 ) -> PresentedKey | None:
-    """``authenticate_api_key`` for introspection: the same checks, one plain-column query, and
+    """``authenticate_api_key`` for introspection and exchange: the same checks, one query, and
     the answer remembered in ``memory`` (by key id and the secret's HMAC, never the secret) until
     the key, its owner or the cache's TTL says otherwise."""
     parts = keyformat.parse(presented, settings.apikey_prefix)
@@ -271,6 +277,8 @@ def check_presented_key(
         owner_client_id=row.client_id,
         created_at=row.created_at,
         expires_at=row.expires_at,
+        allowed_cidrs=tuple(row.allowed_cidrs or ()),
+        owner_user_pk=row.owner_user_id,
     )
     if memory is not None:
         memory.remember_key(lookup, facts, generation)
@@ -298,6 +306,8 @@ _FACTS_BY_KEY_ID = (
         ApiKey.created_at,
         ApiKey.expires_at,
         ApiKey.revoked_at,
+        ApiKey.allowed_cidrs,
+        ApiKey.owner_user_id,
         User.subject.label("user_subject"),
         User.is_active.label("user_active"),
         Client.client_id,
@@ -309,7 +319,7 @@ _FACTS_BY_KEY_ID = (
 )
 
 
-def ip_allowed(key: ApiKey, remote_addr: str | None) -> bool:
+def ip_allowed(key: ApiKey | PresentedKey, remote_addr: str | None) -> bool:
     if not key.allowed_cidrs:
         return True
     try:

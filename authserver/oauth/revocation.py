@@ -34,8 +34,7 @@ class Revocation(PresentedTokenEndpoint, RevocationEndpoint):
         if isinstance(token, ApiKeyToken):
             actor = f"client:{request.client.get_client_id()}"
             revoke_api_key(token.key.key_id, reason="revoked at RFC 7009 endpoint", actor=actor)
-        else:
-            revoke_access_token(token)
+        elif revoke_access_token(token):
             record(
                 Tag.TOKEN_REVOKED,
                 actor=f"client:{request.client.get_client_id()}",

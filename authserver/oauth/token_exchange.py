@@ -20,15 +20,16 @@ from authlib.oauth2.rfc6749.grants import BaseGrant
 from authlib.oauth2.rfc6749.grants.base import TokenEndpointMixin
 from flask import current_app
 
-from authserver.apikeys.service import authenticate_api_key, ip_allowed, note_use
+from authserver.apikeys.service import PresentedKey, check_presented_key, ip_allowed, note_use
 from authserver.clients.service import CONFIDENTIAL_AUTH_METHODS
-from authserver.models import ApiKey
+from authserver.extensions import db
+from authserver.models import User
 from authserver.oauth.token_types import (
     ACCESS_TOKEN_TYPE,
     API_KEY_TOKEN_TYPE,
     TOKEN_EXCHANGE_GRANT,
 )
-from authserver.runtime import runtime_of
+from authserver.runtime import current_runtime, runtime_of
 
 
 class UnsupportedTokenType(OAuth2Error):
@@ -41,9 +42,16 @@ class Subject:
     """The owner of an API key, as Authlib's token generator expects a user: its id, and the
     roles it holds now (a key never grants more than its owner is permitted today)."""
 
-    def __init__(self, key: ApiKey) -> None:
-        owner = key.owner_user or key.owner_client
+    def __init__(self, key: PresentedKey) -> None:
         self.sub = key.subject
+        if key.owner_client_id is not None:
+            # The per-process client cache, as the client_credentials grant reads a client.
+            view = current_runtime().clients.get(key.owner_client_id)
+            roles = view.role_names if view is not None else ()
+            self.role_names = sorted(roles)
+            self.permissions = view.permissions if view is not None else frozenset()
+            return
+        owner = db.session.get(User, key.owner_user_pk)
         self.role_names = sorted(role.name for role in owner.roles)
         self.permissions = frozenset(p for role in owner.roles for p in role.permission_names)
 
@@ -76,7 +84,8 @@ class ApiKeyExchange(BaseGrant, TokenEndpointMixin):
             raise InvalidRequestError(description="Delegation (actor_token) is not supported.")
 
         settings = runtime_of(current_app).settings
-        key = authenticate_api_key(settings, form["subject_token"])
+        memory = current_runtime().revocations
+        key = check_presented_key(settings, form["subject_token"], memory)
         # One answer for every bad key: malformed, wrong checksum, unknown, wrong secret,
         # expired, revoked, or used from outside its allowed networks.
         if key is None or not ip_allowed(key, self.request_remote_addr()):

@@ -16,6 +16,7 @@ from flask import current_app, g
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from sqlalchemy import bindparam, delete, select
+from sqlalchemy.exc import IntegrityError
 
 from authserver import clock
 from authserver.config import Settings
@@ -230,15 +231,19 @@ def is_for(claims: dict, audience: str) -> bool:
     return aud == audience or (isinstance(aud, list) and audience in aud)
 
 
-def revoke_access_token(token: AccessToken) -> None:
-    """Remember the jti until the token expires (RFC 7009 §2), and prune what has expired."""
-    now = clock.now()
-    db.session.execute(delete(RevokedAccessToken).where(RevokedAccessToken.expires_at <= now))
-    exists = db.session.scalar(
-        select(RevokedAccessToken.jti).where(RevokedAccessToken.jti == token.jti)
-    )
-    if exists is None:
-        expires_at = dt.datetime.fromtimestamp(token.claims["exp"], tz=dt.UTC)
-        db.session.add(RevokedAccessToken(jti=token.jti, expires_at=expires_at))
+def revoke_access_token(token: AccessToken) -> bool:
+    """Remember the jti until the token expires (RFC 7009 §2), and prune what has expired.
+    False when it was already revoked: then nothing is written (a client that revokes the same
+    token again costs one indexed read)."""
+    if db.session.execute(_REVOKED, {"jti": token.jti}).first() is not None:
+        return False
+    expired = RevokedAccessToken.expires_at <= clock.now()
+    db.session.execute(delete(RevokedAccessToken).where(expired))
+    expires_at = dt.datetime.fromtimestamp(token.claims["exp"], tz=dt.UTC)
+    try:
+        with db.session.begin_nested():  # the same token revoked at once by another request
+            db.session.add(RevokedAccessToken(jti=token.jti, expires_at=expires_at))
+    except IntegrityError:
+        return False
     note_revoked(token.jti)
-    db.session.flush()
+    return True

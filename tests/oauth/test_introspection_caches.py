@@ -18,6 +18,9 @@ from authserver.oauth.revocation_cache import RevocationCache
 from tests.conftest import init_app, make_app
 from tests.keys.conftest import kid_of
 
+EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+API_KEY_TYPE = "urn:authserver:params:oauth:token-type:api_key"
+
 
 class Worker:
     """One app standing for one worker process: its own caches, the shared database."""
@@ -170,3 +173,26 @@ def test_without_a_shared_channel_nothing_is_remembered_by_default(tmp_path):
     sqlite = load_settings(overrides={"database_url": f"sqlite:///{tmp_path}/a.db",
                                       "keys_dir": str(tmp_path)})  # fmt: skip
     assert sqlite.revocation_cache_ttl == 30 and sqlite.sqlite_file == tmp_path / "a.db"
+
+
+def test_a_remembered_api_key_is_not_exchanged_once_revoked_elsewhere(workers, service):
+    one, two = workers
+    client, _ = service
+    exchanger = json.loads(one.cli("clients", "create", "--name", "exchanger", "--scope",
+                                   "api:read", "--grant-type", EXCHANGE, "--json"))  # fmt: skip
+    auth = (exchanger["client_id"], exchanger["client_secret"])
+    key = json.loads(one.cli("apikeys", "create", "--client", client["client_id"],
+                             "--scope", "api:read", "--json"))  # fmt: skip
+
+    def exchange() -> int:
+        form = {"grant_type": EXCHANGE, "subject_token": key["key"],
+                "subject_token_type": API_KEY_TYPE}  # fmt: skip
+        with one.app.app_context():
+            return one.http.post("/oauth/token", data=form, auth=auth).status_code
+
+    assert exchange() == 200 and exchange() == 200  # the second from memory
+    two.cli("apikeys", "revoke", key["id"])
+    deadline = time.monotonic() + 5
+    while exchange() != 400:
+        assert time.monotonic() < deadline, "the revoked key was still exchanged"
+        time.sleep(0.05)
