@@ -8,9 +8,7 @@ from the database at scrape time, so every worker reports the same truth.
 
 from __future__ import annotations
 
-import time
-
-from flask import Blueprint, Flask, Response, g, request
+from flask import Blueprint, Flask, Response, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -26,6 +24,7 @@ from authserver.keys.schedule import load_schedules
 from authserver.keys.service import list_keys
 from authserver.keys.timeline import planned_transitions
 from authserver.models import KeyState
+from authserver.request_id import request_elapsed
 from authserver.runtime import current_runtime
 
 tokens_signed = Counter(
@@ -111,16 +110,10 @@ class ApiKeyExpiryCollector:
 def register_request_metrics(app: Flask) -> None:
     """Count and time every request by endpoint (a bounded label: the route, not the path)."""
 
-    @app.before_request
-    def start_timer() -> None:
-        g.metrics_started = time.perf_counter()
-
     @app.after_request
     def observe(response: Response) -> Response:
-        started = g.pop("metrics_started", None)
-        elapsed = time.perf_counter() - started if started is not None else None
         observe_request(request.endpoint or "unmatched", request.method, response.status_code,
-                        elapsed)  # fmt: skip
+                        request_elapsed())  # fmt: skip
         return response
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 
 from flask import Flask, Response, g, has_request_context, request
 
@@ -17,6 +18,12 @@ def current_request_id() -> str | None:
     return g.get("request_id") if has_request_context() else None
 
 
+def request_elapsed() -> float | None:
+    """Seconds since this request's first hook ran, if it ran."""
+    started = g.get("request_started")
+    return time.perf_counter() - started if started is not None else None
+
+
 def request_id_for(inbound: str) -> str:
     """The proxy's id when it is sane, else a new one."""
     return inbound if _SANE.match(inbound) else secrets.token_hex(8)
@@ -26,6 +33,7 @@ def register_request_id(app: Flask) -> None:
     @app.before_request
     def assign() -> None:
         g.request_id = request_id_for(request.headers.get(HEADER, ""))
+        g.request_started = time.perf_counter()  # one clock for the metrics and the access line
 
     @app.after_request
     def echo(response: Response) -> Response:

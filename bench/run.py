@@ -55,8 +55,8 @@ def main() -> None:
     if args.smoke:
         out.unlink(missing_ok=True)
     env = {**os.environ, "BENCH_OUT": str(out), **(_SMOKE_LOAD if args.smoke else {})}
-    # A smoke run writes beside the real results, never over them.
-    prefix = "smoke-" if args.smoke else ""
+    # A smoke run writes beside the real results, never over them; so does a tagged run.
+    prefix = "smoke-" if args.smoke else (f"{args.tag}-" if args.tag else "")
 
     with (
         tempfile.TemporaryDirectory(prefix="authserver-bench-") as tmp,
@@ -117,6 +117,9 @@ def _parse_args() -> argparse.Namespace:
         type=int,
         default=0,
         help="bulk-insert this many clients, API keys and revoked jtis first",
+    )
+    parser.add_argument(
+        "--tag", default="", help="prefix of this run's side files (pairs, verify, memory)"
     )
     parser.add_argument(
         "--memory-minutes",

@@ -130,11 +130,12 @@ def config_oauth(app: Flask, runtime: Runtime) -> AuthorizationServer:
     server.register_token_generator("default", AccessTokenGenerator(settings, keyring))
     server.register_client_auth_method(PrivateKeyJWT.CLIENT_AUTH_METHOD, PrivateKeyJWT(settings))
     server.register_extension(Issuer(settings.issuer))
+    # Authlib tries the grants in this order on every token request: the busiest first.
+    server.register_grant(ClientCredentials)
     server.register_grant(
         AuthorizationCodeFlow, [S256Only(required=True), IDToken(settings, keyring)]
     )
     server.register_grant(RefreshTokenFlow)
-    server.register_grant(ClientCredentials)
     server.register_grant(ApiKeyExchange)
     server.register_grant(DeviceCodeFlow)
     server.register_endpoint(DeviceAuthorizationRequests(settings))
