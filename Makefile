@@ -52,7 +52,7 @@ security: install
 
 # Performance is measured here, never asserted in the suite (bench/README.md).
 bench: install
-	$(BIN)/python bench/run.py --peers
+	$(BIN)/python bench/run.py --peers --memory-minutes 5
 
 bench-smoke: install
 	$(BIN)/python bench/run.py --smoke

@@ -12,6 +12,7 @@ ratio comes from one run on one machine.
     .venv/bin/python bench/run.py                          # ours only, 3 x 10 s per endpoint
     .venv/bin/python bench/run.py --peers                  # ours, Flask ceiling, oidc-provider
     .venv/bin/python bench/run.py --database postgresql    # the same on PostgreSQL
+    .venv/bin/python bench/run.py --database postgresql --redis   # ... with Redis beside it
     .venv/bin/python bench/run.py --scale 1000000          # with a million rows of each kind
     .venv/bin/python bench/run.py --memory-minutes 5       # then 5 min of tokens, RSS per worker
     .venv/bin/python bench/run.py --smoke                  # seconds: proves the suite still runs
@@ -39,6 +40,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
+sys.path.insert(0, str(ROOT))  # tests.services: the throwaway PostgreSQL and Redis servers
 PEERS = Path(os.environ.get("PEERS_HARNESS", ROOT.parent / "shared" / "bench" / "peers"))
 AUTHSERVER = str(Path(sys.executable).parent / "authserver")
 SCOPE = "api:read"
@@ -61,10 +63,14 @@ def main() -> None:
     with (
         tempfile.TemporaryDirectory(prefix="authserver-bench-") as tmp,
         _database(args.database, Path(tmp)) as database_url,
+        _redis(args.redis) as redis_url,
     ):
         server = Server(Path(tmp), database_url, workers=args.workers, threads=args.threads)
+        if redis_url:
+            server.env["AUTHSERVER_RATE_LIMIT_STORAGE"] = redis_url
         seed = server.seed()
         config = f"granian {args.workers}w x {args.threads}t, {_DATABASE_LABELS[args.database]}"
+        config += " + Redis" if redis_url else ""
         if args.scale:
             from scale import seed as seed_rows
 
@@ -87,14 +93,27 @@ _DATABASE_LABELS = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 
 
 @contextlib.contextmanager
+def _redis(wanted: bool) -> Iterator[str | None]:
+    if not wanted:
+        yield None
+        return
+    _ensure_debian("/usr/bin/redis-server", "redis-server")
+    from tests.services import redis_server
+
+    with redis_server() as url:
+        yield url
+
+
+@contextlib.contextmanager
 def _database(kind: str, home: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{home / 'auth.db'}"
         return
-    from postgres import postgres
+    _ensure_debian("/usr/lib/postgresql", "postgresql")
+    from tests.services import postgres
 
-    with postgres() as url:
-        yield url
+    with postgres() as server:
+        yield server()
 
 
 _SMOKE_LOAD = {
@@ -119,6 +138,9 @@ def _parse_args() -> argparse.Namespace:
         help="bulk-insert this many clients, API keys and revoked jtis first",
     )
     parser.add_argument(
+        "--redis", action="store_true", help="rate limits and revocation news through Redis"
+    )
+    parser.add_argument(
         "--tag", default="", help="prefix of this run's side files (pairs, verify, memory)"
     )
     parser.add_argument(
@@ -128,6 +150,11 @@ def _parse_args() -> argparse.Namespace:
         help="then load the token endpoint this long, sampling each worker's RSS",
     )
     return parser.parse_args()
+
+
+def _ensure_debian(path: str, package: str) -> None:
+    if not Path(path).exists():
+        subprocess.run(["apt-get", "install", "-y", "-qq", package], check=True)
 
 
 def _ensure_wrk() -> None:

@@ -24,7 +24,8 @@ def seed(database_url: str, count: int) -> dict[str, float]:
 
     engine = create_engine(database_url)
     now = dt.datetime.now(dt.UTC)
-    later = now + dt.timedelta(days=1)
+    later = now + dt.timedelta(days=1)  # revoked jtis: tokens still within their lifetime
+    next_year = now + dt.timedelta(days=365)  # keys: outside the expiry-warning window
     timings = {}
 
     def client(i: int) -> dict:
@@ -40,7 +41,7 @@ def seed(database_url: str, count: int) -> dict[str, float]:
     def api_key(i: int) -> dict:
         return {"key_id": secrets.token_hex(8), "prefix": "ask", "last4": "0000",
                 "secret_hash": secrets.token_hex(32), "owner_client_pk": first_pk + i,
-                "scope": "api:read", "created_at": now, "expires_at": later}  # fmt: skip
+                "scope": "api:read", "created_at": now, "expires_at": next_year}  # fmt: skip
 
     def revoked(i: int) -> dict:
         return {"jti": secrets.token_urlsafe(16), "expires_at": later}

@@ -388,13 +388,19 @@ def expiring_keys(within: dt.timedelta) -> list[ApiKey]:
     )
 
 
-def warn_expiring(settings: Settings) -> list[ApiKey]:
+#: Keys warned per scheduler run: a bounded transaction however many keys fall due at once (the
+#: rest, soonest first, go on the next runs, every AUTHSERVER_KEY_ROTATION_CHECK_INTERVAL).
+WARN_BATCH = 500
+
+
+def warn_expiring(settings: Settings, batch: int = WARN_BATCH) -> list[ApiKey]:
     """Raise the expiry warning once per key, N days before it expires."""
     now = clock.now()
     horizon = now + dt.timedelta(seconds=settings.apikey_expiry_warning_seconds)
     keys = list(
         db.session.scalars(
-            select(ApiKey).where(
+            select(ApiKey)
+            .where(
                 ApiKey.revoked_at.is_(None),
                 ApiKey.expiry_warned_at.is_(None),
                 ApiKey.replaced_by_key_id.is_(None),
@@ -402,6 +408,8 @@ def warn_expiring(settings: Settings) -> list[ApiKey]:
                 ApiKey.expires_at > now,
                 ApiKey.expires_at <= horizon,
             )
+            .order_by(ApiKey.expires_at)
+            .limit(batch)
         )
     )
     for key in keys:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -181,3 +182,18 @@ def test_bad_keys_cost_no_database_write(app, owner_client, make_key):
         assert authenticate_api_key(current_settings(), candidate) is None
     writes = [s for s in statements if s.split()[0].upper() in ("INSERT", "UPDATE", "DELETE")]
     assert writes == []
+
+
+def test_expiry_warnings_go_out_in_bounded_batches_soonest_first(
+    app, owner_client, make_key, caplog
+):
+    clock.freeze()
+    for days in ("9d", "3d", "5d"):
+        make_key("--client", owner_client.client_id, "--scope", "orders:read", "--expires-in", days)
+    first = warn_expiring(current_settings(), batch=2)
+    assert [k.expires_at - clock.now() for k in first] == [
+        dt.timedelta(days=3),
+        dt.timedelta(days=5),
+    ]
+    assert len(warn_expiring(current_settings(), batch=2)) == 1  # the rest on the next run
+    assert warn_expiring(current_settings(), batch=2) == []
