@@ -46,7 +46,8 @@ class VerifiedTokens:
     while its key is still honoured (a revoked key ends its tokens at once) and before ``exp``;
     revocation of the token itself is checked by the caller, as for a token read afresh."""
 
-    MAX_ENTRIES = 100_000
+    # About 2 kB each (the token and its claims): at most about 40 MB a worker.
+    MAX_ENTRIES = 20_000
 
     def __init__(self, keyring: KeyRing) -> None:
         self._keyring = keyring

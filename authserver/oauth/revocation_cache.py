@@ -36,7 +36,8 @@ CHANNEL = "authserver:revoked-jti"
 # Announced when an API key, or the user or client that owns keys, changed in a way that may end
 # a key's use: every process forgets all it remembered (such changes are rare).
 EVERYTHING = "*"
-MAX_ENTRIES = 100_000
+MAX_ENTRIES = 100_000  # jtis: about 100 bytes each
+MAX_KEYS = 20_000  # API keys' facts: about 1 kB each
 
 
 class RevocationCache:
@@ -96,7 +97,7 @@ class RevocationCache:
         with self._lock:
             if generation != self._generation:
                 return
-            if len(self._keys) >= MAX_ENTRIES:
+            if len(self._keys) >= MAX_KEYS:
                 self._keys.clear()
             self._keys[lookup] = (time.monotonic() + self._ttl, facts)
 
