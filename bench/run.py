@@ -71,6 +71,8 @@ def main() -> None:
         seed = server.seed()
         config = f"granian {args.workers}w x {args.threads}t, {_DATABASE_LABELS[args.database]}"
         config += " + Redis" if redis_url else ""
+        if os.environ.get("AUTHSERVER_REVOCATION_CACHE_TTL") == "0":
+            config += ", TTL 0"  # no jti or API-key memory: each introspection reads the database
         if args.scale:
             from scale import seed as seed_rows
 
