@@ -70,11 +70,8 @@ def _account() -> str:
     return (request.form.get("email") or "-").strip().lower()[:320]
 
 
-def _failed_client_auth(response: Response) -> bool:
-    return response.status_code == 401
-
-
-def _failed_sign_in(response: Response) -> bool:
+def _failed(response: Response) -> bool:
+    """A failed client authentication or sign-in: 401 (the views answer nothing else for it)."""
     return response.status_code == 401
 
 
@@ -164,15 +161,15 @@ def install_rate_limits(app: Flask, settings: Settings) -> FailureLimits:
 
     for endpoint in _CLIENT_AUTH_ENDPOINTS:
         wrap(endpoint, [
-            Rule(client_auth, _presented_client_id, "client-auth-client", _failed_client_auth),
-            Rule(client_auth, remote_address, "client-auth-ip", _failed_client_auth),
+            Rule(client_auth, _presented_client_id, "client-auth-client", _failed),
+            Rule(client_auth, remote_address, "client-auth-ip", _failed),
         ])  # fmt: skip
     wrap(_SIGN_IN_ENDPOINT, [
-        Rule(per_account, _account, "sign-in-account", _failed_sign_in),
-        Rule(per_ip, remote_address, "sign-in-ip", _failed_sign_in),
+        Rule(per_account, _account, "sign-in-account", _failed),
+        Rule(per_ip, remote_address, "sign-in-ip", _failed),
     ], methods=("POST",))  # fmt: skip
     for endpoint in _FACTOR_ENDPOINTS:
-        wrap(endpoint, [Rule(per_ip, remote_address, "second-factor-ip", _failed_sign_in)],
+        wrap(endpoint, [Rule(per_ip, remote_address, "second-factor-ip", _failed)],
              methods=("POST",))  # fmt: skip
     # Guessing device user codes: wrong codes count against the address (RFC 8628 §5.1).
     wrap("device.enter_code", [

@@ -169,15 +169,21 @@ def _registered_client(client_id: str) -> Client | Response:
     return client
 
 
+def _description(client: Client) -> Response:
+    """RFC 7592 §3: the client's current metadata; Cache-Control no-store, as for the
+    registration response (RFC 7591 §3.2.1)."""
+    response = jsonify(_describe(client))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.get(f"{REGISTRATION}/<client_id>")
 def read(client_id: str) -> Response:
     _enabled()
     client = _registered_client(client_id)
     if isinstance(client, Response):
         return client
-    response = jsonify(_describe(client))
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return _description(client)
 
 
 @bp.put(f"{REGISTRATION}/<client_id>")
@@ -205,9 +211,7 @@ def replace(client_id: str) -> Response:
         return _field_error(e)
     db.session.commit()
     current_runtime().clients.invalidate(client.client_id)
-    response = jsonify(_describe(client))
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return _description(client)
 
 
 @bp.delete(f"{REGISTRATION}/<client_id>")

@@ -68,16 +68,8 @@ class RevocationCache:
         return self._generation
 
     def remember_unrevoked(self, jti: str, generation: int) -> None:
-        if self._ttl <= 0:
-            return
-        if self._redis_url and self._listener is None:
-            self._start_listening()
-        with self._lock:
-            if generation != self._generation:
-                return  # a revocation arrived while the database was read: trust nothing
-            if len(self._fresh_until) >= MAX_ENTRIES:
-                self._fresh_until.clear()  # bounded memory; the next lookups refill it
-            self._fresh_until[jti] = time.monotonic() + self._ttl
+        self._remember(self._fresh_until, MAX_ENTRIES, jti, time.monotonic() + self._ttl,
+                       generation)  # fmt: skip
 
     def known_key(self, lookup: tuple[str, str]) -> object | None:
         """The facts remembered for an API key that authenticated, by (key id, secret HMAC)."""
@@ -90,16 +82,20 @@ class RevocationCache:
         return entry[1]
 
     def remember_key(self, lookup: tuple[str, str], facts: object, generation: int) -> None:
+        self._remember(self._keys, MAX_KEYS, lookup, (time.monotonic() + self._ttl, facts),
+                       generation)  # fmt: skip
+
+    def _remember(self, store: dict, cap: int, key: object, value: object, generation: int) -> None:
         if self._ttl <= 0:
             return
         if self._redis_url and self._listener is None:
             self._start_listening()
         with self._lock:
             if generation != self._generation:
-                return
-            if len(self._keys) >= MAX_KEYS:
-                self._keys.clear()
-            self._keys[lookup] = (time.monotonic() + self._ttl, facts)
+                return  # a revocation arrived while the database was read: trust nothing
+            if len(store) >= cap:
+                store.clear()  # bounded memory; the next lookups refill it
+            store[key] = value
 
     def forget(self, jti: str) -> None:
         with self._lock:
