@@ -4,6 +4,7 @@ runner, a frozen and movable clock, and factories for clients."""
 from __future__ import annotations
 
 import base64
+import contextvars
 import dataclasses
 import json
 import os
@@ -88,8 +89,29 @@ def make_app(tmp_path, **overrides):
     }
     settings.update(overrides)
     app = create_app(settings)
+    app.wsgi_app = _OwnContext(app.wsgi_app)
     _apps.append(app)
     return app
+
+
+class _OwnContext:
+    """Each request runs as under a server: in an empty context, so with its own app context
+    and database session rather than the test's (Flask would reuse the test's app context).
+    A write the request forgets to commit is then gone after it, as it would be in production."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+
+    def __call__(self, environ, start_response):
+        return contextvars.Context().run(self._answer, environ, start_response)
+
+    def _answer(self, environ, start_response):
+        chunks = self.inner(environ, start_response)
+        try:
+            return [b"".join(chunks)]
+        finally:
+            if hasattr(chunks, "close"):
+                chunks.close()
 
 
 def init_app(app) -> None:

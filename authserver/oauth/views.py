@@ -45,8 +45,12 @@ def token() -> Response:
         if proof is not None:
             request.environ[DPOP_JKT] = proof.jkt
         response = server.create_token_response()
-        if proof is not None:
-            db.session.commit()  # the proof's jti is spent, whatever the outcome
+        # What an issued token leaves behind (the code claimed, the refresh token stored or
+        # rotated) is committed with its success; a failed request writes nothing but what
+        # it commits itself (a replayed code's revocations, a device poll). The DPoP proof's
+        # jti is spent whatever the outcome.
+        if response.status_code == 200 or proof is not None:
+            db.session.commit()
         return with_nonce(response, settings)
 
     return _guarded(respond)

@@ -1,6 +1,7 @@
 """A real browser (Debian's Chromium, driven by Playwright) signs in and consents at the
-server subprocess; a real relying-party library (Authlib's OAuth2Session) exchanges the code
-and the ID token is validated against the JWKS fetched over HTTP."""
+server subprocess; a real relying-party library (Authlib's OAuth2Session) exchanges the code,
+the ID token is validated against the JWKS fetched over HTTP, the refresh token is rotated, and
+neither the code nor a rotated refresh token works twice."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import secrets
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -46,6 +48,10 @@ def relying_party():
     thread.join(timeout=10)
 
 
+def _code_of(callback: str) -> str:
+    return parse_qs(urlsplit(callback).query)["code"][0]
+
+
 def test_sign_in_and_consent_in_a_browser(tmp_path, relying_party):
     from playwright.sync_api import sync_playwright
 
@@ -71,7 +77,7 @@ def test_sign_in_and_consent_in_a_browser(tmp_path, relying_party):
             "--redirect-uri",
             relying_party,
             "--scope",
-            "openid profile email",
+            "openid profile email offline_access",
             "--json",
         )
     )
@@ -80,7 +86,7 @@ def test_sign_in_and_consent_in_a_browser(tmp_path, relying_party):
         rp = OAuth2Session(
             client["client_id"],
             client["client_secret"],
-            scope="openid profile email",
+            scope="openid profile email offline_access",
             redirect_uri=relying_party,
             code_challenge_method="S256",
         )
@@ -107,7 +113,6 @@ def test_sign_in_and_consent_in_a_browser(tmp_path, relying_party):
         token = rp.fetch_token(
             meta["token_endpoint"], authorization_response=callback, code_verifier=verifier
         )
-        rp.close()
         keys = KeySet.import_key_set(requests.get(meta["jwks_uri"], timeout=10).json())
         id_token = jwt.decode(token["id_token"], keys, algorithms=["RS256"])
         claims = id_token.claims
@@ -124,3 +129,23 @@ def test_sign_in_and_consent_in_a_browser(tmp_path, relying_party):
             timeout=10,
         ).json()
         assert info["sub"] == claims["sub"]
+        # Each request runs in its own transaction here: what a token request leaves behind
+        # (the refresh token stored, the code claimed) must have been committed.
+        refreshed = rp.refresh_token(meta["token_endpoint"], refresh_token=token["refresh_token"])
+        assert refreshed["refresh_token"] != token["refresh_token"]
+        reused = requests.post(
+            meta["token_endpoint"],
+            data={"grant_type": "refresh_token", "refresh_token": token["refresh_token"]},
+            auth=(client["client_id"], client["client_secret"]),
+            timeout=10,
+        )
+        assert reused.status_code == 400 and reused.json()["error"] == "invalid_grant"
+        replay = requests.post(
+            meta["token_endpoint"],
+            data={"grant_type": "authorization_code", "code": _code_of(callback),
+                  "redirect_uri": relying_party, "code_verifier": verifier},
+            auth=(client["client_id"], client["client_secret"]),
+            timeout=10,
+        )  # fmt: skip
+        assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
+        rp.close()
