@@ -57,6 +57,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     from authserver.oauth.authorize import bp as authorize_bp
     from authserver.oauth.backchannel import install_backchannel
     from authserver.oauth.device_pages import bp as device_bp
+    from authserver.oauth.direct import install_protocol_endpoints
     from authserver.oauth.registration import bp as registration_bp
     from authserver.oauth.server import config_oauth
     from authserver.oauth.views import bp as oauth_bp
@@ -90,7 +91,8 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     register_request_metrics(app)
     if settings.access_log:
         register_access_log(app)
-    install_rate_limits(app, settings)
+    limits = install_rate_limits(app, settings)
+    install_protocol_endpoints(app, limits)
     install_published_documents(app)
     if settings.trusted_proxies:
         # The client's address and scheme as the trusted proxies saw them (rate limits, audit).

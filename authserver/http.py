@@ -43,12 +43,53 @@ def _problem(status: int, detail: str) -> Response:
     return problem_for(status, detail).response()
 
 
+def json_error_for(error: Exception, method: str, path: str) -> Response:
+    """What a JSON endpoint answers to ``error``: the handlers below for every such endpoint, and
+    the endpoints answered without a request context (``oauth.direct``) directly."""
+    if isinstance(error, RequestEntityTooLarge):
+        return _json_error(413, "invalid_request", "The request body is too large.")
+    if isinstance(error, HTTPException):
+        status = error.code or 400
+        response = _json_error(status, _HTTP_ERROR_CODES.get(status, "invalid_request"),
+                               error.name or "Bad request")  # fmt: skip
+        if status == 405 and getattr(error, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(error.valid_methods)
+        return response
+    if isinstance(error, AuthServerError):
+        if error.detail:
+            log.info("request failed: %s (%s)", error.error, error.detail)
+        return _json_error(error.status, error.error, error.description)
+    if isinstance(error, OperationalError):
+        _database_gone(error, method, path)
+        response = _json_error(503, "temporarily_unavailable", _UNAVAILABLE)
+        response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+        return response
+    log.exception("unexpected error on %s %s", method, path)
+    return _json_error(500, "server_error", "The server could not handle the request.")
+
+
+_UNAVAILABLE = "The service is temporarily unavailable. Try again shortly."
+
+
+def _database_gone(error: DBAPIError, method: str, path: str) -> None:
+    """The database is unreachable (stopped, restarting, network): the pool reconnects by itself
+    once it is back; this request's session is rolled back."""
+    from authserver.extensions import db
+
+    cause = error.orig if error.orig is not None else error
+    log.error("database unavailable on %s %s: %s", method, path, type(cause).__name__)
+    try:
+        db.session.rollback()
+    except DBAPIError:
+        pass  # the connection is gone already; the pool discards it
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(e: RequestEntityTooLarge) -> Response:
         if _is_admin_api():
             return _problem(413, "The request body is too large.")
-        return _json_error(413, "invalid_request", "The request body is too large.")
+        return json_error_for(e, request.method, request.path)
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException) -> Response:
@@ -56,12 +97,9 @@ def register_error_handlers(app: Flask) -> None:
         if request.path.startswith("/admin/") or request.path == "/admin":
             message = "No such page." if status == 404 else (e.name or "Bad request")
             return make_response(render_template("error.html", message=message), status)
-        if _is_admin_api():
-            response = _problem(status, e.name or "Bad request")
-        else:
-            response = _json_error(
-                status, _HTTP_ERROR_CODES.get(status, "invalid_request"), e.name or "Bad request"
-            )
+        if not _is_admin_api():
+            return json_error_for(e, request.method, request.path)
+        response = _problem(status, e.name or "Bad request")
         if status == 405 and getattr(e, "valid_methods", None):
             response.headers["Allow"] = ", ".join(e.valid_methods)
         return response
@@ -70,35 +108,25 @@ def register_error_handlers(app: Flask) -> None:
     def domain_error(e: AuthServerError) -> Response:
         if _is_admin_api():
             return _problem(e.status, e.description)
-        if e.detail:
-            log.info("request failed: %s (%s)", e.error, e.detail)
-        return _json_error(e.status, e.error, e.description)
+        return json_error_for(e, request.method, request.path)
 
     @app.errorhandler(OperationalError)
     def database_unavailable(e: DBAPIError) -> Response:
-        """The database is unreachable (stopped, restarting, network): 503 with Retry-After in
-        the endpoint's format; the pool reconnects by itself once it is back."""
-        from authserver.extensions import db
-
-        log.error("database unavailable on %s %s: %s", request.method, request.path,
-                  type(e.orig).__name__ if e.orig is not None else type(e).__name__)  # fmt: skip
-        try:
-            db.session.rollback()
-        except DBAPIError:
-            pass  # the connection is gone already; the pool discards it
-        message = "The service is temporarily unavailable. Try again shortly."
+        """503 with Retry-After in the endpoint's format."""
         if _is_admin_api():
-            response = _problem(503, message)
+            _database_gone(e, request.method, request.path)
+            response = _problem(503, _UNAVAILABLE)
         elif request.blueprint in _PAGE_BLUEPRINTS or request.endpoint in _PAGE_ENDPOINTS:
-            response = make_response(render_template("error.html", message=message), 503)
+            _database_gone(e, request.method, request.path)
+            response = make_response(render_template("error.html", message=_UNAVAILABLE), 503)
         else:
-            response = _json_error(503, "temporarily_unavailable", message)
+            return json_error_for(e, request.method, request.path)
         response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
         return response
 
     @app.errorhandler(Exception)
     def unexpected(e: Exception) -> Response:
-        log.exception("unexpected error on %s %s", request.method, request.path)
         if _is_admin_api():
+            log.exception("unexpected error on %s %s", request.method, request.path)
             return _problem(500, "The server could not handle the request.")
-        return _json_error(500, "server_error", "The server could not handle the request.")
+        return json_error_for(e, request.method, request.path)

@@ -8,6 +8,7 @@ and the same headers, access line and metrics the hooks would have written (benc
 
 Anything else (other methods, other paths) goes to Flask, and so does a JWKS request while the
 key ring cannot reload (database unreachable): Flask's own view then answers 503 in the usual way.
+The headers, metrics and access line are the ones every response gets (``front_door``).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from collections.abc import Callable, Iterable
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
-from authserver.logging_setup import write_access_line
-from authserver.metrics import jwks_requests, observe_request
+from authserver.front_door import FrontDoor, WSGIApp
+from authserver.metrics import jwks_requests
 from authserver.oauth import paths
 from authserver.oauth.documents import (
     JWKS_MEDIA_TYPE,
@@ -27,13 +28,7 @@ from authserver.oauth.documents import (
     jwks_document,
     metadata_document,
 )
-from authserver.request_id import HEADER as REQUEST_ID_HEADER
-from authserver.request_id import request_id_for
 from authserver.runtime import runtime_of
-
-_REQUEST_ID_ENVIRON = "HTTP_" + REQUEST_ID_HEADER.upper().replace("-", "_")
-
-WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 
 
 class PublishedDocuments:
@@ -43,10 +38,7 @@ class PublishedDocuments:
         self.app = app
         self.inner = inner
         self.runtime = runtime_of(app)
-        self.access_log = self.runtime.settings.access_log
-        self.fixed_headers = [("X-Content-Type-Options", "nosniff")]
-        if self.runtime.settings.issuer.startswith("https://"):
-            self.fixed_headers.append(("Strict-Transport-Security", "max-age=31536000"))
+        self.door = FrontDoor(self.runtime.settings)
         self.routes: dict[str, tuple[str, Callable[[], tuple[bytes, str, list]]]] = {
             paths.JWKS: ("oauth.jwks", self._jwks),
             paths.OPENID_CONFIGURATION: ("oauth.metadata", self._metadata),
@@ -64,21 +56,15 @@ class PublishedDocuments:
             body, etag, headers = document()
         except SQLAlchemyError:
             return self.inner(environ, start_response)
-        request_id = request_id_for(environ.get(_REQUEST_ID_ENVIRON, ""))
         quoted = f'"{etag}"'
-        headers = [*headers, ("ETag", quoted), *self.fixed_headers,
-                   (REQUEST_ID_HEADER, request_id)]  # fmt: skip
+        headers = [*headers, ("ETag", quoted)]
         if _matches(environ.get("HTTP_IF_NONE_MATCH"), quoted):
-            status, code, body = "304 NOT MODIFIED", 304, b""
+            status, body = "304 NOT MODIFIED", b""
         else:
-            status, code = "200 OK", 200
+            status = "200 OK"
             headers.append(("Content-Length", str(len(body))))
-        start_response(status, headers)
-        elapsed = time.perf_counter() - started
-        observe_request(endpoint, method, code, elapsed)
-        if self.access_log:
-            write_access_line(method, environ.get("PATH_INFO", ""), code, elapsed * 1000,
-                              environ.get("REMOTE_ADDR"), request_id)  # fmt: skip
+        self.door.respond(environ, start_response, endpoint, status, headers, started,
+                          self.door.request_id(environ))  # fmt: skip
         return [body] if method == "GET" else []
 
     def _jwks(self) -> tuple[bytes, str, list]:

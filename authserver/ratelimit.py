@@ -26,7 +26,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from urllib.parse import unquote
 
-from flask import Flask, Response, current_app, jsonify, make_response, render_template, request
+from flask import (
+    Flask,
+    Request,
+    Response,
+    current_app,
+    jsonify,
+    make_response,
+    render_template,
+    request,
+)
 from limits import RateLimitItem, parse_many
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
@@ -48,11 +57,11 @@ _FACTOR_ENDPOINTS = ("mfa.second_factor", "mfa.second_factor_passkey", "mfa.pass
 _PAGE_ENDPOINTS = (_SIGN_IN_ENDPOINT, "device.enter_code", *_FACTOR_ENDPOINTS)
 
 
-def remote_address() -> str:
+def remote_address(request: Request) -> str:
     return request.remote_addr or "127.0.0.1"
 
 
-def _presented_client_id() -> str:
+def _presented_client_id(request: Request) -> str:
     """The client id the request claims (Basic header or form), for counting failures."""
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "basic":
@@ -66,63 +75,84 @@ def _presented_client_id() -> str:
     return (request.form.get("client_id") or "-")[:128]
 
 
-def _account() -> str:
+def _account(request: Request) -> str:
     return (request.form.get("email") or "-").strip().lower()[:320]
 
 
-def _failed(response: Response) -> bool:
+def _failed(status: int) -> bool:
     """A failed client authentication or sign-in: 401 (the views answer nothing else for it)."""
-    return response.status_code == 401
+    return status == 401
 
 
 @dataclass(frozen=True)
 class Rule:
-    """Some limits on one key of the request. ``counts`` decides whether a response is a failure
-    to count; without it every request counts, before the view runs."""
+    """Some limits on one key of the request. ``counts`` decides from a response's status whether
+    it is a failure to count; without it every request counts, before the view runs."""
 
     limits: tuple[RateLimitItem, ...]
-    key: Callable[[], str]
+    key: Callable[[Request], str]
     scope: str
-    counts: Callable[[Response], bool] | None = None
+    counts: Callable[[int], bool] | None = None
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """One endpoint's rules over the shared moving windows."""
+
+    endpoint: str
+    rules: tuple[Rule, ...]
+    window: MovingWindowRateLimiter
+
+    def answer(self, request: Request, respond: Callable[[], Response]) -> Response:
+        """``respond()``, unless a budget is spent (then the 429); failures are counted."""
+        keyed = [(rule, rule.key(request)) for rule in self.rules]
+        for rule, key in keyed:
+            for limit in rule.limits:
+                allowed = (
+                    self.window.test(limit, rule.scope, key)
+                    if rule.counts
+                    else self.window.hit(limit, rule.scope, key)
+                )
+                if not allowed:
+                    return self._too_many(limit, rule.scope, key)
+        response = respond()
+        for rule, key in keyed:
+            if rule.counts and rule.counts(response.status_code):
+                for limit in rule.limits:
+                    self.window.hit(limit, rule.scope, key)
+        return response
+
+    def _too_many(self, limit: RateLimitItem, scope: str, key: str) -> Response:
+        """The 429 in the endpoint's own format, with Retry-After: when the oldest counted failure
+        leaves the window (RFC 6585 §4)."""
+        rate_limited.labels(self.endpoint).inc()
+        response = _too_many_body(self.endpoint)
+        reset_at = self.window.get_window_stats(limit, scope, key).reset_time
+        response.headers["Retry-After"] = str(max(int(reset_at - time.time()) + 1, 1))
+        return response
 
 
 class FailureLimits:
     def __init__(self, storage_uri: str) -> None:
         self.storage = storage_from_string(storage_uri)
         self.window = MovingWindowRateLimiter(self.storage)
+        self.budgets: dict[str, Budgets] = {}
 
-    def guard(self, view: Callable, rules: list[Rule], methods: tuple[str, ...] = ()) -> Callable:
+    def guard(self, endpoint: str, view: Callable, rules: list[Rule],
+              methods: tuple[str, ...] = ()) -> Callable:  # fmt: skip
+        """The Flask view with the endpoint's budgets (each endpoint has its own)."""
+        rules = tuple(replace(rule, scope=f"{endpoint}/{rule.scope}") for rule in rules)
+        budgets = self.budgets[endpoint] = Budgets(endpoint, rules, self.window)
+
         @functools.wraps(view)
         def guarded(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
             if methods and request.method not in methods:
                 return view(*args, **kwargs)
-            keyed = [(rule, rule.key()) for rule in rules]
-            for rule, key in keyed:
-                for limit in rule.limits:
-                    allowed = (
-                        self.window.test(limit, rule.scope, key)
-                        if rule.counts
-                        else self.window.hit(limit, rule.scope, key)
-                    )
-                    if not allowed:
-                        return self._too_many(limit, rule.scope, key)
-            response = _response_of(view, args, kwargs)
-            for rule, key in keyed:
-                if rule.counts and rule.counts(response):
-                    for limit in rule.limits:
-                        self.window.hit(limit, rule.scope, key)
-            return response
+            return budgets.answer(
+                request._get_current_object(), lambda: _response_of(view, args, kwargs)
+            )
 
         return guarded
-
-    def _too_many(self, limit: RateLimitItem, scope: str, key: str) -> Response:
-        """The 429 in the endpoint's own format, with Retry-After: when the oldest counted failure
-        leaves the window (RFC 6585 §4)."""
-        rate_limited.labels(request.endpoint or "unmatched").inc()
-        response = _too_many_body()
-        reset_at = self.window.get_window_stats(limit, scope, key).reset_time
-        response.headers["Retry-After"] = str(max(int(reset_at - time.time()) + 1, 1))
-        return response
 
 
 def _response_of(view: Callable, args: tuple, kwargs: dict) -> Response:
@@ -134,8 +164,8 @@ def _response_of(view: Callable, args: tuple, kwargs: dict) -> Response:
         return current_app.make_response(current_app.handle_user_exception(error))
 
 
-def _too_many_body() -> Response:
-    if request.endpoint in _PAGE_ENDPOINTS:
+def _too_many_body(endpoint: str) -> Response:
+    if endpoint in _PAGE_ENDPOINTS:
         return make_response(
             render_template("error.html", message="Too many sign-in attempts. Try again later."),
             429,
@@ -155,9 +185,8 @@ def install_rate_limits(app: Flask, settings: Settings) -> FailureLimits:
     per_account = tuple(parse_many(settings.rate_limit_sign_in_account))
 
     def wrap(endpoint: str, rules: list[Rule], methods: tuple[str, ...] = ()) -> None:
-        # Each endpoint has its own budgets: failures at one do not block another.
-        rules = [replace(rule, scope=f"{endpoint}/{rule.scope}") for rule in rules]
-        app.view_functions[endpoint] = limiter.guard(app.view_functions[endpoint], rules, methods)
+        view = app.view_functions[endpoint]
+        app.view_functions[endpoint] = limiter.guard(endpoint, view, rules, methods)
 
     for endpoint in _CLIENT_AUTH_ENDPOINTS:
         wrap(endpoint, [
@@ -173,7 +202,7 @@ def install_rate_limits(app: Flask, settings: Settings) -> FailureLimits:
              methods=("POST",))  # fmt: skip
     # Guessing device user codes: wrong codes count against the address (RFC 8628 §5.1).
     wrap("device.enter_code", [
-        Rule(per_ip, remote_address, "device-code-ip", lambda r: r.status_code == 400),
+        Rule(per_ip, remote_address, "device-code-ip", lambda status: status == 400),
     ], methods=("POST",))  # fmt: skip
     # Each call stores a challenge for five minutes: anonymous callers get a budget per IP.
     wrap("mfa.passwordless_options", [Rule(per_ip, remote_address, "passkey-options-ip")])

@@ -8,14 +8,16 @@ import re
 import secrets
 import time
 
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, Response, g, request
+
+from authserver.current_request import current_request
 
 HEADER = "X-Request-Id"
 _SANE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
 def current_request_id() -> str | None:
-    return g.get("request_id") if has_request_context() else None
+    return g.get("request_id") if current_request() is not None else None
 
 
 def request_elapsed() -> float | None:

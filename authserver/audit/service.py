@@ -12,11 +12,10 @@ import datetime as dt
 import json
 import logging
 
-from flask import has_request_context, request
-
 from authserver import clock
 from authserver.audit.chain import append
 from authserver.audit.tags import Tag
+from authserver.current_request import current_request
 from authserver.request_id import current_request_id
 
 log = logging.getLogger("authserver.audit")
@@ -36,7 +35,8 @@ def record(
 ) -> None:
     """Append an event; ``at`` when it happened earlier (a record written in the background)."""
     now = at or clock.now()
-    if has_request_context():
+    request = current_request()
+    if request is not None:
         # Where it came from: enough to follow one request from the proxy to this record.
         fields.setdefault("ip", request.remote_addr)
         fields.setdefault("user_agent", request.headers.get("User-Agent", "")[:200])

@@ -16,12 +16,13 @@ import hashlib
 import hmac
 
 from authlib.oauth2.rfc6749 import OAuth2Error
-from flask import Response, current_app, request
+from flask import Request, Response, current_app
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from authserver import clock
 from authserver.config import Settings
+from authserver.current_request import current_request
 from authserver.dpop_proof import MAX_AGE_SECONDS, InvalidProof, Proof, check_proof
 from authserver.extensions import db
 from authserver.models import DpopProof
@@ -87,7 +88,9 @@ def _first_use(settings: Settings, jti: str) -> bool:
     return True
 
 
-def check_request(settings: Settings, url: str, access_token: str | None = None) -> Proof | None:
+def check_request(
+    settings: Settings, request: Request, url: str, access_token: str | None = None
+) -> Proof | None:
     """The request's verified DPoP proof, None without one; raises the §7/§8 errors."""
     proofs = request.headers.getlist(HEADER)
     if not proofs:
@@ -114,4 +117,4 @@ def check_request(settings: Settings, url: str, access_token: str | None = None)
 
 def bound_key() -> str | None:
     """The thumbprint of this token request's DPoP key, if it sent a proof."""
-    return request.environ.get(DPOP_JKT)
+    return current_request().environ.get(DPOP_JKT)

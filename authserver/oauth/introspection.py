@@ -10,12 +10,12 @@ any other client only the tokens issued to it (or the API keys it owns).
 from __future__ import annotations
 
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
-from flask import request
 from joserfc import jwt
 
 from authserver import clock
 from authserver.apikeys.service import note_use
 from authserver.clients.service import CONFIDENTIAL_AUTH_METHODS
+from authserver.current_request import client_address
 from authserver.metrics import introspections
 from authserver.oauth.guards import PresentedTokenEndpoint
 from authserver.oauth.presented import ApiKeyToken, introspection_of, read_presented
@@ -27,7 +27,7 @@ _JWT_MEDIA_TYPE = "application/" + INTROSPECTION_JWT_TYPE
 _JWT_HEADERS = [("Content-Type", _JWT_MEDIA_TYPE), ("Cache-Control", "no-store")]
 
 
-def _wants_jwt() -> bool:
+def _wants_jwt(request) -> bool:  # noqa: ANN001
     return _JWT_MEDIA_TYPE in request.headers.get("Accept", "")
 
 
@@ -38,7 +38,7 @@ class Introspection(PresentedTokenEndpoint, IntrospectionEndpoint):
         status, body, headers = super().create_endpoint_response(request)
         if status == 200:
             introspections.labels("active" if body.get("active") else "inactive").inc()
-            if _wants_jwt():
+            if _wants_jwt(request):
                 return status, self._signed(body, request.client), _JWT_HEADERS
         return status, body, headers
 
@@ -66,5 +66,5 @@ class Introspection(PresentedTokenEndpoint, IntrospectionEndpoint):
 
     def introspect_token(self, token: AccessToken | ApiKeyToken) -> dict:
         if isinstance(token, ApiKeyToken):
-            note_use(token.key, request.remote_addr)
+            note_use(token.key, client_address())
         return introspection_of(token)

@@ -13,6 +13,7 @@ from authlib.oauth2.rfc6749 import OAuth2Error
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oidc.core import OpenIDCode, UserInfo, UserInfoEndpoint
 from authlib.oidc.rpinitiated import EndSessionEndpoint
+from flask import request as flask_request
 from joserfc.jwk import KeySet
 from sqlalchemy import select
 
@@ -120,7 +121,9 @@ class DPoPTokenValidator(AccessTokenValidator):
         if not jkt:
             return False
         try:
-            proof = check_request(self.settings, self.settings.url(paths.USERINFO), token_string)
+            proof = check_request(
+                self.settings, flask_request, self.settings.url(paths.USERINFO), token_string
+            )
         except OAuth2Error:
             return False
         return proof is not None and proof.jkt == jkt

@@ -14,9 +14,9 @@ import json
 from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import OAuth2Error
-from flask import request
 
 from authserver.config import SIGNING_ALGORITHMS, ConfigError, Settings
+from authserver.current_request import current_request
 from authserver.durations import parse_duration
 
 _GRANTED = "authserver.resources"
@@ -91,11 +91,11 @@ def check_resources(resources: list[str], client, allowed: list[str] | None = No
 
 def grant_resources(resources: list[str] | None) -> None:
     """The resources of the token this request issues (read by the token generator)."""
-    request.environ[_GRANTED] = resources or None
+    current_request().environ[_GRANTED] = resources or None
 
 
 def granted_resources() -> list[str] | None:
-    return request.environ.get(_GRANTED)
+    return current_request().environ.get(_GRANTED)
 
 
 def policy_for(settings: Settings, resources: list[str] | None) -> ResourcePolicy:

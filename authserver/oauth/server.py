@@ -44,13 +44,15 @@ _EXTENSION = "authserver.oauth"
 
 class AuthorizationServer(FlaskAuthorizationServer):
     def create_oauth2_request(self, request):  # noqa: ANN001, ANN201
+        # The request handed in (authserver.oauth.direct answers without a request context),
+        # else Flask's: the object itself, not the context-local proxy, which Authlib would
+        # otherwise read through dozens of times per request.
+        request = request if request is not None else flask_request._get_current_object()
         # A pushed authorization request (RFC 9126): its stored parameters are the request.
-        pushed = flask_request.environ.get(PUSHED_PARAMS)
+        pushed = request.environ.get(PUSHED_PARAMS)
         if pushed is not None:
-            return PushedOAuth2Request(flask_request, pushed)
-        # The request itself, not Flask's context-local proxy: Authlib reads it dozens of times
-        # per request, and each read through the proxy costs a context lookup.
-        return FlaskOAuth2Request(flask_request._get_current_object())
+            return PushedOAuth2Request(request, pushed)
+        return FlaskOAuth2Request(request)
 
     def authenticate_client(self, request, methods, endpoint="token"):  # noqa: ANN001, ANN201
         try:

@@ -22,6 +22,7 @@ from flask import current_app
 
 from authserver.apikeys.service import PresentedKey, check_presented_key, ip_allowed, note_use
 from authserver.clients.service import CONFIDENTIAL_AUTH_METHODS
+from authserver.current_request import client_address
 from authserver.extensions import db
 from authserver.models import User
 from authserver.oauth.token_types import (
@@ -101,9 +102,7 @@ class ApiKeyExchange(BaseGrant, TokenEndpointMixin):
         self.granted_scope = scope or key.scope
 
     def request_remote_addr(self) -> str | None:
-        from flask import request
-
-        return request.remote_addr
+        return client_address()
 
     def create_token_response(self):  # noqa: ANN201
         token = self.generate_token(

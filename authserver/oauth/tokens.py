@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from authserver import clock
 from authserver.config import Settings
+from authserver.current_request import client_address
 from authserver.extensions import db
 from authserver.keys.keyring import KeyRing
 from authserver.metrics import tokens_issued, tokens_signed
@@ -120,8 +121,6 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
 
 def _audit_issuance(grant_type: str, client, user, scope: str) -> None:  # noqa: ANN001
     """Queued, not written: the token endpoint does not wait on the audit chain's lock."""
-    from flask import current_app, request
-
     from authserver.audit.background import background_audit
     from authserver.audit.tags import Tag
     from authserver.request_id import current_request_id
@@ -133,7 +132,7 @@ def _audit_issuance(grant_type: str, client, user, scope: str) -> None:  # noqa:
         subject=user.get_user_id() if user is not None else client.get_client_id(),
         scope=scope,
         jti=g.get("issued_jti"),
-        ip=request.remote_addr,
+        ip=client_address(),
         request_id=current_request_id(),
     )
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from authlib.oauth2.rfc6749 import OAuth2Error
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Request, Response, current_app, request
 
 from authserver.extensions import db
 from authserver.metrics import jwks_requests
@@ -23,28 +25,31 @@ from authserver.runtime import current_runtime, current_settings
 bp = Blueprint("oauth", __name__)
 
 
-def _guarded(endpoint_response) -> Response:  # noqa: ANN001
+def _guarded(request: Request, endpoint_response: Callable) -> Response:
     server = oauth_server(current_app)
     try:
-        check_form_request(request._get_current_object())
+        check_form_request(request)
     except OAuth2Error as error:
         return server.handle_error_response(request, error)
     return endpoint_response(server)
 
 
-@bp.post(paths.TOKEN)
-def token() -> Response:
+# The token, introspection and revocation answers take the request as an argument: they are
+# also answered in front of Flask, without a request context (authserver.oauth.direct).
+
+
+def answer_token(request: Request) -> Response:
     settings = current_settings()
 
     def respond(server) -> Response:  # noqa: ANN001
         try:
-            proof = check_request(settings, settings.url(paths.TOKEN))
+            proof = check_request(settings, request, settings.url(paths.TOKEN))
         except OAuth2Error as error:
             db.session.commit()  # the proof's jti stays spent
             return with_nonce(server.handle_error_response(request, error), settings)
         if proof is not None:
             request.environ[DPOP_JKT] = proof.jkt
-        response = server.create_token_response()
+        response = server.create_token_response(request)
         # What an issued token leaves behind (the code claimed, the refresh token stored or
         # rotated) is committed with its success; a failed request writes nothing but what
         # it commits itself (a replayed code's revocations, a device poll). The DPoP proof's
@@ -53,30 +58,55 @@ def token() -> Response:
             db.session.commit()
         return with_nonce(response, settings)
 
-    return _guarded(respond)
+    return _guarded(request, respond)
+
+
+def answer_introspection(request: Request) -> Response:
+    return _guarded(
+        request, lambda server: server.create_endpoint_response("introspection", request)
+    )
+
+
+def answer_revocation(request: Request) -> Response:
+    response = _guarded(
+        request, lambda server: server.create_endpoint_response("revocation", request)
+    )
+    if response.status_code == 200:
+        db.session.commit()
+    return response
+
+
+#: Endpoint name → its answer, for the direct path.
+DIRECT_ANSWERS: dict[str, Callable[[Request], Response]] = {
+    "oauth.token": answer_token,
+    "oauth.introspect": answer_introspection,
+    "oauth.revoke": answer_revocation,
+}
+
+
+@bp.post(paths.TOKEN)
+def token() -> Response:
+    return answer_token(request._get_current_object())
 
 
 @bp.post(paths.INTROSPECTION)
 def introspect() -> Response:
-    return _guarded(lambda server: server.create_endpoint_response("introspection"))
-
-
-@bp.post(paths.PUSHED_AUTHORIZATION)
-def pushed_authorization() -> Response:
-    return _guarded(lambda server: push_request(server, request))
-
-
-@bp.post(paths.DEVICE_AUTHORIZATION)
-def device_authorization() -> Response:
-    return _guarded(lambda server: server.create_endpoint_response("device_authorization"))
+    return answer_introspection(request._get_current_object())
 
 
 @bp.post(paths.REVOCATION)
 def revoke() -> Response:
-    response = _guarded(lambda server: server.create_endpoint_response("revocation"))
-    if response.status_code == 200:
-        db.session.commit()
-    return response
+    return answer_revocation(request._get_current_object())
+
+
+@bp.post(paths.PUSHED_AUTHORIZATION)
+def pushed_authorization() -> Response:
+    return _guarded(request, lambda server: push_request(server, request))
+
+
+@bp.post(paths.DEVICE_AUTHORIZATION)
+def device_authorization() -> Response:
+    return _guarded(request, lambda server: server.create_endpoint_response("device_authorization"))
 
 
 @bp.get(paths.JWKS)

@@ -1,0 +1,71 @@
+"""The token, introspection and revocation endpoints answered in front of Flask.
+
+They carry most of an authorization server's traffic, and through Flask's full request cycle
+each request paid about as much for the machinery around the view (the request context, URL
+routing, the session interface, hook dispatch, the response's WSGI iteration) as for the OAuth
+work itself (bench/README.md). Here a POST to one of them is answered inside an app context only
+(the database session, ``g``, ``current_app``), with Flask's own ``Request`` object for the
+environ (the same form parsing and size limits), the same answer functions as the Flask views
+(``oauth.views``), the same failure budgets (``ratelimit``) and the same headers, metrics and
+access line (``front_door``). Code on this path reads the request through
+``authserver.current_request``, never ``flask.request``.
+
+Other methods and paths go to Flask. An exception while answering (a body over the size limit,
+the database unreachable, a bug) is answered in the OAuth error format exactly as Flask's error
+handlers answer it for these endpoints (``http.json_error_for``): 413, 503 with Retry-After, 500.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+
+from flask import Flask
+
+from authserver.current_request import answer_directly
+from authserver.front_door import FrontDoor, WSGIApp
+from authserver.http import json_error_for
+from authserver.oauth import paths
+from authserver.oauth.views import DIRECT_ANSWERS
+from authserver.ratelimit import FailureLimits
+from authserver.runtime import runtime_of
+
+_ROUTES = {
+    paths.TOKEN: "oauth.token",
+    paths.INTROSPECTION: "oauth.introspect",
+    paths.REVOCATION: "oauth.revoke",
+}
+
+
+class ProtocolEndpoints:
+    """WSGI middleware: POST to the token, introspection and revocation endpoints."""
+
+    def __init__(self, app: Flask, inner: WSGIApp, limits: FailureLimits) -> None:
+        self.app = app
+        self.inner = inner
+        self.limits = limits
+        self.door = FrontDoor(runtime_of(app).settings)
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        endpoint = _ROUTES.get(environ.get("PATH_INFO", ""))
+        if endpoint is None or environ.get("REQUEST_METHOD") != "POST":
+            return self.inner(environ, start_response)
+        started = time.perf_counter()
+        request_id = self.door.request_id(environ)
+        with self.app.app_context():
+            request = self.app.request_class(environ)
+            answer_directly(request, request_id, started)
+            try:
+                response = self.limits.budgets[endpoint].answer(
+                    request, lambda: DIRECT_ANSWERS[endpoint](request)
+                )
+            except Exception as error:  # noqa: BLE001 - answered as Flask's handlers would
+                response = json_error_for(error, "POST", environ.get("PATH_INFO", ""))
+            body = response.get_data()
+        self.door.respond(environ, start_response, endpoint, response.status,
+                          response.headers.to_wsgi_list(), started, request_id)  # fmt: skip
+        return [body]
+
+
+def install_protocol_endpoints(app: Flask, limits: FailureLimits) -> None:
+    app.wsgi_app = ProtocolEndpoints(app, app.wsgi_app, limits)
