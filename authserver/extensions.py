@@ -23,3 +23,11 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
+
+
+def commit_if_used() -> None:
+    """Commit this request's transaction, if it began one or has changes pending (a request
+    that read nothing from the database costs no round trip)."""
+    session = db.session()  # the request's session, not the registry
+    if session.in_transaction() or session.new or session.dirty or session.deleted:
+        session.commit()

@@ -8,6 +8,8 @@ from the database at scrape time, so every worker reports the same truth.
 
 from __future__ import annotations
 
+import functools
+
 from flask import Blueprint, Flask, Response, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -118,9 +120,17 @@ def register_request_metrics(app: Flask) -> None:
 
 
 def observe_request(endpoint: str, method: str, status: int, seconds: float | None) -> None:
-    http_requests.labels(endpoint, method, str(status)).inc()
+    counter, histogram = _request_series(endpoint, method, status)
+    counter.inc()
     if seconds is not None:
-        http_duration.labels(endpoint).observe(seconds)
+        histogram.observe(seconds)
+
+
+@functools.lru_cache(maxsize=1024)
+def _request_series(endpoint: str, method: str, status: int) -> tuple:
+    """The labelled series of one kind of request, looked up once (``labels`` costs more than
+    the increment)."""
+    return http_requests.labels(endpoint, method, str(status)), http_duration.labels(endpoint)
 
 
 @bp.get("/metrics")

@@ -59,14 +59,15 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         granted = set(scope.split())
         if "openid" in granted and "offline_access" not in granted:
             include_refresh_token = False
-        if getattr(client, "dpop_bound_access_tokens", False) and bound_key() is None:
+        jkt = bound_key()
+        if getattr(client, "dpop_bound_access_tokens", False) and jkt is None:
             raise InvalidDPoPProofError(description="This client's tokens need a DPoP proof.")
         # RFC 8707: a resource may have its own lifetime (and algorithm, below).
         expires_in = self._lifetime(client, grant_type)
         token = super().generate(grant_type, client, user, scope, expires_in, include_refresh_token)
         # RFC 6749 §5.1: the granted scope, always, even when it is narrower than asked.
         token["scope"] = scope
-        if bound_key() is not None:
+        if jkt is not None:
             token["token_type"] = "DPoP"  # noqa: S105 - RFC 9449 §5
         tokens_issued.labels(grant_type).inc()
         usage_counter(current_app).count(TOKENS_ISSUED)
@@ -103,8 +104,9 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
             "scope": scope or "",
             "roles": list((user if user is not None else client).role_names),
         }
-        if bound_key() is not None:
-            claims["cnf"] = {"jkt": bound_key()}  # RFC 9449 §6.1
+        jkt = bound_key()
+        if jkt is not None:
+            claims["cnf"] = {"jkt": jkt}  # RFC 9449 §6.1
         authentication = g.get("authentication") if user is not None else None
         if authentication is not None:
             # RFC 9068 §2.2.1: how the user authenticated, for resource servers that care.

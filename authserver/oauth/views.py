@@ -7,7 +7,7 @@ from collections.abc import Callable
 from authlib.oauth2.rfc6749 import OAuth2Error
 from flask import Blueprint, Request, Response, current_app, request
 
-from authserver.extensions import db
+from authserver.extensions import commit_if_used, db
 from authserver.metrics import jwks_requests
 from authserver.oauth import paths
 from authserver.oauth.documents import (
@@ -55,7 +55,7 @@ def answer_token(request: Request) -> Response:
         # it commits itself (a replayed code's revocations, a device poll). The DPoP proof's
         # jti is spent whatever the outcome.
         if response.status_code == 200 or proof is not None:
-            db.session.commit()
+            commit_if_used()
         return with_nonce(response, settings)
 
     return _guarded(request, respond)
