@@ -13,7 +13,8 @@ process and host; moving windows (the ``limits`` library, which Flask-Limiter is
 
 Only the limited views are wrapped: no hook runs on other requests. (Flask-Limiter's global
 before/after-request hooks resolved the limits of every request, about 0.2 ms each even where no
-limit applied; see bench/README.md.)
+limit applied; see bench/README.md.) The token, introspection and revocation endpoints, answered
+in front of Flask (``oauth.direct``), apply the same ``Budgets``.
 """
 
 from __future__ import annotations

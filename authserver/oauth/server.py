@@ -69,7 +69,7 @@ class _OAuth2Request(FlaskOAuth2Request):
     and, for RFC 7592, its path; Werkzeug's ``request.url`` rebuilds the whole IRI with its
     query on every request (a tenth of an introspection's time)."""
 
-    def __init__(self, request: Request) -> None:  # noqa: D107 - Authlib's fields, cheaper URL
+    def __init__(self, request: Request) -> None:
         OAuth2Request.__init__(
             self, request.method, f"{request.scheme}://{request.host}{request.path}",
             headers=request.headers,
