@@ -27,7 +27,9 @@ migrate = Migrate()
 
 def commit_if_used() -> None:
     """Commit this request's transaction, if it began one or has changes pending (a request
-    that read nothing from the database costs no round trip)."""
+    that read nothing from the database costs no round trip, nor a session)."""
+    if not db.session.registry.has():
+        return
     session = db.session()  # the request's session, not the registry
     if session.in_transaction() or session.new or session.dirty or session.deleted:
         session.commit()

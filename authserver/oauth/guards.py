@@ -29,11 +29,23 @@ def check_form_request(request: Request) -> None:
     charset = request.mimetype_params.get("charset", "utf-8").lower()
     if charset not in ("utf-8", "utf8"):
         raise InvalidRequestError(description="The request body must be UTF-8.")
-    _check_pairs(request.get_data(cache=True), "body")
+    pairs = _check_pairs(request.get_data(cache=True), "body")
     _check_pairs(request.query_string, "query")
+    _keep_form(request, pairs)
     if request.query_string and request.form and set(request.args) & set(request.form):
         raise InvalidRequestError(description="A parameter appears in both query and body.")
     _check_basic_credentials(request.headers.get("Authorization", ""))
+
+
+def _keep_form(request: Request, pairs: list[tuple[str, str]]) -> None:
+    """The checked pairs become ``request.form``, so that the body is parsed once.
+
+    Werkzeug parses a form body with the same ``parse_qsl`` call (``FormDataParser.
+    _parse_urlencoded``, whose replacement of undecodable bytes never applies to a body that
+    passed the strict check) and keeps the result in the request's ``__dict__``, as here."""
+    if "form" not in request.__dict__:
+        request.__dict__["form"] = request.parameter_storage_class(pairs)
+        request.__dict__["files"] = request.parameter_storage_class()
 
 
 def _check_basic_credentials(authorization: str) -> None:
@@ -49,7 +61,7 @@ def _check_basic_credentials(authorization: str) -> None:
         raise InvalidClientError(status_code=401, description=CLIENT_AUTH_FAILED)
 
 
-def _check_pairs(raw: bytes, where: str) -> None:
+def _check_pairs(raw: bytes, where: str) -> list[tuple[str, str]]:
     try:
         text = raw.decode("ascii")
         pairs = parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
@@ -62,6 +74,7 @@ def _check_pairs(raw: bytes, where: str) -> None:
         if name in seen and name not in REPEATABLE:
             raise InvalidRequestError(description=f"Parameter '{name}' appears more than once.")
         seen.add(name)
+    return pairs
 
 
 class PresentedTokenEndpoint:

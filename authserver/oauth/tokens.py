@@ -22,6 +22,7 @@ from authserver import clock
 from authserver.config import Settings
 from authserver.current_request import client_address
 from authserver.extensions import db
+from authserver.keys.compact import sign_jwt
 from authserver.keys.keyring import KeyRing
 from authserver.metrics import tokens_issued, tokens_signed
 from authserver.mfa.policy import acr_of
@@ -114,8 +115,7 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
             claims["acr"] = acr_of(claims["amr"])
         alg = policy_for(self.settings, granted_resources()).alg or self.alg
         kid, key = self.keyring.signer(alg)
-        header = {"typ": ACCESS_TOKEN_TYP, "alg": alg, "kid": kid}
-        token = jwt.encode(header, claims, key, algorithms=[alg])
+        token = sign_jwt(ACCESS_TOKEN_TYP, alg, kid, key, claims)
         g.issued_jti = claims["jti"]
         tokens_signed.labels(alg, kid).inc()
         return token
