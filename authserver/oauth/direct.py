@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 
 from flask import Flask
 
-from authserver.current_request import answer_directly
+from authserver.current_request import answering_directly
 from authserver.front_door import FrontDoor, WSGIApp
 from authserver.http import json_error_for
 from authserver.oauth import paths
@@ -52,9 +52,8 @@ class ProtocolEndpoints:
             return self.inner(environ, start_response)
         started = time.perf_counter()
         request_id = self.door.request_id(environ)
-        with self.app.app_context():
-            request = self.app.request_class(environ)
-            answer_directly(request, request_id, started)
+        request = self.app.request_class(environ)
+        with answering_directly(self.app, request, request_id, started):
             try:
                 response = self.limits.budgets[endpoint].answer(
                     request, lambda: DIRECT_ANSWERS[endpoint](request)

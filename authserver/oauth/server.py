@@ -71,9 +71,10 @@ class _OAuth2Request(FlaskOAuth2Request):
 
     def __init__(self, request: Request) -> None:
         OAuth2Request.__init__(
-            self, request.method, f"{request.scheme}://{request.host}{request.path}",
-            headers=request.headers,
-        )  # fmt: skip
+            self, request.method, f"{request.scheme}://{request.host}{request.path}"
+        )
+        # Set here, not passed: Authlib's ``headers or {}`` would count the environ's headers.
+        self.headers = request.headers
         self._request = request
         self.payload = FlaskOAuth2Payload(request)
 
