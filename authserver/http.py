@@ -14,6 +14,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from authserver.errors import AuthServerError
+from authserver.extensions import db
+from authserver.rbac.containment import NotPermitted, audit_refusal
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +25,15 @@ _PAGE_BLUEPRINTS = frozenset({"accounts", "mfa", "home", "admin", "device"})
 _PAGE_ENDPOINTS = frozenset({"authorize.authorize", "authorize.end_session"})
 #: How long a client should wait before retrying while the database is unreachable.
 DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+def roll_back(error: AuthServerError) -> None:
+    """Undo what a refused change wrote; a refusal by the no-escalation rule is then recorded
+    on its own, committed (an attempt to escalate is a security event)."""
+    db.session.rollback()
+    if isinstance(error, NotPermitted):
+        audit_refusal(error)
+        db.session.commit()
 
 
 def _json_error(status: int, error: str, description: str) -> Response:

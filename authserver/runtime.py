@@ -28,6 +28,7 @@ class Runtime:
             settings.revocation_cache_ttl,
             settings.rate_limit_storage if settings.uses_redis else None,
             stamp=sqlite_file.with_name(sqlite_file.name + ".revocations") if sqlite_file else None,
+            on_forget_all=self.clients.invalidate,
         )
 
     def envelope(self, reload: bool = False) -> Envelope:

@@ -55,7 +55,14 @@ def test_clients_create_json_is_exactly_one_value(runner):
 
 def test_repeatable_options_accept_space_separated_values(runner):
     result = runner(
-        "clients", "create", "--name", "svc", "--role", "admin resource-server", "--json"
+        "clients",
+        "create",
+        "--name",
+        "svc",
+        "--role",
+        "admin resource-server",
+        "--force-mfa-roles",
+        "--json",
     )
     assert result.exit_code == 0, result.output
     listed = json.loads(runner("clients", "list", "--json").stdout)

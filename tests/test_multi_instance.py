@@ -50,8 +50,9 @@ def test_two_servers_share_tokens_budgets_keys_and_one_audit_chain(
     b = ServerProcess(tmp_path / "b", **shared)
     a.cli("init")
     svc = json.loads(a.cli("clients", "create", "--name", "svc", "--json"))
-    ops = json.loads(a.cli("clients", "create", "--name", "ops", "--role", "admin", "--scope",
-                         "keys:rotate roles:write", "--json"))  # fmt: skip
+    ops = json.loads(a.cli("clients", "create", "--name", "ops", "--role", "admin",
+                           "--force-mfa-roles", "--scope", "keys:rotate roles:write",
+                           "--json"))  # fmt: skip
     rs = json.loads(a.cli("clients", "create", "--name", "api", "--role", "resource-server",
                           "--json"))  # fmt: skip
 

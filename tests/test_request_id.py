@@ -18,7 +18,7 @@ def test_an_id_is_made_or_kept(http):
 
 
 def test_audit_records_and_log_lines_carry_it(make_client, get_token, http, caplog):
-    client = make_client(ALL, "--role", "admin", permitted=False)
+    client = make_client(ALL, "--role", "admin", "--force-mfa-roles", permitted=False)
     token = get_token(client)["access_token"]
     headers = {"Authorization": f"Bearer {token}", "User-Agent": "ops-script/1.0",
                "X-Request-Id": "req-0000feedbeef"}  # fmt: skip

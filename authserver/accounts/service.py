@@ -21,7 +21,8 @@ from authserver.errors import Conflict, InvalidInput
 from authserver.extensions import db
 from authserver.metrics import sign_in_failures
 from authserver.models import User
-from authserver.rbac.service import roles_named
+from authserver.rbac.containment import Caller, require_can_act_on
+from authserver.rbac.service import check_assignable, roles_named
 
 _EMAIL = re.compile(r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$")
 
@@ -39,7 +40,7 @@ def create_user(
     *,
     display_name: str = "",
     roles: tuple[str, ...] = (),
-    actor: str = "cli",
+    caller: Caller,
 ) -> User:
     email = normalize_email(email)
     check_policy(password)
@@ -51,11 +52,14 @@ def create_user(
         display_name=display_name or email.split("@")[0],
         password_hash=hash_password(password),
         created_at=clock.now(),
-        roles=roles_named(list(roles)),
     )
+    # Roles at creation are an assignment like any other (the same rule, the same audit).
+    chosen = roles_named(list(roles))
+    check_assignable(chosen, user, caller=caller)
+    user.roles = chosen
     db.session.add(user)
     db.session.flush()
-    record(Tag.USER_CREATED, actor=actor, user=email, roles=sorted(roles))
+    record(Tag.USER_CREATED, actor=caller.actor, user=email, roles=sorted(roles))
     return user
 
 
@@ -72,15 +76,17 @@ def find_user_by_subject(subject: str) -> User | None:
 
 
 def update_user(
-    user: User, *, display_name: str | None = None, is_active: bool | None = None, actor: str
+    user: User, *, display_name: str | None = None, is_active: bool | None = None, caller: Caller
 ) -> User:
+    require_can_act_on(caller, user, action="changing")
+    actor = caller.actor
     if display_name is not None:
         if not display_name.strip() or len(display_name) > 200:
             raise InvalidInput("display_name: 1 to 200 characters")
         user.display_name = display_name.strip()
         record(Tag.USER_UPDATED, actor=actor, user=user.email)
     if is_active is False and user.is_active:
-        disable_user(user, actor=actor)
+        disable_user(user, caller=caller)
     elif is_active is True and not user.is_active:
         user.is_active = True
         record(Tag.USER_UPDATED, actor=actor, user=user.email, enabled=True)
@@ -88,16 +94,17 @@ def update_user(
     return user
 
 
-def disable_user(user: User, *, actor: str = "cli") -> int:
+def disable_user(user: User, *, caller: Caller) -> int:
     """Disable a user: its sessions end and every API key it owns is revoked. Returns how
     many keys."""
     from authserver.accounts.sessions import end_all_sessions
     from authserver.apikeys.service import revoke_keys_of
 
+    require_can_act_on(caller, user, action="disabling")
     user.is_active = False
     end_all_sessions(user)
-    revoked = revoke_keys_of(user, reason="owner disabled", actor=actor)
-    record(Tag.USER_DISABLED, actor=actor, user=user.email, apikeys_revoked=revoked)
+    revoked = revoke_keys_of(user, reason="owner disabled", actor=caller.actor)
+    record(Tag.USER_DISABLED, actor=caller.actor, user=user.email, apikeys_revoked=revoked)
     db.session.flush()
     return revoked
 

@@ -13,11 +13,14 @@ from flask import Response, abort, flash, make_response, redirect, render_templa
 from authserver import clock
 from authserver.api.v1.framework import Problem, decode_cursor, encode_cursor, page
 from authserver.browser import current_session
+from authserver.errors import AuthServerError
 from authserver.extensions import db
+from authserver.http import roll_back
 from authserver.mfa import policy
 from authserver.mfa.service import factors_of
 from authserver.mfa.views import SECURITY, begin_second_factor
 from authserver.models import User, UserSession
+from authserver.rbac.containment import Caller, caller_for
 from authserver.rbac.permissions import Permission
 from authserver.runtime import current_settings
 
@@ -99,6 +102,11 @@ def actor_of(user: User) -> str:
     return f"user:{user.subject}"
 
 
+def caller_of(user: User) -> Caller:
+    """A signed-in admin acts with what their roles permit (they stepped up to get here)."""
+    return caller_for(user, actor_of(user))
+
+
 def confirmed(
     *, title: str, warning: str, action: str, button: str, back: str, done: str,
     perform: Callable[[], str],
@@ -109,7 +117,12 @@ def confirmed(
 
     form = ConfirmForm()
     if request.method == "POST" and form.validate_on_submit():
-        message = perform()
+        try:
+            message = perform()
+        except AuthServerError as e:
+            roll_back(e)
+            flash(e.description)
+            return redirect(back, code=303)
         db.session.commit()
         flash(message)
         return redirect(done, code=303)

@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 from authserver import clock
 from authserver.accounts.service import find_user
 from authserver.admin import bp
-from authserver.admin.access import actor_of, admin_page, can, confirmed, paged, require
+from authserver.admin.access import admin_page, caller_of, can, confirmed, paged, require
 from authserver.admin.forms import ApiKeyForm, GraceForm
 from authserver.apikeys.service import (
     NEVER,
@@ -24,6 +24,7 @@ from authserver.clients.service import find_client
 from authserver.durations import parse_duration
 from authserver.errors import AuthServerError, InvalidInput
 from authserver.extensions import db
+from authserver.http import roll_back
 from authserver.models import ApiKey, User
 from authserver.rbac.permissions import Permission
 from authserver.runtime import current_settings
@@ -88,10 +89,10 @@ def apikey_create(user: User) -> Response:
             name=form.name.data or "",
             expires_in=_expires_in(form.expires_in.data),
         )
-        plaintext, key = create_api_key(current_settings(), spec, actor=actor_of(user))
+        plaintext, key = create_api_key(current_settings(), spec, caller=caller_of(user))
     except AuthServerError as e:
-        db.session.rollback()
-        return _page(user, form, e.description, 400)
+        roll_back(e)
+        return _page(user, form, e.description, e.status if e.status == 403 else 400)
     db.session.commit()
     return _shown_once(plaintext, key, "API key created")
 
@@ -117,11 +118,11 @@ def apikey_rotate(user: User, key_id: str) -> Response | str:
                 raise InvalidInput("grace period: a duration such as 1d or 12h")
             grace = parse_duration(form.grace.data)
             plaintext, new = rotate_api_key(current_settings(), key_id, grace_seconds=grace,
-                                            actor=actor_of(user))  # fmt: skip
+                                            caller=caller_of(user))  # fmt: skip
         except ValueError:
             error = "Grace period: a duration such as 1d or 12h."
         except AuthServerError as e:
-            db.session.rollback()
+            roll_back(e)
             error = e.description
         else:
             db.session.commit()
@@ -144,7 +145,7 @@ def apikey_revoke(user: User, key_id: str) -> Response | str:
         return make_response(render_template("error.html", message="No such API key."), 404)
 
     def perform() -> str:
-        revoke_api_key(key_id, reason="revoked in the admin UI", actor=actor_of(user))
+        revoke_api_key(key_id, reason="revoked in the admin UI", caller=caller_of(user))
         return f"API key {key_id} revoked."
 
     return confirmed(title=f"Revoke API key {key_id}?",

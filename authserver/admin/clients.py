@@ -8,7 +8,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from authserver.admin import bp
-from authserver.admin.access import actor_of, admin_page, can, confirmed, paged, require
+from authserver.admin.access import admin_page, caller_of, can, confirmed, paged, require
 from authserver.admin.forms import ClientEditForm, ClientForm, GraceForm
 from authserver.clients.service import (
     ClientChanges,
@@ -22,6 +22,7 @@ from authserver.clients.service import (
 from authserver.durations import parse_duration
 from authserver.errors import AuthServerError, InvalidInput
 from authserver.extensions import db
+from authserver.http import roll_back
 from authserver.models import Client, User
 from authserver.rbac.permissions import Permission
 
@@ -64,10 +65,10 @@ def client_create(user: User) -> Response:
         auth_method=form.auth_method.data,
     )
     try:
-        client, secret = create_client(spec, actor=actor_of(user))
+        client, secret = create_client(spec, caller=caller_of(user))
     except AuthServerError as e:
-        db.session.rollback()
-        return _page(user, form, e.description, 400)
+        roll_back(e)
+        return _page(user, form, e.description, e.status if e.status == 403 else 400)
     db.session.commit()
     if secret is None:
         flash(f"Client {client.name} registered: {client.client_id}.")
@@ -106,9 +107,9 @@ def client_edit(user: User, client_id: str) -> Response | str:
                 auth_method=form.auth_method.data,
             )
             try:
-                update_client(client, changes, actor=actor_of(user))
+                update_client(client, changes, caller=caller_of(user))
             except AuthServerError as e:
-                db.session.rollback()
+                roll_back(e)
                 error = e.description
             else:
                 db.session.commit()
@@ -139,11 +140,11 @@ def client_rotate_secret(user: User, client_id: str) -> Response | str:
             if not form.validate_on_submit():
                 raise InvalidInput("Grace period: a duration such as 1d or 12h.")
             secret, _ = rotate_client_secret(client, grace_seconds=parse_duration(form.grace.data),
-                                             actor=actor_of(user))  # fmt: skip
+                                             caller=caller_of(user))  # fmt: skip
         except ValueError:
             error = "Grace period: a duration such as 1d or 12h."
         except AuthServerError as e:
-            db.session.rollback()
+            roll_back(e)
             error = e.description
         else:
             db.session.commit()
@@ -169,7 +170,7 @@ def client_disable(user: User, client_id: str) -> Response | str:
         return client
 
     def perform() -> str:
-        revoked = disable_client(client, actor=actor_of(user))
+        revoked = disable_client(client, caller=caller_of(user))
         return f"Client {client.name} disabled; {revoked} API key(s) revoked."
 
     return confirmed(title=f"Disable {client.name}?",

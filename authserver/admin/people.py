@@ -9,12 +9,11 @@ from werkzeug.wrappers import Response
 
 from authserver.accounts.service import disable_user, find_user_by_subject
 from authserver.admin import bp
-from authserver.admin.access import actor_of, admin_page, can, confirmed, paged, require
+from authserver.admin.access import admin_page, caller_of, can, confirmed, paged, require
 from authserver.admin.forms import ConfirmForm, GrantRoleForm, choices
-from authserver.audit.service import record
-from authserver.audit.tags import Tag
 from authserver.errors import AuthServerError
 from authserver.extensions import db
+from authserver.http import roll_back
 from authserver.mfa.service import factors_of, reset_mfa
 from authserver.models import Role, User
 from authserver.rbac.permissions import Permission
@@ -69,12 +68,11 @@ def user_grant_role(user: User, subject: str) -> Response:
         flash("Choose a role.")
         return redirect(f"/admin/users/{subject}", code=303)
     try:
-        grant_role(form.role.data, person)
+        grant_role(form.role.data, person, caller=caller_of(user))
     except AuthServerError as e:
-        db.session.rollback()
+        roll_back(e)
         flash(e.description)
         return redirect(f"/admin/users/{subject}", code=303)
-    record(Tag.ROLE_GRANTED, actor=actor_of(user), role=form.role.data, user=person.email)
     db.session.commit()
     flash(f"Role {form.role.data} given to {person.email}.")
     return redirect(f"/admin/users/{subject}", code=303)
@@ -90,12 +88,11 @@ def user_revoke_role(user: User, subject: str, role: str) -> Response:
     if not ConfirmForm().validate_on_submit():
         return make_response(render_template("error.html", message="The form expired."), 400)
     try:
-        revoke_role(role, person)
+        revoke_role(role, person, caller=caller_of(user))
     except AuthServerError as e:
-        db.session.rollback()
+        roll_back(e)
         flash(e.description)
         return redirect(f"/admin/users/{subject}", code=303)
-    record(Tag.ROLE_REVOKED, actor=actor_of(user), role=role, user=person.email)
     db.session.commit()
     flash(f"Role {role} taken from {person.email}.")
     return redirect(f"/admin/users/{subject}", code=303)
@@ -117,7 +114,7 @@ def _confirmed_action(user: User, subject: str, *, title: str, warning: str, but
 @admin_page(Permission.USERS_READ)
 def user_disable(user: User, subject: str) -> Response | str:
     def perform(person: User) -> str:
-        revoked = disable_user(person, actor=actor_of(user))
+        revoked = disable_user(person, caller=caller_of(user))
         return f"{person.email} disabled; sessions ended, {revoked} API key(s) revoked."
 
     return _confirmed_action(
@@ -131,7 +128,7 @@ def user_disable(user: User, subject: str) -> Response | str:
 @admin_page(Permission.USERS_READ)
 def user_reset_mfa(user: User, subject: str) -> Response | str:
     def perform(person: User) -> str:
-        reset_mfa(person, actor=actor_of(user))
+        reset_mfa(person, caller=caller_of(user))
         return f"Second factors of {person.email} removed; their sessions ended."
 
     return _confirmed_action(

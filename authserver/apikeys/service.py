@@ -16,7 +16,6 @@ import ipaddress
 import logging
 
 from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.orm import joinedload
 
 from authserver import clock
 from authserver.apikeys import format as keyformat
@@ -25,10 +24,15 @@ from authserver.audit.tags import Tag
 from authserver.config import Settings
 from authserver.errors import Conflict, InvalidInput, NotFound
 from authserver.extensions import db
-from authserver.models import ApiKey, Client, User
+from authserver.models import ApiKey, Client, RolePermission, User, client_roles, user_roles
 from authserver.oauth.revocation_cache import RevocationCache
+from authserver.rbac.containment import (
+    Caller,
+    permissions_of,
+    require_can_act_on,
+    require_can_confer,
+)
 from authserver.rbac.scopes import validate_scope
-from authserver.rbac.service import permissions_of
 from authserver.security import hash_secret
 
 log = logging.getLogger(__name__)
@@ -108,36 +112,31 @@ def _issue(
     return plaintext, key
 
 
-def create_api_key(
-    settings: Settings, spec: NewApiKey, *, actor: str = "cli"
-) -> tuple[str, ApiKey]:
+def _check_caller(caller: Caller, owner: User | Client, scopes: tuple[str, ...],
+                  action: str) -> None:  # fmt: skip
+    """Whoever gets a key's secret acts as its owner with its scopes: the caller must hold
+    the scopes and may act on the owner (no escalation through somebody else's key)."""
+    require_can_act_on(caller, owner, action=action)
+    require_can_confer(caller, scopes, action=action, target=f"an API key of {owner_name(owner)}")
+
+
+def owner_name(owner: User | Client) -> str:
+    return f"user {owner.email}" if isinstance(owner, User) else f"client {owner.client_id}"
+
+
+def create_api_key(settings: Settings, spec: NewApiKey, *, caller: Caller) -> tuple[str, ApiKey]:
     """(the full key, shown once; the stored key)."""
     if not spec.owner.is_active:
         raise InvalidInput("owner: is disabled")
+    _check_caller(caller, spec.owner, spec.scopes, "issuing an API key for")
     plaintext, key = _issue(settings, spec, _expires_at(settings, spec.expires_in))
-    record(Tag.APIKEY_CREATED, actor=actor, key_id=key.key_id, owner=key.subject, scope=key.scope)
+    record(Tag.APIKEY_CREATED, actor=caller.actor, key_id=key.key_id, owner=key.subject,
+           scope=key.scope)  # fmt: skip
     return plaintext, key
 
 
 def find_api_key(key_id: str) -> ApiKey | None:
     return db.session.scalar(select(ApiKey).where(ApiKey.key_id == key_id))
-
-
-def _find_for_authentication(key_id: str) -> ApiKey | None:
-    """One query on the hot path: the key and its owner's row, not the owner's roles (the
-    owner's ``selectin`` relationships would add a query each; they load only if touched)."""
-    return db.session.scalar(_BY_KEY_ID, {"key_id": key_id})
-
-
-# Built once: constructing the statement with its loader options costs more than running it.
-_BY_KEY_ID = (
-    select(ApiKey)
-    .where(ApiKey.key_id == bindparam("key_id"))
-    .options(
-        joinedload(ApiKey.owner_user).lazyload("*"),
-        joinedload(ApiKey.owner_client).lazyload("*"),
-    )
-)
 
 
 def _get(key_id: str) -> ApiKey:
@@ -148,10 +147,12 @@ def _get(key_id: str) -> ApiKey:
 
 
 def rotate_api_key(
-    settings: Settings, key_id: str, *, grace_seconds: int, actor: str = "cli"
+    settings: Settings, key_id: str, *, grace_seconds: int, caller: Caller
 ) -> tuple[str, ApiKey]:
     """A new key with the same properties; the old one keeps working for ``grace_seconds``."""
     old = _get(key_id)
+    _check_caller(caller, old.owner_user or old.owner_client, tuple(old.scope.split()),
+                  "rotating an API key of")  # fmt: skip
     now = clock.now()
     if not old.is_usable_at(now):
         raise Conflict(f"API key {key_id} is revoked, expired or its owner is disabled")
@@ -175,7 +176,7 @@ def rotate_api_key(
     db.session.flush()
     record(
         Tag.APIKEY_ROTATED,
-        actor=actor,
+        actor=caller.actor,
         key_id=old.key_id,
         new_key_id=new.key_id,
         grace_seconds=grace_seconds,
@@ -183,13 +184,14 @@ def rotate_api_key(
     return plaintext, new
 
 
-def revoke_api_key(key_id: str, *, reason: str = "", actor: str = "cli") -> ApiKey:
+def revoke_api_key(key_id: str, *, reason: str = "", caller: Caller) -> ApiKey:
     key = _get(key_id)
+    require_can_act_on(caller, key.owner_user or key.owner_client, action="revoking an API key of")
     if key.revoked_at is None:
         key.revoked_at = clock.now()
         key.revoked_reason = reason[:1000]
         db.session.flush()
-        record(Tag.APIKEY_REVOKED, actor=actor, key_id=key.key_id, reason=reason)
+        record(Tag.APIKEY_REVOKED, actor=caller.actor, key_id=key.key_id, reason=reason)
     return key
 
 
@@ -211,23 +213,17 @@ def list_api_keys() -> list[ApiKey]:
     return list(db.session.scalars(select(ApiKey).order_by(ApiKey.id)))
 
 
-def authenticate_api_key(settings: Settings, presented: str) -> ApiKey | None:
-    """The usable key ``presented`` names, or None. Reads only; writes nothing."""
-    parts = keyformat.parse(presented, settings.apikey_prefix)
-    if parts is None:
-        return None
-    key = _find_for_authentication(parts.key_id)
-    if not _secret_matches(parts.secret, key.secret_hash if key is not None else None):
-        return None
-    if not key.is_usable_at(clock.now()):
-        return None
-    return key
+def usable_scope(key_scope: str, owner_permissions: set[str] | frozenset[str]) -> str:
+    """What a key grants when it is used: its scopes narrowed by what its owner's roles permit
+    now (order kept). Every face that accepts a key sees it through this one function."""
+    return " ".join(s for s in key_scope.split() if s in owner_permissions)
 
 
 @dataclasses.dataclass(frozen=True)
 class PresentedKey:
-    """What introspection and exchange need of a usable API key, read as plain columns: no ORM
-    objects on a path that runs for every presented key (the ORM load was most of its cost)."""
+    """What the admin API, introspection and exchange need of a usable API key, read as plain
+    columns: no ORM objects on a path that runs for every presented key (the ORM load was most
+    of its cost). ``scope`` is already narrowed by the owner's current roles."""
 
     id: int
     key_id: str
@@ -247,9 +243,10 @@ class PresentedKey:
 def check_presented_key(
     settings: Settings, presented: str, memory: RevocationCache | None = None
 ) -> PresentedKey | None:
-    """``authenticate_api_key`` for introspection and exchange: the same checks, one query, and
-    the answer remembered in ``memory`` (by key id and the secret's HMAC, never the secret) until
-    the key, its owner or the cache's TTL says otherwise."""
+    """The usable key ``presented`` names, or None; reads only, writes nothing. Two queries (the
+    key with its owner, the owner's permissions), and the answer remembered in ``memory`` (by
+    key id and the secret's HMAC, never the secret) until the key, its owner, a role or the
+    cache's TTL says otherwise."""
     parts = keyformat.parse(presented, settings.apikey_prefix)
     if parts is None:
         return None
@@ -269,10 +266,14 @@ def check_presented_key(
         return None
     if row.expires_at is not None and now >= row.expires_at:
         return None
+    if row.owner_user_id is not None:
+        held = db.session.scalars(_USER_PERMISSIONS, {"owner": row.owner_user_id})
+    else:
+        held = db.session.scalars(_CLIENT_PERMISSIONS, {"owner": row.owner_client_pk})
     facts = PresentedKey(
         id=row.id,
         key_id=row.key_id,
-        scope=row.scope,
+        scope=usable_scope(row.scope, set(held)),
         subject=row.user_subject if row.user_subject is not None else row.client_id,
         owner_client_id=row.client_id,
         created_at=row.created_at,
@@ -283,10 +284,6 @@ def check_presented_key(
     if memory is not None:
         memory.remember_key(lookup, facts, generation)
     return facts
-
-
-def _secret_matches(secret: str, stored_hash: str | None) -> bool:
-    return _hash_matches(hash_secret(secret), stored_hash)
 
 
 def _hash_matches(candidate: str, stored_hash: str | None) -> bool:
@@ -308,6 +305,7 @@ _FACTS_BY_KEY_ID = (
         ApiKey.revoked_at,
         ApiKey.allowed_cidrs,
         ApiKey.owner_user_id,
+        ApiKey.owner_client_pk,
         User.subject.label("user_subject"),
         User.is_active.label("user_active"),
         Client.client_id,
@@ -316,6 +314,18 @@ _FACTS_BY_KEY_ID = (
     .outerjoin(User, User.id == ApiKey.owner_user_id)
     .outerjoin(Client, Client.id == ApiKey.owner_client_pk)
     .where(ApiKey.key_id == bindparam("key_id"))
+)
+
+
+_USER_PERMISSIONS = (
+    select(RolePermission.permission)
+    .join(user_roles, user_roles.c.role_id == RolePermission.role_id)
+    .where(user_roles.c.user_id == bindparam("owner"))
+)
+_CLIENT_PERMISSIONS = (
+    select(RolePermission.permission)
+    .join(client_roles, client_roles.c.role_id == RolePermission.role_id)
+    .where(client_roles.c.client_pk == bindparam("owner"))
 )
 
 

@@ -29,6 +29,7 @@ class Tag(enum.StrEnum):
     ROLE_DELETED = "rbac:role:deleted"
     ROLE_GRANTED = "rbac:role:granted"
     ROLE_REVOKED = "rbac:role:revoked"
+    ESCALATION_REFUSED = "rbac:escalation:refused"
     SIGN_IN_SUCCEEDED = "account:sign-in:succeeded"
     SIGN_IN_FAILED = "account:sign-in:failed"
     SESSION_STARTED = "account:session:started"

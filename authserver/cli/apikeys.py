@@ -21,6 +21,7 @@ from authserver.cli.output import emit, iso, split_multi, transaction
 from authserver.clients.service import find_client
 from authserver.errors import InvalidInput, NotFound
 from authserver.models import ApiKey
+from authserver.rbac.containment import OPERATOR
 from authserver.runtime import current_runtime
 
 group = AppGroup("apikeys", help="API keys.")
@@ -88,6 +89,7 @@ def create_command(
                 expires_in=expires_in,
                 allowed_cidrs=split_multi(cidrs),
             ),
+            caller=OPERATOR,
         )
     value = {"key": plaintext, **_describe(key)}
     emit(value, as_json, f"{plaintext}\n(shown once: store it now; id {key.key_id})")
@@ -114,7 +116,9 @@ def _owner(user_email: str | None, client_id: str | None):  # noqa: ANN202
 def rotate_command(key_id: str, grace: int, as_json: bool) -> None:
     """A new key with the same properties; the old one works for the grace period."""
     with transaction():
-        plaintext, key = rotate_api_key(current_runtime().settings, key_id, grace_seconds=grace)
+        plaintext, key = rotate_api_key(
+            current_runtime().settings, key_id, grace_seconds=grace, caller=OPERATOR
+        )
     value = {"key": plaintext, **_describe(key), "replaces": key_id}
     emit(value, as_json, f"{plaintext}\n(shown once; {key_id} stops working in {grace}s)")
 
@@ -125,7 +129,7 @@ def rotate_command(key_id: str, grace: int, as_json: bool) -> None:
 def revoke_command(key_id: str, reason: str) -> None:
     """Stop a key at once."""
     with transaction():
-        revoke_api_key(key_id, reason=reason)
+        revoke_api_key(key_id, reason=reason, caller=OPERATOR)
     click.echo(f"revoked {key_id}")
 
 

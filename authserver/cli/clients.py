@@ -20,6 +20,7 @@ from authserver.clients.service import (
 )
 from authserver.errors import InvalidInput, NotFound
 from authserver.extensions import db
+from authserver.rbac.containment import OPERATOR
 
 group = AppGroup("clients", help="OAuth clients.")
 
@@ -41,6 +42,10 @@ group = AppGroup("clients", help="OAuth clients.")
 @click.option("--backchannel-logout-uri", default=None, help="Where logout tokens are POSTed.")
 @click.option("--resource", "resources", multiple=True, help="RFC 8707 resource URI. Repeatable.")
 @click.option("--require-dpop", is_flag=True, help="Access tokens only DPoP-bound (RFC 9449).")
+@click.option(
+    "--force-mfa-roles", is_flag=True,
+    help="Give roles that require a second factor (which binds users only) to this client.",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True)
 def create(
     name: str,
@@ -59,6 +64,7 @@ def create(
     backchannel_logout_uri: str | None,
     resources: tuple[str, ...],
     require_dpop: bool,
+    force_mfa_roles: bool,
     as_json: bool,
 ) -> None:
     """Register a client; its secret is printed once."""
@@ -82,7 +88,9 @@ def create(
                 backchannel_logout_uri=backchannel_logout_uri,
                 resources=split_multi(resources),
                 require_dpop=require_dpop,
-            )
+                force_mfa_roles=force_mfa_roles,
+            ),
+            caller=OPERATOR,
         )
     value = {
         "client_id": client.client_id,
@@ -135,7 +143,7 @@ def disable_command(client_id: str) -> None:
     client = find_client_any(client_id)
     if client is None:
         fail(NotFound(f"no client {client_id}"))
-    revoked = disable_client(client)
+    revoked = disable_client(client, caller=OPERATOR)
     db.session.commit()
     click.echo(f"disabled {client_id}; {revoked} API key(s) revoked")
 
@@ -150,7 +158,7 @@ def rotate_secret_command(client_id: str, grace: int, as_json: bool) -> None:
         client = find_client_any(client_id)
         if client is None:
             raise NotFound(f"no client {client_id}")
-        secret, old_until = rotate_client_secret(client, grace_seconds=grace)
+        secret, old_until = rotate_client_secret(client, grace_seconds=grace, caller=OPERATOR)
     value = {
         "client_id": client_id,
         "client_secret": secret,

@@ -15,7 +15,8 @@ from authserver.keys.kek import FileKekSource, kek_source_for
 from authserver.keys.lifecycle import run_due_transitions
 from authserver.keys.pepper import ensure_pepper
 from authserver.keys.schedule import ensure_schedules
-from authserver.rbac.service import create_role, ensure_builtin_roles, find_role
+from authserver.rbac.containment import OPERATOR
+from authserver.rbac.service import create_role, ensure_builtin_roles, find_role, update_role
 from authserver.runtime import current_runtime
 from authserver.security import generate_secret
 
@@ -59,11 +60,20 @@ def current_runtime_migrations() -> str:
 
 def _ensure_demo_accounts() -> None:
     if find_role(DEMO_ROLE) is None:
-        create_role(DEMO_ROLE, DEMO_CLIENT_SCOPE.split(), "The demo client's API scopes")
+        create_role(
+            DEMO_ROLE, DEMO_CLIENT_SCOPE.split(), "The demo client's API scopes", caller=OPERATOR
+        )
+        # Administrators hand out only what they hold (no escalation): the demo's admins may
+        # issue demo API keys and roles because the admin role carries the demo scopes.
+        admin = find_role("admin")
+        update_role(admin, add=DEMO_CLIENT_SCOPE.split(), remove=[], description=None,
+                    caller=OPERATOR)  # fmt: skip
         db.session.commit()
     if find_user(DEMO_ADMIN_EMAIL) is None:
         password = generate_secret()
-        create_user(DEMO_ADMIN_EMAIL, password, display_name="Demo admin", roles=("admin",))
+        create_user(
+            DEMO_ADMIN_EMAIL, password, display_name="Demo admin", roles=("admin",), caller=OPERATOR
+        )
         db.session.commit()
         click.echo("demo admin user (shown once, not stored anywhere in the clear):")
         click.echo(f"  email:    {DEMO_ADMIN_EMAIL}")
@@ -77,7 +87,8 @@ def _ensure_demo_accounts() -> None:
                 name=DEMO_CLIENT_NAME,
                 scope=DEMO_CLIENT_SCOPE,
                 roles=("resource-server", DEMO_ROLE),
-            )
+            ),
+            caller=OPERATOR,
         )
         db.session.commit()
         click.echo("demo confidential client (shown once, not stored anywhere in the clear):")

@@ -6,11 +6,10 @@ import click
 from flask.cli import AppGroup
 
 from authserver.accounts.service import find_user
-from authserver.audit.service import record
-from authserver.audit.tags import Tag
 from authserver.cli.output import emit, split_multi, transaction
 from authserver.clients.service import find_client
 from authserver.errors import InvalidInput, NotFound
+from authserver.rbac.containment import OPERATOR
 from authserver.rbac.service import (
     create_role,
     find_role,
@@ -33,9 +32,8 @@ def create_command(
     name: str, scopes: tuple[str, ...], description: str, require_mfa: bool, as_json: bool
 ) -> None:
     with transaction():
-        role = create_role(name, list(split_multi(scopes)), description, requires_mfa=require_mfa)
-        record(Tag.ROLE_CREATED, actor="cli", role=name, permissions=sorted(role.permission_names),
-               requires_mfa=require_mfa)  # fmt: skip
+        role = create_role(name, list(split_multi(scopes)), description, requires_mfa=require_mfa,
+                           caller=OPERATOR)  # fmt: skip
     emit(
         {
             "name": role.name,
@@ -45,6 +43,32 @@ def create_command(
         as_json,
         f"created {name}",
     )
+
+
+@group.command("update")
+@click.argument("name")
+@click.option("--add", "add", multiple=True, help="A permission to add. Repeatable.")
+@click.option("--remove", "remove", multiple=True, help="A permission to remove. Repeatable.")
+@click.option("--description", default=None)
+@click.option("--json", "as_json", is_flag=True)
+def update_command(
+    name: str, add: tuple[str, ...], remove: tuple[str, ...], description: str | None,
+    as_json: bool,
+) -> None:  # fmt: skip
+    """Add or remove permissions (built-in roles only grow). Administrators hand out only what
+    they hold: extend the admin role with an API's scopes to let admins issue them."""
+    with transaction():
+        role = find_role(name)
+        if role is None:
+            raise NotFound(f"no role {name}")
+        update_role(role, add=list(split_multi(add)), remove=list(split_multi(remove)),
+                    description=description, caller=OPERATOR)  # fmt: skip
+    emit(
+        {"name": role.name, "permissions": sorted(role.permission_names),
+         "requires_mfa": role.requires_mfa},
+        as_json,
+        f"{name}: {' '.join(sorted(role.permission_names))}",
+    )  # fmt: skip
 
 
 def _subject(user_email: str | None, client_id: str | None):  # noqa: ANN202
@@ -65,8 +89,8 @@ def require_mfa_command(name: str, off: bool) -> None:
         role = find_role(name)
         if role is None:
             raise NotFound(f"no role {name}")
-        update_role(role, add=[], remove=[], description=None, requires_mfa=not off)
-        record(Tag.ROLE_UPDATED, actor="cli", role=name, requires_mfa=not off)
+        update_role(role, add=[], remove=[], description=None, requires_mfa=not off,
+                    caller=OPERATOR)  # fmt: skip
     click.echo(f"{name}: second factor {'not ' if off else ''}required")
 
 
@@ -74,10 +98,14 @@ def require_mfa_command(name: str, off: bool) -> None:
 @click.argument("role")
 @click.option("--user", "user_email")
 @click.option("--client", "client_id")
-def grant_command(role: str, user_email: str | None, client_id: str | None) -> None:
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Give a client a role that requires a second factor (binds users only).",
+)
+def grant_command(role: str, user_email: str | None, client_id: str | None, force: bool) -> None:
     with transaction():
-        grant_role(role, _subject(user_email, client_id))
-        record(Tag.ROLE_GRANTED, actor="cli", role=role, user=user_email, client=client_id)
+        grant_role(role, _subject(user_email, client_id), caller=OPERATOR, force=force)
     click.echo(f"granted {role}")
 
 
@@ -87,8 +115,7 @@ def grant_command(role: str, user_email: str | None, client_id: str | None) -> N
 @click.option("--client", "client_id")
 def revoke_command(role: str, user_email: str | None, client_id: str | None) -> None:
     with transaction():
-        revoke_role(role, _subject(user_email, client_id))
-        record(Tag.ROLE_REVOKED, actor="cli", role=role, user=user_email, client=client_id)
+        revoke_role(role, _subject(user_email, client_id), caller=OPERATOR)
     click.echo(f"revoked {role}")
 
 

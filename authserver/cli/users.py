@@ -12,6 +12,7 @@ from authserver.cli.output import emit, fail, iso, split_multi, transaction
 from authserver.errors import NotFound
 from authserver.extensions import db
 from authserver.mfa.service import reset_mfa
+from authserver.rbac.containment import OPERATOR
 from authserver.security import generate_secret
 
 group = AppGroup("users", help="User accounts.")
@@ -33,7 +34,9 @@ def create(
     else:
         password = generated = generate_secret()
     with transaction():
-        user = create_user(email, password, display_name=display_name, roles=split_multi(roles))
+        user = create_user(
+            email, password, display_name=display_name, roles=split_multi(roles), caller=OPERATOR
+        )
     value = {
         "id": user.id,
         "email": user.email,
@@ -75,7 +78,7 @@ def disable_command(email: str) -> None:
     user = find_user(email)
     if user is None:
         fail(NotFound(f"no user {email}"))
-    revoked = disable_user(user)
+    revoked = disable_user(user, caller=OPERATOR)
     db.session.commit()
     click.echo(f"disabled {user.email}; {revoked} API key(s) revoked")
 
@@ -88,6 +91,6 @@ def reset_mfa_command(email: str) -> None:
     user = find_user(email)
     if user is None:
         fail(NotFound(f"no user {email}"))
-    reset_mfa(user, actor="cli")
+    reset_mfa(user, caller=OPERATOR)
     db.session.commit()
     click.echo(f"second factors of {user.email} removed; sessions ended")

@@ -20,8 +20,9 @@ from authserver.errors import InvalidInput
 from authserver.extensions import db
 from authserver.models import Client, ClientSecret
 from authserver.oauth.token_types import TOKEN_EXCHANGE_GRANT
+from authserver.rbac.containment import Caller, require_can_act_on, require_can_confer
 from authserver.rbac.scopes import validate_scope
-from authserver.rbac.service import roles_named
+from authserver.rbac.service import check_assignable, roles_named
 from authserver.security import generate_secret, hash_secret
 
 CLIENT_ID_LENGTH = 24  # ≈ 143 bits: public, but not guessable
@@ -56,6 +57,8 @@ class NewClient:
     resources: tuple[str, ...] = ()
     require_dpop: bool = False
     jwks_uri: str | None = None
+    # Roles that require a second factor bind users; a client gets one only when forced.
+    force_mfa_roles: bool = False
 
 
 def _auth_method(spec: NewClient) -> str:
@@ -143,7 +146,16 @@ def new_client_id() -> str:
     return "".join(secrets.choice(ALPHABET) for _ in range(CLIENT_ID_LENGTH))
 
 
-def create_client(spec: NewClient, *, actor: str = "cli") -> tuple[Client, str | None]:
+def _check_consent_skip(caller: Caller, client: Client) -> None:
+    """A client that skips the consent page gets a signed-in user's permissions without the
+    user seeing them asked for: only someone holding those permissions may make that promise
+    (otherwise clients:write plus a link sent to an admin would be the admin's tokens)."""
+    if client.skip_consent:
+        require_can_confer(caller, client.scope.split(), action="skipping consent for",
+                           target=f"client {client.client_id}")  # fmt: skip
+
+
+def create_client(spec: NewClient, *, caller: Caller) -> tuple[Client, str | None]:
     """Register a client; returns it with its secret in plain text (None if it has none).
 
     The secret exists in plain text only in the return value: the caller shows it once.
@@ -186,15 +198,20 @@ def create_client(spec: NewClient, *, actor: str = "cli") -> tuple[Client, str |
         jwks=jwks,
         jwks_uri=jwks_uri,
         created_at=clock.now(),
-        roles=roles_named(list(spec.roles)),
     )
+    # Roles at creation are an assignment like any other (the same rule as roles grant).
+    roles = roles_named(list(spec.roles))
+    check_assignable(roles, client, caller=caller, force=spec.force_mfa_roles)
+    client.roles = roles
+    _check_consent_skip(caller, client)
     secret = None
     if method in ("client_secret_basic", "client_secret_post"):
         secret = generate_secret()
         client.secrets.append(ClientSecret(secret_hash=hash_secret(secret), created_at=clock.now()))
     db.session.add(client)
     db.session.flush()
-    record(Tag.CLIENT_CREATED, actor=actor, client=client.client_id, name=client.name)
+    record(Tag.CLIENT_CREATED, actor=caller.actor, client=client.client_id, name=client.name,
+           roles=sorted(r.name for r in roles))  # fmt: skip
     return client, secret
 
 
@@ -218,23 +235,27 @@ def find_client_any(client_id: str) -> Client | None:
     return db.session.scalar(select(Client).where(Client.client_id == client_id))
 
 
-def disable_client(client: Client, *, actor: str = "cli") -> int:
+def disable_client(client: Client, *, caller: Caller) -> int:
     """Disable a client: it can no longer authenticate, and its API keys are revoked."""
     from authserver.apikeys.service import revoke_keys_of
 
+    require_can_act_on(caller, client, action="disabling")
     client.is_active = False
-    revoked = revoke_keys_of(client, reason="owner disabled", actor=actor)
-    record(Tag.CLIENT_DISABLED, actor=actor, client=client.client_id, apikeys_revoked=revoked)
+    revoked = revoke_keys_of(client, reason="owner disabled", actor=caller.actor)
+    record(Tag.CLIENT_DISABLED, actor=caller.actor, client=client.client_id,
+           apikeys_revoked=revoked)  # fmt: skip
     db.session.flush()
     return revoked
 
 
 def rotate_client_secret(
-    client: Client, *, grace_seconds: int, actor: str = "cli"
+    client: Client, *, grace_seconds: int, caller: Caller
 ) -> tuple[str, dt.datetime | None]:
     """Issue a new secret; the current ones stay valid for ``grace_seconds`` (0: stop now), so
     a deployment can roll the new secret out before the old one stops working. Returns the new
-    secret in plain text (shown once) and when the old ones stop."""
+    secret in plain text (shown once) and when the old ones stop. Whoever receives it can act
+    as the client: the caller must hold everything the client holds."""
+    require_can_act_on(caller, client, action="rotating the secret of")
     if client.token_endpoint_auth_method not in ("client_secret_basic", "client_secret_post"):
         raise InvalidInput("this client authenticates without a shared secret")
     if grace_seconds < 0:
@@ -250,7 +271,7 @@ def rotate_client_secret(
     client.secrets.append(ClientSecret(secret_hash=hash_secret(secret), created_at=now))
     record(
         Tag.CLIENT_SECRET_ROTATED,
-        actor=actor,
+        actor=caller.actor,
         client=client.client_id,
         old_secrets_expire_at=old_until.isoformat(),
     )
@@ -298,7 +319,8 @@ def _check_auth_method(client: Client, method: str) -> str:
     raise InvalidInput(f"auth_method: cannot change from {current} to {method}; register anew")
 
 
-def update_client(client: Client, changes: ClientChanges, *, actor: str = "cli") -> Client:
+def update_client(client: Client, changes: ClientChanges, *, caller: Caller) -> Client:
+    require_can_act_on(caller, client, action="changing")
     if changes.grant_types is not None:
         client.grant_types = _check_grant_types(client, changes.grant_types)
     if changes.auth_method is not None:
@@ -320,6 +342,7 @@ def update_client(client: Client, changes: ClientChanges, *, actor: str = "cli")
         )
     if changes.skip_consent is not None:
         client.skip_consent = changes.skip_consent
-    record(Tag.CLIENT_UPDATED, actor=actor, client=client.client_id)
+    _check_consent_skip(caller, client)
+    record(Tag.CLIENT_UPDATED, actor=caller.actor, client=client.client_id)
     db.session.flush()
     return client

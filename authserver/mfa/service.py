@@ -22,6 +22,7 @@ from authserver.extensions import db
 from authserver.mfa import recovery, totp
 from authserver.mfa.passkeys import Assertion, NewPasskey, is_sign_count_regression
 from authserver.models import RecoveryCode, TotpCredential, User, WebAuthnCredential
+from authserver.rbac.containment import Caller, require_can_act_on
 from authserver.runtime import current_runtime
 from authserver.security import hash_secret
 
@@ -342,13 +343,16 @@ def remove_passkey(user: User, passkey_id: int, *, actor: str) -> None:
 # --- administration -------------------------------------------------------------------------
 
 
-def reset_mfa(user: User, *, actor: str) -> None:
-    """Remove every factor and recovery code (a user who lost them all); sessions end."""
+def reset_mfa(user: User, *, caller: Caller) -> None:
+    """Remove every factor and recovery code (a user who lost them all); sessions end.
+    Whoever resets them could then sign in as the user with a password alone: the caller must
+    hold everything the user holds."""
+    require_can_act_on(caller, user, action="resetting the second factors of")
     db.session.execute(delete(TotpCredential).where(TotpCredential.user_id == user.id))
     db.session.execute(delete(WebAuthnCredential).where(WebAuthnCredential.user_id == user.id))
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     user.mfa_failures = 0
     user.mfa_blocked_until = None
     end_all_sessions(user)
-    record(Tag.MFA_RESET, actor=actor, user=user.email)
+    record(Tag.MFA_RESET, actor=caller.actor, user=user.email)
     db.session.flush()

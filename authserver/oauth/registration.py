@@ -28,6 +28,7 @@ from authserver.clients.service import (
 from authserver.errors import AuthServerError
 from authserver.extensions import db
 from authserver.models import Client
+from authserver.rbac.containment import Caller, caller_for
 from authserver.rbac.permissions import Permission
 from authserver.runtime import current_runtime, current_settings
 from authserver.security import generate_secret, hash_secret
@@ -136,7 +137,7 @@ def register() -> Response:
     if isinstance(data, Response):
         return data
     try:
-        client, secret = create_client(_spec(data), actor=principal.actor)
+        client, secret = create_client(_spec(data), caller=principal)
     except AuthServerError as e:
         db.session.rollback()
         return _field_error(e)
@@ -167,6 +168,12 @@ def _registered_client(client_id: str) -> Client | Response:
     if not hmac.compare_digest(client.registration_token_hash, hash_secret(presented)):
         return unauthorized
     return client
+
+
+def _itself(client: Client) -> Caller:
+    """RFC 7592: the registration access token lets a client manage its own registration, and
+    nothing else: it acts with no more than it holds."""
+    return caller_for(client, f"client:{client.client_id}")
 
 
 def _description(client: Client) -> Response:
@@ -205,7 +212,7 @@ def replace(client_id: str) -> Response:
         grant_types=spec.grant_types, auth_method=spec.auth_method,
     )  # fmt: skip
     try:
-        update_client(client, changes, actor=f"client:{client.client_id}")
+        update_client(client, changes, caller=_itself(client))
     except AuthServerError as e:
         db.session.rollback()
         return _field_error(e)
@@ -221,7 +228,7 @@ def deregister(client_id: str) -> Response:
     client = _registered_client(client_id)
     if isinstance(client, Response):
         return client
-    disable_client(client, actor=f"client:{client.client_id}")
+    disable_client(client, caller=_itself(client))
     client.registration_token_hash = None
     db.session.commit()
     current_runtime().clients.invalidate(client.client_id)

@@ -13,9 +13,11 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authserver.apikeys.service import revoke_api_key
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
+from authserver.clients.service import find_client
 from authserver.oauth.guards import PresentedTokenEndpoint
 from authserver.oauth.presented import ApiKeyToken, read_presented
 from authserver.oauth.tokens import AccessToken, revoke_access_token
+from authserver.rbac.containment import caller_for
 
 
 class Revocation(PresentedTokenEndpoint, RevocationEndpoint):
@@ -32,8 +34,10 @@ class Revocation(PresentedTokenEndpoint, RevocationEndpoint):
 
     def revoke_token(self, token: AccessToken | ApiKeyToken, request) -> None:  # noqa: ANN001
         if isinstance(token, ApiKeyToken):
-            actor = f"client:{request.client.get_client_id()}"
-            revoke_api_key(token.key.key_id, reason="revoked at RFC 7009 endpoint", actor=actor)
+            # Only the owner client gets here (check_client): it acts on its own key.
+            owner = find_client(request.client.get_client_id())
+            caller = caller_for(owner, f"client:{owner.client_id}")
+            revoke_api_key(token.key.key_id, reason="revoked at RFC 7009 endpoint", caller=caller)
         elif revoke_access_token(token):
             record(
                 Tag.TOKEN_REVOKED,

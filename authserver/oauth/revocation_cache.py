@@ -24,6 +24,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from flask import has_app_context
@@ -42,9 +43,16 @@ MAX_KEYS = 20_000  # API keys' facts: about 1 kB each
 
 class RevocationCache:
     def __init__(
-        self, ttl_seconds: float, redis_url: str | None = None, stamp: Path | None = None
+        self,
+        ttl_seconds: float,
+        redis_url: str | None = None,
+        stamp: Path | None = None,
+        on_forget_all: Callable[[], None] | None = None,
     ) -> None:
         self._ttl = ttl_seconds
+        # What else must forget when everything is forgotten: the client snapshots, so that a
+        # remembered answer is never rebuilt from a client disabled a moment ago.
+        self._on_forget_all = on_forget_all
         self._fresh_until: dict[str, float] = {}
         self._keys: dict[tuple[str, str], tuple[float, object]] = {}
         self._lock = threading.Lock()
@@ -105,6 +113,8 @@ class RevocationCache:
                 self._keys.clear()
             else:
                 self._fresh_until.pop(jti, None)
+        if jti == EVERYTHING and self._on_forget_all is not None:
+            self._on_forget_all()
 
     def _forget_all(self) -> None:
         self.forget(EVERYTHING)
@@ -183,10 +193,13 @@ class RevocationCache:
 
 
 _PENDING = "authserver.revoked_jtis"
-# Changes that may end an API key's use: a key revoked or its expiry moved (rotation), its owner
-# disabled; any deletion of such a row.
-_WATCHED = {"api_keys": ("revoked_at", "expires_at"), "users": ("is_active",),
-            "clients": ("is_active",)}  # fmt: skip
+# Changes that may end an API key's or a token's use, or narrow what a key grants: a key revoked
+# or its expiry moved (rotation), its owner or a token's user or client disabled, a role given or
+# taken; any deletion of such a row.
+_WATCHED = {"api_keys": ("revoked_at", "expires_at"), "users": ("is_active", "roles"),
+            "clients": ("is_active", "roles")}  # fmt: skip
+# Any change to these narrows or widens what roles permit.
+_ROLE_TABLES = frozenset({"roles", "role_permissions"})
 
 
 def note_revoked(jti: str) -> None:
@@ -198,14 +211,18 @@ def note_revoked(jti: str) -> None:
 
 @event.listens_for(Session, "after_flush")
 def _watch_key_owners(session: Session, flush_context) -> None:  # noqa: ANN001
-    for obj in (*session.dirty, *session.deleted):
-        watched = _WATCHED.get(getattr(obj, "__tablename__", ""))
-        if watched is None:
-            continue
-        state = inspect(obj)
-        if obj in session.deleted or any(state.attrs[a].history.has_changes() for a in watched):
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        table = getattr(obj, "__tablename__", "")
+        if table in _ROLE_TABLES or _ends_use(session, obj, _WATCHED.get(table)):
             session.info.setdefault(_PENDING, []).append(EVERYTHING)
             return
+
+
+def _ends_use(session: Session, obj: object, watched: tuple[str, ...] | None) -> bool:
+    if watched is None or obj in session.new:
+        return False
+    state = inspect(obj)
+    return obj in session.deleted or any(state.attrs[a].history.has_changes() for a in watched)
 
 
 @event.listens_for(Session, "after_commit")

@@ -26,7 +26,7 @@ from authserver.keys.compact import sign_jwt
 from authserver.keys.keyring import KeyRing
 from authserver.metrics import tokens_issued, tokens_signed
 from authserver.mfa.policy import acr_of
-from authserver.models import RevokedAccessToken
+from authserver.models import RevokedAccessToken, User
 from authserver.oauth.dpop import InvalidDPoPProofError, bound_key
 from authserver.oauth.refresh_tokens import new_refresh_token
 from authserver.oauth.resources import granted_resources, policy_for
@@ -173,14 +173,33 @@ class AccessToken:
         return self.claims["exp"] <= clock.timestamp()
 
     def is_revoked(self) -> bool:
+        """Revoked, or no longer backed by an active client and user: a token of a client or
+        user disabled since it was issued is not active (RFC 7662 §2.2), wherever it is
+        presented. Remembered per process as one answer, forgotten when a revocation or a
+        user's or client's change commits anywhere (revocation_cache)."""
         cache = current_runtime().revocations
         if cache.known_unrevoked(self.jti):
             return False
         generation = cache.generation()
-        revoked = db.session.execute(_REVOKED, {"jti": self.jti}).first() is not None
+        revoked = not self._holders_active()
         if not revoked:
             cache.remember_unrevoked(self.jti, generation)
         return revoked
+
+    def _holders_active(self) -> bool:
+        clients = current_runtime().clients
+        if clients.get(self.client_id) is None:  # unknown or disabled
+            return False
+        subject = self.claims["sub"]
+        if subject == self.client_id:
+            return db.session.execute(_REVOKED, {"jti": self.jti}).first() is None
+        row = db.session.execute(_REVOKED_OR_USER, {"jti": self.jti, "sub": subject}).one()
+        if row.revoked is not None:
+            return False
+        if row.user_active is not None:
+            return bool(row.user_active)
+        # Not a user: the owner client of an exchanged API key (RFC 8693).
+        return clients.get(subject) is not None
 
     def check_client(self, client) -> bool:  # noqa: ANN001
         return self.client_id == client.get_client_id()
@@ -188,6 +207,11 @@ class AccessToken:
 
 # Built once, and a bare row instead of an ORM object: this runs on every introspection.
 _REVOKED = select(RevokedAccessToken.jti).where(RevokedAccessToken.jti == bindparam("jti"))
+_REVOKED_OR_USER = select(
+    _REVOKED.scalar_subquery().label("revoked"),
+    select(User.is_active).where(User.subject == bindparam("sub")).scalar_subquery()
+    .label("user_active"),
+)  # fmt: skip
 
 _REQUIRED_CLAIMS = ("iss", "sub", "exp", "iat", "jti", "client_id")
 

@@ -1,5 +1,6 @@
 """Roles and what they permit: the built-ins, lookup by name, grants, and the rule that a token
-or API key never carries more than its subject's roles permit."""
+or API key never carries more than its subject's roles permit. Every change obeys the
+no-escalation rule (``containment``) and is audited here, whichever face asked for it."""
 
 from __future__ import annotations
 
@@ -7,10 +8,24 @@ import re
 
 from sqlalchemy import delete, select
 
+from authserver.audit.service import record
+from authserver.audit.tags import Tag
 from authserver.errors import Conflict, InvalidInput, NotFound
 from authserver.extensions import db
 from authserver.models import Client, Role, RolePermission, User, client_roles, user_roles
-from authserver.rbac.permissions import BUILTIN_ROLES, MFA_REQUIRED_ROLES, PROTOCOL_SCOPES
+from authserver.rbac.containment import (
+    Caller,
+    describe,
+    require_can_act_on,
+    require_can_confer,
+    require_permission,
+)
+from authserver.rbac.permissions import (
+    BUILTIN_ROLES,
+    MFA_REQUIRED_ROLES,
+    PROTOCOL_SCOPES,
+    Permission,
+)
 from authserver.rbac.scopes import validate_scope
 
 _ROLE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -46,11 +61,6 @@ def roles_named(names: list[str]) -> list[Role]:
     return roles
 
 
-def permissions_of(subject: User | Client) -> set[str]:
-    """A subject's permissions: the union over its roles."""
-    return {p for role in subject.roles for p in role.permission_names}
-
-
 def grantable_scope(scope: str, permissions: frozenset[str] | set[str]) -> str:
     """``scope`` narrowed to what the subject's roles permit (order kept). Protocol scopes
     (``openid``, ``offline_access``, ...) are not permissions and always pass; the caller has
@@ -68,17 +78,26 @@ def list_roles() -> list[Role]:
 
 
 def create_role(
-    name: str, scopes: list[str], description: str = "", *, requires_mfa: bool = False
+    name: str,
+    scopes: list[str],
+    description: str = "",
+    *,
+    requires_mfa: bool = False,
+    caller: Caller,
 ) -> Role:
     if not _ROLE_NAME.match(name):
         raise InvalidInput("a role name is 1-64 lowercase letters, digits, '-' or '_'")
+    permissions = sorted(set(validate_scope(" ".join(scopes)).split()))
+    require_can_confer(caller, permissions, action="creating", target=f"role {name}")
     if find_role(name) is not None:
         raise Conflict(f"role {name} exists")
     role = Role(name=name, description=description, is_builtin=False, requires_mfa=requires_mfa)
-    for scope in sorted(set(validate_scope(" ".join(scopes)).split())):
+    for scope in permissions:
         role.permissions.append(RolePermission(permission=scope))
     db.session.add(role)
     db.session.flush()
+    record(Tag.ROLE_CREATED, actor=caller.actor, role=role.name,
+           permissions=sorted(role.permission_names), requires_mfa=role.requires_mfa)  # fmt: skip
     return role
 
 
@@ -89,13 +108,18 @@ def update_role(
     remove: list[str],
     description: str | None,
     requires_mfa: bool | None = None,
+    caller: Caller,
 ) -> Role:
     """Change a role's permissions; a built-in role's permissions can grow, never shrink.
-    ``requires_mfa``: whether members must sign in with a second factor."""
+    ``requires_mfa``: whether members must sign in with a second factor. Changing a role acts
+    on every member, so the caller must hold all it permits, and all it adds."""
+    require_can_act_on(caller, role, action="changing")
+    added = set(validate_scope(" ".join(add)).split())
+    require_can_confer(caller, added, action="adding permissions to", target=describe(role))
     remove_set = set(validate_scope(" ".join(remove)).split())
     if role.is_builtin and remove_set & role.permission_names:
         raise Conflict(f"{role.name} is built in: its permissions can be extended, not reduced")
-    for permission in sorted(set(validate_scope(" ".join(add)).split()) - role.permission_names):
+    for permission in sorted(added - role.permission_names):
         role.permissions.append(RolePermission(permission=permission))
     role.permissions = [p for p in role.permissions if p.permission not in remove_set]
     if description is not None:
@@ -103,12 +127,16 @@ def update_role(
     if requires_mfa is not None:
         role.requires_mfa = requires_mfa
     db.session.flush()
+    record(Tag.ROLE_UPDATED, actor=caller.actor, role=role.name,
+           permissions=sorted(role.permission_names), requires_mfa=role.requires_mfa)  # fmt: skip
     return role
 
 
-def delete_role(role: Role) -> None:
+def delete_role(role: Role, *, caller: Caller) -> None:
     if role.is_builtin:
         raise Conflict(f"{role.name} is built in and cannot be deleted")
+    require_can_act_on(caller, role, action="deleting")
+    name = role.name
     # The assignments go first and explicitly: SQLite enforces ON DELETE CASCADE only when
     # foreign keys are switched on, and the ORM sees roles only from the holders' side.
     db.session.execute(delete(user_roles).where(user_roles.c.role_id == role.id))
@@ -116,21 +144,55 @@ def delete_role(role: Role) -> None:
     db.session.expire_all()
     db.session.delete(role)
     db.session.flush()
+    record(Tag.ROLE_DELETED, actor=caller.actor, role=name)
 
 
-def grant_role(role_name: str, subject: User | Client) -> None:
+def _holder(subject: User | Client) -> dict[str, str]:
+    return {"user": subject.email} if isinstance(subject, User) else {"client": subject.client_id}
+
+
+def check_assignable(roles: list[Role], subject: User | Client, *, caller: Caller,
+                     force: bool = False) -> None:  # fmt: skip
+    """Giving ``roles`` to ``subject``: an assignment (roles:write), of permissions the caller
+    holds, to a principal it may act on. A role that requires a second factor binds people
+    who sign in; a client never signs in with one, so it gets such a role only when forced."""
+    if not roles:
+        return
+    target = describe(subject)
+    require_permission(caller, Permission.ROLES_WRITE, action="assigning roles to", target=target)
+    for role in roles:
+        require_can_confer(caller, role.permission_names, action=f"giving role {role.name} to",
+                           target=target)  # fmt: skip
+    if isinstance(subject, Client) and not force:
+        bound = sorted(r.name for r in roles if r.requires_mfa)
+        if bound:
+            raise InvalidInput(
+                f"role: {', '.join(bound)} require(s) a second factor, which only binds users "
+                "who sign in; a client would hold it without one (force to assign it anyway)"
+            )
+
+
+def grant_role(role_name: str, subject: User | Client, *, caller: Caller,
+               force: bool = False) -> None:  # fmt: skip
     role = find_role(role_name)
     if role is None:
         raise NotFound(f"no role {role_name}")
+    require_can_act_on(caller, subject, action="changing the roles of")
+    check_assignable([role], subject, caller=caller, force=force)
     if role not in subject.roles:
         subject.roles.append(role)
     db.session.flush()
+    record(Tag.ROLE_GRANTED, actor=caller.actor, role=role.name, **_holder(subject))
 
 
-def revoke_role(role_name: str, subject: User | Client) -> None:
+def revoke_role(role_name: str, subject: User | Client, *, caller: Caller) -> None:
     role = find_role(role_name)
     if role is None:
         raise NotFound(f"no role {role_name}")
+    require_can_act_on(caller, subject, action="changing the roles of")
+    require_permission(caller, Permission.ROLES_WRITE, action="taking roles from",
+                       target=describe(subject))  # fmt: skip
     if role in subject.roles:
         subject.roles.remove(role)
     db.session.flush()
+    record(Tag.ROLE_REVOKED, actor=caller.actor, role=role.name, **_holder(subject))

@@ -6,7 +6,7 @@ import datetime as dt
 
 
 def test_changes_are_audited_with_their_actor(admin):
-    admin("POST", "/roles", {"name": "audited", "permissions": ["a:b"]})
+    admin("POST", "/roles", {"name": "audited", "permissions": ["orders:read"]})
     events = admin("GET", "/audit-events", query_string={"event": "rbac:role:created"})
     assert events.status_code == 200
     last = events.get_json()["items"][-1]

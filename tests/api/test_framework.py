@@ -14,7 +14,10 @@ def test_no_credentials_is_401_with_a_bare_challenge(anonymous):
     response = anonymous("GET", "/users")
     assert response.status_code == 401
     assert response.mimetype == "application/problem+json"
-    assert response.headers["WWW-Authenticate"] == 'Bearer realm="authserver"'
+    # RFC 6750 §3.1: no error code without credentials; RFC 9449 §7.1: DPoP is offered too.
+    challenge = response.headers["WWW-Authenticate"]
+    assert challenge.startswith('Bearer realm="authserver", DPoP realm="authserver", algs="')
+    assert "error" not in challenge
     assert response.get_json()["status"] == 401
 
 
@@ -131,7 +134,7 @@ def test_unknown_paths_and_methods_are_problems(admin):
 
 
 def test_updates_need_the_current_etag(admin):
-    role = admin("POST", "/roles", {"name": "editors", "permissions": ["docs:write"]})
+    role = admin("POST", "/roles", {"name": "editors", "permissions": ["orders:write"]})
     assert role.status_code == 201
     etag = role.headers["ETag"]
     change = {"description": "People who edit"}
@@ -172,7 +175,7 @@ def test_bad_paging_parameters_are_4xx(admin, query):
 
 
 def test_a_deprecated_operation_says_so_and_names_its_successor(admin, make_client):
-    client = make_client("api:read")
+    client = make_client("orders:read")
     response = admin("POST", f"/clients/{client.client_id}/secret")
     assert response.status_code == 201
     assert response.headers["Deprecation"].startswith("@")

@@ -18,10 +18,10 @@ def test_builtin_roles_exist_and_cannot_be_deleted_or_reduced(admin):
     )  # fmt: skip
     assert reduce.status_code == 409
     extend = admin(
-        "PATCH", "/roles/auditor", {"add_permissions": ["reports:read"]},
+        "PATCH", "/roles/auditor", {"add_permissions": ["orders:read"]},
         headers={"If-Match": etag},
     )  # fmt: skip
-    assert extend.status_code == 200 and "reports:read" in extend.get_json()["permissions"]
+    assert extend.status_code == 200 and "orders:read" in extend.get_json()["permissions"]
 
 
 def test_auditor_reads_but_does_not_write(caller):

@@ -29,7 +29,9 @@ def served(tmp_path_factory):
     server = ServerProcess(tmp_path_factory.mktemp("schemathesis"))
     server.cli("init")
     owner = json.loads(
-        server.cli("clients", "create", "--name", "ops", "--role", "admin", "--json")
+        server.cli(
+            "clients", "create", "--name", "ops", "--role", "admin", "--force-mfa-roles", "--json"
+        )
     )
     key = json.loads(
         server.cli(

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from authserver import clock
-from authserver.apikeys.service import authenticate_api_key, warn_expiring
+from authserver.apikeys.service import check_presented_key, warn_expiring
 from authserver.extensions import db
 from authserver.models import ApiKey
 from authserver.runtime import current_settings
@@ -17,7 +17,7 @@ from authserver.runtime import current_settings
 
 def usable(key: str) -> bool:
     db.session.expire_all()
-    return authenticate_api_key(current_settings(), key) is not None
+    return check_presented_key(current_settings(), key) is not None
 
 
 def test_create_shows_the_key_once_and_stores_only_a_hash(app, owner_client, make_key, runner):
@@ -179,7 +179,7 @@ def test_bad_keys_cost_no_database_write(app, owner_client, make_key):
     statements = []
     event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
     for candidate in candidates:
-        assert authenticate_api_key(current_settings(), candidate) is None
+        assert check_presented_key(current_settings(), candidate) is None
     writes = [s for s in statements if s.split()[0].upper() in ("INSERT", "UPDATE", "DELETE")]
     assert writes == []
 

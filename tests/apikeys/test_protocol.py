@@ -199,3 +199,28 @@ def test_discovery_documents_the_api_key_token_type(http):
     assert EXCHANGE in meta["grant_types_supported"]
     assert meta["token_exchange_subject_token_types_supported"] == [API_KEY_TYPE]
     assert json.dumps(meta).count("api_key") >= 1
+
+
+def test_a_key_grants_only_what_its_owner_holds_now_everywhere(http, api, runner, make_client):
+    """The key keeps its stored scopes, but introspection, exchange and the admin API all see
+    them narrowed by the owner's roles at the moment of use (one function: usable_scope)."""
+    assert runner("roles", "create", "readers", "--scope", "orders:read users:read").exit_code == 0
+    assert runner("roles", "create", "writers", "--scope", "orders:write").exit_code == 0
+    owner = make_client("orders:read orders:write users:read", permitted=False)
+    for role in ("readers", "writers"):
+        assert runner("roles", "grant", role, "--client", owner.client_id).exit_code == 0
+    created = runner("apikeys", "create", "--client", owner.client_id, "--json",
+                     "--scope", "orders:read orders:write users:read")  # fmt: skip
+    key = json.loads(created.stdout)["key"]
+    exchanger = make_client("orders:read orders:write users:read", "--grant-type", EXCHANGE)
+    assert introspect(http, api, key)["scope"] == "orders:read orders:write users:read"
+    users = http.get("/api/v1/users", headers={"Authorization": f"Bearer {key}"})
+    assert users.status_code == 200
+    assert runner("roles", "revoke", "writers", "--client", owner.client_id).exit_code == 0
+    assert runner("roles", "revoke", "readers", "--client", owner.client_id).exit_code == 0
+    assert runner("roles", "grant", "writers", "--client", owner.client_id).exit_code == 0
+    assert introspect(http, api, key)["scope"] == "orders:write"
+    exchanged = exchange(http, exchanger, key)
+    assert exchanged.status_code == 200 and exchanged.get_json()["scope"] == "orders:write"
+    refused = http.get("/api/v1/users", headers={"Authorization": f"Bearer {key}"})
+    assert refused.status_code == 403

@@ -17,7 +17,9 @@ def test_the_reference_page_lists_operations_and_sends_requests(tmp_path):
     server = ServerProcess(tmp_path)
     server.cli("init")
     owner = json.loads(
-        server.cli("clients", "create", "--name", "ops", "--role", "admin", "--json")
+        server.cli(
+            "clients", "create", "--name", "ops", "--role", "admin", "--force-mfa-roles", "--json"
+        )
     )
     key = json.loads(
         server.cli(

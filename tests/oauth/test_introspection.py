@@ -12,6 +12,7 @@ from authserver.extensions import db
 from authserver.keys.service import create_signing_key
 from authserver.models import KeyState, SigningKey
 from authserver.runtime import current_runtime
+from tests.oauth.test_code_flow import REDIRECT, Browser
 
 
 def introspect(http, caller, token: str, **extra):
@@ -181,3 +182,37 @@ def test_a_cached_not_revoked_answer_costs_no_query_and_a_revocation_ends_it(tmp
         assert http.post("/oauth/revoke", data={"token": token}, auth=auth).status_code == 200
         after = http.post("/oauth/introspect", data={"token": token}, auth=auth).get_json()
         assert after == {"active": False}
+
+
+def test_a_token_of_a_disabled_client_is_inactive(http, runner, make_client, get_token):
+    client = make_client("api:read")
+    api = make_client("", "--role", "resource-server")
+    token = get_token(client)["access_token"]
+    assert introspect(http, api, token).get_json()["active"] is True
+    assert runner("clients", "disable", client.client_id).exit_code == 0
+    # RFC 7662 §2.2: the client is gone, so is what it holds, at once and not at exp.
+    assert introspect(http, api, token).get_json() == {"active": False}
+    api_call = http.get("/api/v1/users", headers={"Authorization": f"Bearer {token}"})
+    assert api_call.status_code == 401
+
+
+def test_a_token_of_a_disabled_user_is_inactive(http, runner, rp, user, make_client):
+    browser = Browser(http, rp)
+    callback = browser.code()
+    tokens = http.post("/oauth/token", data={
+        "grant_type": "authorization_code", "code": callback["code"], "redirect_uri": REDIRECT,
+        "code_verifier": browser.verifier},
+        auth=(rp["client_id"], rp["client_secret"])).get_json()  # fmt: skip
+    api = make_client("", "--role", "resource-server")
+    access = tokens["access_token"]
+    assert introspect(http, api, access).get_json()["active"] is True
+    assert (
+        http.get("/oauth/userinfo", headers={"Authorization": f"Bearer {access}"}).status_code
+        == 200
+    )
+    assert runner("users", "disable", user).exit_code == 0
+    assert introspect(http, api, access).get_json() == {"active": False}
+    assert (
+        http.get("/oauth/userinfo", headers={"Authorization": f"Bearer {access}"}).status_code
+        == 401
+    )

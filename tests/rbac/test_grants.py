@@ -7,13 +7,13 @@ import pytest
 from authserver.errors import Conflict
 from authserver.extensions import db
 from authserver.models import Client, Role
+from authserver.rbac.containment import OPERATOR, permissions_of
 from authserver.rbac.service import (
     create_role,
     delete_role,
     find_role,
     grant_role,
     grantable_scope,
-    permissions_of,
     update_role,
 )
 
@@ -37,31 +37,31 @@ def test_a_scope_is_narrowed_to_what_roles_permit(scope, permissions, granted):
 
 
 def test_permissions_are_the_union_over_roles(app, make_client):
-    create_role("readers", ["orders:read"])
-    create_role("writers", ["orders:write", "orders:read"])
+    create_role("readers", ["orders:read"], caller=OPERATOR)
+    create_role("writers", ["orders:write", "orders:read"], caller=OPERATOR)
     client = db.session.query(Client).filter_by(client_id=make_client("").client_id).one()
     assert permissions_of(client) == set()
-    grant_role("readers", client)
-    grant_role("writers", client)
+    grant_role("readers", client, caller=OPERATOR)
+    grant_role("writers", client, caller=OPERATOR)
     assert permissions_of(client) == {"orders:read", "orders:write"}
 
 
 def test_builtin_roles_grow_but_never_shrink_and_are_never_deleted(app):
     admin = find_role("admin")
     with pytest.raises(Conflict):
-        update_role(admin, add=[], remove=["keys:read"], description=None)
-    update_role(admin, add=["reports:read"], remove=[], description=None)
+        update_role(admin, add=[], remove=["keys:read"], description=None, caller=OPERATOR)
+    update_role(admin, add=["reports:read"], remove=[], description=None, caller=OPERATOR)
     assert "reports:read" in find_role("admin").permission_names
     with pytest.raises(Conflict):
-        delete_role(admin)
+        delete_role(admin, caller=OPERATOR)
 
 
 def test_deleting_a_role_takes_it_from_its_holders(app, make_client):
-    create_role("temp", ["x:y"])
+    create_role("temp", ["x:y"], caller=OPERATOR)
     client = db.session.query(Client).filter_by(client_id=make_client("").client_id).one()
-    grant_role("temp", client)
+    grant_role("temp", client, caller=OPERATOR)
     db.session.commit()
-    delete_role(find_role("temp"))
+    delete_role(find_role("temp"), caller=OPERATOR)
     db.session.commit()
     client = db.session.query(Client).filter_by(id=client.id).one()
     assert client.roles == [] and db.session.query(Role).filter_by(name="temp").count() == 0

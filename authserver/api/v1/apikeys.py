@@ -91,7 +91,7 @@ def create(principal: Principal, body: ApiKeyCreate) -> Reply:
         expires_in=NEVER if body.never_expires else body.expires_in_seconds,
         allowed_cidrs=tuple(body.allowed_cidrs),
     )
-    plaintext, key = create_api_key(runtime_of(current_app).settings, spec, actor=principal.actor)
+    plaintext, key = create_api_key(runtime_of(current_app).settings, spec, caller=principal)
     return _created(plaintext, key)
 
 
@@ -117,7 +117,7 @@ def rotate(principal: Principal, key_id: str, body: ApiKeyRotation) -> Reply:
         runtime_of(current_app).settings,
         key_id,
         grace_seconds=body.grace_seconds,
-        actor=principal.actor,
+        caller=principal,
     )
     return _created(plaintext, key)
 
@@ -127,4 +127,4 @@ def rotate(principal: Principal, key_id: str, body: ApiKeyRotation) -> Reply:
     permission=Permission.APIKEYS_WRITE, body=ApiKeyRevocation, response=ApiKeyOut,
 )  # fmt: skip
 def revoke(principal: Principal, key_id: str, body: ApiKeyRevocation) -> ApiKeyOut:
-    return api_key_out(revoke_api_key(key_id, reason=body.reason, actor=principal.actor))
+    return api_key_out(revoke_api_key(key_id, reason=body.reason, caller=principal))

@@ -96,8 +96,9 @@ def create(principal: Principal, body: ClientCreate) -> Reply:
         jwks=body.jwks,
         id_token_alg=body.id_token_signed_response_alg,
         skip_consent=body.skip_consent,
+        force_mfa_roles=body.force_mfa_roles,
     )
-    client, secret = create_client(spec, actor=principal.actor)
+    client, secret = create_client(spec, caller=principal)
     created = ClientCreated(**client_out(client).model_dump(), client_secret=secret)
     return Reply(created, location=f"/api/v1/clients/{client.client_id}")
 
@@ -130,9 +131,9 @@ def update(principal: Principal, client_id: str, body: ClientUpdate) -> Reply:
         skip_consent=body.skip_consent,
     )
     if changes != ClientChanges():
-        update_client(client, changes, actor=principal.actor)
+        update_client(client, changes, caller=principal)
     if body.is_active is False and client.is_active:
-        disable_client(client, actor=principal.actor)
+        disable_client(client, caller=principal)
     return Reply(client_out(client), etag=True)
 
 
@@ -145,7 +146,7 @@ def update(principal: Principal, client_id: str, body: ClientUpdate) -> Reply:
 def rotate_secret(principal: Principal, client_id: str, body: SecretRotation) -> SecretRotated:
     client = get_client(client_id)
     secret, old_until = rotate_client_secret(
-        client, grace_seconds=body.grace_seconds, actor=principal.actor
+        client, grace_seconds=body.grace_seconds, caller=principal
     )
     return SecretRotated(client_id=client_id, client_secret=secret, old_secret_expires_at=old_until)
 

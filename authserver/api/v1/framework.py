@@ -6,7 +6,10 @@ the request validation here and the OpenAPI document (``openapi.py``): there is 
 to drift. Views stay thin: they call one service function and return a model.
 
 - Authentication: ``Authorization: Bearer`` with an access token from this server or an API
-  key; 401 and 403 carry ``WWW-Authenticate`` as RFC 6750 §3 describes.
+  key, or ``Authorization: DPoP`` with a DPoP-bound token and its proof (RFC 9449 §7.1: a bound
+  token is refused as Bearer); 401 and 403 carry ``WWW-Authenticate`` as RFC 6750 §3 describes.
+- The caller's permissions bound what it may do, and also what it may give away: services
+  refuse escalation (``rbac.containment``) with a 403 that is audited.
 - Errors: RFC 9457 ``application/problem+json``; validation errors name the field.
 - Concurrency: representations carry an ``ETag``; updates require a matching ``If-Match``
   (RFC 9110 §13.1.1), so two administrators cannot silently overwrite each other.
@@ -28,16 +31,21 @@ from email.utils import format_datetime
 from typing import Any
 from urllib.parse import quote
 
+from authlib.oauth2.rfc6749 import OAuth2Error
 from flask import Blueprint, Response, current_app, request
 from pydantic import BaseModel, ValidationError
 
 from authserver.accounts.service import find_user_by_subject
 from authserver.apikeys import format as keyformat
-from authserver.apikeys.service import authenticate_api_key, ip_allowed, note_use
+from authserver.apikeys.service import check_presented_key, ip_allowed, note_use
+from authserver.dpop_proof import ALGORITHMS as DPOP_ALGORITHMS
 from authserver.errors import AuthServerError
 from authserver.extensions import db
+from authserver.http import roll_back
 from authserver.mfa.policy import ACR_MFA
-from authserver.oauth.tokens import is_for, read_access_token
+from authserver.oauth.dpop import check_request
+from authserver.oauth.tokens import AccessToken, is_for, read_access_token
+from authserver.rbac.containment import Caller, NotPermitted
 from authserver.rbac.permissions import Permission
 from authserver.runtime import runtime_of
 
@@ -66,6 +74,7 @@ class Problem(Exception):
         self.status, self.title, self.detail = status, title, detail
         self.errors = errors
         self.headers = headers or {}
+        self.extensions: dict[str, Any] = {}  # RFC 9457 §3.2 extension members
 
     def response(self) -> Response:
         body: dict[str, Any] = {"type": "about:blank", "title": self.title, "status": self.status}
@@ -73,6 +82,7 @@ class Problem(Exception):
             body["detail"] = self.detail
         if self.errors is not None:
             body["errors"] = self.errors
+        body.update(self.extensions)
         response = Response(json.dumps(body), status=self.status, mimetype=PROBLEM_JSON)
         response.headers.update(self.headers)
         response.headers["Cache-Control"] = "no-store"
@@ -107,7 +117,10 @@ def _from_domain(error: AuthServerError) -> Problem:
     errors = None
     if status == 422 and message and re.fullmatch(r"[a-z_]+", field):
         errors = [{"field": field, "message": message}]
-    return Problem(status, _TITLES.get(status, "Error"), error.description, errors=errors)
+    problem = Problem(status, _TITLES.get(status, "Error"), error.description, errors=errors)
+    if isinstance(error, NotPermitted):
+        problem.extensions = {"missing_permissions": error.missing}
+    return problem
 
 
 def _from_validation(error: ValidationError, where: str) -> Problem:
@@ -124,52 +137,74 @@ def _from_validation(error: ValidationError, where: str) -> Problem:
 # --- who is calling ---------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class Principal:
-    """The caller: ``actor`` names it in the audit trail; ``permissions`` bound what it may do."""
+#: The caller as the views see it: who (for the audit trail) and what it may do.
+Principal = Caller
 
-    actor: str
-    permissions: frozenset[str]
+
+def _challenges(error: str | None = None, description: str = "") -> str:
+    """Both schemes this API takes (RFC 6750 §3, RFC 9449 §7.1), the error on each."""
+    detail = f', error="{error}", error_description="{description}"' if error else ""
+    algs = " ".join(DPOP_ALGORITHMS)
+    return f'Bearer {REALM}{detail}, DPoP {REALM}, algs="{algs}"{detail}'
 
 
 def _unauthorized(error: str | None = None, description: str = "") -> Problem:
-    challenge = f"Bearer {REALM}"
-    if error:
-        challenge += f', error="{error}", error_description="{description}"'
     return Problem(
         401, _TITLES[401], description or "A bearer token or API key is required.",
-        headers={"WWW-Authenticate": challenge},
+        headers={"WWW-Authenticate": _challenges(error, description)},
     )  # fmt: skip
 
 
-def authenticate() -> Principal:
+def authenticate() -> Caller:
     scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
     credentials = credentials.strip()
-    if scheme.lower() != "bearer" or not credentials:
+    scheme = scheme.lower()
+    if scheme not in ("bearer", "dpop") or not credentials:
         # RFC 6750 §3.1: no error code when the request carried no credentials.
         raise _unauthorized()
     runtime = runtime_of(current_app)
     settings = runtime.settings
-    if keyformat.looks_like_key(credentials, settings.apikey_prefix):
-        key = authenticate_api_key(settings, credentials)
+    if scheme == "bearer" and keyformat.looks_like_key(credentials, settings.apikey_prefix):
+        key = check_presented_key(settings, credentials, runtime.revocations)
         if key is None or not ip_allowed(key, request.remote_addr):
             raise _unauthorized("invalid_token", "The API key is not valid.")
-        owner = key.owner_user or key.owner_client
-        owner_permissions = {p for role in owner.roles for p in role.permission_names}
         note_use(key, request.remote_addr)
-        # A key never grants more than its owner holds today.
-        return Principal(f"apikey:{key.key_id}", frozenset(key.scopes & owner_permissions))
+        # A key never grants more than its owner holds today (usable_scope).
+        return Caller(f"apikey:{key.key_id}", frozenset(key.scopes))
     token = read_access_token(credentials, settings, runtime.keyring)
     if token is None or token.is_expired() or token.is_revoked():
+        # is_revoked: also a token whose client or user has been disabled since.
         raise _unauthorized("invalid_token", "The access token is not valid.")
     if not is_for(token.claims, settings.audience):
         # A token for another resource (RFC 8707) is not a token for this API.
         raise _unauthorized("invalid_token", "The access token is for another audience.")
+    _check_sender(token, scheme, credentials)
     claims = token.claims
     if claims["sub"] == claims["client_id"]:
-        return Principal(f"client:{claims['client_id']}", frozenset(token.scope.split()))
+        return Caller(f"client:{claims['client_id']}", frozenset(token.scope.split()))
     _check_user_authentication(claims)
-    return Principal(f"user:{claims['sub']}", frozenset(token.scope.split()))
+    return Caller(f"user:{claims['sub']}", frozenset(token.scope.split()))
+
+
+def _check_sender(token: AccessToken, scheme: str, credentials: str) -> None:
+    """RFC 9449 §7.1: a DPoP-bound token (``cnf.jkt``) works only as ``DPoP`` with a proof of
+    its key for this request (``htm``, ``htu``, ``ath``); §7.2: never as a Bearer token."""
+    jkt = (token.claims.get("cnf") or {}).get("jkt")
+    if jkt is None and scheme == "bearer":
+        return
+    if jkt is None:
+        raise _unauthorized("invalid_token", "The access token is not DPoP-bound.")
+    if scheme == "bearer":
+        raise _unauthorized("invalid_token", "A DPoP-bound token needs the DPoP scheme.")
+    settings = runtime_of(current_app).settings
+    try:
+        proof = check_request(settings, request, settings.url(request.path), credentials)
+    except OAuth2Error as e:
+        raise _unauthorized("invalid_dpop_proof", e.description or "") from None
+    if proof is None:
+        raise _unauthorized("invalid_dpop_proof", "A DPoP proof is required.")
+    if proof.jkt != jkt:
+        raise _unauthorized("invalid_dpop_proof", "The proof is not signed by the token's key.")
 
 
 def _check_user_authentication(claims: dict) -> None:
@@ -190,7 +225,7 @@ def _check_user_authentication(claims: dict) -> None:
         )  # fmt: skip
 
 
-def _require(principal: Principal, permission: Permission) -> None:
+def _require(principal: Caller, permission: Permission) -> None:
     if permission.value not in principal.permissions:
         challenge = (
             f'Bearer {REALM}, error="insufficient_scope", scope="{permission.value}", '
@@ -331,7 +366,7 @@ def _handler(op: Operation, view: Callable) -> Callable:
             db.session.rollback()
             return _with_deprecation(op, e.response(), path_params)
         except AuthServerError as e:
-            db.session.rollback()
+            roll_back(e)
             return _with_deprecation(op, _from_domain(e).response(), path_params)
         return _with_deprecation(op, _respond(op, result), path_params)
 

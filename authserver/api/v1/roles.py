@@ -7,6 +7,7 @@ from sqlalchemy import select
 from authserver.api.v1.clients import get_client
 from authserver.api.v1.framework import Principal, Reply, check_if_match, operation, page
 from authserver.api.v1.schemas import (
+    GrantQuery,
     PageQuery,
     RoleCreate,
     RoleList,
@@ -15,8 +16,6 @@ from authserver.api.v1.schemas import (
     RoleUpdate,
 )
 from authserver.api.v1.users import get_user
-from authserver.audit.service import record
-from authserver.audit.tags import Tag
 from authserver.errors import NotFound
 from authserver.extensions import db
 from authserver.models import Client, Role, User, client_roles, user_roles
@@ -60,15 +59,14 @@ def list_roles(principal: Principal, query: PageQuery) -> RoleList:
 
 
 @operation(
-    "POST", "/roles", summary="Create a role", tag=TAG, permission=Permission.ROLES_WRITE,
-    body=RoleCreate, response=RoleOut, status=201,
+    "POST", "/roles", summary="Create a role (of permissions the caller holds)", tag=TAG,
+    permission=Permission.ROLES_WRITE, body=RoleCreate, response=RoleOut, status=201,
 )  # fmt: skip
 def create(principal: Principal, body: RoleCreate) -> Reply:
     role = create_role(
-        body.name, list(body.permissions), body.description, requires_mfa=body.requires_mfa
-    )
-    record(Tag.ROLE_CREATED, actor=principal.actor, role=role.name,
-           permissions=sorted(role.permission_names), requires_mfa=role.requires_mfa)  # fmt: skip
+        body.name, list(body.permissions), body.description, requires_mfa=body.requires_mfa,
+        caller=principal,
+    )  # fmt: skip
     return Reply(role_out(role), location=f"/api/v1/roles/{role.name}", etag=True)
 
 
@@ -93,9 +91,8 @@ def update(principal: Principal, name: str, body: RoleUpdate) -> Reply:
         remove=list(body.remove_permissions),
         description=body.description,
         requires_mfa=body.requires_mfa,
+        caller=principal,
     )
-    record(Tag.ROLE_UPDATED, actor=principal.actor, role=role.name,
-           permissions=sorted(role.permission_names), requires_mfa=role.requires_mfa)  # fmt: skip
     return Reply(role_out(role), etag=True)
 
 
@@ -104,9 +101,7 @@ def update(principal: Principal, name: str, body: RoleUpdate) -> Reply:
     permission=Permission.ROLES_WRITE, status=204,
 )  # fmt: skip
 def delete(principal: Principal, name: str) -> None:
-    role = _get(name)
-    delete_role(role)
-    record(Tag.ROLE_DELETED, actor=principal.actor, role=name)
+    delete_role(_get(name), caller=principal)
 
 
 @operation(
@@ -125,13 +120,12 @@ def members(principal: Principal, name: str) -> RoleMembers:
 
 
 @operation(
-    "PUT", "/roles/{name}/users/{user_id}", summary="Grant a role to a user", tag=TAG,
-    permission=Permission.ROLES_WRITE, status=204,
+    "PUT", "/roles/{name}/users/{user_id}",
+    summary="Grant a role to a user (the caller must hold what the role and the user hold)",
+    tag=TAG, permission=Permission.ROLES_WRITE, status=204,
 )  # fmt: skip
 def grant_to_user(principal: Principal, name: str, user_id: str) -> None:
-    user = get_user(user_id)
-    grant_role(_get(name).name, user)
-    record(Tag.ROLE_GRANTED, actor=principal.actor, role=name, user=user.email)
+    grant_role(_get(name).name, get_user(user_id), caller=principal)
 
 
 @operation(
@@ -139,18 +133,16 @@ def grant_to_user(principal: Principal, name: str, user_id: str) -> None:
     permission=Permission.ROLES_WRITE, status=204,
 )  # fmt: skip
 def revoke_from_user(principal: Principal, name: str, user_id: str) -> None:
-    user = get_user(user_id)
-    revoke_role(_get(name).name, user)
-    record(Tag.ROLE_REVOKED, actor=principal.actor, role=name, user=user.email)
+    revoke_role(_get(name).name, get_user(user_id), caller=principal)
 
 
 @operation(
-    "PUT", "/roles/{name}/clients/{client_id}", summary="Grant a role to a client", tag=TAG,
-    permission=Permission.ROLES_WRITE, status=204,
+    "PUT", "/roles/{name}/clients/{client_id}",
+    summary="Grant a role to a client (the caller must hold what the role and the client hold)",
+    tag=TAG, permission=Permission.ROLES_WRITE, status=204, query=GrantQuery,
 )  # fmt: skip
-def grant_to_client(principal: Principal, name: str, client_id: str) -> None:
-    grant_role(_get(name).name, get_client(client_id))
-    record(Tag.ROLE_GRANTED, actor=principal.actor, role=name, client=client_id)
+def grant_to_client(principal: Principal, name: str, client_id: str, query: GrantQuery) -> None:
+    grant_role(_get(name).name, get_client(client_id), caller=principal, force=query.force)
 
 
 @operation(
@@ -158,5 +150,4 @@ def grant_to_client(principal: Principal, name: str, client_id: str) -> None:
     tag=TAG, permission=Permission.ROLES_WRITE, status=204,
 )  # fmt: skip
 def revoke_from_client(principal: Principal, name: str, client_id: str) -> None:
-    revoke_role(_get(name).name, get_client(client_id))
-    record(Tag.ROLE_REVOKED, actor=principal.actor, role=name, client=client_id)
+    revoke_role(_get(name).name, get_client(client_id), caller=principal)

@@ -52,6 +52,11 @@ class Problem(Output):
     status: int
     detail: str | None = None
     errors: list[FieldError] | None = None
+    missing_permissions: list[str] | None = Field(
+        None,
+        description="On a 403 from the no-escalation rule: the permissions the change would "
+        "give away (or the principal acted on holds) that the caller does not hold.",
+    )
 
 
 class PageQuery(BaseModel):
@@ -59,6 +64,16 @@ class PageQuery(BaseModel):
 
     limit: int = Field(50, ge=1, le=100, description="Items per page.")
     cursor: str | None = Field(None, max_length=40, description="From the previous page.")
+
+
+class GrantQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    force: bool = Field(
+        False,
+        description="Give a client a role that requires a second factor (which binds only "
+        "users who sign in); refused otherwise.",
+    )
 
 
 # --- users ------------------------------------------------------------------------------------
@@ -139,9 +154,19 @@ class ClientCreate(Input):
     scope: Scope = ""
     public: bool = False
     token_endpoint_auth_method: AuthMethod | None = None
-    roles: list[RoleName] = Field(default_factory=list, max_length=20)
+    roles: list[RoleName] = Field(
+        default_factory=list, max_length=20,
+        description="Assigning roles needs roles:write and every permission they carry.",
+    )  # fmt: skip
+    force_mfa_roles: bool = Field(
+        False,
+        description="Assign roles that require a second factor although a client never signs "
+        "in with one (refused otherwise).",
+    )
     id_token_signed_response_alg: Alg = "RS256"  # noqa: S105 - an algorithm name
-    skip_consent: bool = False
+    skip_consent: bool = Field(
+        False, description="Needs every permission in scope: users are not asked to consent."
+    )
     jwks: dict | None = Field(None, description="A JWK Set, for private_key_jwt.")
 
 

@@ -53,7 +53,7 @@ def create(principal: Principal, body: UserCreate) -> Reply:
         body.password,
         display_name=body.display_name,
         roles=tuple(body.roles),
-        actor=principal.actor,
+        caller=principal,
     )
     return Reply(user_out(user), location=f"/api/v1/users/{user.subject}", etag=True)
 
@@ -74,9 +74,7 @@ def read(principal: Principal, user_id: str) -> Reply:
 def update(principal: Principal, user_id: str, body: UserUpdate) -> Reply:
     user = get_user(user_id)
     check_if_match(user_out(user))
-    update_user(
-        user, display_name=body.display_name, is_active=body.is_active, actor=principal.actor
-    )
+    update_user(user, display_name=body.display_name, is_active=body.is_active, caller=principal)
     return Reply(user_out(user), etag=True)
 
 
@@ -86,4 +84,4 @@ def update(principal: Principal, user_id: str, body: UserUpdate) -> Reply:
     tag=TAG, permission=Permission.USERS_WRITE, status=204,
 )  # fmt: skip
 def mfa_reset(principal: Principal, user_id: str) -> None:
-    reset_mfa(get_user(user_id), actor=principal.actor)
+    reset_mfa(get_user(user_id), caller=principal)
