@@ -307,3 +307,35 @@ def test_the_overview_counts_the_tokens_of_the_last_day(app, as_admin, make_clie
     )
     page = as_admin.get("/admin").get_data(as_text=True)
     assert re.search(r"<dt>Tokens issued</dt>\s*<dd>0 ", page)
+
+
+def test_a_delegated_admin_cannot_escalate_through_the_ui(app, http, runner, admin_user):
+    """The admin UI obeys the same rule as the API: a key clerk cannot mint a key for the
+    administrator, rotate the administrator's key, nor disable or reset the administrator."""
+    assert runner("roles", "create", "key-clerks", "--scope", "apikeys:read apikeys:write "
+                  "users:read users:write").exit_code == 0  # fmt: skip
+    clerk = make_person(app, runner, "clerk@example.com", "key-clerks")
+    made = runner("apikeys", "create", "--user", admin_user.email, "--scope", "keys:read", "--json")
+    admin_key = json.loads(made.stdout)["id"]
+    sign_in_with_code(http, clerk)
+    token = form_of(http, "/admin/apikeys")
+    minted = http.post("/admin/apikeys", data={
+        "csrf_token": token, "owner": admin_user.email, "scopes": "apikeys:write"})  # fmt: skip
+    assert minted.status_code == 403 and "needs permissions you do not hold" in minted.get_data(
+        as_text=True
+    )
+    token = form_of(http, f"/admin/apikeys/{admin_key}/rotate")
+    rotated = http.post(f"/admin/apikeys/{admin_key}/rotate",
+                        data={"csrf_token": token, "grace": "0s"})  # fmt: skip
+    assert rotated.status_code == 400 and "roles:write" in rotated.get_data(as_text=True)
+    token = form_of(http, f"/admin/users/{admin_user.subject}/disable")
+    disabled = http.post(f"/admin/users/{admin_user.subject}/disable", data={"csrf_token": token})
+    assert disabled.status_code == 303
+    db.session.expire_all()
+    assert db.session.get(User, admin_user.id).is_active
+    keys = db.session.scalars(select(ApiKey)).all()
+    assert [k.key_id for k in keys] == [admin_key] and keys[0].replaced_by_key_id is None
+    refusals = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.event == "rbac:escalation:refused")
+    ).all()
+    assert len(refusals) == 3 and {r.actor for r in refusals} == {f"user:{clerk.subject}"}

@@ -231,10 +231,12 @@ def _require(principal: Caller, permission: Permission) -> None:
             f'Bearer {REALM}, error="insufficient_scope", scope="{permission.value}", '
             f'error_description="This needs the {permission.value} permission."'
         )
-        raise Problem(
+        problem = Problem(
             403, _TITLES[403], f"This operation needs the {permission.value} permission.",
             headers={"WWW-Authenticate": challenge},
         )  # fmt: skip
+        problem.extensions = {"missing_permissions": [permission.value]}
+        raise problem
 
 
 # --- representations, ETags, pagination ---------------------------------------------------------
