@@ -3,6 +3,8 @@
 
 Codes are ≥ 256-bit random, stored as an HMAC, live 60 s and are claimed atomically, so a
 code works once; a second use fails and revokes what the first one issued (RFC 6749 §4.1.2).
+Refresh tokens are claimed with one conditional UPDATE too, and spent only with their successor
+(``refresh_tokens.claim_refresh_token``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from authserver.mfa.policy import without_step_up_scopes
 from authserver.models import AuthorizationCode, RefreshToken, RevokedAccessToken, User
 from authserver.oauth.dpop import bound_key
 from authserver.oauth.grants import check_requested_scope
-from authserver.oauth.refresh_tokens import find_refresh_token, revoke_family, rotate
+from authserver.oauth.refresh_tokens import claim_refresh_token, revoke_family
 from authserver.oauth.resources import (
     InvalidTargetError,
     check_resources,
@@ -188,7 +190,7 @@ class RefreshTokenFlow(grants.RefreshTokenGrant):
         grant_resources(asked or row.resources)
 
     def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
-        return find_refresh_token(refresh_token)
+        return claim_refresh_token(refresh_token, self.request.client.get_client_id())
 
     def authenticate_user(self, refresh_token: RefreshToken) -> User | None:
         user = db.session.get(User, refresh_token.user_id)
@@ -198,7 +200,7 @@ class RefreshTokenFlow(grants.RefreshTokenGrant):
         return user
 
     def revoke_old_credential(self, refresh_token: RefreshToken) -> None:
-        rotate(refresh_token)
+        """Rotated already: claimed when it was authenticated, committed with its successor."""
 
 
 def family_of(row: RefreshToken) -> tuple[str, dt.datetime]:
