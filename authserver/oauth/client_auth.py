@@ -16,14 +16,13 @@ from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy import delete, insert
-from sqlalchemy.exc import IntegrityError
 
 from authserver import clock
 from authserver.config import Settings
-from authserver.extensions import db
 from authserver.models import UsedAssertion
 from authserver.oauth import paths
 from authserver.oauth.guards import CLIENT_AUTH_FAILED
+from authserver.single_use import insert_apart
 
 #: How long a seen jti is remembered when the assertion's own exp is unusable.
 _MAX_REMEMBER_SECONDS = 3600
@@ -104,12 +103,7 @@ def consume_assertion_jti(client_id: str, jti: object, exp: object) -> bool:
     if isinstance(exp, int) and not isinstance(exp, bool):
         expires_at = min(latest, dt.datetime.fromtimestamp(max(exp, 0), tz=dt.UTC))
     expires_at = max(expires_at, now) + dt.timedelta(seconds=60)
-    try:
-        with db.engine.begin() as conn:
-            conn.execute(delete(UsedAssertion).where(UsedAssertion.expires_at <= now))
-            conn.execute(
-                insert(UsedAssertion).values(key=f"{client_id}:{jti}", expires_at=expires_at)
-            )
-    except IntegrityError:
-        return False
-    return True
+    return insert_apart(
+        insert(UsedAssertion).values(key=f"{client_id}:{jti}", expires_at=expires_at),
+        prune=delete(UsedAssertion).where(UsedAssertion.expires_at <= now),
+    )
