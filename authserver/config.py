@@ -56,6 +56,9 @@ class Settings:
     id_token_ttl_seconds: int = 600
     # Clock skew tolerated when checking `exp`/`iat`/`nbf` of tokens and client assertions.
     clock_skew_seconds: int = 60
+    # RFC 7523 §3: how far ahead (plus the clock skew) a client assertion's `exp` may lie. Its
+    # `jti` is remembered until then, so a replay is refused for as long as it would verify.
+    client_assertion_max_lifetime_seconds: int = 300
     # Cache-Control max-age of the JWKS document. None: derived from the rotation schedule.
     jwks_max_age_seconds: int | None = None
     # How often each worker re-reads the signing keys and its cached client registrations.
@@ -197,6 +200,10 @@ _ENV_VARS: dict[str, tuple[str, Any]] = {
     "AUTHSERVER_REFRESH_TOKEN_TTL": ("refresh_token_ttl_seconds", parse_duration),
     "AUTHSERVER_REFRESH_TOKEN_IDLE_TTL": ("refresh_token_idle_seconds", parse_duration),
     "AUTHSERVER_CLOCK_SKEW": ("clock_skew_seconds", parse_duration),
+    "AUTHSERVER_CLIENT_ASSERTION_MAX_LIFETIME": (
+        "client_assertion_max_lifetime_seconds",
+        parse_duration,
+    ),
     "AUTHSERVER_KEYRING_REFRESH": ("keyring_refresh_seconds", parse_duration),
     "AUTHSERVER_KEY_ROTATION_CHECK_INTERVAL": ("key_rotation_check_seconds", parse_duration),
     "AUTHSERVER_JWKS_MAX_AGE": ("jwks_max_age_seconds", parse_duration),
@@ -285,6 +292,7 @@ def validate(settings: Settings) -> None:
         "authorization_code_ttl_seconds",
         "refresh_token_ttl_seconds",
         "refresh_token_idle_seconds",
+        "client_assertion_max_lifetime_seconds",
         "max_body_bytes",
         "key_rotation_check_seconds",
         "mfa_fresh_auth_seconds",

@@ -25,6 +25,7 @@ from authserver.models import RecoveryCode, TotpCredential, User, WebAuthnCreden
 from authserver.rbac.containment import Caller, require_can_act_on
 from authserver.runtime import current_runtime
 from authserver.security import hash_secret
+from authserver.single_use import claim
 
 _BACKOFF_START_SECONDS = 30
 _BACKOFF_MAX_SECONDS = 3600
@@ -161,8 +162,16 @@ def confirm_totp(user: User, code: str) -> list[str] | None:
         _failed(user, "otp")
         raise InvalidInput("That code is not right. Check the time on your device and try again.")
     first = not has_second_factor(user)
-    row.confirmed_at = clock.now()
-    row.last_used_step = step
+    # One conditional UPDATE: of two requests confirming with one code, one wins (and issues
+    # the recovery codes); the step is used up as by a sign-in (RFC 6238 §5.2).
+    confirmed = claim(
+        update(TotpCredential)
+        .where(TotpCredential.id == row.id, TotpCredential.confirmed_at.is_(None))
+        .values(confirmed_at=clock.now(), last_used_step=step, last_used_at=clock.now())
+    )
+    if not confirmed:
+        raise Conflict("the authenticator app was set up already")
+    db.session.refresh(row)
     _succeeded(user, "otp")
     record(Tag.MFA_TOTP_ENROLLED, actor=user.email)
     return issue_recovery_codes(user) if first else None
@@ -179,17 +188,17 @@ def verify_totp(user: User, code: str) -> bool:
     if step is None:
         _failed(user, "otp")
         return False
-    # Claim the step atomically: two requests racing with the same code cannot both win.
-    claimed = db.session.execute(
+    # Claim the step with one conditional UPDATE (RFC 6238 §5.2): two requests racing with the
+    # same code cannot both win. It commits with the sign-in it buys.
+    claimed = claim(
         update(TotpCredential)
         .where(
             TotpCredential.id == row.id,
             (TotpCredential.last_used_step.is_(None)) | (TotpCredential.last_used_step < step),
         )
         .values(last_used_step=step, last_used_at=clock.now())
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if claimed != 1:
+    )
+    if not claimed:
         _failed(user, "otp")
         return False
     db.session.refresh(row)
@@ -252,17 +261,18 @@ def use_recovery_code(user: User, code: str) -> int | None:
     if match is None:
         _failed(user, "recovery-code")
         return None
-    claimed = db.session.execute(
+    # One conditional UPDATE decides: of two requests spending one code at once, the second
+    # waits for the first's lock and then finds it used. It commits with the sign-in it buys.
+    claimed = claim(
         update(RecoveryCode)
         .where(RecoveryCode.id == match.id, RecoveryCode.used_at.is_(None))
         .values(used_at=clock.now())
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if claimed != 1:
+    )
+    if not claimed:
         _failed(user, "recovery-code")
         return None
     _succeeded(user, "recovery-code")
-    left = len(unused) - 1
+    left = recovery_codes_left(user)
     record(Tag.MFA_RECOVERY_CODE_USED, actor=user.email, remaining=left)
     return left
 

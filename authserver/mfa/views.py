@@ -357,7 +357,10 @@ def _second_factor_page(
 
 
 def _complete(row, user: User, added: str) -> Response:
-    challenges.take_challenge(challenges.SIGN_IN)
+    if challenges.take_challenge(challenges.SIGN_IN) is None:
+        # Answered meanwhile by another request of this browser: one sign-in per password step.
+        # Nothing is committed, so the factor this request claimed stays unspent.
+        return redirect("/login", code=303)
     amr = policy.combined_amr(row.data.get("amr", []), [added])
     return finish_sign_in(user, amr, row.data.get("next", "/account"))
 

@@ -1,13 +1,17 @@
 """Client authentication by signed assertion: ``private_key_jwt`` (RFC 7523 §2.2, OIDC Core §9).
 
-Authlib verifies the assertion; we supply the client's keys, the accepted audiences and
-the replay cache of ``jti`` values (RFC 7523 §3 item 7).
+Authlib verifies the assertion; we supply the client's keys, the accepted audiences, the
+bounds on its lifetime and the replay cache of ``jti`` values (RFC 7523 §3 items 4, 6 and 7).
+An assertion is accepted once: its ``jti`` is remembered until its ``exp`` (RFC 7521 §5.2), and
+``exp`` may lie at most ``client_assertion_max_lifetime_seconds`` ahead, so that memory is
+bounded and an assertion cannot be a long-lived password.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import threading
 import time
 
@@ -16,17 +20,13 @@ from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy import delete, insert
-from sqlalchemy.exc import IntegrityError
 
 from authserver import clock
 from authserver.config import Settings
-from authserver.extensions import db
 from authserver.models import UsedAssertion
 from authserver.oauth import paths
 from authserver.oauth.guards import CLIENT_AUTH_FAILED
-
-#: How long a seen jti is remembered when the assertion's own exp is unusable.
-_MAX_REMEMBER_SECONDS = 3600
+from authserver.single_use import insert_apart
 
 
 class PrivateKeyJWT(JWTBearerClientAssertion):
@@ -49,8 +49,33 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         except (JoseError, ValueError, TypeError, KeyError) as e:
             raise InvalidClientError(description=CLIENT_AUTH_FAILED) from e
 
+    def verify_claims(self, claims: dict) -> None:
+        self.check_lifetime(claims)
+        super().verify_claims(claims)
+
+    def check_lifetime(self, claims: dict) -> None:
+        """RFC 7523 §3: refuse an ``exp`` unreasonably far ahead, and an assertion without
+        ``iat`` or issued in the future. Read on the server's clock, as the jti's memory is
+        (Authlib checks ``exp`` against the system's)."""
+        now, skew = clock.timestamp(), self.settings.clock_skew_seconds
+        exp, iat = claims.get("exp"), claims.get("iat")
+        if not _is_numeric_date(exp) or exp <= now - skew:
+            raise InvalidClientError(description="The assertion has expired or has no exp.")
+        if exp > now + self.settings.client_assertion_max_lifetime_seconds + skew:
+            raise InvalidClientError(description="The assertion's exp lies too far ahead.")
+        if not _is_numeric_date(iat) or iat > now + skew:
+            raise InvalidClientError(description="The assertion needs an iat, not in the future.")
+
     def validate_jti(self, claims: dict, jti: str) -> bool:
-        return consume_assertion_jti(claims["sub"], jti, claims.get("exp"))
+        # Until exp (and the skew by which it is still accepted): check_lifetime bounded it.
+        until = dt.datetime.fromtimestamp(claims["exp"], tz=dt.UTC) + dt.timedelta(
+            seconds=self.settings.clock_skew_seconds
+        )
+        return consume_assertion_jti(claims["sub"], jti, until)
+
+
+def _is_numeric_date(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 class RemoteJwks:
@@ -93,23 +118,12 @@ class RemoteJwks:
 _remote_jwks = RemoteJwks()
 
 
-def consume_assertion_jti(client_id: str, jti: object, exp: object) -> bool:
-    """Record a jti; False if it was seen before. Committed at once, on its own connection,
-    so that a replay is caught even when the first request fails later on."""
+def consume_assertion_jti(client_id: str, jti: object, until: dt.datetime) -> bool:
+    """Record a jti until ``until``; False if it was seen before. Committed at once, on its
+    own connection, so that a replay is caught even when the first request fails later on."""
     if not isinstance(jti, str) or not jti or len(jti) > 200:
         return False
-    now = clock.now()
-    latest = now + dt.timedelta(seconds=_MAX_REMEMBER_SECONDS)
-    expires_at = latest
-    if isinstance(exp, int) and not isinstance(exp, bool):
-        expires_at = min(latest, dt.datetime.fromtimestamp(max(exp, 0), tz=dt.UTC))
-    expires_at = max(expires_at, now) + dt.timedelta(seconds=60)
-    try:
-        with db.engine.begin() as conn:
-            conn.execute(delete(UsedAssertion).where(UsedAssertion.expires_at <= now))
-            conn.execute(
-                insert(UsedAssertion).values(key=f"{client_id}:{jti}", expires_at=expires_at)
-            )
-    except IntegrityError:
-        return False
-    return True
+    return insert_apart(
+        insert(UsedAssertion).values(key=f"{client_id}:{jti}", expires_at=until),
+        prune=delete(UsedAssertion).where(UsedAssertion.expires_at <= clock.now()),
+    )

@@ -1,8 +1,12 @@
 """The authorization code grant (RFC 6749 §4.1) with PKCE S256 required for every client
 (RFC 7636; OAuth 2.1, RFC 9700 §2.1.1), and the refresh-token grant with rotation.
 
-Codes are ≥ 256-bit random, stored as an HMAC, live 60 s and are claimed atomically, so a
-code works once; a second use fails and revokes what the first one issued (RFC 6749 §4.1.2).
+Codes are ≥ 256-bit random, stored as an HMAC, live 60 s and are claimed with one conditional
+UPDATE, so a code works once; a second use fails and revokes what the first one issued (RFC 6749
+§4.1.2). A redemption by the code's own client that fails after the claim (a wrong PKCE
+verifier, redirect_uri or user) still spends it (``single_use.Standing``): a code that leaked
+gets one guess. Refresh tokens are claimed the same way, and spent only with their successor
+(``refresh_tokens.claim_refresh_token``).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grant
 from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import g
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from authserver import clock
 from authserver.audit.service import record
@@ -25,7 +30,7 @@ from authserver.mfa.policy import without_step_up_scopes
 from authserver.models import AuthorizationCode, RefreshToken, RevokedAccessToken, User
 from authserver.oauth.dpop import bound_key
 from authserver.oauth.grants import check_requested_scope
-from authserver.oauth.refresh_tokens import find_refresh_token, revoke_family, rotate
+from authserver.oauth.refresh_tokens import claim_refresh_token, revoke_family
 from authserver.oauth.resources import (
     InvalidTargetError,
     check_resources,
@@ -35,6 +40,7 @@ from authserver.oauth.resources import (
 from authserver.oauth.revocation_cache import note_revoked
 from authserver.runtime import current_settings
 from authserver.security import generate_secret, hash_secret
+from authserver.single_use import Standing, commit_now
 
 TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 
@@ -75,13 +81,22 @@ class AuthorizationCodeFlow(grants.AuthorizationCodeGrant):
             raise
         return redirect_uri
 
+    def __init__(self, request, server) -> None:  # noqa: ANN001
+        super().__init__(request, server)
+        self.code_claim = Standing()
+
     def validate_token_request(self) -> None:
-        super().validate_token_request()
-        code = self.request.authorization_code
-        asked = requested(self.request.payload)
-        # RFC 8707 §2.2: a token request may narrow the resources of its authorization.
-        check_resources(asked, self.request.client, allowed=code.resources or None)
-        grant_resources(asked or code.resources)
+        with self.code_claim.kept_on_failure():
+            super().validate_token_request()
+            code = self.request.authorization_code
+            asked = requested(self.request.payload)
+            # RFC 8707 §2.2: a token request may narrow the resources of its authorization.
+            check_resources(asked, self.request.client, allowed=code.resources or None)
+            grant_resources(asked or code.resources)
+
+    def create_token_response(self):  # noqa: ANN201
+        with self.code_claim.kept_on_failure():
+            return super().create_token_response()
 
     def generate_authorization_code(self) -> str:
         return generate_secret()
@@ -117,7 +132,9 @@ class AuthorizationCodeFlow(grants.AuthorizationCodeGrant):
             return None
         code_hash = hash_secret(code)
         now = clock.now()
-        claimed = db.session.execute(
+        # The claim names the client: a code presented by another one is not touched (RFC 6749
+        # §4.1.3 binds it to the client it was issued to), so it cannot be burnt by a stranger.
+        claimed = self.code_claim.claim(
             update(AuthorizationCode)
             .where(
                 AuthorizationCode.code_hash == code_hash,
@@ -126,11 +143,12 @@ class AuthorizationCodeFlow(grants.AuthorizationCodeGrant):
                 AuthorizationCode.expires_at > now,
             )
             .values(used_at=now)
-        ).rowcount
-        row = db.session.get(AuthorizationCode, code_hash)
-        if claimed == 1:
+        )
+        row = db.session.get(AuthorizationCode, code_hash, populate_existing=True)
+        if claimed:
             return row
         if row is not None and row.used_at is not None and row.client_id == client.get_client_id():
+            # The claim waited for the first redemption's outcome, so what it issued is known.
             _revoke_what_a_code_issued(row)
         return None
 
@@ -154,10 +172,16 @@ def _revoke_what_a_code_issued(row: AuthorizationCode) -> None:
     if row.issued_family:
         revoke_family(row.issued_family)
     if row.issued_jti and db.session.get(RevokedAccessToken, row.issued_jti) is None:
-        db.session.add(RevokedAccessToken(jti=row.issued_jti, expires_at=row.issued_jti_expires_at))
-        note_revoked(row.issued_jti)
+        try:
+            with db.session.begin_nested():  # replays at once: one of them writes it
+                db.session.add(
+                    RevokedAccessToken(jti=row.issued_jti, expires_at=row.issued_jti_expires_at)
+                )
+            note_revoked(row.issued_jti)
+        except IntegrityError:
+            pass
     record(Tag.CODE_REPLAYED, actor=f"client:{row.client_id}", outcome="failure")
-    db.session.commit()  # the token request fails; the revocation must stand
+    commit_now()  # the token request fails; the revocation must stand
 
 
 def remember_issued(row: AuthorizationCode, token: dict, family_id: str | None) -> None:
@@ -188,7 +212,7 @@ class RefreshTokenFlow(grants.RefreshTokenGrant):
         grant_resources(asked or row.resources)
 
     def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
-        return find_refresh_token(refresh_token)
+        return claim_refresh_token(refresh_token, self.request.client.get_client_id())
 
     def authenticate_user(self, refresh_token: RefreshToken) -> User | None:
         user = db.session.get(User, refresh_token.user_id)
@@ -198,7 +222,7 @@ class RefreshTokenFlow(grants.RefreshTokenGrant):
         return user
 
     def revoke_old_credential(self, refresh_token: RefreshToken) -> None:
-        rotate(refresh_token)
+        """Rotated already: claimed when it was authenticated, committed with its successor."""
 
 
 def family_of(row: RefreshToken) -> tuple[str, dt.datetime]:

@@ -31,6 +31,7 @@ from authserver.oauth.code_flow import TOKEN_AUTH_METHODS, remember_authenticati
 from authserver.oauth.grants import check_requested_scope
 from authserver.runtime import current_settings
 from authserver.security import generate_secret, hash_secret
+from authserver.single_use import claim, commit_now
 
 DEVICE_PAGE = "/device"
 #: RFC 8628 §6.1: no vowels (no words), no look-alikes; 8 letters of 20 ≈ 34.6 bits, and
@@ -130,20 +131,26 @@ class DeviceCodeFlow(DeviceCodeGrant):
         if too_fast:
             # §3.5: slow_down, and every later poll waits 5 s longer.
             credential.interval_seconds += 5
-        db.session.commit()  # the poll is remembered although the request fails
+        commit_now()  # the poll is remembered although the request fails
         raise SlowDownError() if too_fast else AuthorizationPendingError()
 
     def create_token_response(self):  # noqa: ANN201
         credential = self.request.credential
-        claimed = db.session.execute(
+        # RFC 8628 §3.5: a device code is exchanged once. One conditional UPDATE decides among
+        # polls racing with it; it commits with the tokens it buys (nothing fails after it but
+        # the server itself, and then nothing was issued).
+        now = clock.now()
+        claimed = claim(
             update(DeviceAuthorization)
             .where(
-                DeviceAuthorization.id == credential.id, DeviceAuthorization.consumed_at.is_(None)
+                DeviceAuthorization.id == credential.id,
+                DeviceAuthorization.decision == "approved",
+                DeviceAuthorization.consumed_at.is_(None),
+                DeviceAuthorization.expires_at > now,
             )
-            .values(consumed_at=clock.now())
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if claimed != 1:
+            .values(consumed_at=now)
+        )
+        if not claimed:
             raise InvalidGrantError(description="The device code was used already.")
         # A step-up scope is never granted without a second factor (the page asked for one).
         credential.scope = without_step_up_scopes(
@@ -165,13 +172,25 @@ def find_by_user_code(text: str) -> DeviceAuthorization | None:
     return row
 
 
-def decide(row: DeviceAuthorization, session: UserSession, *, approved: bool) -> None:
-    row.decision = "approved" if approved else "denied"
-    row.user_id = session.user_id
-    row.sid = session.sid
-    row.auth_time = session.auth_time
-    row.amr = list(session.amr)
-    row.decided_at = clock.now()
+def decide(row: DeviceAuthorization, session: UserSession, *, approved: bool) -> bool:
+    """Record the user's answer; False if the request was answered (or expired) meanwhile.
+
+    One conditional UPDATE: two answers at once (two tabs, two people who both have the user
+    code) cannot both stand, nor can the second change who approved (RFC 8628 §3.3, §5.1)."""
+    now = clock.now()
+    decision = "approved" if approved else "denied"
+    decided = claim(
+        update(DeviceAuthorization)
+        .where(
+            DeviceAuthorization.id == row.id,
+            DeviceAuthorization.decision.is_(None),
+            DeviceAuthorization.expires_at > now,
+        )
+        .values(decision=decision, user_id=session.user_id, sid=session.sid,
+                auth_time=session.auth_time, amr=list(session.amr), decided_at=now)
+    )  # fmt: skip
+    if not decided:
+        return False
     record(Tag.DEVICE_DECIDED, actor=session.user.email, client=row.client_id,
-           decision=row.decision, scope=row.scope)  # fmt: skip
-    db.session.flush()
+           decision=decision, scope=row.scope)  # fmt: skip
+    return True

@@ -69,7 +69,8 @@ def confirm() -> Response:
     if request.method == "POST":
         if not form.validate_on_submit():
             return make_response(render_template("error.html", message="The form expired."), 400)
-        decide(row, session, approved=bool(form.allow.data))
+        if not decide(row, session, approved=bool(form.allow.data)):
+            return _code_page(DeviceCodeForm(formdata=None), NOT_FOUND, 400)
         db.session.commit()
         return make_response(render_template("device_done.html", approved=bool(form.allow.data),
                                              client=client))  # fmt: skip

@@ -17,17 +17,16 @@ import hmac
 
 from authlib.oauth2.rfc6749 import OAuth2Error
 from flask import Request, Response, current_app
-from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, insert
 
 from authserver import clock
 from authserver.config import Settings
 from authserver.current_request import current_request
 from authserver.dpop_proof import MAX_AGE_SECONDS, InvalidProof, Proof, check_proof
-from authserver.extensions import db
 from authserver.models import DpopProof
 from authserver.runtime import runtime_of
 from authserver.security import hash_secret
+from authserver.single_use import insert_apart
 
 HEADER = "DPoP"
 NONCE_HEADER = "DPoP-Nonce"
@@ -78,14 +77,14 @@ def _first_use(settings: Settings, jti: str) -> bool:
             return bool(connection.set(f"authserver:dpop:{key}", b"1", nx=True, ex=ttl))
         finally:
             connection.close()
+    # RFC 9449 §11.1: a proof is accepted once, whatever becomes of the request it came with;
+    # so the jti is committed on its own, not in the request's transaction (which a failed
+    # request, or one that writes nothing, such as UserInfo, never commits).
     now = clock.now()
-    db.session.execute(delete(DpopProof).where(DpopProof.expires_at <= now))
-    try:
-        with db.session.begin_nested():
-            db.session.add(DpopProof(jti_hash=key, expires_at=now + dt.timedelta(seconds=ttl)))
-    except IntegrityError:
-        return False
-    return True
+    return insert_apart(
+        insert(DpopProof).values(jti_hash=key, expires_at=now + dt.timedelta(seconds=ttl)),
+        prune=delete(DpopProof).where(DpopProof.expires_at <= now),
+    )
 
 
 def check_request(

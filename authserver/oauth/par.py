@@ -21,6 +21,7 @@ from authserver.extensions import db
 from authserver.models import PushedRequest
 from authserver.oauth.code_flow import TOKEN_AUTH_METHODS
 from authserver.security import generate_secret, hash_secret
+from authserver.single_use import claim
 
 REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
 EXPIRES_IN_SECONDS = 60
@@ -124,13 +125,16 @@ def find_pushed(request_uri: str, client_id: str | None) -> PushedRequest | None
 
 
 def consume(row: PushedRequest) -> bool:
-    """Mark the request used (RFC 9126 §4: one-time); False if it was used meanwhile."""
-    return (
-        db.session.execute(
-            update(PushedRequest)
-            .where(PushedRequest.id == row.id, PushedRequest.used_at.is_(None))
-            .values(used_at=clock.now())
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        == 1
+    """Mark the request used (RFC 9126 §4: one-time); False if it was used or expired
+    meanwhile. One conditional UPDATE decides among requests racing with one request_uri; it
+    commits with the code (or the error) it leads to."""
+    now = clock.now()
+    return claim(
+        update(PushedRequest)
+        .where(
+            PushedRequest.id == row.id,
+            PushedRequest.used_at.is_(None),
+            PushedRequest.expires_at > now,
+        )
+        .values(used_at=now)
     )

@@ -17,6 +17,7 @@ from authserver.config import Settings
 from authserver.extensions import db
 from authserver.models import RefreshToken
 from authserver.security import generate_secret, hash_secret
+from authserver.single_use import claim, commit_now
 
 
 def new_refresh_token(**_: object) -> str:
@@ -67,29 +68,59 @@ def store_refresh_token(settings: Settings, plaintext: str, lineage: Lineage) ->
     return row
 
 
-def find_refresh_token(plaintext: str) -> RefreshToken | None:
-    """A usable token, or None. A rotated token presented again is reuse: its family is
-    revoked at once (committed on its own, since the request itself fails)."""
+def claim_refresh_token(plaintext: str, client_id: str) -> RefreshToken | None:
+    """The token, claimed for rotation by this request; None if it is unknown, another
+    client's, revoked, expired or rotated already.
+
+    One conditional UPDATE decides (RFC 9700 §4.14.2): of two requests presenting one token at
+    once, the second waits for the first's lock and then finds it rotated, which is reuse. The
+    claim is part of the request's transaction (``single_use.claim``): it commits with the
+    successor token, and a request that fails after it (invalid_scope, invalid_target, a DPoP
+    key that is not the bound one) rolls it back and leaves the token as it was, so a stolen
+    token presented wrongly cannot spend the client's grant. A token is therefore spent exactly
+    when its successor is issued."""
     if not isinstance(plaintext, str) or len(plaintext) > 200:
         return None
-    row = db.session.scalar(
-        select(RefreshToken).where(RefreshToken.token_hash == hash_secret(plaintext))
+    token_hash = hash_secret(plaintext)
+    now = clock.now()
+    claimed = claim(
+        update(RefreshToken)
+        .where(
+            RefreshToken.token_hash == token_hash,
+            # RFC 6749 §6: bound to its client; another client's presentation changes nothing.
+            RefreshToken.client_id == client_id,
+            RefreshToken.rotated_at.is_(None),
+            RefreshToken.revoked_at.is_(None),
+            RefreshToken.expires_at > now,
+            RefreshToken.idle_expires_at > now,
+        )
+        .values(rotated_at=now)
     )
-    if row is None:
-        return None
-    if row.rotated_at is not None and row.revoked_at is None:
-        revoke_family(row.family_id)
+    row = db.session.scalar(
+        select(RefreshToken)
+        .where(RefreshToken.token_hash == token_hash)
+        .execution_options(populate_existing=True)
+    )
+    if claimed:
+        return row
+    if row is not None and row.client_id == client_id and row.rotated_at is not None:
+        _reused(row)
+    return None
+
+
+def _reused(row: RefreshToken) -> None:
+    """A rotated token presented again by its client: one of two holders is not the client, so
+    the whole family goes (RFC 9700 §4.14.2), committed although the request fails."""
+    # Only the request that revokes something records it: concurrent losers of one race wait
+    # for each other's row locks and find the family revoked already.
+    if revoke_family(row.family_id):
         record(
             Tag.REFRESH_REUSED,
             actor=f"client:{row.client_id}",
             family=row.family_id,
             outcome="failure",
         )
-        db.session.commit()
-        return None
-    if not row.is_usable_at(clock.now()):
-        return None
-    return row
+    commit_now()
 
 
 def revoke_family(family_id: str) -> int:
@@ -99,8 +130,3 @@ def revoke_family(family_id: str) -> int:
         .values(revoked_at=clock.now())
     )
     return result.rowcount
-
-
-def rotate(row: RefreshToken) -> None:
-    row.rotated_at = clock.now()
-    db.session.flush()

@@ -45,16 +45,16 @@ def answer_token(request: Request) -> Response:
         try:
             proof = check_request(settings, request, settings.url(paths.TOKEN))
         except OAuth2Error as error:
-            db.session.commit()  # the proof's jti stays spent
             return with_nonce(server.handle_error_response(request, error), settings)
         if proof is not None:
             request.environ[DPOP_JKT] = proof.jkt
         response = server.create_token_response(request)
         # What an issued token leaves behind (the code claimed, the refresh token stored or
         # rotated) is committed with its success; a failed request writes nothing but what
-        # it commits itself (a replayed code's revocations, a device poll). The DPoP proof's
-        # jti is spent whatever the outcome.
-        if response.status_code == 200 or proof is not None:
+        # is committed on its own (authserver.single_use: a DPoP proof's or an assertion's
+        # jti, a code its own client failed to redeem, a replayed code's revocations, a
+        # family revoked on reuse, a device poll).
+        if response.status_code == 200:
             commit_if_used()
         return with_nonce(response, settings)
 
