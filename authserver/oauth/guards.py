@@ -18,8 +18,9 @@ FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 #: The one answer to every failed client authentication, whatever the cause: an unknown
 #: client and a wrong secret must be indistinguishable.
 CLIENT_AUTH_FAILED = "Client authentication failed."
-#: RFC 8707 §2: ``resource`` may be given several times; every other parameter once.
-REPEATABLE = frozenset({"resource"})
+#: RFC 8707 §2 and RFC 8693 §2.1: ``resource`` and ``audience`` may be given several times;
+#: every other parameter once.
+REPEATABLE = frozenset({"resource", "audience"})
 
 
 def check_form_request(request: Request) -> None:
