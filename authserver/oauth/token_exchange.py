@@ -32,6 +32,7 @@ from authserver.clients.service import CONFIDENTIAL_AUTH_METHODS
 from authserver.current_request import client_address
 from authserver.extensions import db
 from authserver.models import User
+from authserver.oauth.grants import check_scope_syntax
 from authserver.oauth.resources import (
     InvalidTargetError,
     check_resources,
@@ -117,6 +118,8 @@ class ApiKeyExchange(BaseGrant, TokenEndpointMixin):
         if key is None or not ip_allowed(key, self.request_remote_addr()):
             raise InvalidGrantError(description="The subject token is not valid.")
         scope = self.request.payload.scope
+        # Before the scope is quoted in a description (RFC 6749 §5.2 limits its characters).
+        check_scope_syntax(scope)
         if scope:
             beyond = set(scope.split()) - key.scopes
             if beyond:

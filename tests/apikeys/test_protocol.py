@@ -168,6 +168,11 @@ def test_bad_subject_tokens_are_invalid_grant_alike(http, exchanger, key, runner
         ({"subject_token_type": ""}, "invalid_request"),
         ({"requested_token_type": "urn:ietf:params:oauth:token-type:id_token"}, "invalid_request"),
         ({"actor_token": "x", "actor_token_type": API_KEY_TYPE}, "invalid_request"),
+        # RFC 6749 §3.3 scope-tokens; these were quoted in a description Authlib refused (500).
+        ({"scope": 'orders:read"'}, "invalid_scope"),
+        ({"scope": "orders:read\\"}, "invalid_scope"),
+        ({"scope": "orders:réad"}, "invalid_scope"),
+        ({"scope": "orders:read\x01"}, "invalid_scope"),
     ],
 )
 def test_exchange_request_errors(http, exchanger, key, extra, error):
