@@ -152,6 +152,24 @@ def test_random_admin_api_calls_never_give_a_5xx(http, admin_headers, method, pa
     assert _server_error(response) is None
 
 
+@FUZZ
+@given(
+    method=st.sampled_from(["POST", "PATCH", "PUT"]),
+    path=st.sampled_from(["/users", "/clients", "/roles", "/api-keys", "/key-rotations",
+                          "/roles/admin", "/key-schedules/ES256"]),
+    opening=st.sampled_from(["[", '{"a":', '{"name": [', '{"scopes": {"x":']),
+    depth=st.integers(0, 4000),
+)  # fmt: skip
+def test_nested_json_bodies_never_give_a_5xx(http, admin_headers, method, path, opening, depth):
+    # Python's json raised RecursionError near 1,000 levels (authserver.json_input limits it).
+    closing = "".join({"[": "]", "{": "}"}[c] for c in opening if c in "[{")[::-1]
+    body = opening * depth + "1" + closing * depth
+    response = http.open("/api/v1" + path, method=method, data=body,
+                         content_type="application/json",
+                         headers={**admin_headers, "If-Match": '"x"'})  # fmt: skip
+    assert _server_error(response) is None
+
+
 @pytest.mark.parametrize("name", ["response_type", "scope", "client_id", "redirect_uri"])
 def test_control_characters_in_an_authorization_request_get_the_error_page(http, registered, name):
     # Found by the fuzzer: Authlib raised ValueError building an error that quoted the value.
