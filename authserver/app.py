@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -16,6 +15,7 @@ from authserver.checks import check_settings
 from authserver.config import PROJECT_ROOT, Settings, load_settings
 from authserver.extensions import db, migrate
 from authserver.logging_setup import configure_logging, register_access_log
+from authserver.private_files import create_private_file, make_private_dir
 
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 
@@ -37,7 +37,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
         MAX_FORM_MEMORY_SIZE=settings.max_body_bytes,
         JSON_SORT_KEYS=False,
     )
-    _ensure_sqlite_folder(settings)
+    _ensure_sqlite_file(settings)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
 
@@ -108,12 +108,13 @@ def _engine_options(settings: Settings) -> dict:
     return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}
 
 
-def _ensure_sqlite_folder(settings: Settings) -> None:
-    prefix = "sqlite:///"
-    if settings.database_url.startswith(prefix):
-        path = settings.database_url[len(prefix) :]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+def _ensure_sqlite_file(settings: Settings) -> None:
+    """The database file (and its folder) private before SQLite first opens it: SQLite gives
+    the -wal and -shm files it makes later the database file's mode (authserver.private_files)."""
+    path = settings.sqlite_file
+    if path is not None:
+        make_private_dir(path.parent)
+        create_private_file(path)
 
 
 @event.listens_for(Engine, "connect")

@@ -1,15 +1,18 @@
 """Start-up checks: production refuses settings that are only safe on a laptop.
 
 Each problem is one line naming the setting to change. ``create_app`` refuses to start in
-production when there is any; ``authserver doctor`` prints every check, in any environment.
+production when there is any; ``authserver doctor`` prints every check, in any environment,
+and also the modes of the files that hold secrets (``mode_checks``), which it only reports.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from authserver.config import ConfigError, Settings
+from authserver.private_files import loose_mode
 
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
@@ -47,6 +50,21 @@ def production_checks(settings: Settings, workers: int = 1) -> list[Check]:
             "more than one worker or host (or serve --workers 1)",
         ),
     ]
+
+
+def mode_checks(paths: list[tuple[str, Path, int]]) -> list[Check]:
+    """One check per private file or folder that exists (``authserver.private_files``): no
+    other local user may read it (or, for a folder, add files to it)."""
+    checks = []
+    for what, path, allowed in paths:
+        if not path.exists():
+            continue
+        mode = loose_mode(path, allowed)
+        checks.append(Check(
+            f"{what} private ({path})", mode is None,
+            f"{path} is mode {mode or 0:04o}, open to other local users: chmod {allowed:o} {path}",
+        ))  # fmt: skip
+    return checks
 
 
 def problems(settings: Settings, workers: int = 1) -> list[str]:

@@ -16,6 +16,8 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import import_key
 
+from authserver import json_input
+
 DPOP_TYP = "dpop+jwt"
 #: Asymmetric algorithms only (§4.2: a MAC would need a shared secret).
 ALGORITHMS = ("ES256", "ES384", "RS256", "PS256", "EdDSA", "Ed25519")
@@ -54,9 +56,16 @@ def check_proof(
     if not isinstance(proof, str) or not proof or len(proof) > _MAX_PROOF:
         raise InvalidProof("missing or oversized DPoP proof")
     try:
-        header = jws.extract_compact(proof.encode("ascii")).headers()
+        extracted = jws.extract_compact(proof.encode("ascii"))
+        header = extracted.headers()
     except (JoseError, ValueError, UnicodeError):
         raise InvalidProof("the DPoP proof is not a JWS") from None
+    try:
+        # joserfc json-loads the payload once the signature verifies, but the key is the
+        # proof's own: a deeply nested payload was a RecursionError (RFC 8259 §9 allows a limit).
+        json_input.check_depth(extracted.payload)
+    except ValueError:
+        raise InvalidProof("the DPoP proof's payload is nested too deep") from None
     alg, public = header.get("alg"), header.get("jwk")
     if header.get("typ") != DPOP_TYP or alg not in ALGORITHMS:
         raise InvalidProof("typ must be dpop+jwt with an asymmetric alg")

@@ -1,7 +1,8 @@
 """Verify authserver access tokens in a downstream API, locally, against the published JWKS.
 
 Importable without the server: this module needs only joserfc and the standard library
-(``require_token`` imports Flask when it is used).
+(and ``authserver.json_input``, which needs only the standard library; ``require_token``
+imports Flask when it is used).
 
     jwks = JWKSCache("https://id.example.com/.well-known/jwks.json")
     claims = verify_access_token(
@@ -19,7 +20,6 @@ misses a key; a kid it does not know still triggers one rate-limited refresh.
 from __future__ import annotations
 
 import email.utils
-import json
 import threading
 import time
 import urllib.error
@@ -30,6 +30,8 @@ from typing import Any
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
+
+from authserver import json_input
 
 __all__ = [
     "ALLOWED_ALGORITHMS",
@@ -167,9 +169,15 @@ class JWKSCache:
 
     @staticmethod
     def _parse(body: bytes) -> dict[str, Any]:
-        document = json.loads(body)
+        # Depth-limited: a deeply nested document was a RecursionError, not a bad JWKS.
+        document = json_input.loads(body)
+        entries = document.get("keys") if isinstance(document, dict) else None
+        if not isinstance(entries, list):
+            raise ValueError("not a JWK Set")
         keys = {}
-        for entry in document.get("keys", []):
+        for entry in entries:
+            if not isinstance(entry, dict):
+                continue
             kid, alg = entry.get("kid"), entry.get("alg")
             if not isinstance(kid, str) or alg not in ALLOWED_ALGORITHMS:
                 continue

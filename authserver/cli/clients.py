@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 from flask.cli import AppGroup
 
+from authserver import json_input
 from authserver.cli.keys import Duration
 from authserver.cli.output import emit, fail, iso, split_multi, transaction
 from authserver.clients.service import (
@@ -108,7 +108,7 @@ def create(
 
 def _read_jwks(path: str) -> dict:
     try:
-        return json.loads(Path(path).read_text())
+        return json_input.loads(Path(path).read_bytes())
     except (OSError, ValueError):
         raise InvalidInput(f"cannot read a JWK Set from {path}") from None
 

@@ -6,16 +6,23 @@ import sys
 
 import click
 
-from authserver.checks import production_checks
+from authserver.checks import mode_checks, production_checks
 from authserver.config import load_settings
+from authserver.keys.kek import FileKekSource, kek_source_for
+from authserver.private_files import database_paths
 
 
 @click.command("doctor")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
 def doctor_command(workers: int) -> None:
-    """Check the settings against what production requires; exit 1 if any check fails."""
+    """Check the settings against what production requires, and that the database and key
+    files are private; exit 1 if any check fails."""
     settings = load_settings()
-    checks = production_checks(settings, workers)
+    source = kek_source_for(settings)
+    private = database_paths(settings)
+    if isinstance(source, FileKekSource):
+        private += source.private_paths()
+    checks = production_checks(settings, workers) + mode_checks(private)
     for check in checks:
         click.echo(f"{'ok     ' if check.ok else 'PROBLEM'}  {check.name}")
         if not check.ok:

@@ -17,6 +17,7 @@ import click
 from authserver.checks import check_settings
 from authserver.config import load_settings
 from authserver.logging_setup import granian_log_config
+from authserver.private_files import make_private_dir
 
 # Requests one worker runs at once; more wait in the listen backlog instead of piling up as
 # threads that contend for the worker's interpreter lock.
@@ -27,7 +28,7 @@ def _prepare_metrics_dir(path: Path) -> None:
     # prometheus_client's multiprocess mode: every worker writes its counters here. It reads
     # this variable itself, at import, so it is set before any worker exists.
     shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True)
+    make_private_dir(path)  # with instance/ when serve is the first to need it
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
 
 

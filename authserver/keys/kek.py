@@ -20,6 +20,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from authserver.config import ConfigError, Settings, decode_kek
+from authserver.private_files import PRIVATE_DIR, PRIVATE_FILE, make_private_dir, tighten_dir
 
 _NONCE_BYTES = 12
 KEK_FILE_NAME = "kek"
@@ -62,9 +63,9 @@ def new_kek_text() -> bytes:
 
 
 class FileKekSource:
-    """Development KEKs under ``keys_dir``, each base64 of 32 random bytes, mode 0600:
-    ``kek`` encrypts; ``kek.next`` (a rotation in progress) and ``kek.previous`` (one per
-    line) still decrypt."""
+    """Development KEKs under ``keys_dir`` (mode 0700), each base64 of 32 random bytes, mode
+    0600: ``kek`` encrypts; ``kek.next`` (a rotation in progress) and ``kek.previous`` (one
+    per line) still decrypt."""
 
     def __init__(self, keys_dir: str) -> None:
         self.path = Path(keys_dir) / KEK_FILE_NAME
@@ -75,9 +76,17 @@ class FileKekSource:
         return self.path.exists()
 
     def create(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.path.parent)
+        # The folder may come from a checkout (keys/ is in the repository, mode 0755).
+        tighten_dir(self.path.parent)
         # O_EXCL: never overwrite a KEK, which would orphan every ciphertext it wrapped.
         _write_private(self.path, new_kek_text(), exclusive=True)
+
+    def private_paths(self) -> list[tuple[str, Path, int]]:
+        """(what, path, the widest mode it may have), for ``authserver doctor``."""
+        files = [("KEK file", p, PRIVATE_FILE)
+                 for p in (self.path, self.next_path, self.previous_path)]  # fmt: skip
+        return [("keys folder", self.path.parent, PRIVATE_DIR), *files]
 
     def keks(self) -> list[bytes]:
         try:

@@ -11,7 +11,6 @@ Callers see ``PasskeyError`` only, never the package's own exception types.
 from __future__ import annotations
 
 import dataclasses
-import json
 from urllib.parse import urlsplit
 
 from webauthn import (
@@ -32,6 +31,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
+from authserver import json_input
 from authserver.config import Settings
 
 TIMEOUT_MS = 120_000
@@ -134,9 +134,9 @@ def _parse(credential_json: str) -> dict:
     if not isinstance(credential_json, str) or len(credential_json) > _MAX_CREDENTIAL_JSON:
         raise PasskeyError("the passkey answer is missing or too large")
     try:
-        value = json.loads(credential_json)
-    except ValueError:
-        raise PasskeyError("the passkey answer is not JSON") from None
+        value = json_input.loads(credential_json)
+    except ValueError as e:
+        raise PasskeyError(f"the passkey answer is {e}") from None
     if not isinstance(value, dict) or not isinstance(value.get("id"), str):
         raise PasskeyError("the passkey answer has no credential id")
     return value

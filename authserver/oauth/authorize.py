@@ -50,7 +50,15 @@ _VSCHAR_PARAMS = ("response_type", "client_id", "scope", "state", "redirect_uri"
                   "max_age", "acr_values")  # fmt: skip
 
 
+# Authlib quotes an unknown response_type in its error description, and refuses (ValueError:
+# a 500) the two VSCHAR characters RFC 6749 §5.2 forbids there; no response type (§3.1.1:
+# letters, digits, "_") has them.
+_UNQUOTABLE = frozenset('"\\')
+
+
 def _has_bad_characters(args) -> bool:  # noqa: ANN001
+    if any(c in _UNQUOTABLE for value in args.getlist("response_type") for c in value):
+        return True
     return any(
         any(not 0x20 <= ord(c) <= 0x7E for c in value)
         for name in _VSCHAR_PARAMS

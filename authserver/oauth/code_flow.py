@@ -71,6 +71,16 @@ class AuthorizationCodeFlow(grants.AuthorizationCodeGrant):
     def validate_requested_scope(self) -> None:
         check_requested_scope(self.request.payload.scope, self.request.client, self.redirect_uri)
 
+    @staticmethod
+    def validate_authorization_redirect_uri(request, client):  # noqa: ANN001, ANN205
+        # Authlib quotes an unregistered redirect URI in its error description, and refuses
+        # (ValueError: a 500) a description with '"' or '\', which RFC 6749 §5.2 forbids there.
+        # Not registered: no redirect (§4.1.2.1), the error page (or, at PAR, JSON) says so.
+        uri = request.payload.redirect_uri
+        if uri and not client.check_redirect_uri(uri):
+            raise InvalidRequestError(description="The redirect URI is not registered.")
+        return grants.AuthorizationCodeGrant.validate_authorization_redirect_uri(request, client)
+
     def validate_authorization_request(self):  # noqa: ANN201
         redirect_uri = super().validate_authorization_request()
         try:

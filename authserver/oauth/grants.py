@@ -11,9 +11,8 @@ from authserver.oauth.resources import check_resources, grant_resources, request
 from authserver.rbac.scopes import validate_scope as _validate_scope_syntax
 
 
-def check_requested_scope(scope: str | None, client, redirect_uri: str | None = None) -> None:  # noqa: ANN001
-    """RFC 6749 §3.3: a client gets at most the scopes it is registered for; asking for more
-    is invalid_scope. Omitting scope means the registered default (all of them)."""
+def check_scope_syntax(scope: str | None, redirect_uri: str | None = None) -> None:
+    """RFC 6749 §3.3: scope-tokens of %x21 / %x23-5B / %x5D-7E; invalid_scope otherwise."""
     if not scope:
         return
     try:
@@ -22,6 +21,14 @@ def check_requested_scope(scope: str | None, client, redirect_uri: str | None = 
         raise InvalidScopeError(
             description="The scope is malformed.", redirect_uri=redirect_uri
         ) from None
+
+
+def check_requested_scope(scope: str | None, client, redirect_uri: str | None = None) -> None:  # noqa: ANN001
+    """RFC 6749 §3.3: a client gets at most the scopes it is registered for; asking for more
+    is invalid_scope. Omitting scope means the registered default (all of them)."""
+    if not scope:
+        return
+    check_scope_syntax(scope, redirect_uri)
     extra = set(scope.split()) - client.scopes
     if extra:
         raise InvalidScopeError(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from urllib.parse import parse_qsl
 
 from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError
@@ -18,8 +19,11 @@ FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 #: The one answer to every failed client authentication, whatever the cause: an unknown
 #: client and a wrong secret must be indistinguishable.
 CLIENT_AUTH_FAILED = "Client authentication failed."
-#: RFC 8707 §2: ``resource`` may be given several times; every other parameter once.
-REPEATABLE = frozenset({"resource"})
+#: RFC 6749 §5.2: the characters an error_description may hold (here a short run of them).
+_DESCRIBABLE = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]{1,64}")
+#: RFC 8707 §2 and RFC 8693 §2.1: ``resource`` and ``audience`` may be given several times;
+#: every other parameter once.
+REPEATABLE = frozenset({"resource", "audience"})
 
 
 def check_form_request(request: Request) -> None:
@@ -72,7 +76,10 @@ def _check_pairs(raw: bytes, where: str) -> list[tuple[str, str]]:
         if "\x00" in name or "\x00" in value:
             raise InvalidRequestError(description="Parameters must not contain NUL characters.")
         if name in seen and name not in REPEATABLE:
-            raise InvalidRequestError(description=f"Parameter '{name}' appears more than once.")
+            # Named only when the name may stand in an error description (RFC 6749 §5.2;
+            # Authlib refuses anything else with a ValueError, which was a 500).
+            shown = f" '{name}'" if _DESCRIBABLE.fullmatch(name) else ""
+            raise InvalidRequestError(description=f"Parameter{shown} appears more than once.")
         seen.add(name)
     return pairs
 

@@ -85,7 +85,9 @@ def push_request(server, flask_request: Request) -> Response:  # noqa: ANN001
         PushedRequest(
             reference_hash=hash_secret(reference),
             client_id=client.get_client_id(),
-            params={k: params.getlist(k)[0] for k in params},
+            # Every value: RFC 8707 §2 lets ``resource`` repeat, and RFC 9126 §2.1 makes the
+            # pushed request carry all of the authorization request's parameters.
+            params=params.to_dict(flat=False),
             created_at=now,
             expires_at=now + dt.timedelta(seconds=EXPIRES_IN_SECONDS),
         )

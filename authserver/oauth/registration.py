@@ -17,6 +17,7 @@ import hmac
 from flask import Blueprint, Response, abort, jsonify, request
 from sqlalchemy import select
 
+from authserver import json_input
 from authserver.api.v1.framework import Problem, authenticate
 from authserver.clients.service import (
     ClientChanges,
@@ -59,7 +60,10 @@ def _metadata() -> dict | Response:
     """The request's JSON metadata, type-checked (RFC 7591 §2: unknown fields are ignored)."""
     if request.mimetype != "application/json":
         return _error(400, "invalid_client_metadata", "Send the metadata as application/json.")
-    data = request.get_json(silent=True)
+    try:
+        data = json_input.loads(request.get_data(cache=True))
+    except json_input.JSONInputError as e:
+        return _error(400, "invalid_client_metadata", f"The metadata is {e}.")
     if not isinstance(data, dict):
         return _error(400, "invalid_client_metadata", "The metadata must be a JSON object.")
     for name in _LISTS:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import OAuth2Error
 
+from authserver import json_input
 from authserver.config import SIGNING_ALGORITHMS, ConfigError, Settings
 from authserver.current_request import current_request
 from authserver.durations import parse_duration
@@ -40,9 +40,9 @@ def parse_policies(text: str | None) -> dict[str, ResourcePolicy]:
     if not text:
         return {}
     try:
-        raw = json.loads(text)
-    except ValueError:
-        raise ConfigError("AUTHSERVER_RESOURCE_POLICIES: not JSON") from None
+        raw = json_input.loads(text)
+    except ValueError as e:
+        raise ConfigError(f"AUTHSERVER_RESOURCE_POLICIES: {e}") from None
     if not isinstance(raw, dict):
         raise ConfigError("AUTHSERVER_RESOURCE_POLICIES: a JSON object of resource URIs")
     policies = {}

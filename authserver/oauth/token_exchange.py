@@ -5,6 +5,13 @@ token comes from the same generator as every other access token. A client authen
 presents an API key as ``subject_token`` (type ``urn:authserver:params:oauth:token-type:
 api_key``) and gets an access token whose ``sub`` is the key's owner and whose scopes are
 the key's (never more), so downstream APIs can verify it locally against JWKS.
+
+RFC 8693 §2.1 ``resource`` (URIs) and ``audience`` (logical names) say where the token will
+be used. ``resource`` follows the rules of every other grant (RFC 8707): only resources
+registered for the exchanging client, which become the token's ``aud`` and pick its
+per-resource policy. The only names this server knows for a service are those registered
+resources, so an ``audience`` must be one of them; anything else is ``invalid_target``
+(RFC 8693 §2.2.2).
 """
 
 from __future__ import annotations
@@ -25,6 +32,13 @@ from authserver.clients.service import CONFIDENTIAL_AUTH_METHODS
 from authserver.current_request import client_address
 from authserver.extensions import db
 from authserver.models import User
+from authserver.oauth.grants import check_scope_syntax
+from authserver.oauth.resources import (
+    InvalidTargetError,
+    check_resources,
+    grant_resources,
+    requested,
+)
 from authserver.oauth.token_types import (
     ACCESS_TOKEN_TYPE,
     API_KEY_TOKEN_TYPE,
@@ -60,6 +74,18 @@ class Subject:
         return self.sub
 
 
+def _targets(payload, client) -> list[str]:  # noqa: ANN001
+    """The resources the token is for: ``resource`` values, then ``audience`` values."""
+    resources = check_resources(requested(payload), client)
+    audiences = list(dict.fromkeys(payload.datalist.get("audience", [])))
+    registered = set(client.resources)
+    if any(audience not in registered for audience in audiences):
+        raise InvalidTargetError(
+            description="An audience must be a resource registered for the client."
+        )
+    return list(dict.fromkeys([*resources, *audiences]))
+
+
 class ApiKeyExchange(BaseGrant, TokenEndpointMixin):
     GRANT_TYPE = TOKEN_EXCHANGE_GRANT
     TOKEN_ENDPOINT_AUTH_METHODS = list(CONFIDENTIAL_AUTH_METHODS)
@@ -92,12 +118,15 @@ class ApiKeyExchange(BaseGrant, TokenEndpointMixin):
         if key is None or not ip_allowed(key, self.request_remote_addr()):
             raise InvalidGrantError(description="The subject token is not valid.")
         scope = self.request.payload.scope
+        # Before the scope is quoted in a description (RFC 6749 §5.2 limits its characters).
+        check_scope_syntax(scope)
         if scope:
             beyond = set(scope.split()) - key.scopes
             if beyond:
                 raise InvalidScopeError(
                     description=f"The API key does not carry: {' '.join(sorted(beyond))}"
                 )
+        grant_resources(_targets(self.request.payload, client))
         self.api_key = key
         self.granted_scope = scope or key.scope
 

@@ -1,17 +1,22 @@
-"""Malformed requests get a 4xx in the RFC 6749 §5.2 error format: never a 5xx, never a trace,
-nothing written."""
+"""Malformed requests get a 4xx in the RFC 6749 §5.2 error format (the authorization endpoint:
+its error page, never a redirect): never a 5xx, never a trace, nothing written."""
 
 from __future__ import annotations
 
 import base64
+import json
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import func, select
 
 from authserver.extensions import db
 from authserver.models import Client, RevokedAccessToken, UsedAssertion
+from tests.oauth.test_code_flow import REDIRECT, Browser
 
 ENDPOINTS = ["/oauth/token", "/oauth/introspect", "/oauth/revoke"]
+#: Every endpoint that reads a form through the guard.
+FORM_ENDPOINTS = [*ENDPOINTS, "/oauth/par", "/oauth/device_authorization"]
 FORM = "application/x-www-form-urlencoded"
 
 
@@ -42,6 +47,12 @@ BAD_REQUESTS = {
         data="grant_type=client_credentials&client_id=a%00b&client_secret=x&token=t",
         content_type=FORM,
     ),
+    # The name is quoted in the description only when RFC 6749 §5.2 allows its characters
+    # there (Authlib raised ValueError, a 500, building the error for '\\', '"', é, ^A).
+    "duplicated parameter named with a backslash": dict(data="a%5C=1&a%5C=2", content_type=FORM),
+    "duplicated parameter named with a quote": dict(data="a%22=1&a%22=2", content_type=FORM),
+    "duplicated parameter named in unicode": dict(data="%C3%A9=1&%C3%A9=2", content_type=FORM),
+    "duplicated parameter named with a control": dict(data="a%01=1&a%01=2", content_type=FORM),
     "percent-encoded non-utf8": dict(data="grant_type=%FF%FE&token=%C3%28", content_type=FORM),
     "raw non-utf8": dict(data=b"grant_type=\xff\xfe\xfd&token=\xc3\x28", content_type=FORM),
     "latin-1 charset": dict(
@@ -71,7 +82,7 @@ def _assert_clean_error(response, low=400, high=499):
     assert "Traceback" not in text and "Error(" not in text and "sqlalchemy" not in text.lower()
 
 
-@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("endpoint", FORM_ENDPOINTS)
 @pytest.mark.parametrize("case", sorted(BAD_REQUESTS))
 def test_malformed_requests_get_a_clean_4xx(http, make_client, row_counts, endpoint, case):
     caller = make_client()
@@ -168,3 +179,88 @@ def test_the_guard_sees_the_raw_body_before_anything_parses_it(http, endpoint):
         content_type="application/x-www-form-urlencoded",
     )  # fmt: skip
     assert response.status_code == 400 and response.get_json()["error"] == "invalid_request"
+
+
+def test_a_duplicated_parameter_is_named_when_its_name_can_be(http, make_client):
+    caller = make_client()
+    plain = http.post("/oauth/token", data="scope=a&scope=b", content_type=FORM,
+                      headers=caller.basic())  # fmt: skip
+    assert plain.get_json()["error_description"] == "Parameter 'scope' appears more than once."
+    odd = http.post("/oauth/token", data="a%5C=1&a%5C=2", content_type=FORM,
+                    headers=caller.basic())  # fmt: skip
+    assert odd.get_json()["error_description"] == "Parameter appears more than once."
+
+
+@pytest.fixture
+def shop(runner, user):
+    created = runner("clients", "create", "--name", "Shop", "--grant-type",
+                     "authorization_code urn:ietf:params:oauth:grant-type:device_code",
+                     "--redirect-uri", REDIRECT, "--scope", "openid", "--json")  # fmt: skip
+    assert created.exit_code == 0, created.output
+    return json.loads(created.stdout)
+
+
+#: Values of redirect_uri that are no registered URI: characters RFC 6749 §5.2 forbids in an
+#: error description ('\\' and '"', which Authlib quoted there: a 500), other characters no URI
+#: has, controls, percent sequences, unicode.
+ODD_REDIRECT_URIS = [
+    REDIRECT + "\\", "https://rp.example\\@evil.example/callback", REDIRECT + '"', '"',
+    REDIRECT + "\\%22", REDIRECT + " ", REDIRECT + "<x>", REDIRECT + "{|}^`", REDIRECT + "\x7f",
+    REDIRECT + "\x01", REDIRECT + "\t", REDIRECT + "%", REDIRECT + "%ZZ", REDIRECT + "%00",
+    REDIRECT + "%5C", REDIRECT + "%C3%28", REDIRECT + "é", REDIRECT + "\u2028",
+    REDIRECT + "\U0001f600", "https://rp.éxample/callback", "\\\\evil.example",
+]  # fmt: skip
+
+
+def _authorization_query(browser, **change) -> str:
+    params = dict(browser.authorize_url_params(), **change)
+    return "&".join(f"{quote(k)}={quote(v, safe='')}" for k, v in params.items())
+
+
+@pytest.mark.parametrize("redirect_uri", ODD_REDIRECT_URIS)
+def test_an_odd_redirect_uri_gets_the_error_page_and_no_redirect(http, shop, redirect_uri):
+    # RFC 6749 §4.1.2.1: an invalid redirect URI is shown to the user, never redirected to.
+    browser = Browser(http, shop)
+    query = _authorization_query(browser, redirect_uri=redirect_uri)
+    response = http.get("/oauth/authorize?" + query)
+    assert response.status_code == 400 and "Location" not in response.headers
+    assert response.mimetype == "text/html" and "Traceback" not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("redirect_uri", ODD_REDIRECT_URIS)
+def test_an_odd_redirect_uri_pushed_to_par_is_invalid_request(http, shop, redirect_uri):
+    browser = Browser(http, shop)
+    form = dict(browser.authorize_url_params(), redirect_uri=redirect_uri)
+    response = http.post("/oauth/par", data=form, auth=(shop["client_id"], shop["client_secret"]))
+    _assert_clean_error(response)
+    assert response.get_json()["error"] == "invalid_request" and "Location" not in response.headers
+
+
+@pytest.mark.parametrize("response_type", ['co"de', "code\\", '"', "\\"])
+def test_a_malformed_response_type_gets_the_error_page_or_invalid_request(
+    http, shop, response_type
+):
+    # RFC 6749 §3.1.1: no response type has '"' or '\\' (which Authlib quoted in a description).
+    browser = Browser(http, shop)
+    page = http.get(
+        "/oauth/authorize?" + _authorization_query(browser, response_type=response_type)
+    )
+    assert page.status_code == 400 and "Location" not in page.headers
+    assert "characters it may not have" in page.get_data(as_text=True)
+    form = dict(browser.authorize_url_params(), response_type=response_type)
+    pushed = http.post("/oauth/par", data=form, auth=(shop["client_id"], shop["client_secret"]))
+    _assert_clean_error(pushed)
+    assert pushed.get_json()["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize("name", ["scope", "client_id", "redirect_uri", "resource"])
+@pytest.mark.parametrize("value", ["\\", '"', "\x7f", "é", "%5C", "\U0001f600"])
+def test_odd_characters_in_a_device_authorization_request_get_a_clean_4xx(http, shop, name, value):
+    form = {"scope": "openid", name: "openid" + value}
+    # An odd client_id comes without the client's credentials (as a public client's would).
+    auth = None if name == "client_id" else (shop["client_id"], shop["client_secret"])
+    response = http.post("/oauth/device_authorization", data=form, auth=auth)
+    if response.status_code == 200:  # an ignored parameter: a device code, not an error
+        assert name in ("redirect_uri", "resource")
+        return
+    _assert_clean_error(response)

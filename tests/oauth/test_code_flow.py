@@ -57,6 +57,9 @@ class Browser:
         self.verifier, self.challenge = pkce()
 
     def authorize_url(self, **extra) -> str:
+        return "/oauth/authorize?" + urlencode(self.authorize_url_params(**extra))
+
+    def authorize_url_params(self, **extra) -> dict:
         params = {
             "response_type": "code",
             "client_id": self.rp["client_id"],
@@ -68,8 +71,7 @@ class Browser:
             "code_challenge_method": "S256",
         }
         params.update(extra)
-        params = {k: v for k, v in params.items() if v is not None}
-        return "/oauth/authorize?" + urlencode(params)
+        return {k: v for k, v in params.items() if v is not None}
 
     def sign_in(self, location: str) -> str:
         assert location.startswith("/login?")

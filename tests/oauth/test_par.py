@@ -1,5 +1,6 @@
 """Pushed Authorization Requests (RFC 9126): push, authorize by request_uri, one-time use, the
-60-second lifetime, client binding, validation at push time, and the PAR-required switches."""
+60-second lifetime, client binding, validation at push time, every value of a repeated
+``resource``, and the PAR-required switches."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import json
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from joserfc import jwt
+from werkzeug.datastructures import MultiDict
 
 from authserver import clock
 from tests.accounts.conftest import csrf_of
 from tests.conftest import init_app, make_app
-from tests.oauth.test_code_flow import REDIRECT, Browser
+from tests.oauth.test_code_flow import REDIRECT, Browser, jwks
 
 PREFIX = "urn:ietf:params:oauth:request_uri:"
 
@@ -101,6 +104,44 @@ def test_pushed_requests_are_checked_when_pushed(http, browser, rp, change, stat
     assert response.status_code == status and "Location" not in response.headers
     if error:
         assert response.get_json()["error"] == error
+
+
+ORDERS = "https://orders.example/api"
+BILLING = "https://billing.example"
+
+
+def test_a_pushed_request_authorizes_every_resource_it_names(http, runner, user):
+    # RFC 8707 §2: resource may repeat; RFC 9126 §2.1: the pushed request carries them all.
+    created = runner("clients", "create", "--name", "Shop", "--grant-type",
+                     "authorization_code refresh_token", "--redirect-uri", REDIRECT, "--scope",
+                     "openid offline_access", "--resource", ORDERS, "--resource", BILLING,
+                     "--json")  # fmt: skip
+    assert created.exit_code == 0, created.output
+    shop = json.loads(created.stdout)
+    auth = (shop["client_id"], shop["client_secret"])
+    browser = Browser(http, shop)
+
+    def code_for_both() -> str:
+        params = MultiDict(pushed_params(browser, scope="openid offline_access"))
+        params.add("resource", ORDERS)
+        params.add("resource", BILLING)
+        pushed = http.post("/oauth/par", data=params, auth=auth)
+        assert pushed.status_code == 201, pushed.get_json()
+        return authorize_by_reference(http, browser, shop, pushed.get_json()["request_uri"])["code"]
+
+    body = browser.exchange(code_for_both()).get_json()
+    assert jwt.decode(body["access_token"], jwks(http)).claims["aud"] == [ORDERS, BILLING]
+    refreshed = http.post("/oauth/token", data={"grant_type": "refresh_token",
+                                                "refresh_token": body["refresh_token"]},
+                          auth=auth).get_json()  # fmt: skip
+    assert jwt.decode(refreshed["access_token"], jwks(http)).claims["aud"] == [ORDERS, BILLING]
+    # The second resource was authorized too: a token request may narrow to it (§2.2).
+    narrowed = http.post("/oauth/token", data={
+        "grant_type": "authorization_code", "code": code_for_both(), "redirect_uri": REDIRECT,
+        "code_verifier": browser.verifier, "resource": BILLING,
+    }, auth=auth)  # fmt: skip
+    assert narrowed.status_code == 200, narrowed.get_json()
+    assert jwt.decode(narrowed.get_json()["access_token"], jwks(http)).claims["aud"] == BILLING
 
 
 def test_pushing_needs_client_authentication(http, browser, rp):

@@ -35,6 +35,7 @@ from authlib.oauth2.rfc6749 import OAuth2Error
 from flask import Blueprint, Response, current_app, request
 from pydantic import BaseModel, ValidationError
 
+from authserver import json_input
 from authserver.accounts.service import find_user_by_subject
 from authserver.apikeys import format as keyformat
 from authserver.apikeys.service import check_presented_key, ip_allowed, note_use
@@ -409,7 +410,10 @@ def _parse_query(model: type[BaseModel]) -> BaseModel:
 def _parse_body(model: type[BaseModel]) -> BaseModel:
     if request.mimetype != "application/json":
         raise problem_for(415, "Send the body as application/json.")
-    data = request.get_json(silent=True)
+    try:
+        data = json_input.loads(request.get_data(cache=True))
+    except json_input.JSONInputError as e:
+        raise Problem(400, _TITLES[400], f"The body is {e}.") from None
     if not isinstance(data, dict):
         raise Problem(400, _TITLES[400], "The body must be a JSON object.")
     _check_storable(data, "body")
