@@ -126,6 +126,14 @@ class Settings:
     flask_debug: bool = False
     # Python logging level of the server (authlib's own debug logs stay off: they print tokens).
     log_level: str = "INFO"
+    # Requests the server sends (clients' jwks_uri, back-channel logout, webhooks) go only to
+    # public addresses over https; this allow-list (CIDRs and host names, comma- or
+    # space-separated) admits internal ones, e.g. "10.20.0.0/16 jwks.corp.internal".
+    outbound_allow: str | None = None
+    # The total time one such request may take (resolution, connection, TLS, answer).
+    outbound_timeout_seconds: int = 5
+    # Extra CA certificates (PEM) trusted for those requests, besides the system's (private PKI).
+    outbound_ca_file: str | None = None
 
     @property
     def is_production(self) -> bool:
@@ -232,6 +240,9 @@ _ENV_VARS: dict[str, tuple[str, Any]] = {
     "AUTHSERVER_ACCESS_LOG": ("access_log", parse_bool),
     "AUTHSERVER_USAGE_FLUSH_INTERVAL": ("usage_flush_seconds", parse_duration),
     "AUTHSERVER_AUDIT_TOKEN_ISSUANCE": ("audit_token_issuance", parse_bool),
+    "AUTHSERVER_OUTBOUND_ALLOW": ("outbound_allow", str),
+    "AUTHSERVER_OUTBOUND_TIMEOUT": ("outbound_timeout_seconds", parse_duration),
+    "AUTHSERVER_OUTBOUND_CA_FILE": ("outbound_ca_file", str),
     "PROMETHEUS_MULTIPROC_DIR": ("prometheus_multiproc_dir", str),
     "FLASK_DEBUG": ("flask_debug", parse_bool),
 }
@@ -298,6 +309,7 @@ def validate(settings: Settings) -> None:
         "mfa_fresh_auth_seconds",
         "mfa_max_failures",
         "admin_reauth_seconds",
+        "outbound_timeout_seconds",
     ):
         if getattr(settings, field) <= 0:
             fail(field, "must be positive")
@@ -333,6 +345,14 @@ def validate(settings: Settings) -> None:
     settings.resource_policy_map  # noqa: B018 - raises ConfigError on a bad value
     if not settings.database_url.startswith(("sqlite:", "postgresql")):
         fail("database_url", "must be a sqlite:// or postgresql+psycopg:// URL")
+    try:
+        from authserver.outbound.policy import parse_allow_list
+
+        parse_allow_list(settings.outbound_allow or "")
+    except ValueError as e:
+        fail("outbound_allow", str(e))
+    if settings.outbound_ca_file is not None and not Path(settings.outbound_ca_file).is_file():
+        fail("outbound_ca_file", "must be a file of PEM certificates")
 
 
 def decode_kek(text: str, *, name: str) -> bytes:

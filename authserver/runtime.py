@@ -12,6 +12,7 @@ from authserver.keys.kek import Envelope, kek_source_for
 from authserver.keys.keyring import KeyRing
 from authserver.keys.pepper import load_pepper
 from authserver.oauth.revocation_cache import RevocationCache
+from authserver.outbound import Outbound
 
 _EXTENSION = "authserver"
 
@@ -22,6 +23,8 @@ class Runtime:
         self._envelope: Envelope | None = None
         self._pepper: bytes | None = None
         self.keyring = KeyRing(settings, self.envelope)
+        # Every request the server sends (SSRF rules, deadline, size cap).
+        self.outbound = Outbound(settings)
         self.clients = ClientCache(settings.keyring_refresh_seconds)
         sqlite_file = settings.sqlite_file
         self.revocations = RevocationCache(

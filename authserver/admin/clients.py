@@ -25,6 +25,7 @@ from authserver.extensions import db
 from authserver.http import roll_back
 from authserver.models import Client, User
 from authserver.rbac.permissions import Permission
+from authserver.runtime import current_settings
 
 
 def _lines(text: str | None) -> tuple[str, ...]:
@@ -65,7 +66,7 @@ def client_create(user: User) -> Response:
         auth_method=form.auth_method.data,
     )
     try:
-        client, secret = create_client(spec, caller=caller_of(user))
+        client, secret = create_client(current_settings(), spec, caller=caller_of(user))
     except AuthServerError as e:
         roll_back(e)
         return _page(user, form, e.description, e.status if e.status == 403 else 400)

@@ -21,6 +21,7 @@ from authserver.clients.service import (
 from authserver.errors import InvalidInput, NotFound
 from authserver.extensions import db
 from authserver.rbac.containment import OPERATOR
+from authserver.runtime import current_runtime
 
 group = AppGroup("clients", help="OAuth clients.")
 
@@ -71,6 +72,7 @@ def create(
     with transaction():
         jwks = _read_jwks(jwks_path) if jwks_path else None
         client, secret = create_client(
+            current_runtime().settings,
             NewClient(
                 name=name,
                 grant_types=split_multi(grant_types) or (() if public else ("client_credentials",)),

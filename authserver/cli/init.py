@@ -83,6 +83,7 @@ def _ensure_demo_accounts() -> None:
     client = find_client_by_name(DEMO_CLIENT_NAME)
     if client is None:
         client, secret = create_client(
+            current_runtime().settings,
             NewClient(
                 name=DEMO_CLIENT_NAME,
                 scope=DEMO_CLIENT_SCOPE,

@@ -15,11 +15,12 @@ from authserver import clock
 from authserver.apikeys.format import ALPHABET
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
-from authserver.config import SIGNING_ALGORITHMS
+from authserver.config import SIGNING_ALGORITHMS, Settings
 from authserver.errors import InvalidInput
 from authserver.extensions import db
 from authserver.models import Client, ClientSecret
 from authserver.oauth.token_types import TOKEN_EXCHANGE_GRANT
+from authserver.outbound.policy import OutboundPolicy, UrlRefused
 from authserver.rbac.containment import Caller, require_can_act_on, require_can_confer
 from authserver.rbac.scopes import validate_scope
 from authserver.rbac.service import check_assignable, roles_named
@@ -90,17 +91,27 @@ def _validate_redirect_uris(uris: tuple[str, ...], field: str) -> list[str]:
     return checked
 
 
-def _validate_jwks_uri(method: str, jwks: dict | None, uri: str | None) -> str | None:
-    """RFC 7591 §2: jwks_uri and jwks are alternatives; https (http only for loopback)."""
+def _validate_jwks_uri(policy: OutboundPolicy, method: str, jwks: dict | None,
+                       uri: str | None) -> str | None:  # fmt: skip
+    """RFC 7591 §2: jwks_uri and jwks are alternatives; the server fetches it, so it obeys the
+    outbound rules (https, no internal address unless the operator allows it)."""
     if not uri:
         return None
     if method != "private_key_jwt":
         raise InvalidInput("jwks_uri: only used with private_key_jwt")
     if jwks is not None:
         raise InvalidInput("jwks_uri: give jwks or jwks_uri, not both")
-    if not uri.startswith(("https://", "http://")):
-        raise InvalidInput("jwks_uri: must be an http(s) URI")
-    return _validate_redirect_uris((uri,), "jwks_uri")[0]
+    return _fetchable(policy, uri, "jwks_uri")
+
+
+def _fetchable(policy: OutboundPolicy, uri: str, field: str) -> str:
+    """A URL the server itself will send requests to: refused at registration by the same
+    rules the outbound module applies when it sends (and it checks the address again then)."""
+    try:
+        policy.check_url(uri)
+    except UrlRefused as e:
+        raise InvalidInput(f"{field}: {uri[:200]!r} {e} (rule: {e.rule})") from None
+    return uri
 
 
 def _validate_jwks(method: str, jwks: dict | None, uri: str | None = None) -> dict | None:
@@ -123,13 +134,12 @@ def _validate_jwks(method: str, jwks: dict | None, uri: str | None = None) -> di
     return key_set.as_dict(private=False)
 
 
-def _backchannel_uri(uri: str | None) -> str | None:
-    """Back-Channel Logout 1.0 §2.2: an absolute http(s) URI without a fragment."""
+def _backchannel_uri(policy: OutboundPolicy, uri: str | None) -> str | None:
+    """Back-Channel Logout 1.0 §2.2: an absolute http(s) URI without a fragment, which the
+    server POSTs to (so the outbound rules apply)."""
     if not uri:
         return None
-    if not uri.startswith(("https://", "http://")):
-        raise InvalidInput("backchannel_logout_uri: must be an http(s) URI")
-    return _validate_redirect_uris((uri,), "backchannel_logout_uri")[0]
+    return _fetchable(policy, uri, "backchannel_logout_uri")
 
 
 def _resources(resources: tuple[str, ...]) -> list[str]:
@@ -155,11 +165,14 @@ def _check_consent_skip(caller: Caller, client: Client) -> None:
                            target=f"client {client.client_id}")  # fmt: skip
 
 
-def create_client(spec: NewClient, *, caller: Caller) -> tuple[Client, str | None]:
+def create_client(
+    settings: Settings, spec: NewClient, *, caller: Caller
+) -> tuple[Client, str | None]:
     """Register a client; returns it with its secret in plain text (None if it has none).
 
     The secret exists in plain text only in the return value: the caller shows it once.
     """
+    policy = OutboundPolicy.from_settings(settings)
     name = spec.name.strip()
     if not name or len(name) > 200:
         raise InvalidInput("a client needs a name of 1 to 200 characters")
@@ -171,7 +184,7 @@ def create_client(spec: NewClient, *, caller: Caller) -> tuple[Client, str | Non
     method = _auth_method(spec)
     if spec.public and "client_credentials" in grant_types:
         raise InvalidInput("a public client cannot use client_credentials (RFC 6749 §4.4)")
-    jwks_uri = _validate_jwks_uri(method, spec.jwks, spec.jwks_uri)
+    jwks_uri = _validate_jwks_uri(policy, method, spec.jwks, spec.jwks_uri)
     jwks = _validate_jwks(method, spec.jwks, jwks_uri)
     redirect_uris = _validate_redirect_uris(spec.redirect_uris, "redirect_uri")
     if "authorization_code" in grant_types and not redirect_uris:
@@ -191,7 +204,7 @@ def create_client(spec: NewClient, *, caller: Caller) -> tuple[Client, str | Non
         id_token_signed_response_alg=spec.id_token_alg,
         skip_consent=spec.skip_consent,
         require_pushed_authorization_requests=spec.require_par,
-        backchannel_logout_uri=_backchannel_uri(spec.backchannel_logout_uri),
+        backchannel_logout_uri=_backchannel_uri(policy, spec.backchannel_logout_uri),
         resources=_resources(spec.resources),
         dpop_bound_access_tokens=spec.require_dpop,
         scope=validate_scope(spec.scope),

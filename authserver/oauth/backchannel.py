@@ -14,9 +14,7 @@ import queue
 import secrets
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 
 from flask import Flask, current_app, has_app_context
 from joserfc import jwt
@@ -28,6 +26,7 @@ from authserver.audit.service import record
 from authserver.audit.tags import Tag
 from authserver.extensions import db
 from authserver.models import AuthorizationCode, RefreshToken
+from authserver.outbound import Outbound, OutboundError
 
 log = logging.getLogger(__name__)
 
@@ -116,14 +115,17 @@ class BackchannelSender:
         if client is None or not client.backchannel_logout_uri:
             return
         token = logout_token(runtime, client, subject, sid)
-        status = None
+        status, reason = None, None
         for attempt in range(ATTEMPTS):
-            status = _post(client.backchannel_logout_uri, token)
+            status, reason = _post(runtime.outbound, client.backchannel_logout_uri, token)
             if status is not None and 200 <= status < 300:
                 break
+            if reason == "refused":
+                break  # the policy will refuse it again: the URL, not the host, is the problem
             time.sleep(0.5 * 2**attempt)
         ok = status is not None and 200 <= status < 300
-        record(Tag.BACKCHANNEL_LOGOUT, client=client_id, sid=sid, status=status,
+        # The status only: the answer's body (the target's content) is never recorded.
+        record(Tag.BACKCHANNEL_LOGOUT, client=client_id, sid=sid, status=status, error=reason,
                outcome="success" if ok else "failure", attempts=attempt + 1)  # fmt: skip
         db.session.commit()
 
@@ -147,18 +149,18 @@ def logout_token(runtime, client, subject: str, sid: str) -> str:  # noqa: ANN00
                       algorithms=[alg])  # fmt: skip
 
 
-def _post(uri: str, token: str) -> int | None:
+def _post(outbound: Outbound, uri: str, token: str) -> tuple[int | None, str | None]:
+    """(the HTTP status, or None and why it failed). Through ``authserver.outbound``: no
+    redirect followed (a 3xx is a failure), a total deadline, internal addresses refused."""
     body = urllib.parse.urlencode({"logout_token": token}).encode()
-    request = urllib.request.Request(  # noqa: S310 - the URI is registered as http(s)
-        uri, data=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
-    )
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310  # nosec B310
-            return response.status
-    except urllib.error.HTTPError as e:
-        return e.code
-    except (urllib.error.URLError, OSError):
-        return None
+        response = outbound.post(
+            uri, body, headers={"Content-Type": "application/x-www-form-urlencoded"},
+            deadline_seconds=TIMEOUT_SECONDS, max_bytes=4096,
+        )  # fmt: skip
+    except OutboundError as e:
+        return None, e.reason
+    return response.status, None
 
 
 def install_backchannel(app: Flask) -> BackchannelSender:

@@ -9,10 +9,9 @@ bounded and an assertion cannot be a long-lived password.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import math
-import threading
-import time
 
 from authlib.oauth2.rfc6749 import InvalidClientError
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
@@ -26,15 +25,17 @@ from authserver.config import Settings
 from authserver.models import UsedAssertion
 from authserver.oauth import paths
 from authserver.oauth.guards import CLIENT_AUTH_FAILED
+from authserver.oauth.remote_jwks import RemoteJwks
 from authserver.single_use import insert_apart
 
 
 class PrivateKeyJWT(JWTBearerClientAssertion):
     CLIENT_AUTH_METHOD = "private_key_jwt"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, remote_jwks: RemoteJwks) -> None:
         super().__init__(leeway=settings.clock_skew_seconds)
         self.settings = settings
+        self.remote_jwks = remote_jwks
 
     def extract_assertion(self, assertion: str) -> tuple[dict, dict]:
         """The header and the claims, read before the signature is checked (to find the client):
@@ -47,14 +48,20 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
             raise InvalidClientError(description=CLIENT_AUTH_FAILED) from None
         if not isinstance(claims, dict):
             raise InvalidClientError(description=CLIENT_AUTH_FAILED)
-        return extracted.headers(), claims
+        headers = extracted.headers()
+        # Which key signed it: a kid the client's published set lacks means it rotated its keys.
+        kid = headers.get("kid")
+        _assertion_kid.set(kid if isinstance(kid, str) else None)
+        return headers, claims
 
     def get_audiences(self) -> list[str]:
         # The issuer, or the URL of the endpoint the assertion is presented to.
         return [self.settings.issuer, *(self.settings.url(p) for p in paths.CLIENT_AUTH_ENDPOINTS)]
 
     def resolve_client_public_key(self, client) -> KeySet:  # noqa: ANN001
-        jwks = client.jwks or (_remote_jwks.get(client.jwks_uri) if client.jwks_uri else None)
+        jwks = client.jwks
+        if jwks is None and client.jwks_uri:
+            jwks = self.remote_jwks.get(client.jwks_uri, _assertion_kid.get())
         if not jwks:
             raise InvalidClientError(description=CLIENT_AUTH_FAILED)
         try:
@@ -87,48 +94,14 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         return consume_assertion_jti(claims["sub"], jti, until)
 
 
+#: The kid of the assertion being checked (Authlib hands resolve_client_public_key the client only).
+_assertion_kid: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "authserver_assertion_kid", default=None
+)
+
+
 def _is_numeric_date(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-class RemoteJwks:
-    """Clients' JWK Sets fetched from their ``jwks_uri`` (RFC 7591 §2), kept a few minutes per
-    process; a failed fetch keeps the last good set."""
-
-    TTL_SECONDS = 300.0
-    MAX_BYTES = 64 * 1024
-
-    def __init__(self) -> None:
-        self._sets: dict[str, tuple[float, dict]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, uri: str) -> dict | None:
-        now = time.monotonic()
-        with self._lock:
-            cached = self._sets.get(uri)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        fetched = self._fetch(uri)
-        if fetched is None:
-            return cached[1] if cached is not None else None
-        with self._lock:
-            self._sets[uri] = (now + self.TTL_SECONDS, fetched)
-        return fetched
-
-    def _fetch(self, uri: str) -> dict | None:
-        from authserver.verify import _http_get
-
-        try:
-            status, _, body = _http_get(uri, None, 5.0)
-            if status != 200 or len(body) > self.MAX_BYTES:
-                return None
-            document = json_input.loads(body)
-        except (OSError, ValueError):
-            return None
-        return document if isinstance(document, dict) else None
-
-
-_remote_jwks = RemoteJwks()
 
 
 def consume_assertion_jti(client_id: str, jti: object, until: dt.datetime) -> bool:

@@ -114,8 +114,15 @@ def _describe(client: Client) -> dict:
         "scope": client.scope,
         "registration_client_uri": current_settings().url(f"{REGISTRATION}/{client.client_id}"),
     }
-    if client.post_logout_redirect_uris:
-        body["post_logout_redirect_uris"] = list(client.post_logout_redirect_uris)
+    # RFC 7591 §3.2.1: every metadata value registered for the client, as the server keeps it.
+    optional = {
+        "post_logout_redirect_uris": list(client.post_logout_redirect_uris or []),
+        "jwks_uri": client.jwks_uri,
+        "jwks": client.jwks,
+        "backchannel_logout_uri": client.backchannel_logout_uri,
+    }
+    body.update({name: value for name, value in optional.items() if value})
+    body["id_token_signed_response_alg"] = client.id_token_signed_response_alg
     return body
 
 
@@ -141,7 +148,7 @@ def register() -> Response:
     if isinstance(data, Response):
         return data
     try:
-        client, secret = create_client(_spec(data), caller=principal)
+        client, secret = create_client(current_settings(), _spec(data), caller=principal)
     except AuthServerError as e:
         db.session.rollback()
         return _field_error(e)

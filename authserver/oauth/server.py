@@ -33,6 +33,7 @@ from authserver.oauth.oidc import (
 )
 from authserver.oauth.par import PUSHED_PARAMS, PushedOAuth2Request
 from authserver.oauth.refresh_tokens import Lineage, store_refresh_token
+from authserver.oauth.remote_jwks import RemoteJwks
 from authserver.oauth.resources import granted_resources
 from authserver.oauth.revocation import Revocation
 from authserver.oauth.token_exchange import ApiKeyExchange
@@ -147,7 +148,9 @@ def config_oauth(app: Flask, runtime: Runtime) -> AuthorizationServer:
     server = AuthorizationServer()
     server.init_app(app, query_client=runtime.clients.get, save_token=_token_saver(settings))
     server.register_token_generator("default", AccessTokenGenerator(settings, keyring))
-    server.register_client_auth_method(PrivateKeyJWT.CLIENT_AUTH_METHOD, PrivateKeyJWT(settings))
+    server.register_client_auth_method(
+        PrivateKeyJWT.CLIENT_AUTH_METHOD, PrivateKeyJWT(settings, RemoteJwks(runtime.outbound))
+    )
     server.register_extension(Issuer(settings.issuer))
     # Authlib tries the grants in this order on every token request: the busiest first.
     server.register_grant(ClientCredentials)

@@ -33,6 +33,7 @@ from authserver.extensions import db
 from authserver.models import ApiKey, Client, Role, User
 from authserver.rbac.containment import OPERATOR
 from authserver.rbac.service import create_role
+from authserver.runtime import current_settings
 
 #: The permissions in play: enough to delegate every kind of change, and an API's scopes.
 UNIVERSE = ("apikeys:write", "clients:write", "users:write", "roles:write", "orders:read",
@@ -128,7 +129,9 @@ class Escalation(RuleBasedStateMachine):
             name = f"actor-{secrets.token_hex(4)}"
             create_role(name, sorted(held), caller=OPERATOR)
             client, secret = create_client(
-                NewClient(name=name, scope=" ".join(UNIVERSE), roles=(name,)), caller=OPERATOR
+                current_settings(),
+                NewClient(name=name, scope=" ".join(UNIVERSE), roles=(name,)),
+                caller=OPERATOR,
             )
             db.session.commit()
             self.secrets[client.client_id] = secret

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from flask import current_app
 from sqlalchemy import select
 
 from authserver.api.v1.framework import (
@@ -37,6 +38,7 @@ from authserver.clients.service import (
 from authserver.errors import NotFound
 from authserver.models import Client
 from authserver.rbac.permissions import Permission
+from authserver.runtime import runtime_of
 
 TAG = "clients"
 
@@ -98,7 +100,7 @@ def create(principal: Principal, body: ClientCreate) -> Reply:
         skip_consent=body.skip_consent,
         force_mfa_roles=body.force_mfa_roles,
     )
-    client, secret = create_client(spec, caller=principal)
+    client, secret = create_client(runtime_of(current_app).settings, spec, caller=principal)
     created = ClientCreated(**client_out(client).model_dump(), client_secret=secret)
     return Reply(created, location=f"/api/v1/clients/{client.client_id}")
 

@@ -1,0 +1,53 @@
+"""Every request the server sends goes through ``authserver.outbound``: no other module of the
+server imports an HTTP client or opens sockets itself. (The downstream verifier
+``authserver.verify`` is a resource server's library, not the server, and fetches the issuer's
+own JWKS; Redis and the database are reached through their own clients.)"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import authserver
+
+PACKAGE = Path(authserver.__file__).parent
+#: Modules that may talk HTTP or sockets, and why.
+ALLOWED = {
+    "outbound/client.py": "the one door",
+    "verify.py": "the downstream verifier: a resource server fetching its issuer's JWKS",
+}
+NETWORK_MODULES = ("urllib.request", "http.client", "socket", "ssl", "requests", "httpx",
+                   "urllib3", "aiohttp", "smtplib", "ftplib")  # fmt: skip
+
+
+def _imports(tree: ast.AST) -> set[str]:
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return found
+
+
+def test_no_module_but_outbound_opens_connections():
+    offenders = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE).as_posix()
+        if relative in ALLOWED:
+            continue
+        imported = _imports(ast.parse(path.read_text(encoding="utf-8")))
+        hits = sorted(
+            name for name in imported
+            if any(name == m or name.startswith(m + ".") for m in NETWORK_MODULES)
+        )  # fmt: skip
+        if hits:
+            offenders[relative] = hits
+    assert offenders == {}, f"outbound calls outside authserver/outbound: {offenders}"
+
+
+def test_the_check_sees_what_it_looks_for(tmp_path):
+    # The scan must be able to fail: it finds each way of importing a client.
+    source = "import urllib.request\nfrom http import client\nimport socket as s\n"
+    assert {"urllib.request", "http.client", "socket"} <= _imports(ast.parse(source))
