@@ -160,3 +160,15 @@ def test_clients_rotate_secret_keeps_the_old_one_for_the_grace_period(runner, ht
     clock.advance(3601)
     assert works(new) and not works(old)
     assert runner("clients", "rotate-secret", "nobody").exit_code != 0
+
+
+def test_a_url_the_server_would_fetch_is_refused_at_registration_naming_the_rule(runner):
+    refused = runner("clients", "create", "--name", "k", "--auth-method", "private_key_jwt",
+                     "--jwks-uri", "https://169.254.169.254/latest/meta-data/")  # fmt: skip
+    assert refused.exit_code == 1 and "(rule: address)" in refused.output
+    assert "link-local" in refused.output
+    refused = runner("clients", "create", "--name", "b", "--backchannel-logout-uri",
+                     "gopher://rp.example/")  # fmt: skip
+    assert refused.exit_code == 1 and "(rule: scheme)" in refused.output
+    listed = runner("clients", "list", "--json")
+    assert '"name": "k"' not in listed.stdout and '"name": "b"' not in listed.stdout

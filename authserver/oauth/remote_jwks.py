@@ -63,6 +63,12 @@ class RemoteJwks:
         now = self._monotonic()
         with self._lock:
             entry = self._entries.get(uri)
+        if (
+            entry is not None
+            and entry.keys is None
+            and now - entry.fetched_at < self.REFETCH_SECONDS
+        ):
+            return None  # failed a moment ago: the host is not asked again yet
         if entry is not None and entry.keys is not None:
             usable = now < entry.fresh_until + self.STALE_SECONDS
             if usable and (kid is None or _has_kid(entry.keys, kid)):
@@ -102,7 +108,8 @@ class RemoteJwks:
                     # Served stale for a while yet; asked again no sooner than REFETCH_SECONDS.
                     entry.fetched_at = now
                     return entry.keys
-                self._entries.pop(uri, None)
+            # Nothing usable: remember the failure, so the host is asked once per interval.
+            self._keep(uri, _Entry(None, now, now))
         return None
 
     def _keep(self, uri: str, entry: _Entry) -> None:

@@ -23,13 +23,20 @@ from tests.oauth.test_code_flow import REDIRECT, Browser, jwks
 class Receiver:
     """A client's back-channel logout endpoint, answering ``status``."""
 
-    def __init__(self, status: int) -> None:
+    def __init__(self, status: int, headers: dict[str, str] | None = None) -> None:
         received = self.received = []
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers["Content-Length"])
                 received.append(parse_qs(self.rfile.read(length).decode()))
+                self.send_response(status)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+
+            def do_GET(self) -> None:  # noqa: N802 - a followed redirect arrives as a GET
+                received.append({"GET": [self.path]})
                 self.send_response(status)
                 self.end_headers()
 
@@ -114,3 +121,23 @@ def test_discovery_says_so(http):
     meta = http.get("/.well-known/openid-configuration").get_json()
     assert meta["backchannel_logout_supported"] is True
     assert meta["backchannel_logout_session_supported"] is True
+
+
+def test_a_redirect_is_not_followed_and_its_target_not_recorded(app, http, runner, user):
+    """The back-channel POST goes through the outbound module: a 302 is the client's answer (a
+    failure), the internal host it points at receives nothing, and the audit record keeps the
+    status only, never what an internal host answered."""
+    inside = Receiver(200)
+    redirector = Receiver(302, {"Location": inside.url})
+    try:
+        client = _client(runner, redirector)
+        _sign_in_get_id_token_and_sign_out(app, http, client)
+        assert len(redirector.received) == 3 and inside.received == []
+        db.session.expire_all()
+        event = db.session.scalar(
+            select(AuditEvent).where(AuditEvent.event == "oauth:backchannel-logout:sent")
+        )
+        assert event.outcome == "failure" and event.data["status"] == 302
+    finally:
+        inside.close()
+        redirector.close()

@@ -102,3 +102,64 @@ def test_registering_needs_the_clients_register_permission(open_app, initial_tok
 def test_metadata_is_checked(open_app, initial_token, metadata, error):
     response = _register(open_app.test_client(), initial_token, {"client_name": "x", **metadata})
     assert response.status_code == 400 and response.get_json()["error"] == error
+
+
+PRIVATE_KEY_JWT = {"token_endpoint_auth_method": "private_key_jwt",
+                   "grant_types": ["client_credentials"]}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("field", "uri", "rule"),
+    [
+        ("jwks_uri", "https://169.254.169.254/latest/meta-data/iam/", "address"),
+        ("jwks_uri", "https://10.0.0.7/jwks", "address"),
+        ("jwks_uri", "https://[fd00::1]/jwks", "address"),
+        ("jwks_uri", "https://metadata.google.internal/jwks", "address"),
+        ("jwks_uri", "ftp://keys.example/jwks", "scheme"),
+        ("backchannel_logout_uri", "https://192.168.0.1/logout", "address"),
+        ("backchannel_logout_uri", "https://user:pw@rp.example/logout", "credentials"),
+    ],
+)
+def test_urls_the_server_would_fetch_are_checked_naming_the_rule(open_app, initial_token, field,
+                                                                  uri, rule):  # fmt: skip
+    metadata = {"client_name": "x", "grant_types": ["client_credentials"], field: uri}
+    if field == "jwks_uri":
+        metadata |= PRIVATE_KEY_JWT
+    response = _register(open_app.test_client(), initial_token, metadata)
+    assert response.status_code == 400, response.get_json()
+    body = response.get_json()
+    assert (
+        body["error"] == "invalid_client_metadata"
+        and f"(rule: {rule})" in body["error_description"]
+    )
+
+
+def test_the_answer_echoes_every_registered_value(open_app, initial_token):
+    """RFC 7591 §3.2.1: the registration response holds every metadata value registered."""
+    metadata = {"client_name": "Keys at home", "jwks_uri": "https://keys.example/jwks.json",
+                "backchannel_logout_uri": "https://rp.example/logout",
+                "id_token_signed_response_alg": "ES256", **PRIVATE_KEY_JWT}  # fmt: skip
+    created = _register(open_app.test_client(), initial_token, metadata)
+    assert created.status_code == 201, created.get_json()
+    body = created.get_json()
+    for name, value in metadata.items():
+        if name != "client_name":
+            assert body[name] == value, name
+    assert body["client_name"] == "Keys at home"
+
+
+def test_production_refuses_this_machine_over_http(tmp_path):
+    app = make_app(tmp_path, dynamic_registration=True, env="production",
+                   kek="MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")  # fmt: skip
+    init_app(app)
+    with app.app_context():
+        _cli(app, "users", "create", "root@example.com", "--role", "admin", "--password-stdin",
+             input=PASSWORD + "\n")  # fmt: skip
+        token = json.loads(_cli(app, "apikeys", "create", "--user", "root@example.com",
+                                "--scope", "clients:register", "--json"))["key"]  # fmt: skip
+        http = app.test_client()
+        for uri in ("http://127.0.0.1:6379/", "https://127.0.0.1/jwks", "https://localhost/jwks"):
+            refused = _register(http, token, {"client_name": "x", "jwks_uri": uri,
+                                              **PRIVATE_KEY_JWT})  # fmt: skip
+            assert refused.status_code == 400, uri
+            assert refused.get_json()["error"] == "invalid_client_metadata"
