@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 _offset = dt.timedelta(0)
 _frozen: dt.datetime | None = None
@@ -18,6 +19,18 @@ def now() -> dt.datetime:
 def timestamp() -> int:
     """Seconds since the epoch, for JWT claims."""
     return int(now().timestamp())
+
+
+def sleep_until(when: dt.datetime) -> None:
+    """Wait until ``when`` on this clock: really, or, with the clock frozen (tests), by moving
+    it there, so that nothing sleeps to wait for a planned moment."""
+    global _frozen
+    if _frozen is not None:
+        _frozen = max(_frozen, when)
+        return
+    remaining = (when - now()).total_seconds()
+    if remaining > 0:
+        time.sleep(remaining)
 
 
 def freeze(at: dt.datetime | None = None) -> None:

@@ -65,6 +65,11 @@ class Settings:
     keyring_refresh_seconds: int = 1
     # How often each server process checks whether a key transition is due.
     key_rotation_check_seconds: int = 30
+    # How long a key is published before it signs when publish-ahead is skipped (`keys rotate
+    # --now`, the replacement of a revoked active key). At least the key-ring refresh (every
+    # worker publishes it by then); by default past the 30 s for which PyJWT's PyJWKClient
+    # refuses to refetch a JWKS after an unknown kid, so even such a verifier finds the key.
+    emergency_publish_seconds: int = 31
     # RFC 9449 §8: DPoP proofs must carry a nonce the server issued (DPoP-Nonce header).
     dpop_nonce: bool = False
     # RFC 7591/7592 dynamic client registration at /oauth/register (off: 404, not advertised).
@@ -214,6 +219,7 @@ _ENV_VARS: dict[str, tuple[str, Any]] = {
     ),
     "AUTHSERVER_KEYRING_REFRESH": ("keyring_refresh_seconds", parse_duration),
     "AUTHSERVER_KEY_ROTATION_CHECK_INTERVAL": ("key_rotation_check_seconds", parse_duration),
+    "AUTHSERVER_EMERGENCY_PUBLISH": ("emergency_publish_seconds", parse_duration),
     "AUTHSERVER_JWKS_MAX_AGE": ("jwks_max_age_seconds", parse_duration),
     "AUTHSERVER_MAX_BODY_BYTES": ("max_body_bytes", int),
     "AUTHSERVER_REVOCATION_CACHE_TTL": ("revocation_cache_ttl_seconds", parse_duration),
@@ -313,6 +319,9 @@ def validate(settings: Settings) -> None:
     ):
         if getattr(settings, field) <= 0:
             fail(field, "must be positive")
+    if settings.emergency_publish_seconds <= settings.keyring_refresh_seconds:
+        fail("emergency_publish_seconds", "must exceed AUTHSERVER_KEYRING_REFRESH (every worker "
+             "must publish a key before it signs)")  # fmt: skip
     if settings.jwks_max_age_seconds is not None and settings.jwks_max_age_seconds <= 0:
         fail("jwks_max_age_seconds", "must be positive")
     if not 0 <= settings.trusted_proxies <= 10:

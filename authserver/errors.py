@@ -15,6 +15,8 @@ class AuthServerError(Exception):
         self.description = description
         self.status = status
         self.detail = detail
+        # Seconds after which a retry may succeed (a 503's Retry-After, RFC 9110 §10.2.3).
+        self.retry_after: int | None = None
 
 
 class NotFound(AuthServerError):

@@ -69,7 +69,10 @@ def json_error_for(error: Exception, method: str, path: str) -> Response:
     if isinstance(error, AuthServerError):
         if error.detail:
             log.info("request failed: %s (%s)", error.error, error.detail)
-        return _json_error(error.status, error.error, error.description)
+        response = _json_error(error.status, error.error, error.description)
+        if error.retry_after is not None:
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
     if isinstance(error, OperationalError):
         _database_gone(error, method, path)
         response = _json_error(503, "temporarily_unavailable", _UNAVAILABLE)
@@ -117,9 +120,12 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(AuthServerError)
     def domain_error(e: AuthServerError) -> Response:
-        if _is_admin_api():
-            return _problem(e.status, e.description)
-        return json_error_for(e, request.method, request.path)
+        if not _is_admin_api():
+            return json_error_for(e, request.method, request.path)
+        response = _problem(e.status, e.description)
+        if e.retry_after is not None:
+            response.headers["Retry-After"] = str(e.retry_after)
+        return response
 
     @app.errorhandler(OperationalError)
     def database_unavailable(e: DBAPIError) -> Response:

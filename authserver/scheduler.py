@@ -1,6 +1,10 @@
 """Periodic jobs inside each server process: due key transitions (so a deployment without
 cron still rotates) and API-key expiry warnings. Safe to run in every worker on every host:
-each job is idempotent, and key transitions serialise on the per-algorithm lock."""
+each job is idempotent, and key transitions serialise on the per-algorithm lock.
+
+Between runs the scheduler sleeps ``key_rotation_check_seconds``, or less when a pending key
+becomes ready to sign sooner (an emergency rotation signs seconds after it was made); a change
+made in this process (the admin API or UI) wakes it (``wake``)."""
 
 from __future__ import annotations
 
@@ -11,26 +15,37 @@ import threading
 from flask import Flask
 from sqlalchemy.exc import OperationalError
 
+from authserver import clock
 from authserver.apikeys.service import warn_expiring
 from authserver.extensions import db
-from authserver.keys.lifecycle import run_due_transitions
+from authserver.keys.lifecycle import next_activation_at, run_due_transitions
 from authserver.runtime import runtime_of
 
 log = logging.getLogger(__name__)
+
+
+_EXTENSION = "authserver.scheduler"
 
 
 class Scheduler:
     def __init__(self, app: Flask) -> None:
         self._app = app
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="authserver-jobs", daemon=True)
 
     def start(self) -> Scheduler:
+        self._app.extensions[_EXTENSION] = self
         self._thread.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
+
+    def wake(self) -> None:
+        """Look at what is due now, and when the next key is ready (after a change here)."""
+        self._wake.set()
 
     def run_once(self) -> int:
         """Run every job once; returns how many key transitions were performed."""
@@ -63,9 +78,32 @@ class Scheduler:
         interval = runtime_of(self._app).settings.key_rotation_check_seconds
         # Jitter spreads the workers of many hosts over the interval.
         delay = random.uniform(0, min(interval, 5))  # noqa: S311 - not a secret
-        while not self._stop.wait(delay):
+        while True:
+            self._wake.wait(delay)
+            if self._stop.is_set():
+                return
+            self._wake.clear()
             self.run_once()
             delay = interval * random.uniform(0.9, 1.1)  # noqa: S311
+            soon = self._seconds_to_next_activation()
+            if soon is not None:
+                delay = min(delay, max(soon, 0.05))
+
+    def _seconds_to_next_activation(self) -> float | None:
+        with self._app.app_context():
+            moment = self._job("next key activation", next_activation_at,
+                               runtime_of(self._app).settings)  # fmt: skip
+        if moment is None:
+            return None
+        return (moment - clock.now()).total_seconds()
+
+
+def wake_scheduler(app: Flask) -> None:
+    """After a key change made in this process: its scheduler acts on it without waiting out
+    its interval (only under ``authserver serve``; elsewhere nothing runs)."""
+    scheduler = app.extensions.get(_EXTENSION)
+    if scheduler is not None:
+        scheduler.wake()
 
 
 def _rollback() -> None:

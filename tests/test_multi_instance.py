@@ -43,6 +43,8 @@ def test_two_servers_share_tokens_budgets_keys_and_one_audit_chain(
         "AUTHSERVER_RATE_LIMIT_CLIENT_AUTH": "3/minute",
         "AUTHSERVER_KEK": base64.b64encode(secrets.token_bytes(32)).decode(),
         "AUTHSERVER_KEYS_DIR": str(tmp_path / "keys"),
+        # An emergency rotation below: its key signs 2 s after it is published everywhere.
+        "AUTHSERVER_EMERGENCY_PUBLISH": "2s",
     }
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()

@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 from joserfc import jwk, jwt
 
-from authserver import verify
+from authserver import clock, verify
 from authserver.runtime import current_runtime
 
 ISSUER = AUDIENCE = "http://localhost:5000"
@@ -152,6 +152,7 @@ def test_unknown_kids_refresh_at_most_once_per_interval(cache, jwks_fetch):
 
 def test_a_new_key_is_found_by_an_unknown_kid_refresh(cache, runner, make_client, get_token):
     client = make_client()
+    clock.freeze()  # `rotate --now` waits for the key to be published: on this clock
     args = {"jwks": cache, "issuer": ISSUER, "audience": AUDIENCE}
     verify.verify_access_token(get_token(client)["access_token"], **args)
     assert runner("keys", "rotate", "--now", "--alg", "ES256").exit_code == 0

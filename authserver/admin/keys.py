@@ -3,7 +3,7 @@ confirmation), the rotation schedule per algorithm, and emergency revocation (ty
 
 from __future__ import annotations
 
-from flask import flash, make_response, redirect, render_template, request
+from flask import current_app, flash, make_response, redirect, render_template, request
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -23,6 +23,7 @@ from authserver.keys.timeline import planned_transitions
 from authserver.models import SigningKey, User
 from authserver.rbac.permissions import Permission
 from authserver.runtime import current_runtime
+from authserver.scheduler import wake_scheduler
 
 
 def _human(seconds: int) -> str:
@@ -90,6 +91,7 @@ def rotate(user: User, alg: str) -> Response | str:
         return redirect("/admin/keys", code=303)
     db.session.commit()
     runtime.keyring.invalidate()
+    wake_scheduler(current_app)
     flash(f"{alg} rotated: " + ", ".join(f"{p.action} {p.kid}" for p in performed))
     return redirect("/admin/keys", code=303)
 
@@ -160,6 +162,7 @@ def revoke(user: User, kid: str) -> Response | str:
             else:
                 db.session.commit()
                 runtime.keyring.invalidate()
+                wake_scheduler(current_app)
                 flash(f"Key {kid} revoked.")
                 return redirect("/admin/keys", code=303)
     page = render_template("admin/key_revoke.html", key=key, form=form, error=error)

@@ -8,6 +8,7 @@ import enum
 class Tag(enum.StrEnum):
     KEY_CREATED = "key:signing:created"
     KEY_ACTIVATED = "key:signing:activated"
+    KEY_EXPEDITED = "key:signing:expedited"
     KEY_RETIRED = "key:signing:retired"
     KEY_EXPIRED = "key:signing:expired"
     KEY_REVOKED = "key:signing:revoked"

@@ -10,7 +10,12 @@ from authserver.audit.tags import Tag
 from authserver.cli.output import emit, iso, transaction
 from authserver.config import SIGNING_ALGORITHMS
 from authserver.durations import parse_duration
-from authserver.keys.lifecycle import revoke_key, rotate_now, run_due_transitions
+from authserver.keys.lifecycle import (
+    activate_when_published,
+    revoke_key,
+    rotate_now,
+    run_due_transitions,
+)
 from authserver.keys.schedule import ScheduleChange, load_schedules, set_schedule
 from authserver.keys.service import list_keys
 from authserver.keys.timeline import planned_transitions
@@ -83,6 +88,8 @@ def rotate_command(if_due: bool, immediately: bool, alg: str | None, as_json: bo
                 performed += rotate_now(
                     runtime.settings, runtime.envelope(), one, immediately=immediately
                 )
+    if immediately:
+        performed += _activate_when_published(runtime, algs)
     value = [{"action": p.action, "alg": p.alg, "kid": p.kid} for p in performed]
     text = "\n".join(f"{p.action:15} {p.alg:8} {p.kid}" for p in performed) or "nothing due"
     emit(value, as_json, text)
@@ -127,6 +134,15 @@ def schedule_command(
     emit(value, as_json, text)
 
 
+def _activate_when_published(runtime, algs: tuple[str, ...]) -> list:  # noqa: ANN001
+    """A key that skips publish-ahead signs once every server process publishes it (the
+    key-propagation interval): wait for that here, then activate it."""
+    seconds = runtime.settings.emergency_publish_seconds
+    click.echo(f"the new key signs in {seconds}s, once every server process publishes it", err=True)
+    with transaction():
+        return activate_when_published(runtime.settings, runtime.envelope(), algs)
+
+
 def _changed(change: ScheduleChange) -> dict:
     return {k: v for k, v in vars(change).items() if v is not None}
 
@@ -141,5 +157,6 @@ def revoke_command(kid: str, reason: str, as_json: bool) -> None:
     runtime = current_runtime()
     with transaction():
         performed = revoke_key(runtime.settings, runtime.envelope(), kid, reason=reason)
+    performed += _activate_when_published(runtime, SIGNING_ALGORITHMS)
     value = [{"action": p.action, "alg": p.alg, "kid": p.kid} for p in performed]
     emit(value, as_json, "\n".join(f"{p.action:15} {p.alg:8} {p.kid}" for p in performed))

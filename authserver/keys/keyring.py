@@ -18,6 +18,7 @@ from joserfc import jwk
 from sqlalchemy import select
 
 from authserver.config import Settings
+from authserver.errors import AuthServerError
 from authserver.extensions import db
 from authserver.keys.kek import Envelope, KekError
 from authserver.keys.schedule import jwks_max_age, load_schedules
@@ -25,8 +26,13 @@ from authserver.keys.service import import_public_key, load_private_key
 from authserver.models.signing_key import PUBLISHED_STATES, VERIFYING_STATES, KeyState, SigningKey
 
 
-class NoActiveKey(Exception):
-    """No active signing key for an algorithm: the server is not ready to issue tokens."""
+class NoActiveKey(AuthServerError):
+    """No key may sign for an algorithm (the active one was revoked, its replacement is being
+    published): the server cannot issue tokens for a moment; 503 with Retry-After."""
+
+    def __init__(self, description: str, retry_after: int) -> None:
+        super().__init__("temporarily_unavailable", description, 503)
+        self.retry_after = retry_after
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,7 +140,8 @@ class KeyRing:
                         key = load_private_key(self._envelope(reload=True), row)
                     self._private[info.kid] = key
                 return info.kid, key
-        raise NoActiveKey(f"no active {alg} signing key")
+        raise NoActiveKey(f"no {alg} signing key is active yet; try again shortly",
+                          self._settings.emergency_publish_seconds)  # fmt: skip
 
     def verification_key(self, kid: str) -> tuple[str, jwk.Key] | None:
         """(alg, public key) for a kid whose signatures are honoured, else None."""

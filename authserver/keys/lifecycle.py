@@ -20,7 +20,7 @@ from authserver.config import SIGNING_ALGORITHMS, Settings
 from authserver.errors import Conflict, InvalidInput, NotFound
 from authserver.extensions import db
 from authserver.keys.kek import Envelope
-from authserver.keys.rotation import Action, KeyView, Schedule, Transition, plan
+from authserver.keys.rotation import Action, KeyView, Schedule, Transition, plan, ready_at
 from authserver.keys.schedule import ensure_schedules, load_schedules
 from authserver.keys.service import create_signing_key, find_key
 from authserver.models import KeySchedule, KeyState, SigningKey
@@ -65,6 +65,7 @@ def _view(key: SigningKey) -> KeyView:
         activated_at=key.activated_at,
         planned_activation_at=key.planned_activation_at,
         planned_expiry_at=key.planned_expiry_at,
+        expedited=key.expedited,
     )
 
 
@@ -78,9 +79,40 @@ def run_due_transitions(
         schedule = load_schedules(settings)[alg]
         keys = _live_keys(alg)
         by_id = {k.id: k for k in keys}
-        for transition in plan(schedule, [_view(k) for k in keys], clock.now()):
+        propagation = dt.timedelta(seconds=settings.emergency_publish_seconds)
+        for transition in plan(schedule, [_view(k) for k in keys], clock.now(), propagation):
             performed.append(_apply(envelope, schedule, alg, transition, by_id))
     return performed
+
+
+def activate_when_published(
+    settings: Settings, envelope: Envelope, algs: tuple[str, ...] = SIGNING_ALGORITHMS
+) -> list[Performed]:
+    """After an emergency rotation (committed): wait the few seconds until every process
+    publishes the new key, then make it the active one. Callers commit."""
+    due = next_activation_at(settings)
+    limit = clock.now() + dt.timedelta(seconds=settings.emergency_publish_seconds)
+    if due is None or due > limit:
+        return []
+    clock.sleep_until(due)
+    return run_due_transitions(settings, envelope, algs)
+
+
+def next_activation_at(settings: Settings) -> dt.datetime | None:
+    """When the next pending key becomes ready to sign (the scheduler wakes then, and
+    ``keys rotate --now`` waits for it), or None."""
+    schedules = load_schedules(settings)
+    propagation = dt.timedelta(seconds=settings.emergency_publish_seconds)
+    live = list(db.session.scalars(
+        select(SigningKey).where(SigningKey.state.in_([KeyState.PENDING, KeyState.ACTIVE]))
+    ))  # fmt: skip
+    with_active = {k.alg for k in live if k.state == KeyState.ACTIVE}
+    moments = [
+        ready_at(schedules[k.alg], _view(k), propagation, replacing=k.alg in with_active)
+        for k in live
+        if k.state == KeyState.PENDING and k.alg in schedules
+    ]
+    return min(moments, default=None)
 
 
 def _apply(
@@ -150,27 +182,32 @@ def rotate_now(
     settings: Settings, envelope: Envelope, alg: str, *, immediately: bool = False
 ) -> list[Performed]:
     """Start a rotation: a new pending key that signs after publish_ahead, or with
-    ``immediately`` a new active key at once (skipping publish-ahead)."""
+    ``immediately`` one that signs as soon as every process of the server publishes it (the
+    key-propagation interval, seconds), skipping publish-ahead: a worker must never sign with a
+    key another worker's JWKS does not have yet. Until then the current key signs."""
     if alg not in SIGNING_ALGORITHMS:
         raise InvalidInput(f"alg: must be one of {', '.join(SIGNING_ALGORITHMS)}")
     lock_algorithm(settings, alg)
     schedule = load_schedules(settings)[alg]
     keys = _live_keys(alg)
-    active = [k for k in keys if k.state == KeyState.ACTIVE]
     pending = [k for k in keys if k.state == KeyState.PENDING]
     now = clock.now()
     performed = []
     if immediately:
-        for key in active:
-            _retire(key, schedule, now)
-            performed.append(Performed("retire", alg, key.kid))
+        propagation = dt.timedelta(seconds=settings.emergency_publish_seconds)
         if pending:
             new = pending[0]
-            _activate(new, now)
+            new.expedited = True
+            new.planned_activation_at = max(now, new.created_at + propagation)
+            record(Tag.KEY_EXPEDITED, alg=alg, kid=new.kid,
+                   activates_at=new.planned_activation_at)  # fmt: skip
+            performed.append(Performed("expedite", alg, new.kid))
         else:
-            new = create_signing_key(envelope, alg, KeyState.ACTIVE)
-            record(Tag.KEY_CREATED, alg=alg, kid=new.kid, state="active", manual=True)
-        performed.append(Performed("activate", alg, new.kid))
+            new = _expedited_key(settings, envelope, alg, now, manual=True)
+            performed.append(Performed("create_pending", alg, new.kid))
+        db.session.flush()
+        # A pending key published long enough already signs at once.
+        performed += run_due_transitions(settings, envelope, (alg,))
     else:
         if pending:
             raise Conflict(
@@ -186,11 +223,22 @@ def rotate_now(
     return performed
 
 
+def _expedited_key(settings: Settings, envelope: Envelope, alg: str, now: dt.datetime,
+                   **audit: object) -> SigningKey:  # fmt: skip
+    activate_at = now + dt.timedelta(seconds=settings.emergency_publish_seconds)
+    key = create_signing_key(envelope, alg, KeyState.PENDING, activate_at=activate_at,
+                             expedited=True)  # fmt: skip
+    record(Tag.KEY_CREATED, alg=alg, kid=key.kid, state="pending", expedited=True,
+           activates_at=activate_at, **audit)  # fmt: skip
+    return key
+
+
 def revoke_key(
     settings: Settings, envelope: Envelope, kid: str, *, reason: str, actor: str = "cli"
 ) -> list[Performed]:
     """Emergency: the key leaves JWKS at once and its tokens stop verifying. If it was the
-    active key, a replacement signs immediately (a pending key if there is one)."""
+    active key, a replacement signs as soon as every process publishes it (at once, if a
+    pending key has been published that long)."""
     key = find_key(kid)
     if key is None:
         raise NotFound(f"no signing key with kid {kid}")
@@ -208,6 +256,10 @@ def revoke_key(
     record(Tag.KEY_REVOKED, actor=actor, alg=key.alg, kid=kid, reason=reason, was_active=was_active)
     performed = [Performed("revoke", key.alg, kid)]
     if was_active:
-        # Replacement at once: the plan activates a pending key or creates an active one.
+        # A replacement: a pending key (activated at once if every process publishes it
+        # already), or a new one that signs once they do; until then nothing signs (503).
+        if not any(k.state == KeyState.PENDING for k in _live_keys(key.alg)):
+            new = _expedited_key(settings, envelope, key.alg, now, replaces=kid)
+            performed.append(Performed("create_pending", key.alg, new.kid))
         performed += run_due_transitions(settings, envelope, (key.alg,))
     return performed

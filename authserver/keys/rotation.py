@@ -10,9 +10,14 @@ The lifecycle (ARCHITECTURE.md): ``pending → active → retired → expired``.
 - The active key it replaces is retired at that moment: it no longer signs, stays published,
   and expires ``retire_after`` later (≥ the longest token lifetime, so every token it signed
   has expired by then).
-- With no active key at all (first start, or the active one was revoked) a pending key is
-  activated at once, or a new key is created active: an outage is worse than a skipped
-  publish-ahead, and verifiers refresh their JWKS on an unknown kid.
+- An expedited key (an emergency rotation: `keys rotate --now`, or the active key revoked) skips
+  publish-ahead but not propagation: it signs only once it has been published for
+  ``propagation`` (``Settings.emergency_publish_seconds``, 31 s by default). By then every process
+  of the server publishes it (they re-read keys every second), so no worker signs with a key
+  another worker's JWKS lacks; and a verifier that cached the JWKS without it may refetch on the
+  unknown kid (PyJWT's PyJWKClient refuses to for 30 s after its last fetch).
+- With no active key (the active one was revoked) a pending key is activated once it has been
+  published for ``propagation``; with no key at all (first start) one is created active.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ class KeyView:
     activated_at: dt.datetime | None = None
     planned_activation_at: dt.datetime | None = None
     planned_expiry_at: dt.datetime | None = None
+    expedited: bool = False
 
 
 class Action(enum.StrEnum):
@@ -74,7 +80,12 @@ def next_rotation_at(schedule: Schedule, active: KeyView) -> dt.datetime:
     return active.activated_at + schedule.rotate_every
 
 
-def plan(schedule: Schedule, keys: list[KeyView], now: dt.datetime) -> list[Transition]:
+def plan(
+    schedule: Schedule,
+    keys: list[KeyView],
+    now: dt.datetime,
+    propagation: dt.timedelta = dt.timedelta(0),
+) -> list[Transition]:
     """The transitions due at ``now`` for one algorithm, in the order to apply them."""
     active = [k for k in keys if k.state == "active"]
     pending = sorted((k for k in keys if k.state == "pending"), key=lambda k: (k.created_at, k.id))
@@ -82,9 +93,9 @@ def plan(schedule: Schedule, keys: list[KeyView], now: dt.datetime) -> list[Tran
     due: list[Transition] = []
 
     if not active:
-        if pending:
+        if pending and now >= ready_at(schedule, pending[0], propagation, replacing=False):
             due.append(Transition(Action.ACTIVATE, pending[0].id))
-        else:
+        elif not pending:
             due.append(Transition(Action.CREATE_ACTIVE))
     else:
         current = active[0]
@@ -92,7 +103,7 @@ def plan(schedule: Schedule, keys: list[KeyView], now: dt.datetime) -> list[Tran
         if not pending and now >= rotate_at - schedule.publish_ahead:
             activate_at = max(rotate_at, now + schedule.publish_ahead)
             due.append(Transition(Action.CREATE_PENDING, activate_at=activate_at))
-        elif pending and _is_ready(schedule, pending[0], now):
+        elif pending and now >= ready_at(schedule, pending[0], propagation, replacing=True):
             due.append(Transition(Action.RETIRE, current.id))
             due.append(Transition(Action.ACTIVATE, pending[0].id))
 
@@ -102,7 +113,12 @@ def plan(schedule: Schedule, keys: list[KeyView], now: dt.datetime) -> list[Tran
     return due
 
 
-def _is_ready(schedule: Schedule, key: KeyView, now: dt.datetime) -> bool:
-    earliest = key.created_at + schedule.publish_ahead
-    planned = key.planned_activation_at or earliest
-    return now >= max(planned, earliest)
+def ready_at(schedule: Schedule, key: KeyView, propagation: dt.timedelta, *,
+             replacing: bool) -> dt.datetime:  # fmt: skip
+    """When a pending key may start signing: at its planned time, once it has been published
+    for publish_ahead (for propagation only, if it is expedited); with no active key to
+    replace (it was revoked), as soon as every process publishes it."""
+    if not replacing:
+        return key.created_at + propagation
+    earliest = key.created_at + (propagation if key.expedited else schedule.publish_ahead)
+    return max(key.planned_activation_at or earliest, earliest)

@@ -40,7 +40,12 @@ def public_jwk_of(key: jwk.Key, alg: str) -> dict:
 
 
 def create_signing_key(
-    envelope: Envelope, alg: str, state: KeyState, *, activate_at: dt.datetime | None = None
+    envelope: Envelope,
+    alg: str,
+    state: KeyState,
+    *,
+    activate_at: dt.datetime | None = None,
+    expedited: bool = False,
 ) -> SigningKey:
     private = _generate(alg)
     pem = private.private_bytes(
@@ -58,6 +63,7 @@ def create_signing_key(
         created_at=now,
         activated_at=now if state is KeyState.ACTIVE else None,
         planned_activation_at=activate_at,
+        expedited=expedited,
     )
     db.session.add(row)
     db.session.flush()  # the row id is the associated data of its ciphertext

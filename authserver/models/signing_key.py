@@ -10,7 +10,18 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import JSON, CheckConstraint, Index, Integer, LargeBinary, String, Text, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from authserver.extensions import db
@@ -65,6 +76,9 @@ class SigningKey(db.Model):
     # planned_activation_at; a retired key leaves JWKS at planned_expiry_at.
     planned_activation_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     planned_expiry_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # An emergency rotation (`keys rotate --now`, a revoked active key): the key is published
+    # only for the key-propagation interval before it signs, not for publish_ahead.
+    expedited: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     @property
     def associated_data(self) -> bytes:

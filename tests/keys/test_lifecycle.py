@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from authserver import clock
 from authserver.extensions import db
+from authserver.keys.lifecycle import revoke_key, rotate_now, run_due_transitions
 from authserver.models import SigningKey
 from authserver.runtime import current_runtime
 from tests.keys.conftest import kid_of
@@ -128,11 +129,42 @@ def test_manual_rotation_publishes_ahead_then_activates(app, runner, keys_of, sh
     assert keys_of() == {first: "retired", created["kid"]: "active"}
 
 
-def test_rotate_now_activates_at_once(app, runner, http, make_client, get_token, keys_of):
+def test_rotate_now_publishes_first_and_signs_once_every_process_has_it(
+    app, runner, http, make_client, get_token, keys_of, published
+):
+    """An emergency rotation skips publish-ahead, never propagation: the new key is in JWKS
+    for the key-propagation interval (every worker re-reads its keys within it) before it
+    signs, so no worker signs with a key another worker's JWKS lacks."""
     client = make_client()
+    clock.freeze()
+    [first] = keys_of()
+    settings = current_runtime().settings
+    performed = rotate_now(settings, current_runtime().envelope(), "ES256", immediately=True)
+    db.session.commit()
+    [second] = [p.kid for p in performed]
+    assert keys_of() == {first: "active", second: "pending"}
+    assert second in published()
+    assert kid_of(get_token(client)["access_token"]) == first
+    clock.advance(settings.emergency_publish_seconds - 1)
+    assert rotate_if_due(runner) == []
+    clock.advance(1)
+    assert [p["action"] for p in rotate_if_due(runner)] == ["retire", "activate"]
+    assert kid_of(get_token(client)["access_token"]) == second
+
+
+def test_the_cli_rotate_now_waits_until_the_key_is_published_then_activates(
+    app, runner, make_client, get_token, keys_of
+):
+    client = make_client()
+    clock.freeze()  # the CLI's wait moves the frozen clock instead of sleeping
+    started = clock.now()
     [first] = keys_of()
     result = runner("keys", "rotate", "--now", "--alg", "ES256", "--json")
     assert result.exit_code == 0, result.output
+    actions = [p["action"] for p in json.loads(result.stdout)]
+    assert actions == ["create_pending", "retire", "activate"]
+    waited = (clock.now() - started).total_seconds()
+    assert waited == current_runtime().settings.emergency_publish_seconds
     current_runtime().keyring.invalidate()
     states = keys_of()
     [second] = [kid for kid, state in states.items() if state == "active"]
@@ -140,10 +172,11 @@ def test_rotate_now_activates_at_once(app, runner, http, make_client, get_token,
     assert kid_of(get_token(client)["access_token"]) == second
 
 
-def test_revoking_the_active_key_replaces_it_at_once(
+def test_revoking_the_active_key_replaces_it_within_seconds(
     app, http, runner, make_client, get_token, keys_of, published, caplog
 ):
     client = make_client()
+    clock.freeze()
     [first] = keys_of()
     token = get_token(client)["access_token"]
     result = runner("keys", "revoke", first, "--reason", "laptop stolen", "--json")
@@ -161,7 +194,36 @@ def test_revoking_the_active_key_replaces_it_at_once(
     assert loud and loud[0].levelname == "CRITICAL"
 
 
+def test_while_a_revoked_keys_replacement_is_published_tokens_are_a_503(
+    app, http, make_client, keys_of, published
+):
+    client = make_client()
+    clock.freeze()
+    [first] = keys_of()
+    runtime = current_runtime()
+    performed = revoke_key(runtime.settings, runtime.envelope(), first, reason="test")
+    db.session.commit()
+    runtime.keyring.invalidate()
+    [replacement] = [p.kid for p in performed if p.action == "create_pending"]
+    assert replacement in published() and first not in published()
+    waiting = http.post("/oauth/token", data={"grant_type": "client_credentials"},
+                        headers=client.basic())  # fmt: skip
+    assert waiting.status_code == 503 and waiting.get_json()["error"] == "temporarily_unavailable"
+    assert waiting.headers["Retry-After"] == str(runtime.settings.emergency_publish_seconds)
+    assert http.get("/readyz").status_code == 503
+    clock.advance(runtime.settings.emergency_publish_seconds)
+    assert [p.action for p in run_due_transitions(runtime.settings, runtime.envelope())] == [
+        "activate"
+    ]
+    db.session.commit()
+    runtime.keyring.invalidate()
+    issued = http.post("/oauth/token", data={"grant_type": "client_credentials"},
+                       headers=client.basic())  # fmt: skip
+    assert issued.status_code == 200 and kid_of(issued.get_json()["access_token"]) == replacement
+
+
 def test_revoking_with_a_pending_key_activates_the_pending_one(app, runner, keys_of):
+    clock.freeze()
     [first] = keys_of()
     [pending] = json.loads(runner("keys", "rotate", "--alg", "ES256", "--json").stdout)
     assert runner("keys", "revoke", first).exit_code == 0

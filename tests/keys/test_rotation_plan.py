@@ -17,8 +17,13 @@ def active(id=1, at=T0):
     return KeyView(id=id, state="active", created_at=at, activated_at=at)
 
 
-def pending(id=2, created=T0, activate=None):
-    return KeyView(id=id, state="pending", created_at=created, planned_activation_at=activate)
+def pending(id=2, created=T0, activate=None, expedited=False):
+    return KeyView(id=id, state="pending", created_at=created, planned_activation_at=activate,
+                   expedited=expedited)  # fmt: skip
+
+
+PROPAGATION = dt.timedelta(seconds=2)
+SECOND = dt.timedelta(seconds=1)
 
 
 def retired(id=3, expiry=T0):
@@ -65,6 +70,27 @@ def retired(id=3, expiry=T0):
 )
 def test_plan(keys, now, expected):
     assert plan(SCHEDULE, keys, now) == expected
+
+
+@pytest.mark.parametrize(
+    "keys, now, expected",
+    [
+        # an emergency rotation: signs once every process publishes it, not after publish_ahead
+        ([active(), pending(created=T0, activate=T0 + PROPAGATION, expedited=True)],
+         T0 + PROPAGATION - SECOND, []),
+        ([active(), pending(created=T0, activate=T0 + PROPAGATION, expedited=True)],
+         T0 + PROPAGATION, [Transition(Action.RETIRE, 1), Transition(Action.ACTIVATE, 2)]),
+        # ... however early its planned time says (never before propagation)
+        ([active(), pending(created=T0, activate=T0, expedited=True)], T0 + SECOND, []),
+        # the active key revoked: a pending key signs only once every process publishes it
+        ([pending(created=T0)], T0 + SECOND, []),
+        ([pending(created=T0)], T0 + PROPAGATION, [Transition(Action.ACTIVATE, 2)]),
+        # a key published for long replaces the revoked one at once
+        ([pending(created=T0 - DAY, activate=T0 + DAY)], T0, [Transition(Action.ACTIVATE, 2)]),
+    ],
+)  # fmt: skip
+def test_plan_with_propagation(keys, now, expected):
+    assert plan(SCHEDULE, keys, now, PROPAGATION) == expected
 
 
 def test_a_plan_applied_is_not_planned_again():

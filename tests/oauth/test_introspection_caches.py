@@ -42,9 +42,10 @@ class Worker:
 
 @pytest.fixture
 def workers(tmp_path):
-    first = make_app(tmp_path, keyring_refresh_seconds=0)
+    # A second's emergency publication: `keys rotate --now` below waits for it (for real).
+    first = make_app(tmp_path, keyring_refresh_seconds=0, emergency_publish_seconds=1)
     init_app(first)
-    second = make_app(tmp_path, keyring_refresh_seconds=0)
+    second = make_app(tmp_path, keyring_refresh_seconds=0, emergency_publish_seconds=1)
     return Worker(first), Worker(second)
 
 

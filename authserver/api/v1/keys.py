@@ -27,6 +27,7 @@ from authserver.keys.timeline import planned_transitions
 from authserver.models import KeyState, SigningKey
 from authserver.rbac.permissions import Permission
 from authserver.runtime import runtime_of
+from authserver.scheduler import wake_scheduler
 
 TAG = "signing keys"
 
@@ -88,6 +89,7 @@ def revoke(principal: Principal, kid: str, body: KeyRevocation) -> TransitionLis
         runtime.settings, runtime.envelope(), kid, reason=body.reason, actor=principal.actor
     )
     runtime.keyring.invalidate()  # this worker at once; the others within their refresh
+    wake_scheduler(current_app)  # a replacement signs once every process publishes it
     return _transitions(performed)
 
 
@@ -103,6 +105,7 @@ def rotate(principal: Principal, body: RotationRequest) -> TransitionList:
     for alg in (body.alg,) if body.alg else SIGNING_ALGORITHMS:
         performed += rotate_now(runtime.settings, runtime.envelope(), alg, immediately=body.now)
     runtime.keyring.invalidate()
+    wake_scheduler(current_app)  # with now: the new key signs once every process publishes it
     return _transitions(performed)
 
 
