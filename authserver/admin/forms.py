@@ -19,7 +19,7 @@ class ConfirmForm(FlaskForm):
 
 
 class RotateForm(FlaskForm):
-    immediately = BooleanField("Activate at once (skip publishing ahead)")
+    immediately = BooleanField("Sign within seconds (skip publishing ahead)")
 
 
 class RevokeKeyForm(FlaskForm):

@@ -78,8 +78,11 @@ def rotate(user: User, alg: str) -> Response | str:
     schedule = load_schedules(current_runtime().settings)[alg]
     if request.method == "GET" or not form.validate_on_submit():
         status = 400 if request.method == "POST" else 200
-        page = render_template("admin/key_rotate.html", form=form, alg=alg,
-                               publish_ahead=_human(schedule.publish_ahead_seconds))  # fmt: skip
+        page = render_template(
+            "admin/key_rotate.html", form=form, alg=alg,
+            publish_ahead=_human(schedule.publish_ahead_seconds),
+            emergency_publish=_human(current_runtime().settings.emergency_publish_seconds),
+        )  # fmt: skip
         return make_response(page, status)
     runtime = current_runtime()
     try:

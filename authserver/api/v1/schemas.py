@@ -275,7 +275,11 @@ class ScheduleUpdate(Input):
 
 class RotationRequest(Input):
     alg: Alg | None = Field(None, description="One algorithm; all when absent.")
-    now: bool = Field(False, description="Activate at once instead of publishing ahead.")
+    now: bool = Field(
+        False,
+        description="Skip publishing ahead: the new key signs once it has been published for "
+        "AUTHSERVER_EMERGENCY_PUBLISH (31 s by default).",
+    )
 
 
 class Transition(Output):
