@@ -60,13 +60,16 @@ class PostgresServer:
         )  # fmt: skip
         self.start()
 
-    def __call__(self) -> str:
+    def __call__(self, template: str | None = None) -> str:
+        """A fresh database, empty or a copy of ``template`` (a database name of this server
+        that nobody is connected to)."""
         import psycopg
 
         name = "t_" + secrets.token_hex(6)
         admin = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        copy = f' TEMPLATE "{template}"' if template else ""
         with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"{copy}')
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
 
     def start(self) -> None:
