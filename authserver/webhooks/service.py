@@ -121,7 +121,8 @@ def list_webhooks() -> list[WebhookSubscription]:
 
 def live_secrets(subscription: WebhookSubscription, now: dt.datetime) -> list[WebhookSecret]:
     """The secrets that sign now, newest first."""
-    return [s for s in subscription.secrets if s.signs_at(now)]
+    live = [s for s in subscription.secrets if s.signs_at(now)]
+    return sorted(live, key=lambda s: s.id, reverse=True)
 
 
 def signing_keys(subscription: WebhookSubscription, now: dt.datetime) -> list[bytes]:
