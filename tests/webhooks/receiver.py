@@ -58,16 +58,19 @@ def always(status: str, **headers: str) -> Answer:
 
 
 class Receiver:
-    """``with Receiver(certificates, answer) as receiver:`` at ``receiver.url``."""
+    """``with Receiver(certificates, answer) as receiver:`` at ``receiver.url``; without
+    certificates it speaks plain http (which the server sends to loopback in development)."""
 
-    def __init__(self, certificates: Certificates, answer: Answer | None = None,
+    def __init__(self, certificates: Certificates | None, answer: Answer | None = None,
                  host: str = "127.0.0.1") -> None:  # fmt: skip
         self.answer = answer or always("200 OK")
         self.received: list[Received] = []
         self.hang = threading.Event()  # set: accept, read, never answer
         self._lock = threading.Lock()
-        self._listener = Listener(self._handle, tls=certificates.server_context())
-        self.url = f"https://{host}:{self._listener.port}/hooks/security"
+        tls = certificates.server_context() if certificates is not None else None
+        self._listener = Listener(self._handle, tls=tls)
+        scheme = "https" if tls is not None else "http"
+        self.url = f"{scheme}://{host}:{self._listener.port}/hooks/security"
 
     def __enter__(self) -> Receiver:
         self._listener.__enter__()
