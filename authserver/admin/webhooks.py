@@ -246,10 +246,14 @@ def webhook_disable(user: User, webhook_id: str) -> Response:
         update_webhook(subscription, enabled=False, caller=caller_of(user))
         return f"Webhook {webhook_id} disabled."
 
-    return confirmed(title=f"Disable webhook {webhook_id}?",
-                     warning=f"No event is delivered to {subscription.url} while it is "
-                     f"disabled, and the {pending} delivery(ies) waiting now are cancelled: "
-                     "enabling it again does not send them.",
+    warning = f"No event is delivered to {subscription.url} while it is disabled."
+    if pending == 1:
+        warning += (" The delivery waiting now is cancelled: enabling the webhook again does "
+                    "not send it.")  # fmt: skip
+    elif pending:
+        warning += (f" The {pending} deliveries waiting now are cancelled: enabling the webhook "
+                    "again does not send them.")  # fmt: skip
+    return confirmed(title=f"Disable webhook {webhook_id}?", warning=warning,
                      action=f"/admin/webhooks/{webhook_id}/disable", button="Disable",
                      back=f"/admin/webhooks/{webhook_id}",
                      done=f"/admin/webhooks/{webhook_id}", perform=perform)  # fmt: skip
