@@ -5,6 +5,8 @@ every operation is in the OpenAPI document with its permission."""
 
 from __future__ import annotations
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from authserver.extensions import db
@@ -160,3 +162,29 @@ def test_the_openapi_document_has_every_webhook_operation_and_its_permission(htt
     assert "secret" not in schemas["WebhookOut"]["properties"]
     assert schemas["WebhookCreate"]["additionalProperties"] is False
     assert "last_error" in schemas["DeliveryOut"]["properties"]
+
+
+_urls = st.one_of(
+    st.sampled_from([HOOK, "https://[::1]/x", "https://[fe80::1%25eth0]/", "https://xn--e1a/",
+                     "https://a..b/", "https://h.example.com:0/", "https://h.example.com:99999/",
+                     "https://h.example.com/\u0000", "https://%00/", "http://localhost/x"]),
+    st.text(max_size=80),
+)  # fmt: skip
+_events = st.lists(st.one_of(st.sampled_from(["*", "key:", "account:sign-in:failed", ":",
+                                              "webhook:"]), st.text(max_size=20)),
+                   max_size=5)  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(url=_urls, events=_events, enabled=st.none() | st.booleans())
+def test_odd_urls_and_filters_never_give_a_5xx(admin, url, events, enabled):
+    created = admin("POST", "/webhooks", {"url": url, "events": events})
+    assert created.status_code in (201, 400, 422), created.get_data(as_text=True)[:300]
+    if created.status_code != 201:
+        return
+    path = f"/webhooks/{created.get_json()['id']}"
+    etag = {"If-Match": admin("GET", path).headers["ETag"]}
+    body = {"url": url + "/y", "events": events[::-1] or ["*"], "enabled": enabled}
+    changed = admin("PATCH", path, body, headers=etag)
+    assert changed.status_code in (200, 400, 422), changed.get_data(as_text=True)[:300]
