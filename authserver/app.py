@@ -66,10 +66,13 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     from authserver.request_id import register_request_id
     from authserver.runtime import install_runtime
     from authserver.usage import install_usage_counter
+    from authserver.webhooks.worker import install_webhooks
 
     runtime = install_runtime(app, settings)
     install_usage_counter(app, settings.usage_flush_seconds)
     install_backchannel(app)
+    # The outbox listens to every audit record from here on; `serve`'s workers start the sender.
+    install_webhooks(app)
     if settings.audit_token_issuance:
         install_background_audit(app)
     config_oauth(app, runtime)

@@ -139,6 +139,17 @@ class Settings:
     outbound_timeout_seconds: int = 5
     # Extra CA certificates (PEM) trusted for those requests, besides the system's (private PKI).
     outbound_ca_file: str | None = None
+    # Security-event webhooks: attempts per delivery (the first included) and the delay after
+    # the first failed attempt; each further delay is 4 times the one before, at most 12 h, plus
+    # up to 10 % jitter (so the default retries over about two days).
+    webhook_max_attempts: int = 10
+    webhook_retry_base_seconds: int = 30
+    # How often each server process looks for due deliveries (its own are sent at once).
+    webhook_poll_seconds: int = 2
+    # The total time one delivery may take (Standard Webhooks recommends 15 to 30 s).
+    webhook_timeout_seconds: int = 15
+    # Delivered, failed and cancelled deliveries stay in the delivery log this long.
+    webhook_log_retention_seconds: int = 30 * 86400
 
     @property
     def is_production(self) -> bool:
@@ -249,6 +260,11 @@ _ENV_VARS: dict[str, tuple[str, Any]] = {
     "AUTHSERVER_OUTBOUND_ALLOW": ("outbound_allow", str),
     "AUTHSERVER_OUTBOUND_TIMEOUT": ("outbound_timeout_seconds", parse_duration),
     "AUTHSERVER_OUTBOUND_CA_FILE": ("outbound_ca_file", str),
+    "AUTHSERVER_WEBHOOK_MAX_ATTEMPTS": ("webhook_max_attempts", int),
+    "AUTHSERVER_WEBHOOK_RETRY_BASE": ("webhook_retry_base_seconds", parse_duration),
+    "AUTHSERVER_WEBHOOK_POLL_INTERVAL": ("webhook_poll_seconds", parse_duration),
+    "AUTHSERVER_WEBHOOK_TIMEOUT": ("webhook_timeout_seconds", parse_duration),
+    "AUTHSERVER_WEBHOOK_LOG_RETENTION": ("webhook_log_retention_seconds", parse_duration),
     "PROMETHEUS_MULTIPROC_DIR": ("prometheus_multiproc_dir", str),
     "FLASK_DEBUG": ("flask_debug", parse_bool),
 }
@@ -316,12 +332,18 @@ def validate(settings: Settings) -> None:
         "mfa_max_failures",
         "admin_reauth_seconds",
         "outbound_timeout_seconds",
+        "webhook_retry_base_seconds",
+        "webhook_poll_seconds",
+        "webhook_timeout_seconds",
+        "webhook_log_retention_seconds",
     ):
         if getattr(settings, field) <= 0:
             fail(field, "must be positive")
     if settings.emergency_publish_seconds <= settings.keyring_refresh_seconds:
         fail("emergency_publish_seconds", "must exceed AUTHSERVER_KEYRING_REFRESH (every worker "
              "must publish a key before it signs)")  # fmt: skip
+    if not 1 <= settings.webhook_max_attempts <= 50:
+        fail("webhook_max_attempts", "must be 1 to 50")
     if settings.jwks_max_age_seconds is not None and settings.jwks_max_age_seconds <= 0:
         fail("jwks_max_age_seconds", "must be positive")
     if not 0 <= settings.trusted_proxies <= 10:

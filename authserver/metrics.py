@@ -48,9 +48,15 @@ tokens_issued = Counter("authserver_tokens_issued_total", "Access tokens issued"
 introspections = Counter("authserver_introspections_total", "Introspection answers", ["result"])
 sign_in_failures = Counter("authserver_sign_in_failures_total", "Failed sign-in checks", ["method"])
 rate_limited = Counter("authserver_rate_limited_total", "Requests refused with 429", ["endpoint"])
+webhook_deliveries = Counter(
+    "authserver_webhook_deliveries_total",
+    "Webhook delivery attempts by outcome: delivered, retry (another attempt is scheduled), "
+    "failed (no attempt left, or 410 Gone)",
+    ["outcome"],
+)
 _COUNTERS = (
     tokens_signed, jwks_requests, http_requests, http_duration, tokens_issued, introspections,
-    sign_in_failures, rate_limited,
+    sign_in_failures, rate_limited, webhook_deliveries,
 )  # fmt: skip
 
 bp = Blueprint("metrics", __name__)
@@ -109,6 +115,25 @@ class ApiKeyExpiryCollector:
         yield gauge
 
 
+class WebhookQueueCollector:
+    """The webhook outbox, read from the database when scraped (every worker sees the same)."""
+
+    def collect(self):  # noqa: ANN201
+        from authserver.webhooks.outbox import queue_stats
+
+        depth, age = queue_stats()
+        queued = GaugeMetricFamily(
+            "authserver_webhook_queue_depth", "Webhook deliveries waiting to be delivered"
+        )
+        queued.add_metric([], depth)
+        oldest = GaugeMetricFamily(
+            "authserver_webhook_oldest_undelivered_age_seconds",
+            "Age of the oldest webhook delivery not yet delivered (0 when none waits)",
+        )
+        oldest.add_metric([], age)
+        yield from (queued, oldest)
+
+
 def register_request_metrics(app: Flask) -> None:
     """Count and time every request by endpoint (a bounded label: the route, not the path)."""
 
@@ -143,4 +168,5 @@ def metrics() -> Response:
             registry.register(counter)
     registry.register(KeyLifecycleCollector())
     registry.register(ApiKeyExpiryCollector())
+    registry.register(WebhookQueueCollector())
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

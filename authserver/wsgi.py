@@ -1,7 +1,8 @@
 """The WSGI entry point of a server worker process (``authserver serve``).
 
 Each worker builds its own app and runs its own scheduler thread (due key transitions, API-key
-expiry warnings), so a deployment without cron still rotates keys.
+expiry warnings), so a deployment without cron still rotates keys, and its own webhook sender
+(deliveries from the shared outbox).
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ def worker_app() -> Flask:
 
     from authserver.app import create_app
     from authserver.scheduler import Scheduler
+    from authserver.webhooks.worker import webhook_worker
 
     app = create_app()
     Scheduler(app).start()
+    webhook_worker(app).start()
     # A worker that stops leaves its live gauges behind unless it says so.
     atexit.register(multiprocess.mark_process_dead, os.getpid())
     return app

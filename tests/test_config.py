@@ -49,12 +49,31 @@ def test_environment_variables_are_read_and_durations_parsed():
         ("AUTHSERVER_DATABASE_URL", "mysql://x"),
         ("AUTHSERVER_ACCESS_TOKEN_ALG", "HS256"),
         ("AUTHSERVER_MAX_BODY_BYTES", "lots"),
+        ("AUTHSERVER_WEBHOOK_MAX_ATTEMPTS", "0"),
+        ("AUTHSERVER_WEBHOOK_MAX_ATTEMPTS", "51"),
+        ("AUTHSERVER_WEBHOOK_RETRY_BASE", "0"),
+        ("AUTHSERVER_WEBHOOK_POLL_INTERVAL", "soon"),
+        ("AUTHSERVER_WEBHOOK_TIMEOUT", "0"),
+        ("AUTHSERVER_WEBHOOK_LOG_RETENTION", "0"),
     ],
 )
 def test_bad_values_fail_naming_the_variable(variable, value):
     with pytest.raises(ConfigError) as raised:
         load_settings({variable: value})
     assert variable in str(raised.value)
+
+
+def test_webhook_settings_are_read_with_their_units():
+    settings = load_settings({"AUTHSERVER_WEBHOOK_MAX_ATTEMPTS": "3",
+                              "AUTHSERVER_WEBHOOK_RETRY_BASE": "2m",
+                              "AUTHSERVER_WEBHOOK_POLL_INTERVAL": "1",
+                              "AUTHSERVER_WEBHOOK_TIMEOUT": "20s",
+                              "AUTHSERVER_WEBHOOK_LOG_RETENTION": "7d"})  # fmt: skip
+    assert (settings.webhook_max_attempts, settings.webhook_retry_base_seconds,
+            settings.webhook_poll_seconds, settings.webhook_timeout_seconds,
+            settings.webhook_log_retention_seconds) == (3, 120, 1, 20, 7 * 86400)  # fmt: skip
+    defaults = load_settings({})
+    assert (defaults.webhook_max_attempts, defaults.webhook_retry_base_seconds) == (10, 30)
 
 
 def test_unknown_override_fails_fast():

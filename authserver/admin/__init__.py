@@ -16,4 +16,5 @@ from authserver.admin import (  # noqa: E402,F401  (their routes register on bp)
     keys,
     overview,
     people,
+    webhooks,
 )

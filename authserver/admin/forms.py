@@ -74,3 +74,9 @@ class GrantRoleForm(FlaskForm):
 
 
 GRANT_TYPES_HELP = ", ".join(SUPPORTED_GRANT_TYPES)
+
+
+class WebhookForm(FlaskForm):
+    url = StringField("Endpoint URL (https)", validators=[DataRequired(), Length(max=2000)])
+    events = StringField("Event types", validators=[DataRequired(), Length(max=2000)])
+    description = StringField("Description", validators=[Optional(), Length(max=200)])

@@ -4,6 +4,10 @@ Every event is a row in ``audit_events``, appended to the hash chain in the call
 transaction (so an event is stored exactly when the change it records is), and a structured
 log line (one JSON object) on the ``authserver.audit`` logger for log shippers. Callers never
 pass secrets.
+
+``recorded`` (a blinker signal) is sent with each new row, still in the caller's transaction:
+the webhooks outbox listens, so a delivery is written exactly when its event is (audit imports
+nothing of webhooks, which records its own events here).
 """
 
 from __future__ import annotations
@@ -12,10 +16,13 @@ import datetime as dt
 import json
 import logging
 
+from blinker import Namespace
+
 from authserver import clock
 from authserver.audit.chain import append
 from authserver.audit.tags import Tag
 from authserver.current_request import current_request
+from authserver.models import AuditEvent
 from authserver.request_id import current_request_id
 
 log = logging.getLogger("authserver.audit")
@@ -23,6 +30,9 @@ log = logging.getLogger("authserver.audit")
 #: Events an operator must see even with a quiet log level.
 _LOUD = {Tag.KEY_REVOKED}
 _COLUMNS = ("event", "at", "actor", "outcome")
+
+#: Sent with each appended AuditEvent row (the sender), in the transaction that appends it.
+recorded = Namespace().signal("authserver.audit.recorded")
 
 
 def record(
@@ -32,7 +42,7 @@ def record(
     outcome: str = "success",
     at: dt.datetime | None = None,
     **fields: object,
-) -> None:
+) -> AuditEvent:
     """Append an event; ``at`` when it happened earlier (a record written in the background)."""
     now = at or clock.now()
     request = current_request()
@@ -49,4 +59,6 @@ def record(
     # LogRecord's own, such as ``name``).
     log.log(level, tag.value, extra={"audit": json.loads(line)})
     data = {k: v for k, v in json.loads(line).items() if k not in _COLUMNS}
-    append(now, tag.value, actor[:200], outcome, data)
+    row = append(now, tag.value, actor[:200], outcome, data)
+    recorded.send(row)
+    return row

@@ -52,3 +52,9 @@ class Tag(enum.StrEnum):
     MFA_SUCCEEDED = "account:mfa:succeeded"
     MFA_FAILED = "account:mfa:failed"
     MFA_RESET = "account:mfa:reset"
+    WEBHOOK_CREATED = "webhook:subscription:created"
+    WEBHOOK_UPDATED = "webhook:subscription:updated"
+    WEBHOOK_DISABLED = "webhook:subscription:disabled"
+    WEBHOOK_DELETED = "webhook:subscription:deleted"
+    WEBHOOK_TESTED = "webhook:subscription:tested"
+    WEBHOOK_SECRET_ROTATED = "webhook:secret:rotated"  # noqa: S105 - an event name

@@ -35,6 +35,7 @@ def _register() -> None:
         roles,
         serve,
         users,
+        webhooks,
     )  # fmt: skip
 
     cli.add_command(init.init_command)
@@ -46,6 +47,7 @@ def _register() -> None:
     cli.add_command(apikeys.group)
     cli.add_command(roles.group)
     cli.add_command(audit.group)
+    cli.add_command(webhooks.group)
     cli.add_command(doctor.doctor_command)
 
 

@@ -25,7 +25,7 @@ def generate_command() -> None:
 @group.command("rotate")
 @click.option("--json", "as_json", is_flag=True)
 def rotate_command(as_json: bool) -> None:
-    """Re-wrap every private key and the pepper under the newest KEK, in one transaction.
+    """Re-wrap every private key, the pepper, TOTP and webhook secrets under the newest KEK.
 
     Development (key file): makes a new KEK and swaps it in after the re-wrap commits.
     With AUTHSERVER_KEK: set the new KEK there and the old one in AUTHSERVER_KEK_PREVIOUS,

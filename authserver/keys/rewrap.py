@@ -1,5 +1,5 @@
-"""KEK rotation: re-wrap every ciphertext (signing keys, the pepper, TOTP secrets) under the
-newest KEK, in one transaction.
+"""KEK rotation: re-wrap every ciphertext (signing keys, the pepper, TOTP secrets, webhook
+signing secrets) under the newest KEK, in one transaction.
 
 The envelope holds the newest KEK first and older ones after it, so every row still opens
 while this runs; afterwards every row names the new KEK (the Hydra model). Hashes made
@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from authserver.extensions import db
 from authserver.keys.kek import Envelope
-from authserver.models import ServerSecret, SigningKey, TotpCredential
+from authserver.models import ServerSecret, SigningKey, TotpCredential, WebhookSecret
 
 
 def rewrap_all(envelope: Envelope) -> int:
@@ -33,6 +33,11 @@ def rewrap_all(envelope: Envelope) -> int:
         if row.kek_id != target:
             plain = envelope.decrypt(row.kek_id, row.secret_ciphertext, row.associated_data)
             row.kek_id, row.secret_ciphertext = envelope.encrypt(plain, row.associated_data)
+            count += 1
+    for row in db.session.scalars(select(WebhookSecret)):
+        if row.kek_id != target:
+            plain = envelope.decrypt(row.kek_id, row.ciphertext, row.associated_data)
+            row.kek_id, row.ciphertext = envelope.encrypt(plain, row.associated_data)
             count += 1
     db.session.flush()
     return count

@@ -19,6 +19,12 @@ from authserver.models.session import UserSession
 from authserver.models.signing_key import KeySchedule, KeyState, SigningKey
 from authserver.models.usage import UsageCount
 from authserver.models.user import User
+from authserver.models.webhook import (
+    DeliveryState,
+    WebhookDelivery,
+    WebhookSecret,
+    WebhookSubscription,
+)
 
 __all__ = [
     "AuthorizationCode",
@@ -47,6 +53,10 @@ __all__ = [
     "UsageCount",
     "UsedAssertion",
     "User",
+    "DeliveryState",
+    "WebhookDelivery",
+    "WebhookSecret",
+    "WebhookSubscription",
     "client_roles",
     "user_roles",
 ]

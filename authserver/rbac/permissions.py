@@ -19,6 +19,10 @@ class Permission(enum.StrEnum):
     ROLES_READ = "roles:read"
     ROLES_WRITE = "roles:write"
     AUDIT_READ = "audit:read"
+    # Security-event webhooks: subscriptions and their delivery logs. Creating or changing a
+    # subscription also needs audit:read (it receives audit records: no escalation).
+    WEBHOOKS_READ = "webhooks:read"
+    WEBHOOKS_WRITE = "webhooks:write"
     TOKENS_INTROSPECT = "tokens:introspect"
 
 

@@ -23,6 +23,7 @@ PAGES = [
     "/admin/users",
     "/admin/roles",
     "/admin/audit",
+    "/admin/webhooks",
     "/admin/keys/rotate/ES256",
 ]
 

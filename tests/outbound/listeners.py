@@ -5,6 +5,7 @@ with a certificate the test makes, and which counts what reached it."""
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import socket
 import ssl
 import threading
@@ -80,7 +81,8 @@ def answer(status: str, body: bytes = b"", headers: dict[str, str] | None = None
 
 
 class Certificates:
-    """A throwaway CA and a leaf certificate for ``names`` (DNS names), as PEM files."""
+    """A throwaway CA and a leaf certificate for ``names`` (DNS names or IP addresses), as PEM
+    files."""
 
     def __init__(self, folder: Path, *names: str) -> None:
         now = dt.datetime.now(dt.UTC)
@@ -102,7 +104,7 @@ class Certificates:
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(minutes=5))
             .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]),
+            .add_extension(x509.SubjectAlternativeName([_alt_name(n) for n in names]),
                            critical=False)
             .sign(ca_key, hashes.SHA256())
         )  # fmt: skip
@@ -119,3 +121,10 @@ class Certificates:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(self.cert_file, self.key_file)
         return context
+
+
+def _alt_name(name: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)

@@ -1,6 +1,15 @@
 """/api/v1: the admin REST API. Importing the resource modules registers their operations."""
 
-from authserver.api.v1 import apikeys, audit, clients, keys, openapi, roles, users  # noqa: F401
+from authserver.api.v1 import (  # noqa: F401
+    apikeys,
+    audit,
+    clients,
+    keys,
+    openapi,
+    roles,
+    users,
+    webhooks,
+)
 from authserver.api.v1.framework import bp
 
 __all__ = ["bp"]

@@ -57,10 +57,11 @@ def document(issuer: str) -> dict:
             "title": "authserver admin API",
             "version": "1",
             "description": (
-                "Administration of users, clients, roles, signing keys, API keys and the "
-                "audit trail. Every operation checks one permission (`x-permission`), held "
-                "through roles. Authenticate with a bearer access token from this server or "
-                "an API key. Errors are RFC 9457 problem documents. Updates need `If-Match`."
+                "Administration of users, clients, roles, signing keys, API keys, the "
+                "audit trail and the webhooks that deliver it. Every operation checks one "
+                "permission (`x-permission`), held through roles. Authenticate with a bearer "
+                "access token from this server or an API key. Errors are RFC 9457 problem "
+                "documents. Updates need `If-Match`."
             ),
         },
         "servers": [{"url": issuer.rstrip("/") + bp.url_prefix}],

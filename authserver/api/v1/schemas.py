@@ -379,3 +379,98 @@ class AuditQuery(PageQuery):
     actor: str | None = Field(None, max_length=200)
     since: AwareDatetime | None = Field(None, description="RFC 3339 with offset, inclusive.")
     until: AwareDatetime | None = Field(None, description="RFC 3339 with offset, exclusive.")
+
+
+# --- webhooks ---------------------------------------------------------------------------------
+
+EventFilter = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^(\*|[a-z0-9:-]+)$")
+]
+DeliveryStateName = Literal["pending", "sending", "delivered", "failed", "cancelled"]
+
+
+class WebhookSecretOut(Output):
+    created_at: dt.datetime
+    expires_at: dt.datetime | None = Field(
+        description="When this secret stops signing; null for the current one."
+    )
+
+
+class WebhookOut(Output):
+    id: str = Field(description="The public id, wh_ and 16 characters.")
+    url: str
+    events: list[str] = Field(
+        description="Event tags, prefixes of them ending in ':', or '*' for every event."
+    )
+    description: str
+    enabled: bool
+    disabled_reason: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    created_by: str
+    signing_secrets: list[WebhookSecretOut] = Field(
+        description="The secrets that sign deliveries now, newest first (never their value)."
+    )
+
+
+class WebhookList(Output):
+    items: list[WebhookOut]
+    next_cursor: str | None
+
+
+class WebhookCreate(Input):
+    url: Uri = Field(description="https; checked against the outbound policy.")
+    events: list[EventFilter] = Field(min_length=1, max_length=50)
+    description: Annotated[str, StringConstraints(max_length=200)] = ""
+
+
+class WebhookCreated(WebhookOut):
+    secret: str = Field(description="The signing secret, whsec_ and base64, shown this once.")
+
+
+class WebhookUpdate(Input):
+    url: Uri | None = None
+    events: list[EventFilter] | None = Field(None, min_length=1, max_length=50)
+    description: Annotated[str, StringConstraints(max_length=200)] | None = None
+    enabled: bool | None = Field(
+        None, description="false stops deliveries (those not yet sent are cancelled)."
+    )
+
+
+class WebhookSecretRotation(Input):
+    grace_seconds: GraceSeconds = Field(
+        86400, description="How long the current secret keeps signing beside the new one."
+    )
+
+
+class WebhookSecretRotated(Output):
+    secret: str = Field(description="The new signing secret, shown this once.")
+    previous_secrets_expire_at: dt.datetime
+    signing_secrets: list[WebhookSecretOut]
+
+
+class DeliveryOut(Output):
+    id: str = Field(description="The message id, sent as webhook-id on every attempt.")
+    event: str
+    audit_event_id: int
+    state: DeliveryStateName
+    attempts: int
+    created_at: dt.datetime
+    last_attempt_at: dt.datetime | None
+    next_attempt_at: dt.datetime | None
+    last_status: int | None = Field(description="The receiver's last HTTP status.")
+    last_error: str | None = Field(
+        description="Why the last attempt failed: status, gone (410), or the outbound "
+        "reason (timeout, unreachable, tls, refused:<rule>, ...). Never the receiver's body."
+    )
+    last_latency_seconds: float | None
+    delivered_at: dt.datetime | None
+
+
+class DeliveryList(Output):
+    items: list[DeliveryOut]
+    next_cursor: str | None
+
+
+class DeliveryQuery(PageQuery):
+    state: DeliveryStateName | None = Field(None, description="Only deliveries in this state.")
