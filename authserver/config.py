@@ -110,7 +110,8 @@ class Settings:
     apikey_max_ttl_seconds: int = 365 * 86400
     apikey_allow_never: bool = False
     apikey_expiry_warning_seconds: int = 14 * 86400
-    # Folder for the metrics shared by the server's worker processes (emptied by `serve`).
+    # Folder of the metrics shared by the server's worker processes: each `serve` instance
+    # works in its own subfolder (serve-<pid>), new at start; dead instances' are removed.
     metrics_dir: str = str(PROJECT_ROOT / "instance" / "metrics")
     # Set by `serve` for its workers (prometheus_client's multiprocess mode); not for users.
     prometheus_multiproc_dir: str | None = None

@@ -1,7 +1,9 @@
 """The WSGI entry point of a server worker process (``authserver serve``).
 
 Each worker builds its own app and runs its own scheduler thread (due key transitions, API-key
-expiry warnings), so a deployment without cron still rotates keys.
+expiry warnings), so a deployment without cron still rotates keys. Its counters go to its
+instance's metrics folder (authserver/serving.py); a worker that would count only in memory
+refuses to start.
 """
 
 from __future__ import annotations
@@ -16,9 +18,12 @@ def worker_app() -> Flask:
     from prometheus_client import multiprocess
 
     from authserver.app import create_app
+    from authserver.metrics import require_multiprocess_values
+    from authserver.runtime import runtime_of
     from authserver.scheduler import Scheduler
 
     app = create_app()
+    require_multiprocess_values(runtime_of(app).settings.prometheus_multiproc_dir)
     Scheduler(app).start()
     # A worker that stops leaves its live gauges behind unless it says so.
     atexit.register(multiprocess.mark_process_dead, os.getpid())

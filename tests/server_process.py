@@ -67,6 +67,7 @@ class ServerProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+            self.proc = proc
             try:
                 self._wait_until_up()
                 yield self

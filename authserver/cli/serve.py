@@ -9,7 +9,7 @@ a client pool and leave the other core idle.
 from __future__ import annotations
 
 import os
-import shutil
+import sys
 from pathlib import Path
 
 import click
@@ -17,19 +17,10 @@ import click
 from authserver.checks import check_settings
 from authserver.config import load_settings
 from authserver.logging_setup import granian_log_config
-from authserver.private_files import make_private_dir
 
 # Requests one worker runs at once; more wait in the listen backlog instead of piling up as
 # threads that contend for the worker's interpreter lock.
 BACKPRESSURE_PER_WORKER = 64
-
-
-def _prepare_metrics_dir(path: Path) -> None:
-    # prometheus_client's multiprocess mode: every worker writes its counters here. It reads
-    # this variable itself, at import, so it is set before any worker exists.
-    shutil.rmtree(path, ignore_errors=True)
-    make_private_dir(path)  # with instance/ when serve is the first to need it
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
 
 
 @click.command("serve")
@@ -54,6 +45,8 @@ def serve_command(
     from granian.constants import Interfaces, SSLProtocols
     from granian.server import Server
 
+    from authserver.serving import MetricsFolder, ServeError
+
     if (certfile is None) != (keyfile is None):
         raise click.UsageError("--certfile and --keyfile go together")
     # rustls, Granian's TLS, offers only AEAD suites with ECDHE key exchange (forward secret);
@@ -66,8 +59,17 @@ def serve_command(
 
     settings = load_settings()  # fail fast, before any worker starts, on a bad setting
     check_settings(settings, workers=workers)
-    _prepare_metrics_dir(Path(settings.metrics_dir))
-    Server(
+    if "prometheus_client" in sys.modules:  # see authserver/metrics.py
+        raise click.ClickException(
+            "prometheus_client was imported before serve set PROMETHEUS_MULTIPROC_DIR: the "
+            "workers' counters would never reach /metrics (a module imports it at load time)"
+        )
+    try:
+        folder = MetricsFolder.claim(Path(settings.metrics_dir))
+    except ServeError as e:
+        raise click.ClickException(str(e)) from None
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder.path)
+    server = Server(
         "authserver.wsgi:worker_app",
         factory=True,
         address=host,
@@ -81,4 +83,6 @@ def serve_command(
         log_dictconfig=granian_log_config(),
         respawn_failed_workers=True,
         **tls,
-    ).serve()
+    )
+    server.on_shutdown(folder.remove)
+    server.serve()
