@@ -1,29 +1,36 @@
-"""How ``authserver serve`` prepares its workers' metrics: one folder per instance.
+"""What ``authserver serve`` runs: its listening socket, its metrics folder, its Granian master.
 
-``serve`` (authserver/cli/serve.py), before any worker exists:
+``serve`` (authserver/cli/serve.py) does three things before any worker exists, in this order:
 
-1. **Claims this instance's own metrics folder** (``<AUTHSERVER_METRICS_DIR>/serve-<pid>``,
+1. **Binds the listening socket itself**, without ``SO_REUSEPORT`` unless ``--reuse-port`` asks
+   for it. Granian would bind one ``SO_REUSEPORT`` socket per worker, and the kernel lets any
+   process of the same user join such a group: a second ``serve`` on a busy port would start
+   silently and take half the connections to another database. A plain bind fails with
+   ``EADDRINUSE`` instead, and ``serve`` stops with an error. The workers share this one socket.
+2. **Claims this instance's own metrics folder** (``<AUTHSERVER_METRICS_DIR>/serve-<pid>``,
    prometheus_client's multiprocess mode: each worker writes its counters to files there and
    ``/metrics`` sums them). The folder is new and empty; a lock file beside it (``flock``, held
    until every process of the instance has gone, however it ends) tells a later instance which
    folders belong to dead instances, and that instance removes them. Two instances on one host
    never share or wipe each other's folder, and a restarted one never counts a dead one's files.
-2. **Sets ``PROMETHEUS_MULTIPROC_DIR``** to that folder, for the workers' prometheus_client,
+3. **Sets ``PROMETHEUS_MULTIPROC_DIR``** to that folder, for the workers' prometheus_client,
    which reads it once, when first imported: so nothing the CLI loads imports it (the metrics
    are built at their first use, authserver/metrics.py), and ``serve`` refuses to start if
    something did.
 
 Granian's master (this process) then forks the workers (``authserver.wsgi:worker_app``), which
-inherit the lock.
+inherit the socket and the lock, and accept connections from the socket.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import re
 import shutil
+import socket
 import time
 from pathlib import Path
 
@@ -34,6 +41,70 @@ _INSTANCE = re.compile(r"serve-(\d+)")
 
 class ServeError(Exception):
     """``serve`` cannot start; the message says why and what to change."""
+
+
+def bind_listener(host: str, port: int, backlog: int, *, reuse_port: bool) -> socket.socket:
+    """The listening socket, bound and listening; the workers inherit it when they are forked."""
+    import ipaddress
+
+    try:
+        family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
+    except ValueError:
+        raise ServeError(
+            f"--host takes an IP address (127.0.0.1, 0.0.0.0, ::), not {host!r}"
+        ) from None
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        # SO_REUSEADDR lets a restart bind while the last run's connections sit in TIME_WAIT; on
+        # Linux it never lets a second socket listen on an address one already listens on.
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # accepted ones inherit it
+        listener.bind((host, port))
+        listener.listen(backlog)
+    except OSError as e:
+        listener.close()
+        where = f"[{host}]:{port}" if family == socket.AF_INET6 else f"{host}:{port}"
+        if e.errno == errno.EADDRINUSE:
+            raise ServeError(
+                f"{where} is already in use: another server (perhaps another `authserver serve`) "
+                "listens there; stop it or choose another --port (--reuse-port shares the port "
+                "on purpose, e.g. for a rolling restart)"
+            ) from None
+        if e.errno == errno.EACCES:
+            raise ServeError(
+                f"{where}: permission denied (ports below 1024 need privileges)"
+            ) from None
+        if e.errno == errno.EADDRNOTAVAIL:
+            raise ServeError(f"{where}: no interface of this host has that address") from None
+        raise ServeError(f"{where}: {e.strerror}") from None
+    return listener
+
+
+# Files a worker has open besides its connections: the database pool, log, metrics files,
+# pipes, the interpreter's own.
+_FILES_BESIDES_CONNECTIONS = 256
+
+
+def ensure_open_files(worker_connections: int) -> int:
+    """Raise this process's soft limit on open files (inherited by the workers) as far as the
+    hard limit allows, as Go's runtime does at start; refuse a limit the workers would hit. A
+    worker out of descriptors fails its accepts in a busy loop and its requests with 500s."""
+    import resource
+
+    needed = worker_connections + _FILES_BESIDES_CONNECTIONS
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        soft = hard if hard == resource.RLIM_INFINITY else max(soft, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        raise ServeError(
+            f"--worker-connections {worker_connections} needs {needed} open files per worker, "
+            f"and this process may open {soft}: raise the limit (ulimit -n, systemd "
+            "LimitNOFILE=) or lower --worker-connections (AUTHSERVER_WORKER_CONNECTIONS)"
+        )
+    return soft
 
 
 class MetricsFolder:
@@ -125,3 +196,69 @@ def reap_dead_instances(base: Path, keep: int) -> list[int]:
         finally:
             os.close(fd)
     return sorted(set(reaped))
+
+
+def _granian_server(listener: socket.socket, config: dict):  # noqa: ANN202
+    from granian._granian import SocketHolder
+    from granian.constants import HTTPModes, Interfaces, SSLProtocols
+    from granian.http import HTTP1Settings
+    from granian.server import Server
+
+    from authserver.logging_setup import granian_log_config
+
+    listen_fd = listener.fileno()
+
+    class InheritedSocketServer(Server):
+        """Granian's server, accepting on the socket ``serve`` bound instead of binding its own."""
+
+        def _init_shared_socket(self) -> None:
+            self._ssp = None  # no listener spec: workers would bind their own SO_REUSEPORT sockets
+            self._shd = SocketHolder(listen_fd, False, self.backlog)
+            self._sfd = listen_fd
+            self._sso = listener
+
+    # rustls, Granian's TLS, offers only AEAD suites with ECDHE key exchange (forward secret);
+    # TLS 1.2 is the oldest version accepted.
+    tls = (
+        {"ssl_cert": Path(config["certfile"]), "ssl_key": Path(config["keyfile"]),
+         "ssl_protocol_min": SSLProtocols.tls12}
+        if config.get("certfile")
+        else {}
+    )  # fmt: skip
+    return InheritedSocketServer(
+        "authserver.wsgi:worker_app",
+        factory=True,
+        address=config["host"],
+        port=config["port"],
+        interface=Interfaces.WSGI,
+        workers=config["workers"],
+        blocking_threads=config["threads"],
+        backlog=config["backlog"],
+        # Granian's backpressure is the number of connections a worker holds open at once
+        # (a permit taken before accept, given back when the connection closes), not requests.
+        backpressure=config["worker_connections"],
+        # HTTP/1.1 only: the head of every request, the first included, is read under the
+        # header-read timeout. (In "auto" mode the bytes that choose between HTTP/1 and HTTP/2
+        # are read with no deadline, so a connection that sends nothing is held for ever.)
+        http=HTTPModes.http1,
+        http1_settings=HTTP1Settings(
+            header_read_timeout=int(config["header_read_timeout_seconds"] * 1000),
+            keep_alive=True,
+        ),
+        # The access log is the app's own JSON line (logging_setup.register_access_log).
+        log_access=False,
+        log_dictconfig=granian_log_config(),
+        respawn_failed_workers=True,
+        **tls,
+    )
+
+
+def serve(listener: socket.socket, folder: MetricsFolder, config: dict) -> None:
+    """Granian's master: fork the workers, serve until a signal, remove the metrics folder."""
+    import multiprocessing
+
+    # The workers inherit the listening socket by fork; spawned ones would not have it.
+    multiprocessing.set_start_method("fork", force=True)
+    server = _granian_server(listener, config)
+    server.on_shutdown(folder.remove)
+    server.serve()

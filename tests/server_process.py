@@ -85,8 +85,8 @@ class ServerProcess:
             try:
                 if requests.get(self.issuer + "/readyz", timeout=1, verify=self.verify).ok:
                     return
-            except requests.ConnectionError:
-                pass
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # not listening yet, or listening while its workers still start
             time.sleep(0.2)
         raise AssertionError("server did not start:\n" + self.log_path.read_text()[-3000:])
 
