@@ -19,7 +19,8 @@
    something did.
 
 Granian's master (this process) then forks the workers (``authserver.wsgi:worker_app``), which
-inherit the socket and the lock, and accept connections from the socket.
+inherit the socket and the lock, and accept connections from the socket; they stop with the
+master (``_stop_workers_with_the_master``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ import fcntl
 import os
 import re
 import shutil
+import signal
 import socket
+import sys
 import time
 from pathlib import Path
 
@@ -253,12 +256,49 @@ def _granian_server(listener: socket.socket, config: dict):  # noqa: ANN202
     )
 
 
+def _stop_workers_with_the_master() -> None:
+    """Fork hooks: a worker ends on SIGTERM or SIGINT until Granian installs its own handlers,
+    and (on Linux) when its master dies.
+
+    A forked worker inherits the master's Python handlers, which only flag the master's loop,
+    and Granian installs the worker's once the app is built: a stop in between (the second a
+    worker builds its app) was swallowed, the worker went on to serve and the master waited for
+    it for ever. The signals are blocked across the fork and the child restores their default
+    action before unblocking them, so one sent at any moment ends it (it has served nothing).
+    PR_SET_PDEATHSIG has the kernel send SIGTERM when the master dies, even by SIGKILL, so no
+    orphan keeps the port and the metrics folder's lock."""
+    stops = {signal.SIGTERM, signal.SIGINT}
+    master = os.getpid()
+
+    def before() -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+
+    def after_in_parent() -> None:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
+
+    def after_in_child() -> None:
+        for signum in stops:
+            signal.signal(signum, signal.SIG_DFL)
+        if sys.platform.startswith("linux"):
+            import ctypes
+
+            pr_set_pdeathsig = 1  # <linux/prctl.h>
+            ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+            if os.getppid() != master:  # it died before the request took effect
+                os._exit(0)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
+
+    os.register_at_fork(before=before, after_in_parent=after_in_parent,
+                        after_in_child=after_in_child)  # fmt: skip
+
+
 def serve(listener: socket.socket, folder: MetricsFolder, config: dict) -> None:
     """Granian's master: fork the workers, serve until a signal, remove the metrics folder."""
     import multiprocessing
 
     # The workers inherit the listening socket by fork; spawned ones would not have it.
     multiprocessing.set_start_method("fork", force=True)
+    _stop_workers_with_the_master()
     server = _granian_server(listener, config)
     server.on_shutdown(folder.remove)
     server.serve()
