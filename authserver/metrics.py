@@ -57,8 +57,8 @@ class _Family:
                 built = self._built
         return built
 
-    def labels(self, *labelvalues: str) -> Any:
-        return self.metric.labels(*labelvalues)
+    def labels(self, *labelvalues: str, **labelkwargs: str) -> Any:
+        return self.metric.labels(*labelvalues, **labelkwargs)
 
     def inc(self, amount: float = 1) -> None:
         self.metric.inc(amount)
