@@ -20,7 +20,11 @@
 
 Granian's master (this process) then forks the workers (``authserver.wsgi:worker_app``), which
 inherit the socket and the lock, and accept connections from the socket; they stop with the
-master (``_stop_workers_with_the_master``).
+master (``_stop_workers_with_the_master``). What one connection may hold is bounded there too
+(``_granian_server``, chosen with bench/slow_clients.py): HTTP/1.1 only, so that the header-read
+timeout runs from a connection's first byte; that timeout, which is also the idle keep-alive
+timeout; the connections a worker holds (and, before the socket, the open-files limit they
+need: ``ensure_open_files``); the listen backlog.
 """
 
 from __future__ import annotations
