@@ -58,8 +58,8 @@ class _Duration(click.ParamType):
 )  # fmt: skip
 @click.option(
     "--reuse-port", is_flag=True,
-    help="Bind with SO_REUSEPORT, so that other processes may listen on the same port (a "
-         "rolling restart); without it a busy port is an error.",
+    help="Bind with SO_REUSEPORT, so that other processes binding with it too may listen on "
+         "the same port (a rolling restart); without it a busy port is an error.",
 )  # fmt: skip
 @click.option(
     "--certfile", type=click.Path(exists=True, dir_okay=False, path_type=Path),
