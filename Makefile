@@ -1,6 +1,6 @@
 # `make run` installs, initialises the embedded SQLite default and serves on 127.0.0.1:5000.
-# `make test` installs what the tests need (PyPI packages into .venv, PostgreSQL, Redis and
-# Chromium from Debian) and runs the linters and the whole suite.
+# `make test` installs what the tests need (PyPI packages into .venv, PostgreSQL, Redis,
+# Chromium and promtool from Debian) and runs the linters and the whole suite.
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
@@ -20,7 +20,9 @@ run: install
 	$(BIN)/authserver serve
 
 # Debian packages the tests use: PostgreSQL and Redis (the tests start and stop their own
-# servers) and Chromium (driven by Playwright through executable_path; it never downloads one).
+# servers), Chromium (driven by Playwright through executable_path; it never downloads one) and
+# Prometheus for its promtool (it checks deploy/prometheus/alerts.yml and the Grafana queries;
+# no Prometheus server is started, and its recommended exporters are not installed).
 system-deps:
 	@missing=""; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
@@ -29,6 +31,11 @@ system-deps:
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing (Debian)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@if ! test -x /usr/bin/promtool; then \
+		echo "installing prometheus (Debian, for promtool)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
 	fi
 
 lint: install

@@ -47,12 +47,13 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     from authserver.api.v1 import bp as api_v1_bp
     from authserver.audit.background import install_background_audit
     from authserver.browser import configure_browser
+    from authserver.clients.service import SUPPORTED_GRANT_TYPES
     from authserver.headers import register_security_headers
     from authserver.health import bp as health_bp
     from authserver.home import bp as home_bp
     from authserver.http import register_error_handlers
     from authserver.metrics import bp as metrics_bp
-    from authserver.metrics import register_request_metrics
+    from authserver.metrics import initialise_series, register_request_metrics
     from authserver.mfa.views import bp as mfa_bp
     from authserver.oauth.authorize import bp as authorize_bp
     from authserver.oauth.backchannel import install_backchannel
@@ -95,6 +96,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     if settings.access_log:
         register_access_log(app)
     limits = install_rate_limits(app, settings)
+    initialise_series(SUPPORTED_GRANT_TYPES, tuple(limits.budgets))
     install_protocol_endpoints(app, limits)
     install_published_documents(app)
     if settings.trusted_proxies:

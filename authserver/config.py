@@ -115,8 +115,16 @@ class Settings:
     apikey_max_ttl_seconds: int = 365 * 86400
     apikey_allow_never: bool = False
     apikey_expiry_warning_seconds: int = 14 * 86400
-    # Folder for the metrics shared by the server's worker processes (emptied by `serve`).
+    # Folder of the metrics shared by the server's worker processes: each `serve` instance
+    # works in its own subfolder (serve-<pid>), new at start; dead instances' are removed.
     metrics_dir: str = str(PROJECT_ROOT / "instance" / "metrics")
+    # `serve`'s connection handling (bench/slow_clients.py measured these): connections one
+    # worker holds open at once, idle ones included (more wait in the listen backlog); the time
+    # a client has to send a request's head, which is also how long a keep-alive connection may
+    # sit idle; and the kernel's queue of connections not yet accepted.
+    worker_connections: int = 1024
+    header_read_timeout_seconds: int = 10
+    listen_backlog: int = 1024
     # Set by `serve` for its workers (prometheus_client's multiprocess mode); not for users.
     prometheus_multiproc_dir: str | None = None
     # Record every issued access token in the audit trail (written in the background, so the
@@ -253,6 +261,9 @@ _ENV_VARS: dict[str, tuple[str, Any]] = {
     "AUTHSERVER_APIKEY_ALLOW_NEVER": ("apikey_allow_never", parse_bool),
     "AUTHSERVER_APIKEY_EXPIRY_WARNING": ("apikey_expiry_warning_seconds", parse_duration),
     "AUTHSERVER_METRICS_DIR": ("metrics_dir", str),
+    "AUTHSERVER_WORKER_CONNECTIONS": ("worker_connections", int),
+    "AUTHSERVER_HEADER_READ_TIMEOUT": ("header_read_timeout_seconds", parse_duration),
+    "AUTHSERVER_LISTEN_BACKLOG": ("listen_backlog", int),
     "AUTHSERVER_LOG_LEVEL": ("log_level", str),
     "AUTHSERVER_ACCESS_LOG": ("access_log", parse_bool),
     "AUTHSERVER_USAGE_FLUSH_INTERVAL": ("usage_flush_seconds", parse_duration),
@@ -336,6 +347,8 @@ def validate(settings: Settings) -> None:
         "webhook_poll_seconds",
         "webhook_timeout_seconds",
         "webhook_log_retention_seconds",
+        "worker_connections",
+        "header_read_timeout_seconds",
     ):
         if getattr(settings, field) <= 0:
             fail(field, "must be positive")
@@ -346,6 +359,8 @@ def validate(settings: Settings) -> None:
         fail("webhook_max_attempts", "must be 1 to 50")
     if settings.jwks_max_age_seconds is not None and settings.jwks_max_age_seconds <= 0:
         fail("jwks_max_age_seconds", "must be positive")
+    if not 128 <= settings.listen_backlog <= 65535:
+        fail("listen_backlog", "must be 128 to 65535")
     if not 0 <= settings.trusted_proxies <= 10:
         fail("trusted_proxies", "must be 0 to 10 (the number of proxy hops in front)")
     for field in ("clock_skew_seconds", "keyring_refresh_seconds", "usage_flush_seconds"):

@@ -1,25 +1,28 @@
 """Prometheus metrics (``GET /metrics``).
 
-Counters are per event and shared by all worker processes through prometheus_client's
-multiprocess mode (``authserver serve`` points ``PROMETHEUS_MULTIPROC_DIR`` at
-``AUTHSERVER_METRICS_DIR`` before the workers start). Key-lifecycle gauges are computed
-from the database at scrape time, so every worker reports the same truth.
+Counters and the request histogram are per event. Under ``authserver serve`` every worker
+writes them to files in its instance's folder (prometheus_client's multiprocess mode; see
+authserver/serving.py), and whichever worker answers a scrape sums every worker's files, dead
+workers' included, so totals never go back. In one process (tests, embedding) they are plain
+in-memory values. Key-lifecycle and API-key gauges are computed from the database at scrape
+time, so every worker reports the same truth. Series with known labels start at zero
+(``initialise_series``), so that a rate over them exists before the first event.
+
+prometheus_client chooses between the two kinds of values once, when it is first imported,
+from ``PROMETHEUS_MULTIPROC_DIR``. The CLI loads every module (this one included) before
+``serve`` knows its instance's folder and sets the variable; so nothing here imports
+prometheus_client at module level, and each metric is built at its first use (in a worker,
+for a served process). ``serve`` refuses to start if something imported it earlier, and a
+worker whose values are in memory all the same refuses too (``require_multiprocess_values``).
 """
 
 from __future__ import annotations
 
 import functools
+import threading
+from typing import Any
 
 from flask import Blueprint, Flask, Response, request
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-    multiprocess,
-)
-from prometheus_client.core import GaugeMetricFamily
 
 from authserver import clock
 from authserver.keys.schedule import load_schedules
@@ -29,31 +32,75 @@ from authserver.models import KeyState
 from authserver.request_id import request_elapsed
 from authserver.runtime import current_runtime
 
-tokens_signed = Counter(
-    "authserver_tokens_signed_total", "Tokens signed, per algorithm and key", ["alg", "kid"]
+
+class _Family:
+    """A prometheus_client ``Counter`` or ``Histogram``, built at its first use."""
+
+    def __init__(self, kind: str, name: str, documentation: str, labelnames: tuple = (),
+                 **options: Any) -> None:  # fmt: skip
+        self.kind, self.name, self.documentation = kind, name, documentation
+        self.labelnames, self.options = labelnames, options
+        self._built: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def metric(self) -> Any:
+        built = self._built
+        if built is None:
+            with self._lock:
+                if self._built is None:
+                    import prometheus_client
+
+                    kind = getattr(prometheus_client, self.kind)
+                    self._built = kind(self.name, self.documentation, self.labelnames,
+                                       registry=None, **self.options)  # fmt: skip
+                built = self._built
+        return built
+
+    def labels(self, *labelvalues: str, **labelkwargs: str) -> Any:
+        return self.metric.labels(*labelvalues, **labelkwargs)
+
+    def inc(self, amount: float = 1) -> None:
+        self.metric.inc(amount)
+
+    def collect(self):  # noqa: ANN201 - a prometheus_client collector
+        return self.metric.collect()
+
+    def describe(self):  # noqa: ANN201
+        return self.metric.describe()
+
+
+tokens_signed = _Family(
+    "Counter", "authserver_tokens_signed_total", "Tokens signed, per algorithm and key",
+    ("alg", "kid"),
+)  # fmt: skip
+jwks_requests = _Family("Counter", "authserver_jwks_requests_total", "JWKS documents served")
+http_requests = _Family(
+    "Counter", "authserver_http_requests_total", "HTTP requests, per endpoint",
+    ("endpoint", "method", "status"),
+)  # fmt: skip
+http_duration = _Family(
+    "Histogram", "authserver_http_request_duration_seconds", "Time to answer, per endpoint",
+    ("endpoint",), buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)  # fmt: skip
+tokens_issued = _Family(
+    "Counter", "authserver_tokens_issued_total", "Access tokens issued", ("grant_type",)
 )
-jwks_requests = Counter("authserver_jwks_requests_total", "JWKS documents served")
-http_requests = Counter(
-    "authserver_http_requests_total",
-    "HTTP requests, per endpoint",
-    ["endpoint", "method", "status"],
+introspections = _Family(
+    "Counter", "authserver_introspections_total", "Introspection answers", ("result",)
 )
-http_duration = Histogram(
-    "authserver_http_request_duration_seconds",
-    "Time to answer, per endpoint",
-    ["endpoint"],
-    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+sign_in_failures = _Family(
+    "Counter", "authserver_sign_in_failures_total", "Failed sign-in checks", ("method",)
 )
-tokens_issued = Counter("authserver_tokens_issued_total", "Access tokens issued", ["grant_type"])
-introspections = Counter("authserver_introspections_total", "Introspection answers", ["result"])
-sign_in_failures = Counter("authserver_sign_in_failures_total", "Failed sign-in checks", ["method"])
-rate_limited = Counter("authserver_rate_limited_total", "Requests refused with 429", ["endpoint"])
-webhook_deliveries = Counter(
-    "authserver_webhook_deliveries_total",
+rate_limited = _Family(
+    "Counter", "authserver_rate_limited_total", "Requests refused with 429", ("endpoint",)
+)
+webhook_deliveries = _Family(
+    "Counter", "authserver_webhook_deliveries_total",
     "Webhook delivery attempts by outcome: delivered, retry (another attempt is scheduled), "
     "failed (no attempt left, or 410 Gone)",
-    ["outcome"],
-)
+    ("outcome",),
+)  # fmt: skip
 _COUNTERS = (
     tokens_signed, jwks_requests, http_requests, http_duration, tokens_issued, introspections,
     sign_in_failures, rate_limited, webhook_deliveries,
@@ -62,10 +109,26 @@ _COUNTERS = (
 bp = Blueprint("metrics", __name__)
 
 
+def initialise_series(grant_types: tuple[str, ...], limited_endpoints: tuple[str, ...]) -> None:
+    """Export every series whose labels are known in advance at zero (Prometheus'
+    instrumentation practice: a missing series breaks rates, ratios and absence alerts)."""
+    for grant_type in grant_types:
+        tokens_issued.labels(grant_type)
+    for result in ("active", "inactive"):
+        introspections.labels(result)
+    sign_in_failures.labels("password")
+    for outcome in ("delivered", "retry", "failed"):
+        webhook_deliveries.labels(outcome)
+    for endpoint in limited_endpoints:
+        rate_limited.labels(endpoint)
+
+
 class KeyLifecycleCollector:
     """Gauges per algorithm, read from the database when scraped."""
 
     def collect(self):  # noqa: ANN201
+        from prometheus_client.core import GaugeMetricFamily
+
         age = GaugeMetricFamily(
             "authserver_signing_key_active_age_seconds", "Age of the active key", labels=["alg"]
         )
@@ -105,6 +168,8 @@ class ApiKeyExpiryCollector:
     """API keys that expire within the warning window, read from the database when scraped."""
 
     def collect(self):  # noqa: ANN201
+        from prometheus_client.core import GaugeMetricFamily
+
         from authserver.apikeys.service import count_expiring
 
         gauge = GaugeMetricFamily(
@@ -119,6 +184,8 @@ class WebhookQueueCollector:
     """The webhook outbox, read from the database when scraped (every worker sees the same)."""
 
     def collect(self):  # noqa: ANN201
+        from prometheus_client.core import GaugeMetricFamily
+
         from authserver.webhooks.outbox import queue_stats
 
         depth, age = queue_stats()
@@ -132,6 +199,18 @@ class WebhookQueueCollector:
         )
         oldest.add_metric([], age)
         yield from (queued, oldest)
+
+
+def require_multiprocess_values(folder: str | None) -> None:
+    """Stop a worker whose counters would never reach ``/metrics``: prometheus_client picked
+    in-memory values because it was imported before ``PROMETHEUS_MULTIPROC_DIR`` was set."""
+    from prometheus_client import values
+
+    if folder and not getattr(values.ValueClass, "_multiprocess", False):
+        raise RuntimeError(
+            "PROMETHEUS_MULTIPROC_DIR was set after prometheus_client was imported: this "
+            "process's counters would be invisible to /metrics (start it with `authserver serve`)"
+        )
 
 
 def register_request_metrics(app: Flask) -> None:
@@ -160,9 +239,17 @@ def _request_series(endpoint: str, method: str, status: int) -> tuple:
 
 @bp.get("/metrics")
 def metrics() -> Response:
+    from prometheus_client import (
+        CONTENT_TYPE_LATEST,
+        CollectorRegistry,
+        generate_latest,
+        multiprocess,
+    )
+
     registry = CollectorRegistry()
-    if current_runtime().settings.prometheus_multiproc_dir:
-        multiprocess.MultiProcessCollector(registry)
+    folder = current_runtime().settings.prometheus_multiproc_dir
+    if folder:
+        multiprocess.MultiProcessCollector(registry, path=folder)
     else:
         for counter in _COUNTERS:
             registry.register(counter)

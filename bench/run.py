@@ -175,6 +175,7 @@ class Server:
         self.workers, self.threads = workers, threads
         self.log_path = home / "server.log"
         self.pid: int | None = None
+        self.serve_args: list[str] = []  # extra `serve` options (bench/slow_clients.py)
         self.env = {
             **os.environ,
             "AUTHSERVER_DATABASE_URL": database_url,
@@ -218,7 +219,7 @@ class Server:
     def running(self) -> Iterator[None]:
         command = [
             AUTHSERVER, "serve", "--port", str(self.port),
-            "--workers", str(self.workers), "--threads", str(self.threads),
+            "--workers", str(self.workers), "--threads", str(self.threads), *self.serve_args,
         ]  # fmt: skip
         with self.log_path.open("w") as log:
             proc = subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT)

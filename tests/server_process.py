@@ -67,6 +67,7 @@ class ServerProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+            self.proc = proc
             try:
                 self._wait_until_up()
                 yield self
@@ -85,7 +86,7 @@ class ServerProcess:
                 if requests.get(self.issuer + "/readyz", timeout=1, verify=self.verify).ok:
                     return
             except (requests.ConnectionError, requests.Timeout):
-                pass  # not listening yet, or a worker still starting on a busy machine
+                pass  # not listening yet, or listening while its workers still start
             time.sleep(0.2)
         raise AssertionError("server did not start:\n" + self.log_path.read_text()[-3000:])
 
