@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from authlib.oauth2.rfc6749 import OAuth2Error
 from flask import Flask, Response, jsonify, make_response, render_template, request
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -73,6 +74,11 @@ def json_error_for(error: Exception, method: str, path: str) -> Response:
         if error.retry_after is not None:
             response.headers["Retry-After"] = str(error.retry_after)
         return response
+    if isinstance(error, OAuth2Error):
+        # Raised before Authlib's own error handling (InsecureTransportError: plain http to a
+        # host that is not this machine, RFC 6749 §3.1, §3.2 require TLS): its own answer.
+        description = error.get_error_description() or "The request is not valid."
+        return _json_error(error.status_code or 400, error.error, description)
     if isinstance(error, OperationalError):
         _database_gone(error, method, path)
         response = _json_error(503, "temporarily_unavailable", _UNAVAILABLE)
@@ -126,6 +132,13 @@ def register_error_handlers(app: Flask) -> None:
         if e.retry_after is not None:
             response.headers["Retry-After"] = str(e.retry_after)
         return response
+
+    @app.errorhandler(OAuth2Error)
+    def protocol_error(e: OAuth2Error) -> Response:
+        if request.blueprint in _PAGE_BLUEPRINTS or request.endpoint in _PAGE_ENDPOINTS:
+            message = e.get_error_description() or "The request is not valid."
+            return make_response(render_template("error.html", message=message), 400)
+        return json_error_for(e, request.method, request.path)
 
     @app.errorhandler(OperationalError)
     def database_unavailable(e: DBAPIError) -> Response:

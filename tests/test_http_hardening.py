@@ -156,3 +156,17 @@ def test_serve_wants_both_certificate_and_key(tmp_path):
     done = subprocess.run([AUTHSERVER, "serve", "--certfile", cert], capture_output=True,
                           text=True, timeout=60)  # fmt: skip
     assert done.returncode == 2 and "--certfile and --keyfile go together" in done.stderr
+
+
+def test_plain_http_to_another_host_is_a_400_not_a_500(http, make_client):
+    """RFC 6749 §3.2: the token endpoint requires TLS (Authlib refuses plain http to a host
+    that is not this machine before its own error handling): a 4xx in the endpoint's format."""
+    client = make_client()
+    for path in ("/oauth/token", "/oauth/introspect", "/oauth/revoke"):
+        response = http.post(path, data={"grant_type": "client_credentials", "token": "x"},
+                             headers={**client.basic(), "Host": "auth.example.com"})  # fmt: skip
+        assert response.status_code == 400, path
+        assert response.get_json()["error"] == "insecure_transport"
+    page = http.get("/oauth/authorize?response_type=code&client_id=x",
+                    headers={"Host": "auth.example.com"})  # fmt: skip
+    assert page.status_code == 400 and page.mimetype == "text/html"
