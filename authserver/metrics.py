@@ -15,6 +15,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -48,9 +49,19 @@ tokens_issued = Counter("authserver_tokens_issued_total", "Access tokens issued"
 introspections = Counter("authserver_introspections_total", "Introspection answers", ["result"])
 sign_in_failures = Counter("authserver_sign_in_failures_total", "Failed sign-in checks", ["method"])
 rate_limited = Counter("authserver_rate_limited_total", "Requests refused with 429", ["endpoint"])
+redis_transitions = Counter(
+    "authserver_redis_degraded_transitions_total",
+    "Redis became unreachable (entered) or reachable again (left), per process",
+    ["transition"],
+)
+redis_degraded = Gauge(
+    "authserver_redis_degraded",
+    "1 while a process cannot reach Redis (budgets per host, database checks)",
+    multiprocess_mode="livemax",
+)
 _COUNTERS = (
     tokens_signed, jwks_requests, http_requests, http_duration, tokens_issued, introspections,
-    sign_in_failures, rate_limited,
+    sign_in_failures, rate_limited, redis_transitions, redis_degraded,
 )  # fmt: skip
 
 bp = Blueprint("metrics", __name__)
