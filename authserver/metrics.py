@@ -49,6 +49,14 @@ tokens_issued = Counter("authserver_tokens_issued_total", "Access tokens issued"
 introspections = Counter("authserver_introspections_total", "Introspection answers", ["result"])
 sign_in_failures = Counter("authserver_sign_in_failures_total", "Failed sign-in checks", ["method"])
 rate_limited = Counter("authserver_rate_limited_total", "Requests refused with 429", ["endpoint"])
+lockouts = Counter(
+    "authserver_lockouts_total",
+    "Failure budgets that ran out (effect refused) or began to slow sign-ins (effect slowed)",
+    ["budget", "effect"],
+)
+sign_ins_slowed = Counter(
+    "authserver_sign_ins_slowed_total", "Sign-ins from unknown devices held back before checking"
+)
 redis_transitions = Counter(
     "authserver_redis_degraded_transitions_total",
     "Redis became unreachable (entered) or reachable again (left), per process",
@@ -61,7 +69,7 @@ redis_degraded = Gauge(
 )
 _COUNTERS = (
     tokens_signed, jwks_requests, http_requests, http_duration, tokens_issued, introspections,
-    sign_in_failures, rate_limited, redis_transitions, redis_degraded,
+    sign_in_failures, rate_limited, lockouts, sign_ins_slowed, redis_transitions, redis_degraded,
 )  # fmt: skip
 
 bp = Blueprint("metrics", __name__)
