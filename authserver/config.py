@@ -115,11 +115,13 @@ class Settings:
     rate_limit_passkey_options_ip: str = "30/minute"
     # Where budgets are counted: "host" (every worker of this host, through a shared file;
     # "memory://" means the same) or a redis:// URL shared by every instance (also carrying
-    # revocation news and DPoP proof jtis).
+    # revocation news and DPoP proof jtis); while Redis is unreachable, the host's budgets.
     rate_limit_storage: str = "host"
     # The host's shared counter file. None: beside the SQLite database (<db>.budgets), else
     # in instance/ named after the database URL.
     rate_limit_file: str | None = None
+    # Whether /readyz answers 503 while Redis is unreachable (it always reports it).
+    readyz_requires_redis: bool = False
     # Scopes that are never granted without a second factor (comma- or space-separated); an
     # authorization request for one steps a password-only session up.
     mfa_scopes: str = "keys:rotate"
@@ -278,6 +280,7 @@ _ENV_VARS: dict[str, tuple[str, Any]] = {
     "AUTHSERVER_RATE_LIMIT_PAR": ("rate_limit_par", str),
     "AUTHSERVER_RATE_LIMIT_PAR_IP": ("rate_limit_par_ip", str),
     "AUTHSERVER_RATE_LIMIT_PASSKEY_OPTIONS_IP": ("rate_limit_passkey_options_ip", str),
+    "AUTHSERVER_READYZ_REQUIRES_REDIS": ("readyz_requires_redis", parse_bool),
     "AUTHSERVER_MFA_SCOPES": ("mfa_scopes", str),
     "AUTHSERVER_MFA_FRESH_AUTH": ("mfa_fresh_auth_seconds", parse_duration),
     "AUTHSERVER_MFA_MAX_FAILURES": ("mfa_max_failures", int),

@@ -29,14 +29,14 @@ class Runtime:
         # Every request the server sends (SSRF rules, deadline, size cap).
         self.outbound = Outbound(settings)
         self.clients = ClientCache(settings.keyring_refresh_seconds)
-        # Redis, when configured, with whether it is reachable now.
+        # Redis, when configured, with whether it is reachable now (each user has a fallback).
         self.redis = RedisLink(settings.redis_url) if settings.redis_url else None
         # Budgets: Redis's while it answers, else this host's shared counters.
         self.counters = Counters(host_counters(settings), self.redis)
         sqlite_file = settings.sqlite_file
         self.revocations = RevocationCache(
             settings.revocation_cache_ttl,
-            settings.redis_url,
+            self.redis,
             stamp=sqlite_file.with_name(sqlite_file.name + ".revocations") if sqlite_file else None,
             on_forget_all=self.clients.invalidate,
         )

@@ -160,3 +160,4 @@ def test_where_the_hosts_budgets_are_counted():
     assert chosen.rate_limit_path == Path("/run/authserver/budgets")
     # memory:// (the old default) means the host's counters too; only Redis is shared further.
     assert not load_settings({"AUTHSERVER_RATE_LIMIT_STORAGE": "memory://"}).uses_redis
+    assert load_settings({"AUTHSERVER_READYZ_REQUIRES_REDIS": "true"}).readyz_requires_redis
