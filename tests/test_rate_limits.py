@@ -341,3 +341,18 @@ def test_a_clients_quotas_are_token_buckets_with_ratelimit_fields(strict):
     # Another client pays nothing and says nothing about budgets.
     free = _token(http, other_id, other_secret)
     assert free.status_code == 200 and "RateLimit" not in free.headers
+
+
+@pytest.mark.parametrize(
+    ("address", "key"),
+    [("203.0.113.7", "203.0.113.7"), ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+     ("2001:db8:1:2:ffff::1", "2001:db8:1:2::/64"), ("::ffff:192.0.2.1", "192.0.2.1")],
+)  # fmt: skip
+def test_addresses_are_keyed_as_hosts_are_given_them(address, key):
+    """An IPv6 host is routinely given a /64: one budget for it, not 2**64."""
+    from werkzeug.test import EnvironBuilder
+
+    from authserver.ratelimit import client_address
+
+    request = EnvironBuilder(environ_base={"REMOTE_ADDR": address}).get_request()
+    assert client_address(request) == key
