@@ -67,6 +67,7 @@ class RevocationCache:
         # Subscribed to the revocation channel: until then (and while Redis is unreachable)
         # nothing remembered may be trusted.
         self._subscribed = False
+        self.subscribed = threading.Event()  # the same, for whoever must wait for it (tests)
         self._owed = False  # a revocation that could not be published
         self._listener: threading.Thread | None = None
         if redis is not None:
@@ -211,6 +212,7 @@ class RevocationCache:
                 pubsub.get_message(timeout=1)  # the subscription's confirmation
                 self._forget_all()  # what was announced before this subscription is unknown
                 self._subscribed = True
+                self.subscribed.set()
                 while True:
                     message = pubsub.get_message(timeout=1)
                     data = message.get("data") if message else None
@@ -218,6 +220,7 @@ class RevocationCache:
                         self.forget(data.decode("ascii", "replace"))
             except Exception as error:  # noqa: BLE001 - reconnect after a Redis outage
                 self._subscribed = False
+                self.subscribed.clear()
                 self._forget_all()  # missed messages: trust nothing cached
                 self._redis.failed(error)
                 time.sleep(1)
