@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import hashlib
 import os
 import re
 from collections.abc import Mapping
@@ -89,16 +90,43 @@ class Settings:
     revocation_cache_ttl_seconds: int | None = None
     # Largest request body accepted; larger bodies get 413 in the endpoint's error format.
     max_body_bytes: int = 64 * 1024
-    # Failed attempts allowed before 429 (limits syntax, e.g. "30/minute"): client
-    # authentication at the token, introspection and revocation endpoints, per client id and
-    # per IP; sign-in, per account and per IP. Where the counters live: memory:// (one process)
-    # or a redis:// URL shared by every process and host.
+    # Budgets (authserver/ratelimit.py), as rates: "30/minute", several separated by ";" all
+    # applying ("5/minute;50/day"), "600/minute burst 100" for a bucket other than the rate's
+    # amount, "off" for none. Failed authentications of API callers before 429, per client id
+    # and per IP (client credentials at the OAuth endpoints, tokens and API keys at /api/v1):
+    # the credential is checked first, so a right one is never refused for others' failures.
     rate_limit_client_auth: str = "30/minute"
-    # Several limits separated by ";" all apply: the sign-in default backs off in steps (5 a
-    # minute, then 10 in 15 minutes, 20 an hour, 50 a day), whatever the caller's address.
+    # Failed sign-ins per account from one address, or from one device that signed in to it
+    # before, before 429: 5 a minute, then 10 in 15 minutes, 20 an hour, 50 a day.
     rate_limit_sign_in_account: str = "5/minute;10/15minutes;20/hour;50/day"
+    # Failed sign-ins (and second factors, device user codes) per IP before 429.
     rate_limit_sign_in_ip: str = "100/15minutes"
-    rate_limit_storage: str = "memory://"
+    # Failed sign-ins per account from devices that never signed in to it, whatever their
+    # address, before such sign-ins are slowed (never refused: the right password still works).
+    sign_in_slowdown: str = "10/15minutes;30/day"
+    # The longest a slowed sign-in waits (1 s, doubling with each attempt beyond the budget).
+    sign_in_slowdown_max_seconds: int = 10
+    # How long a device cookie (a browser that signed in to an account) is remembered.
+    device_cookie_ttl_seconds: int = 180 * 86400
+    # Request budgets (token buckets): dynamic registration per initial access token and per
+    # IP; device authorization and PAR per client and, for callers without client
+    # credentials, per IP; passkey sign-in options per IP.
+    rate_limit_registration: str = "20/hour"
+    rate_limit_registration_ip: str = "60/hour"
+    rate_limit_device_authorization: str = "300/minute"
+    rate_limit_device_authorization_ip: str = "10/minute"
+    rate_limit_par: str = "600/minute"
+    rate_limit_par_ip: str = "30/minute"
+    rate_limit_passkey_options_ip: str = "30/minute"
+    # Where budgets are counted: "host" (every worker of this host, through a shared file;
+    # "memory://" means the same) or a redis:// URL shared by every instance (also carrying
+    # revocation news and DPoP proof jtis); while Redis is unreachable, the host's budgets.
+    rate_limit_storage: str = "host"
+    # The host's shared counter file. None: beside the SQLite database (<db>.budgets), else
+    # in instance/ named after the database URL.
+    rate_limit_file: str | None = None
+    # Whether /readyz answers 503 while Redis is unreachable (it always reports it).
+    readyz_requires_redis: bool = False
     # Scopes that are never granted without a second factor (comma- or space-separated); an
     # authorization request for one steps a password-only session up.
     mfa_scopes: str = "keys:rotate"
@@ -176,6 +204,21 @@ class Settings:
         return self.rate_limit_storage.startswith(("redis://", "rediss://"))
 
     @property
+    def redis_url(self) -> str | None:
+        return self.rate_limit_storage if self.uses_redis else None
+
+    @property
+    def rate_limit_path(self) -> Path:
+        """The file every process of this host counts budgets in."""
+        if self.rate_limit_file:
+            return Path(self.rate_limit_file)
+        sqlite_file = self.sqlite_file
+        if sqlite_file is not None:
+            return sqlite_file.with_name(sqlite_file.name + ".budgets")
+        name = hashlib.sha256(self.database_url.encode()).hexdigest()[:16]
+        return PROJECT_ROOT / "instance" / f"budgets-{name}"
+
+    @property
     def sqlite_file(self) -> Path | None:
         """The database file when the database is a SQLite file (all its users share one host)."""
         prefix = "sqlite:///"
@@ -251,6 +294,18 @@ _ENV_VARS: dict[str, tuple[str, Any]] = {
     "AUTHSERVER_RATE_LIMIT_SIGN_IN_ACCOUNT": ("rate_limit_sign_in_account", str),
     "AUTHSERVER_RATE_LIMIT_SIGN_IN_IP": ("rate_limit_sign_in_ip", str),
     "AUTHSERVER_RATE_LIMIT_STORAGE": ("rate_limit_storage", str),
+    "AUTHSERVER_RATE_LIMIT_FILE": ("rate_limit_file", str),
+    "AUTHSERVER_SIGN_IN_SLOWDOWN": ("sign_in_slowdown", str),
+    "AUTHSERVER_SIGN_IN_SLOWDOWN_MAX": ("sign_in_slowdown_max_seconds", parse_duration),
+    "AUTHSERVER_DEVICE_COOKIE_TTL": ("device_cookie_ttl_seconds", parse_duration),
+    "AUTHSERVER_RATE_LIMIT_REGISTRATION": ("rate_limit_registration", str),
+    "AUTHSERVER_RATE_LIMIT_REGISTRATION_IP": ("rate_limit_registration_ip", str),
+    "AUTHSERVER_RATE_LIMIT_DEVICE_AUTHORIZATION": ("rate_limit_device_authorization", str),
+    "AUTHSERVER_RATE_LIMIT_DEVICE_AUTHORIZATION_IP": ("rate_limit_device_authorization_ip", str),
+    "AUTHSERVER_RATE_LIMIT_PAR": ("rate_limit_par", str),
+    "AUTHSERVER_RATE_LIMIT_PAR_IP": ("rate_limit_par_ip", str),
+    "AUTHSERVER_RATE_LIMIT_PASSKEY_OPTIONS_IP": ("rate_limit_passkey_options_ip", str),
+    "AUTHSERVER_READYZ_REQUIRES_REDIS": ("readyz_requires_redis", parse_bool),
     "AUTHSERVER_MFA_SCOPES": ("mfa_scopes", str),
     "AUTHSERVER_MFA_FRESH_AUTH": ("mfa_fresh_auth_seconds", parse_duration),
     "AUTHSERVER_MFA_MAX_FAILURES": ("mfa_max_failures", int),
@@ -306,14 +361,20 @@ def load_settings(
     return settings
 
 
-def parse_limit(text: str):  # noqa: ANN201
-    """One limit or several separated by ';' (every one applies)."""
-    from limits import parse_many
-
-    parsed = parse_many(text)
-    if not parsed:
-        raise ValueError("no limit")
-    return parsed
+#: Settings that are rates (authserver.budgets.rates syntax).
+RATE_FIELDS = (
+    "rate_limit_client_auth",
+    "rate_limit_sign_in_account",
+    "rate_limit_sign_in_ip",
+    "sign_in_slowdown",
+    "rate_limit_registration",
+    "rate_limit_registration_ip",
+    "rate_limit_device_authorization",
+    "rate_limit_device_authorization_ip",
+    "rate_limit_par",
+    "rate_limit_par_ip",
+    "rate_limit_passkey_options_ip",
+)
 
 
 def validate(settings: Settings) -> None:
@@ -342,6 +403,7 @@ def validate(settings: Settings) -> None:
         "mfa_fresh_auth_seconds",
         "mfa_max_failures",
         "admin_reauth_seconds",
+        "device_cookie_ttl_seconds",
         "outbound_timeout_seconds",
         "webhook_retry_base_seconds",
         "webhook_poll_seconds",
@@ -363,20 +425,23 @@ def validate(settings: Settings) -> None:
         fail("listen_backlog", "must be 128 to 65535")
     if not 0 <= settings.trusted_proxies <= 10:
         fail("trusted_proxies", "must be 0 to 10 (the number of proxy hops in front)")
-    for field in ("clock_skew_seconds", "keyring_refresh_seconds", "usage_flush_seconds"):
+    for field in (
+        "clock_skew_seconds",
+        "keyring_refresh_seconds",
+        "usage_flush_seconds",
+        "sign_in_slowdown_max_seconds",
+    ):
         if getattr(settings, field) < 0:
             fail(field, "must not be negative")
-    for field in (
-        "rate_limit_client_auth",
-        "rate_limit_sign_in_account",
-        "rate_limit_sign_in_ip",
-    ):
+    from authserver.budgets.rates import parse_rates
+
+    for field in RATE_FIELDS:
         try:
-            parse_limit(getattr(settings, field))
-        except ValueError:
-            fail(field, "a rate such as 30/minute or 10/15minutes")
-    if not settings.rate_limit_storage.startswith(("memory://", "redis://", "rediss://")):
-        fail("rate_limit_storage", "memory:// or a redis:// URL")
+            parse_rates(getattr(settings, field))
+        except ValueError as e:
+            fail(field, f"{e}; a rate such as 30/minute, 10/15minutes, 600/minute burst 100, off")
+    if not (settings.rate_limit_storage in ("host", "memory://") or settings.uses_redis):
+        fail("rate_limit_storage", "host (this host's shared counters) or a redis:// URL")
     if settings.kek is not None:
         decode_kek(settings.kek, name=_FIELD_TO_VAR["kek"])
     for older in (settings.kek_previous or "").split(","):

@@ -1,4 +1,9 @@
-"""Liveness (/healthz: the process answers) and readiness (/readyz: it can issue tokens)."""
+"""Liveness (/healthz: the process answers) and readiness (/readyz: it can issue tokens).
+
+With Redis configured, /readyz also asks it: unreachable, the answer says
+``"status": "degraded", "redis": "unreachable"`` (the server works on: budgets per host,
+revocations and DPoP proofs checked in the database), with 200, or 503 when
+``AUTHSERVER_READYZ_REQUIRES_REDIS`` says a server without Redis should take no traffic."""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from authserver.extensions import db
 from authserver.models import KeyState, SigningKey
-from authserver.runtime import current_settings
+from authserver.runtime import current_runtime
 
 bp = Blueprint("health", __name__)
 
@@ -20,7 +25,9 @@ def healthz():  # noqa: ANN201
 
 @bp.get("/readyz")
 def readyz():  # noqa: ANN201
-    alg = current_settings().access_token_alg
+    runtime = current_runtime()
+    settings = runtime.settings
+    alg = settings.access_token_alg
     try:
         db.session.execute(text("SELECT 1"))
         active = db.session.scalar(
@@ -31,4 +38,9 @@ def readyz():  # noqa: ANN201
         return jsonify(status="unavailable", database="unreachable"), 503
     if active is None:
         return jsonify(status="unavailable", database="ok", signing_key=f"no active {alg} key"), 503
-    return jsonify(status="ok", database="ok", signing_key="ok")
+    if runtime.redis is not None and not runtime.redis.ping():
+        status = 503 if settings.readyz_requires_redis else 200
+        return jsonify(status="degraded", database="ok", signing_key="ok",
+                       redis="unreachable"), status  # fmt: skip
+    extra = {"redis": "ok"} if runtime.redis is not None else {}
+    return jsonify(status="ok", database="ok", signing_key="ok", **extra)

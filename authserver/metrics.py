@@ -34,7 +34,7 @@ from authserver.runtime import current_runtime
 
 
 class _Family:
-    """A prometheus_client ``Counter`` or ``Histogram``, built at its first use."""
+    """A prometheus_client ``Counter``, ``Histogram`` or ``Gauge``, built at its first use."""
 
     def __init__(self, kind: str, name: str, documentation: str, labelnames: tuple = (),
                  **options: Any) -> None:  # fmt: skip
@@ -62,6 +62,9 @@ class _Family:
 
     def inc(self, amount: float = 1) -> None:
         self.metric.inc(amount)
+
+    def set(self, value: float) -> None:  # a Gauge
+        self.metric.set(value)
 
     def collect(self):  # noqa: ANN201 - a prometheus_client collector
         return self.metric.collect()
@@ -101,9 +104,29 @@ webhook_deliveries = _Family(
     "failed (no attempt left, or 410 Gone)",
     ("outcome",),
 )  # fmt: skip
+lockouts = _Family(
+    "Counter", "authserver_lockouts_total",
+    "Failure budgets that ran out (effect refused) or began to slow sign-ins (effect slowed)",
+    ("budget", "effect"),
+)  # fmt: skip
+sign_ins_slowed = _Family(
+    "Counter", "authserver_sign_ins_slowed_total",
+    "Sign-ins from unknown devices held back before checking",
+)  # fmt: skip
+redis_transitions = _Family(
+    "Counter", "authserver_redis_degraded_transitions_total",
+    "Redis became unreachable (entered) or reachable again (left), per process",
+    ("transition",),
+)  # fmt: skip
+redis_degraded = _Family(
+    "Gauge", "authserver_redis_degraded",
+    "1 while a process cannot reach Redis (budgets per host, database checks)",
+    multiprocess_mode="livemax",
+)  # fmt: skip
 _COUNTERS = (
     tokens_signed, jwks_requests, http_requests, http_duration, tokens_issued, introspections,
-    sign_in_failures, rate_limited, webhook_deliveries,
+    sign_in_failures, rate_limited, webhook_deliveries, lockouts, sign_ins_slowed,
+    redis_transitions, redis_degraded,
 )  # fmt: skip
 
 bp = Blueprint("metrics", __name__)
@@ -119,6 +142,8 @@ def initialise_series(grant_types: tuple[str, ...], limited_endpoints: tuple[str
     sign_in_failures.labels("password")
     for outcome in ("delivered", "retry", "failed"):
         webhook_deliveries.labels(outcome)
+    for transition in ("entered", "left"):
+        redis_transitions.labels(transition)
     for endpoint in limited_endpoints:
         rate_limited.labels(endpoint)
 

@@ -56,7 +56,13 @@ def backend_overrides(tmp_path) -> dict:
         with redis.Redis.from_url(_shared_services["redis"]) as connection:
             connection.flushdb()  # rate-limit counters of earlier tests must not count here
         _databases[key] = _shared_services["database"]()
-    return {"database_url": _databases[key], "rate_limit_storage": _shared_services["redis"]}
+    return {
+        "database_url": _databases[key],
+        "rate_limit_storage": _shared_services["redis"],
+        # The host's counters beside the test's other files (by default they would go into
+        # instance/, named after the database).
+        "rate_limit_file": str(tmp_path / "budgets"),
+    }
 
 
 @pytest.fixture(autouse=True)

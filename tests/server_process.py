@@ -38,7 +38,10 @@ class ServerProcess:
             "AUTHSERVER_DATABASE_URL": backend.get(
                 "database_url", f"sqlite:///{tmp_path / 'auth.db'}"
             ),
-            "AUTHSERVER_RATE_LIMIT_STORAGE": backend.get("rate_limit_storage", "memory://"),
+            "AUTHSERVER_RATE_LIMIT_STORAGE": backend.get("rate_limit_storage", "host"),
+            # Every worker of this server counts budgets in one file (beside a SQLite database
+            # by default; for PostgreSQL, with the test's files rather than in instance/).
+            "AUTHSERVER_RATE_LIMIT_FILE": str(tmp_path / "budgets"),
             "AUTHSERVER_KEYS_DIR": str(tmp_path / "keys"),
             "AUTHSERVER_METRICS_DIR": str(tmp_path / "metrics"),
             "AUTHSERVER_ISSUER": self.issuer,

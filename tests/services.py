@@ -99,34 +99,63 @@ def postgres(fsync: bool = True) -> Iterator[PostgresServer]:
         server.remove()
 
 
+class RedisServer:
+    """A Redis server of its own on a free loopback port, without persistence; ``stop()`` and
+    ``start()`` (same port, empty again, as a restarted Redis without persistence is) for fault
+    tests."""
+
+    def __init__(self) -> None:
+        self.workdir = tempfile.mkdtemp(prefix="authserver-redis-")
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._proc: subprocess.Popen | None = None
+        self.start()
+
+    def start(self) -> None:
+        import redis
+
+        self._proc = subprocess.Popen(
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
+             self.workdir, "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        client = redis.Redis.from_url(self.url)
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    client.ping()
+                    return
+                except redis.ConnectionError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            self._proc.wait(timeout=20)
+            self._proc = None
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def redis_server() -> Iterator[str]:
     """Yields the URL of a fresh Redis server without persistence, stopped afterwards."""
-    import redis
+    with stoppable_redis() as server:
+        yield server.url
 
-    workdir = tempfile.mkdtemp(prefix="authserver-redis-")
-    port = free_port()
-    proc = subprocess.Popen(
-        [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--dir", workdir,
-         "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
+
+@contextlib.contextmanager
+def stoppable_redis() -> Iterator[RedisServer]:
+    server = RedisServer()
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-        yield url
+        yield server
     finally:
-        client.close()
-        proc.terminate()
-        proc.wait(timeout=20)
-        shutil.rmtree(workdir, ignore_errors=True)
+        server.remove()

@@ -93,11 +93,32 @@ def test_bad_client_options_fail_with_a_message(runner):
         (["--role", "no-such-role"], "unknown role"),
         (["--scope", 'a"b'], "invalid scope"),
         (["--auth-method", "private_key_jwt"], "JWK Set"),
+        (["--token-quota", "plenty"], "token_quota: not a rate"),
     ]
     for extra, message in cases:
         result = runner("clients", "create", "--name", "x", *extra)
         assert result.exit_code == 1, extra
         assert message in result.output, (extra, result.output)
+
+
+def test_clients_quotas_are_set_at_creation_and_changed_by_update(runner):
+    created = runner("clients", "create", "--name", "svc", "--token-quota", "600 per minute",
+                     "--json")  # fmt: skip
+    assert created.exit_code == 0, created.output
+    value = json.loads(created.stdout)
+    assert value["token_quota"] == "600/minute" and value["introspection_quota"] is None
+    client_id = value["client_id"]
+    updated = runner("clients", "update", client_id, "--introspection-quota",
+                     "10/second burst 50", "--token-quota", "off", "--json")  # fmt: skip
+    assert updated.exit_code == 0, updated.output
+    assert json.loads(updated.stdout) == {
+        "client_id": client_id, "name": "svc", "token_quota": None,
+        "introspection_quota": "10/second burst 50",
+    }  # fmt: skip
+    listed = json.loads(runner("clients", "list", "--json").stdout)
+    assert listed[0]["introspection_quota"] == "10/second burst 50"
+    missing = runner("clients", "update", "nobody", "--token-quota", "1/second")
+    assert missing.exit_code == 1 and "no client" in missing.output
 
 
 def test_users_create_with_password_from_stdin(app, runner):

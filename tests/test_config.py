@@ -163,3 +163,20 @@ def test_production_refuses_debug_mode():
     check_settings(load_settings(PRODUCTION))  # the clean production settings pass
     with pytest.raises(ConfigError, match="^FLASK_DEBUG: must be off in production"):
         check_settings(load_settings({**PRODUCTION, "FLASK_DEBUG": "1"}))
+
+
+def test_where_the_hosts_budgets_are_counted():
+    from pathlib import Path
+
+    from authserver.config import PROJECT_ROOT
+
+    sqlite = load_settings({"AUTHSERVER_DATABASE_URL": "sqlite:////srv/auth/auth.db"})
+    assert sqlite.rate_limit_path == Path("/srv/auth/auth.db.budgets")
+    pg = load_settings({"AUTHSERVER_DATABASE_URL": "postgresql+psycopg://u@db/auth"})
+    assert pg.rate_limit_path.parent == PROJECT_ROOT / "instance"
+    assert pg.rate_limit_path.name.startswith("budgets-") and "auth" not in pg.rate_limit_path.name
+    chosen = load_settings({"AUTHSERVER_RATE_LIMIT_FILE": "/run/authserver/budgets"})
+    assert chosen.rate_limit_path == Path("/run/authserver/budgets")
+    # memory:// (the old default) means the host's counters too; only Redis is shared further.
+    assert not load_settings({"AUTHSERVER_RATE_LIMIT_STORAGE": "memory://"}).uses_redis
+    assert load_settings({"AUTHSERVER_READYZ_REQUIRES_REDIS": "true"}).readyz_requires_redis

@@ -187,3 +187,45 @@ def test_published_documents_are_counted_and_logged(http, caplog):
     lines = [r for r in caplog.records if r.name == "authserver.access" and "jwks" in r.path]
     assert [(r.method, r.path, r.status) for r in lines] == [("GET", "/.well-known/jwks.json", 200)]
     assert len(lines[0].request_id) == 16 and lines[0].duration_ms >= 0
+
+
+def test_readyz_reports_an_unreachable_redis_and_the_server_works_on(tmp_path):
+    """Redis configured but not there: /readyz says degraded (200, or 503 when Redis is
+    required), and a token, an introspection and a failed client authentication all answer
+    as without Redis: no 5xx."""
+    import json as json_module
+
+    from authserver.cli import cli
+    from tests.conftest import init_app, make_app
+    from tests.services import free_port
+
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    for required, status in ((False, 200), (True, 503)):
+        app = make_app(tmp_path / str(required), rate_limit_storage=url,
+                       readyz_requires_redis=required)  # fmt: skip
+        init_app(app)
+        with app.app_context():
+            http = app.test_client()
+            ready = http.get("/readyz")
+            assert ready.status_code == status
+            assert ready.get_json() == {"status": "degraded", "database": "ok",
+                                        "signing_key": "ok", "redis": "unreachable"}  # fmt: skip
+            created = app.test_cli_runner().invoke(
+                cli, ["clients", "create", "--name", "svc", "--role", "resource-server", "--json"]
+            )
+            client = json_module.loads(created.stdout)
+            auth = (client["client_id"], client["client_secret"])
+            issued = http.post("/oauth/token", data={"grant_type": "client_credentials"},
+                               auth=auth)  # fmt: skip
+            assert issued.status_code == 200
+            token = issued.get_json()["access_token"]
+            answer = http.post("/oauth/introspect", data={"token": token}, auth=auth)
+            assert answer.status_code == 200 and answer.get_json()["active"] is True
+            assert http.post("/oauth/revoke", data={"token": token}, auth=auth).status_code == 200
+            answer = http.post("/oauth/introspect", data={"token": token}, auth=auth)
+            assert answer.get_json()["active"] is False
+            wrong = http.post("/oauth/token", data={"grant_type": "client_credentials"},
+                              auth=(client["client_id"], "wrong"))  # fmt: skip
+            assert wrong.status_code == 401
+            text = http.get("/metrics").get_data(as_text=True)
+            assert 'authserver_redis_degraded_transitions_total{transition="entered"}' in text

@@ -1,5 +1,6 @@
 """/admin/clients: registered clients; create (the secret shown once), edit redirect URIs, scopes,
-grant types and authentication method, rotate the secret with a grace period, disable."""
+grant types, authentication method and request quotas, rotate the secret with a grace period,
+disable."""
 
 from __future__ import annotations
 
@@ -106,6 +107,9 @@ def client_edit(user: User, client_id: str) -> Response | str:
                 redirect_uris=_lines(form.redirect_uris.data),
                 grant_types=_words(form.grant_types.data),
                 auth_method=form.auth_method.data,
+                # Empty removes the quota.
+                token_quota=(form.token_quota.data or "").strip(),
+                introspection_quota=(form.introspection_quota.data or "").strip(),
             )
             try:
                 update_client(client, changes, caller=caller_of(user))
@@ -121,6 +125,8 @@ def client_edit(user: User, client_id: str) -> Response | str:
             formdata=None, name=client.name, scope=client.scope,
             redirect_uris="\n".join(client.redirect_uris),
             grant_types=" ".join(client.grant_types), auth_method=client.token_endpoint_auth_method,
+            token_quota=client.token_quota or "",
+            introspection_quota=client.introspection_quota or "",
         )  # fmt: skip
     page = render_template("admin/client.html", client=client, form=form, error=error,
                            can_write=can(user, Permission.CLIENTS_WRITE))  # fmt: skip

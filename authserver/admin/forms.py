@@ -67,6 +67,9 @@ class ClientEditForm(FlaskForm):
     scope = StringField("Scopes", validators=[Optional(), Length(max=1000)])
     grant_types = StringField("Grant types", validators=[DataRequired(), Length(max=200)])
     auth_method = SelectField("Authentication method", choices=choices(AUTH_METHODS))
+    token_quota = StringField("Token request quota", validators=[Optional(), Length(max=100)])
+    introspection_quota = StringField("Introspection quota",
+                                      validators=[Optional(), Length(max=100)])  # fmt: skip
 
 
 class GrantRoleForm(FlaskForm):

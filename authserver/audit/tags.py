@@ -33,6 +33,9 @@ class Tag(enum.StrEnum):
     ESCALATION_REFUSED = "rbac:escalation:refused"
     SIGN_IN_SUCCEEDED = "account:sign-in:succeeded"
     SIGN_IN_FAILED = "account:sign-in:failed"
+    # A failure budget ran out (effect "refused": its failures now get 429) or an account's
+    # sign-ins from unknown devices began to be slowed (effect "slowed").
+    LOCKOUT_STARTED = "ratelimit:lockout:started"
     SESSION_STARTED = "account:session:started"
     SESSION_ENDED = "account:session:ended"
     CONSENT_GRANTED = "oauth:consent:granted"

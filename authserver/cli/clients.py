@@ -11,12 +11,14 @@ from authserver import json_input
 from authserver.cli.keys import Duration
 from authserver.cli.output import emit, fail, iso, split_multi, transaction
 from authserver.clients.service import (
+    ClientChanges,
     NewClient,
     create_client,
     disable_client,
     find_client_any,
     list_clients,
     rotate_client_secret,
+    update_client,
 )
 from authserver.errors import InvalidInput, NotFound
 from authserver.extensions import db
@@ -24,6 +26,7 @@ from authserver.rbac.containment import OPERATOR
 from authserver.runtime import current_runtime
 
 group = AppGroup("clients", help="OAuth clients.")
+_QUOTA_HELP = 'Quota on the client\'s {} requests, e.g. "600/minute burst 100"; off: none.'
 
 
 @group.command("create")
@@ -43,6 +46,8 @@ group = AppGroup("clients", help="OAuth clients.")
 @click.option("--backchannel-logout-uri", default=None, help="Where logout tokens are POSTed.")
 @click.option("--resource", "resources", multiple=True, help="RFC 8707 resource URI. Repeatable.")
 @click.option("--require-dpop", is_flag=True, help="Access tokens only DPoP-bound (RFC 9449).")
+@click.option("--token-quota", default=None, help=_QUOTA_HELP.format("token"))
+@click.option("--introspection-quota", default=None, help=_QUOTA_HELP.format("introspection"))
 @click.option(
     "--force-mfa-roles", is_flag=True,
     help="Give roles that require a second factor (which binds users only) to this client.",
@@ -65,6 +70,8 @@ def create(
     backchannel_logout_uri: str | None,
     resources: tuple[str, ...],
     require_dpop: bool,
+    token_quota: str | None,
+    introspection_quota: str | None,
     force_mfa_roles: bool,
     as_json: bool,
 ) -> None:
@@ -91,6 +98,8 @@ def create(
                 resources=split_multi(resources),
                 require_dpop=require_dpop,
                 force_mfa_roles=force_mfa_roles,
+                token_quota=token_quota,
+                introspection_quota=introspection_quota,
             ),
             caller=OPERATOR,
         )
@@ -101,6 +110,8 @@ def create(
         "token_endpoint_auth_method": client.token_endpoint_auth_method,
         "grant_types": client.grant_types,
         "scope": client.scope,
+        "token_quota": client.token_quota,
+        "introspection_quota": client.introspection_quota,
     }
     text = f"client_id:     {client.client_id}"
     if secret:
@@ -129,6 +140,8 @@ def list_command(as_json: bool) -> None:
             "grant_types": c.grant_types,
             "scope": c.scope,
             "roles": sorted(r.name for r in c.roles),
+            "token_quota": c.token_quota,
+            "introspection_quota": c.introspection_quota,
             "active": c.is_active,
             "created_at": iso(c.created_at),
         }
@@ -136,6 +149,37 @@ def list_command(as_json: bool) -> None:
     ]
     lines = [f"{c['client_id']}  {c['name']}  [{c['scope']}]" for c in value]
     emit(value, as_json, "\n".join(lines) or "no clients")
+
+
+@group.command("update")
+@click.argument("client_id")
+@click.option("--name", default=None)
+@click.option("--token-quota", default=None, help=_QUOTA_HELP.format("token"))
+@click.option("--introspection-quota", default=None, help=_QUOTA_HELP.format("introspection"))
+@click.option("--json", "as_json", is_flag=True)
+def update_command(
+    client_id: str,
+    name: str | None,
+    token_quota: str | None,
+    introspection_quota: str | None,
+    as_json: bool,
+) -> None:
+    """Change a client's name or quotas (what is not given stays as it is)."""
+    with transaction():
+        client = find_client_any(client_id)
+        if client is None:
+            raise NotFound(f"no client {client_id}")
+        changes = ClientChanges(
+            name=name, token_quota=token_quota, introspection_quota=introspection_quota
+        )
+        update_client(client, changes, caller=OPERATOR)
+    value = {
+        "client_id": client.client_id,
+        "name": client.name,
+        "token_quota": client.token_quota,
+        "introspection_quota": client.introspection_quota,
+    }
+    emit(value, as_json, "\n".join(f"{k}: {v}" for k, v in value.items()))
 
 
 @group.command("disable")

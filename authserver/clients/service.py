@@ -60,6 +60,9 @@ class NewClient:
     jwks_uri: str | None = None
     # Roles that require a second factor bind users; a client gets one only when forced.
     force_mfa_roles: bool = False
+    # Quotas on the client's token and introspection requests ("600/minute burst 100").
+    token_quota: str | None = None
+    introspection_quota: str | None = None
 
 
 def _auth_method(spec: NewClient) -> str:
@@ -151,6 +154,21 @@ def _resources(resources: tuple[str, ...]) -> list[str]:
     return list(dict.fromkeys(resources))
 
 
+def _quota(text: str | None, field: str) -> str | None:
+    """A quota as stored: the rates in their canonical spelling, or None (``off``, empty)."""
+    from authserver.budgets.rates import parse_rates, rates_text
+
+    if text is None or not text.strip():
+        return None
+    try:
+        rates = parse_rates(text)
+    except ValueError as e:
+        raise InvalidInput(
+            f"{field}: {e}; a rate such as 600/minute or 10/second burst 50"
+        ) from None
+    return rates_text(rates) if rates else None
+
+
 def new_client_id() -> str:
     # Base62, so an id never starts with "-" (a CLI argument) and needs no URL escaping.
     return "".join(secrets.choice(ALPHABET) for _ in range(CLIENT_ID_LENGTH))
@@ -210,6 +228,8 @@ def create_client(
         scope=validate_scope(spec.scope),
         jwks=jwks,
         jwks_uri=jwks_uri,
+        token_quota=_quota(spec.token_quota, "token_quota"),
+        introspection_quota=_quota(spec.introspection_quota, "introspection_quota"),
         created_at=clock.now(),
     )
     # Roles at creation are an assignment like any other (the same rule as roles grant).
@@ -303,6 +323,9 @@ class ClientChanges:
     skip_consent: bool | None = None
     grant_types: tuple[str, ...] | None = None
     auth_method: str | None = None
+    # A quota's rates; "" or "off" removes it.
+    token_quota: str | None = None
+    introspection_quota: str | None = None
 
 
 def _check_grant_types(client: Client, grant_types: tuple[str, ...]) -> list[str]:
@@ -355,7 +378,13 @@ def update_client(client: Client, changes: ClientChanges, *, caller: Caller) -> 
         )
     if changes.skip_consent is not None:
         client.skip_consent = changes.skip_consent
+    quotas = {}
+    for field in ("token_quota", "introspection_quota"):
+        value = getattr(changes, field)
+        if value is not None:
+            quotas[field] = _quota(value, field)
+            setattr(client, field, quotas[field])
     _check_consent_skip(caller, client)
-    record(Tag.CLIENT_UPDATED, actor=caller.actor, client=client.client_id)
+    record(Tag.CLIENT_UPDATED, actor=caller.actor, client=client.client_id, **quotas)
     db.session.flush()
     return client

@@ -37,6 +37,8 @@ class ClientView(ClientMixin):
     resources: tuple[str, ...] = ()
     dpop_bound_access_tokens: bool = False
     jwks_uri: str | None = None
+    token_quota: str | None = None
+    introspection_quota: str | None = None
 
     @classmethod
     def of(cls, client: Client) -> ClientView:
@@ -60,6 +62,8 @@ class ClientView(ClientMixin):
             resources=tuple(client.resources or ()),
             dpop_bound_access_tokens=client.dpop_bound_access_tokens,
             jwks_uri=client.jwks_uri,
+            token_quota=client.token_quota,
+            introspection_quota=client.introspection_quota,
         )
 
     @property

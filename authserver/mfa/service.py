@@ -92,17 +92,37 @@ def check_not_blocked(user: User) -> None:
 
 
 def _failed(user: User, method: str) -> None:
-    user.mfa_failures = (user.mfa_failures or 0) + 1
-    over = user.mfa_failures - current_runtime().settings.mfa_max_failures
+    """Count a failed check. One UPDATE increments the stored count (never a value read
+    earlier, which a concurrent failure may have changed: no failure is lost), and the back-off
+    it earns only ever moves later."""
+    failures = db.session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(mfa_failures=func.coalesce(User.mfa_failures, 0) + 1)
+        .returning(User.mfa_failures)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    over = failures - current_runtime().settings.mfa_max_failures
     if over >= 0:
-        seconds = min(_BACKOFF_START_SECONDS * 2**over, _BACKOFF_MAX_SECONDS)
-        user.mfa_blocked_until = clock.now() + dt.timedelta(seconds=seconds)
+        seconds = min(_BACKOFF_START_SECONDS * 2 ** min(over, 20), _BACKOFF_MAX_SECONDS)
+        until = clock.now() + dt.timedelta(seconds=seconds)
+        db.session.execute(
+            update(User)
+            .where(
+                User.id == user.id,
+                (User.mfa_blocked_until.is_(None)) | (User.mfa_blocked_until < until),
+            )
+            .values(mfa_blocked_until=until)
+            .execution_options(synchronize_session=False)
+        )
+    # What the session holds of these columns is stale now: read them again when next needed.
+    db.session.expire(user, ["mfa_failures", "mfa_blocked_until"])
     record(
         Tag.MFA_FAILED,
         actor=user.email,
         outcome="failure",
         method=method,
-        failures=user.mfa_failures,
+        failures=failures,
     )
     db.session.flush()
 

@@ -26,6 +26,7 @@ from webauthn.helpers import bytes_to_base64url
 from wtforms.validators import ValidationError
 
 from authserver import clock
+from authserver.accounts.device_cookies import remember_device
 from authserver.accounts.sessions import end_session, start_session
 from authserver.browser import current_session, safe_next, set_session_cookie
 from authserver.errors import AuthServerError
@@ -123,7 +124,8 @@ def step_up(session: UserSession, target: int, next_url: str) -> Response | None
 
 
 def finish_sign_in(user: User, amr: list[str], next_url: str) -> Response:
-    """A new session (new id: no fixation) replacing the browser's current one."""
+    """A new session (new id: no fixation) replacing the browser's current one, and the
+    browser's device cookie for the account."""
     previous = current_session()
     if previous is not None:
         end_session(previous)
@@ -137,6 +139,9 @@ def finish_sign_in(user: User, amr: list[str], next_url: str) -> Response:
     db.session.commit()
     response = redirect(safe_next(next_url), code=303)
     set_session_cookie(response, cookie)
+    # This browser has now signed in to the account: its later sign-ins to it are counted on
+    # a budget of their own (authserver.ratelimit).
+    remember_device(request, response, user.email)
     return response
 
 

@@ -52,6 +52,10 @@ class Client(db.Model):
     require_pushed_authorization_requests: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false()
     )
+    # Optional quotas (token buckets, authserver.budgets.rates syntax: "600/minute burst 100")
+    # on this client's token and introspection requests; None: no quota.
+    token_quota: Mapped[str | None] = mapped_column(String(100))
+    introspection_quota: Mapped[str | None] = mapped_column(String(100))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 

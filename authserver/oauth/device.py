@@ -129,8 +129,9 @@ class DeviceCodeFlow(DeviceCodeGrant):
         )
         credential.last_polled_at = now
         if too_fast:
-            # §3.5: slow_down, and every later poll waits 5 s longer.
-            credential.interval_seconds += 5
+            # §3.5: slow_down, and every later poll waits 5 s longer; added in the UPDATE itself,
+            # so that two polls at once both count.
+            credential.interval_seconds = DeviceAuthorization.interval_seconds + 5
         commit_now()  # the poll is remembered although the request fails
         raise SlowDownError() if too_fast else AuthorizationPendingError()
 

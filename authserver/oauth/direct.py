@@ -27,7 +27,7 @@ from authserver.front_door import FrontDoor, WSGIApp
 from authserver.http import json_error_for
 from authserver.oauth import paths
 from authserver.oauth.views import DIRECT_ANSWERS
-from authserver.ratelimit import FailureLimits
+from authserver.ratelimit import RateLimits
 from authserver.runtime import runtime_of
 
 _ROUTES = {
@@ -40,7 +40,7 @@ _ROUTES = {
 class ProtocolEndpoints:
     """WSGI middleware: POST to the token, introspection and revocation endpoints."""
 
-    def __init__(self, app: Flask, inner: WSGIApp, limits: FailureLimits) -> None:
+    def __init__(self, app: Flask, inner: WSGIApp, limits: RateLimits) -> None:
         self.app = app
         self.inner = inner
         self.limits = limits
@@ -66,5 +66,5 @@ class ProtocolEndpoints:
         return [body]
 
 
-def install_protocol_endpoints(app: Flask, limits: FailureLimits) -> None:
+def install_protocol_endpoints(app: Flask, limits: RateLimits) -> None:
     app.wsgi_app = ProtocolEndpoints(app, app.wsgi_app, limits)

@@ -3,7 +3,10 @@
 ``Authorization: DPoP`` with a proof carrying ``ath``.
 
 A proof's ``jti`` is accepted once (Redis ``SET NX`` when Redis is configured, else a table
-row), for as long as its ``iat`` is acceptable. With ``AUTHSERVER_DPOP_NONCE`` the server also
+row), for as long as its ``iat`` is acceptable. While Redis is unreachable the table takes its
+place, and for as long as a proof stays acceptable after Redis answers again both are asked (a
+jti accepted by the table during the outage is not new to the server once Redis is back).
+With ``AUTHSERVER_DPOP_NONCE`` the server also
 demands a nonce it made (§8): an HMAC of the current five-minute window under the pepper, so
 every worker agrees without shared state; the previous window's nonce is still accepted.
 """
@@ -24,6 +27,7 @@ from authserver.config import Settings
 from authserver.current_request import current_request
 from authserver.dpop_proof import MAX_AGE_SECONDS, InvalidProof, Proof, check_proof
 from authserver.models import DpopProof
+from authserver.redis_link import RedisUnavailable
 from authserver.runtime import runtime_of
 from authserver.security import hash_secret
 from authserver.single_use import insert_apart
@@ -69,14 +73,22 @@ def _first_use(settings: Settings, jti: str) -> bool:
     """True the first time this proof jti is seen (within its acceptable lifetime)."""
     ttl = MAX_AGE_SECONDS + settings.clock_skew_seconds + 5
     key = hash_secret("dpop-jti:" + jti)
-    if settings.uses_redis:
-        import redis
-
-        connection = redis.Redis.from_url(settings.rate_limit_storage)
+    link = runtime_of(current_app).redis
+    if link is not None:
         try:
-            return bool(connection.set(f"authserver:dpop:{key}", b"1", nx=True, ex=ttl))
-        finally:
-            connection.close()
+            first = link.run(
+                lambda client: client.set(f"authserver:dpop:{key}", b"1", nx=True, ex=ttl)
+            )
+        except RedisUnavailable:
+            return _first_use_in_database(key, ttl)
+        if not first:
+            return False
+        if not link.degraded_within(ttl):
+            return True
+    return _first_use_in_database(key, ttl)
+
+
+def _first_use_in_database(key: str, ttl: int) -> bool:
     # RFC 9449 §11.1: a proof is accepted once, whatever becomes of the request it came with;
     # so the jti is committed on its own, not in the request's transaction (which a failed
     # request, or one that writes nothing, such as UserInfo, never commits).

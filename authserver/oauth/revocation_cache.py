@@ -4,7 +4,11 @@ token again costs no database read (a busy resource server may introspect every 
 A revocation forgets the jti at once in its own process and tells the others:
 
 - with Redis (``AUTHSERVER_RATE_LIMIT_STORAGE=redis://…``) it publishes the jti, and every
-  process, on any host, forgets it;
+  process, on any host, forgets it. A process trusts its memory only while it is subscribed
+  (it may otherwise have missed a revocation) and Redis answers it: while Redis is
+  unreachable every check reads the database, so a revocation stays immediate; a revocation
+  made then, which could not be published, is announced as "forget everything" once Redis
+  answers again, and a process that subscribes again forgets everything too;
 - with SQLite (one host: every process shares the database file) it bumps the modification time
   of a stamp file beside the database, and every process, which looks at that time (one
   ``stat``) before trusting its memory, forgets everything it remembered.
@@ -31,6 +35,8 @@ from flask import has_app_context
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
+from authserver.redis_link import RedisLink, RedisUnavailable
+
 log = logging.getLogger(__name__)
 
 CHANNEL = "authserver:revoked-jti"
@@ -45,7 +51,7 @@ class RevocationCache:
     def __init__(
         self,
         ttl_seconds: float,
-        redis_url: str | None = None,
+        redis: RedisLink | None = None,
         stamp: Path | None = None,
         on_forget_all: Callable[[], None] | None = None,
     ) -> None:
@@ -57,14 +63,27 @@ class RevocationCache:
         self._keys: dict[tuple[str, str], tuple[float, object]] = {}
         self._lock = threading.Lock()
         self._generation = 0
-        self._redis_url = redis_url
-        self._publisher = None
+        self._redis = redis
+        # Subscribed to the revocation channel: until then (and while Redis is unreachable)
+        # nothing remembered may be trusted.
+        self._subscribed = False
+        self.subscribed = threading.Event()  # the same, for whoever must wait for it (tests)
+        self._owed = False  # a revocation that could not be published
         self._listener: threading.Thread | None = None
+        if redis is not None:
+            redis.on_recovered(self._announce_owed)
         self._stamp = stamp
         self._stamp_seen = self._read_stamp()
 
-    def known_unrevoked(self, jti: str) -> bool:
+    def _trusting(self) -> bool:
         if self._ttl <= 0:
+            return False
+        if self._redis is None:
+            return True
+        return self._subscribed and not self._redis.is_degraded
+
+    def known_unrevoked(self, jti: str) -> bool:
+        if not self._trusting():
             return False
         self._check_stamp()
         until = self._fresh_until.get(jti)
@@ -81,7 +100,7 @@ class RevocationCache:
 
     def known_key(self, lookup: tuple[str, str]) -> object | None:
         """The facts remembered for an API key that authenticated, by (key id, secret HMAC)."""
-        if self._ttl <= 0:
+        if not self._trusting():
             return None
         self._check_stamp()
         entry = self._keys.get(lookup)
@@ -96,8 +115,10 @@ class RevocationCache:
     def _remember(self, store: dict, cap: int, key: object, value: object, generation: int) -> None:
         if self._ttl <= 0:
             return
-        if self._redis_url and self._listener is None:
+        if self._redis is not None and self._listener is None:
             self._start_listening()
+        if not self._trusting():
+            return
         with self._lock:
             if generation != self._generation:
                 return  # a revocation arrived while the database was read: trust nothing
@@ -151,12 +172,21 @@ class RevocationCache:
         self.forget(jti)
         if self._stamp is not None:
             self._bump_stamp()
-        if self._redis_url:
+        if self._redis is not None:
             try:
-                self._redis().publish(CHANNEL, jti)
-            except Exception:  # noqa: BLE001 - Redis down: the TTL still bounds staleness
-                log.warning("could not publish a revocation; other processes forget it "
-                            "within the cache TTL")  # fmt: skip
+                self._redis.run(lambda client: client.publish(CHANNEL, jti))
+            except RedisUnavailable:
+                # Every process that cannot reach Redis checks the database meanwhile; once
+                # it answers, everyone is told to forget everything (_announce_owed).
+                self._owed = True
+
+    def _announce_owed(self) -> None:
+        if self._owed:
+            try:
+                self._redis.run(lambda client: client.publish(CHANNEL, EVERYTHING))
+            except RedisUnavailable:
+                return
+            self._owed = False
 
     def _start_listening(self) -> None:
         # Started with the first cached answer: a process that caches nothing needs no listener.
@@ -167,29 +197,39 @@ class RevocationCache:
                 listener.start()
                 self._listener = listener
 
-    def _redis(self):  # noqa: ANN202
-        if self._publisher is None:
-            import redis
-
-            self._publisher = redis.Redis.from_url(self._redis_url)
-        return self._publisher
-
     def _listen(self) -> None:
         import redis
 
         while True:
+            pubsub = None
             try:
-                pubsub = redis.Redis.from_url(self._redis_url).pubsub(
-                    ignore_subscribe_messages=True
-                )
+                connection = redis.Redis.from_url(
+                    self._redis.url, socket_connect_timeout=1, socket_timeout=5,
+                    health_check_interval=2,
+                )  # fmt: skip
+                pubsub = connection.pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(CHANNEL)
-                for message in pubsub.listen():
-                    data = message.get("data")
+                pubsub.get_message(timeout=1)  # the subscription's confirmation
+                self._forget_all()  # what was announced before this subscription is unknown
+                self._subscribed = True
+                self.subscribed.set()
+                while True:
+                    message = pubsub.get_message(timeout=1)
+                    data = message.get("data") if message else None
                     if isinstance(data, bytes):
                         self.forget(data.decode("ascii", "replace"))
-            except Exception:  # noqa: BLE001 - reconnect after a Redis outage
+            except Exception as error:  # noqa: BLE001 - reconnect after a Redis outage
+                self._subscribed = False
+                self.subscribed.clear()
                 self._forget_all()  # missed messages: trust nothing cached
+                self._redis.failed(error)
                 time.sleep(1)
+            finally:
+                if pubsub is not None:
+                    try:
+                        pubsub.close()
+                    except Exception:  # noqa: BLE001, S110 - the connection is gone already
+                        pass
 
 
 _PENDING = "authserver.revoked_jtis"

@@ -32,6 +32,7 @@ from authserver.oauth.oidc import (
     UserInfoView,
 )
 from authserver.oauth.par import PUSHED_PARAMS, PushedOAuth2Request
+from authserver.oauth.quotas import charge_quota
 from authserver.oauth.refresh_tokens import Lineage, store_refresh_token
 from authserver.oauth.remote_jwks import RemoteJwks
 from authserver.oauth.resources import granted_resources
@@ -57,10 +58,13 @@ class AuthorizationServer(FlaskAuthorizationServer):
 
     def authenticate_client(self, request, methods, endpoint="token"):  # noqa: ANN001, ANN201
         try:
-            return super().authenticate_client(request, methods, endpoint)
+            client = super().authenticate_client(request, methods, endpoint)
         except InvalidClientError as e:
             # RFC 6749 §5.2: 401 with WWW-Authenticate (Authlib adds it for 401).
             raise InvalidClientError(status_code=401, description=CLIENT_AUTH_FAILED) from e
+        # Its quota, if it has one, once it is known to be this client (oauth.quotas).
+        charge_quota(client, endpoint)
+        return client
 
 
 class _OAuth2Request(FlaskOAuth2Request):

@@ -219,12 +219,23 @@ def test_clients_are_created_edited_rotated_and_disabled(as_admin):
             "redirect_uris": "https://billing.example/cb",
             "scope": "openid orders:read",
             "auth_method": "client_secret_post",
+            "token_quota": "600/minute burst 100",
         },
     )
     assert good.status_code == 303
     db.session.expire_all()
     client = db.session.get(Client, client.id)
     assert client.grant_types == ["authorization_code", "refresh_token"]
+    assert client.token_quota == "600/minute burst 100" and client.introspection_quota is None
+    page = as_admin.get(path).get_data(as_text=True)
+    assert 'value="600/minute burst 100"' in page and "Token request quota" in page
+    token = form_of(as_admin, path)
+    wrong = as_admin.post(path, data={
+        "csrf_token": token, "name": "Billing 2", "grant_types": "authorization_code",
+        "redirect_uris": "https://billing.example/cb", "auth_method": "client_secret_post",
+        "token_quota": "fast",
+    })  # fmt: skip
+    assert wrong.status_code == 400 and "token_quota" in wrong.get_data(as_text=True)
     assert client.token_endpoint_auth_method == "client_secret_post" and client.name == "Billing 2"
     token = form_of(as_admin, path + "/rotate-secret")
     assert "shown only once" in as_admin.post(

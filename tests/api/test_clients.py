@@ -68,3 +68,32 @@ def test_patch_changes_fields_and_disables(admin):
     assert disabled.get_json()["is_active"] is False
     enable = admin("PATCH", path, {"is_active": True}, headers={"If-Match": "*"})
     assert enable.status_code == 422  # disabling is for good
+
+
+def test_quotas_are_set_changed_and_removed(admin, http):
+    created = admin("POST", "/clients", {"name": "metered", "token_quota": "2/minute"})
+    assert created.status_code == 201, created.get_json()
+    client = created.get_json()
+    assert client["token_quota"] == "2/minute" and client["introspection_quota"] is None
+    path = f"/clients/{client['client_id']}"
+    auth = (client["client_id"], client["client_secret"])
+    answers = [http.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=auth)
+               for _ in range(3)]  # fmt: skip
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    etag = admin("GET", path).headers["ETag"]
+    bad = admin("PATCH", path, {"token_quota": "lots"}, headers={"If-Match": etag})
+    assert bad.status_code == 422 and bad.get_json()["errors"][0]["field"] == "token_quota"
+    changed = admin("PATCH", path, {"introspection_quota": "10/second burst 50"},
+                    headers={"If-Match": etag})  # fmt: skip
+    assert changed.get_json()["introspection_quota"] == "10/second burst 50"
+    assert changed.get_json()["token_quota"] == "2/minute"  # absent: unchanged
+    removed = admin("PATCH", path, {"token_quota": None}, headers={"If-Match": "*"})
+    assert removed.get_json()["token_quota"] is None
+
+
+def test_changing_a_quota_follows_the_no_escalation_rule(admin, caller):
+    ops = admin("POST", "/clients", {"name": "ops", "roles": ["admin"], "force_mfa_roles": True})
+    path = f"/clients/{ops.get_json()['client_id']}"
+    writer = caller("clients:read clients:write")
+    refused = writer("PATCH", path, {"token_quota": "1/hour"}, headers={"If-Match": "*"})
+    assert refused.status_code == 403 and refused.get_json()["missing_permissions"]

@@ -144,3 +144,28 @@ def test_the_device_page_asks_for_the_second_factor(app, http, tv):
     http.post(confirm, data={"csrf_token": csrf_of(consent), "allow": "Allow"})
     body = poll(http, tv, codes["device_code"]).get_json()
     assert jwt.decode(body["access_token"], jwks(http)).claims["amr"] == ["mfa", "otp", "pwd"]
+
+
+def test_concurrent_fast_polls_each_raise_the_interval(app, http, tv):
+    """RFC 8628 §3.5: every slow_down adds 5 s; polls at once must not lose an addition (the
+    interval is raised in the UPDATE, not written back from what each poll read)."""
+    import threading
+
+    codes = start(http, tv)
+    assert poll(http, tv, codes["device_code"]).get_json()["error"] == "authorization_pending"
+    polls, barrier, answers = 6, threading.Barrier(6), []
+
+    def fast_poll() -> None:
+        client = app.test_client()
+        barrier.wait(timeout=30)
+        answers.append(poll(client, tv, codes["device_code"]).get_json()["error"])
+
+    threads = [threading.Thread(target=fast_poll) for _ in range(polls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert answers == ["slow_down"] * polls
+    db.session.expire_all()
+    row = db.session.scalar(select(DeviceAuthorization))
+    assert row.interval_seconds == 5 + 5 * polls

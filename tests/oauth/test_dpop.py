@@ -139,3 +139,35 @@ def test_a_public_clients_refresh_token_is_bound_to_its_key(http, runner, user, 
 def test_discovery_lists_the_proof_algorithms(http):
     meta = http.get("/.well-known/openid-configuration").get_json()
     assert "ES256" in meta["dpop_signing_alg_values_supported"]
+
+
+def test_a_proof_seen_while_redis_was_down_is_not_new_once_it_is_back(tmp_path, redis_url, key):
+    """During an outage the database remembers proofs; for a proof's lifetime after Redis is
+    back, both are asked, so a proof accepted meanwhile cannot be replayed through Redis."""
+    import time
+
+    app = make_app(tmp_path, rate_limit_storage=redis_url)
+    init_app(app)
+    with app.app_context():
+        from authserver.cli import cli
+
+        created = app.test_cli_runner().invoke(cli, ["clients", "create", "--name", "svc",
+                                                     "--json"])  # fmt: skip
+        client = json.loads(created.stdout)
+        http = app.test_client()
+
+        def token(dpop: str):
+            return http.post("/oauth/token", data={"grant_type": "client_credentials"},
+                             auth=(client["client_id"], client["client_secret"]),
+                             headers={"DPoP": dpop})  # fmt: skip
+
+        link = app.extensions["authserver"].redis
+        during = proof(key)
+        link._degraded_since = time.monotonic()  # Redis unreachable (no prober: a test)
+        assert token(during).status_code == 200  # remembered in the database
+        link._recovered()
+        replayed = token(during)
+        assert replayed.status_code == 400 and replayed.get_json()["error"] == "invalid_dpop_proof"
+        after = proof(key)
+        assert token(after).status_code == 200
+        assert token(after).get_json()["error"] == "invalid_dpop_proof"  # Redis's SET NX

@@ -197,3 +197,33 @@ def test_a_remembered_api_key_is_not_exchanged_once_revoked_elsewhere(workers, s
     while exchange() != 400:
         assert time.monotonic() < deadline, "the revoked key was still exchanged"
         time.sleep(0.05)
+
+
+def test_with_redis_the_cache_is_trusted_only_while_subscribed_and_redis_answers(redis_url):
+    import time
+
+    from authserver.redis_link import RedisLink
+
+    link = RedisLink(redis_url)
+    cache = RevocationCache(30, link)
+    cache.remember_unrevoked("jti-1", cache.generation())  # starts listening; not yet trusted
+    assert not cache.known_unrevoked("jti-1")
+    assert cache.subscribed.wait(10)
+    cache.remember_unrevoked("jti-1", cache.generation())
+    assert cache.known_unrevoked("jti-1")
+    link._degraded_since = time.monotonic()  # as when a call to Redis has just failed
+    assert not cache.known_unrevoked("jti-1")  # every check goes to the database meanwhile
+    cache.revoked("jti-2")  # cannot be published: owed
+    assert cache._owed
+    link._recovered()  # Redis answers again: the revocation is announced as "forget all"
+    assert not cache._owed
+
+
+def test_a_redis_that_is_not_there_means_no_cache_and_no_error():
+    from authserver.redis_link import RedisLink
+    from tests.services import free_port
+
+    cache = RevocationCache(30, RedisLink(f"redis://127.0.0.1:{free_port()}/0"))
+    cache.remember_unrevoked("jti-1", cache.generation())
+    cache.revoked("jti-1")
+    assert not cache.known_unrevoked("jti-1")

@@ -57,11 +57,19 @@ def client_out(client: Client) -> ClientOut:
         roles=sorted(role.name for role in client.roles),
         id_token_signed_response_alg=client.id_token_signed_response_alg,
         skip_consent=client.skip_consent,
+        token_quota=client.token_quota,
+        introspection_quota=client.introspection_quota,
         secrets=[
             SecretOut(created_at=s.created_at, expires_at=s.expires_at) for s in client.secrets
         ],
         created_at=client.created_at,
     )
+
+
+def _quota_change(body: ClientUpdate, field: str) -> str | None:
+    if field not in body.model_fields_set:
+        return None
+    return getattr(body, field) or ""
 
 
 def get_client(client_id: str) -> Client:
@@ -99,6 +107,8 @@ def create(principal: Principal, body: ClientCreate) -> Reply:
         id_token_alg=body.id_token_signed_response_alg,
         skip_consent=body.skip_consent,
         force_mfa_roles=body.force_mfa_roles,
+        token_quota=body.token_quota,
+        introspection_quota=body.introspection_quota,
     )
     client, secret = create_client(runtime_of(current_app).settings, spec, caller=principal)
     created = ClientCreated(**client_out(client).model_dump(), client_secret=secret)
@@ -131,6 +141,9 @@ def update(principal: Principal, client_id: str, body: ClientUpdate) -> Reply:
             else tuple(body.post_logout_redirect_uris)
         ),
         skip_consent=body.skip_consent,
+        # Absent: unchanged; null: removed ("" to the service).
+        token_quota=_quota_change(body, "token_quota"),
+        introspection_quota=_quota_change(body, "introspection_quota"),
     )
     if changes != ClientChanges():
         update_client(client, changes, caller=principal)

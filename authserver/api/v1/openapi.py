@@ -29,6 +29,8 @@ _ERRORS = {
     415: "The body is not application/json.",
     422: "The input is not valid; `errors` names each field.",
     428: "If-Match is required.",
+    429: "Too many failed credentials from this address (draft-ietf-httpapi-ratelimit-headers "
+    "quota-exceeded problem, with `violated-policies`); retry after `Retry-After`.",
 }
 
 
@@ -102,6 +104,15 @@ _HEADERS = {
     "Deprecation": {"schema": {"type": "string"}, "description": "RFC 9745."},
     "Sunset": {"schema": {"type": "string"}, "description": "RFC 8594."},
     "Link": {"schema": {"type": "string"}, "description": "The successor operation."},
+    "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds (RFC 9110 §10.2.3)."},
+    "RateLimit": {
+        "schema": {"type": "string"},
+        "description": "draft-ietf-httpapi-ratelimit-headers-11 §4.",
+    },
+    "RateLimit-Policy": {
+        "schema": {"type": "string"},
+        "description": "draft-ietf-httpapi-ratelimit-headers-11 §3.",
+    },
 }
 
 
@@ -169,12 +180,14 @@ def _responses(op: Operation) -> dict:
         }
         if status in (401, 403):
             problem["headers"] = _header_refs("WWW-Authenticate")
+        if status == 429:
+            problem["headers"] = _header_refs("Retry-After", "RateLimit", "RateLimit-Policy")
         responses[str(status)] = problem
     return responses
 
 
 def _error_statuses(op: Operation) -> list[int]:
-    statuses = [400, 401, 403]
+    statuses = [400, 401, 403, 429]
     if "{" in op.path:
         statuses.append(404)
     if op.method != "GET":

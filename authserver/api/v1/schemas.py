@@ -57,6 +57,11 @@ class Problem(Output):
         description="On a 403 from the no-escalation rule: the permissions the change would "
         "give away (or the principal acted on holds) that the caller does not hold.",
     )
+    violated_policies: list[str] | None = Field(
+        None,
+        alias="violated-policies",
+        description="On a 429: the budgets that refused (draft-ietf-httpapi-ratelimit-headers).",
+    )
 
 
 class PageQuery(BaseModel):
@@ -128,6 +133,12 @@ class ClientOut(Output):
     roles: list[str]
     id_token_signed_response_alg: str
     skip_consent: bool
+    token_quota: str | None = Field(
+        description="Quota on the client's token requests (a token bucket), null for none."
+    )
+    introspection_quota: str | None = Field(
+        description="Quota on the client's introspection requests, null for none."
+    )
     secrets: list[SecretOut]
     created_at: dt.datetime
 
@@ -136,6 +147,12 @@ class ClientList(Output):
     items: list[ClientOut]
     next_cursor: str | None
 
+
+Quota = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+_QUOTA = (
+    'A quota on the client\'s {} requests, as a token bucket: "600/minute", "10/second burst 50",'
+    ' several separated by ";" (429 with Retry-After beyond it).'
+)
 
 GrantType = Literal[
     "authorization_code",
@@ -168,6 +185,8 @@ class ClientCreate(Input):
         False, description="Needs every permission in scope: users are not asked to consent."
     )
     jwks: dict | None = Field(None, description="A JWK Set, for private_key_jwt.")
+    token_quota: Quota | None = Field(None, description=_QUOTA.format("token"))
+    introspection_quota: Quota | None = Field(None, description=_QUOTA.format("introspection"))
 
 
 class ClientCreated(ClientOut):
@@ -180,6 +199,12 @@ class ClientUpdate(Input):
     redirect_uris: list[Uri] | None = Field(None, max_length=20)
     post_logout_redirect_uris: list[Uri] | None = Field(None, max_length=20)
     skip_consent: bool | None = None
+    token_quota: Quota | None = Field(
+        None, description=_QUOTA.format("token") + " null removes it; absent: unchanged."
+    )
+    introspection_quota: Quota | None = Field(
+        None, description=_QUOTA.format("introspection") + " null removes it; absent: unchanged."
+    )
     is_active: Literal[False] | None = Field(
         None, description="false disables the client for good; its API keys are revoked."
     )
