@@ -144,6 +144,8 @@ def initialise_series(grant_types: tuple[str, ...], limited_endpoints: tuple[str
         webhook_deliveries.labels(outcome)
     for transition in ("entered", "left"):
         redis_transitions.labels(transition)
+    sign_ins_slowed.inc(0)
+    redis_degraded.set(0)
     for endpoint in limited_endpoints:
         rate_limited.labels(endpoint)
 
