@@ -15,6 +15,7 @@ PACKAGE = Path(authserver.__file__).parent
 ALLOWED = {
     "outbound/client.py": "the one door",
     "verify.py": "the downstream verifier: a resource server fetching its issuer's JWKS",
+    "serving.py": "binds the listening socket `serve` accepts on; it never connects",
 }
 NETWORK_MODULES = ("urllib.request", "http.client", "socket", "ssl", "requests", "httpx",
                    "urllib3", "aiohttp", "smtplib", "ftplib")  # fmt: skip
@@ -45,6 +46,15 @@ def test_no_module_but_outbound_opens_connections():
         if hits:
             offenders[relative] = hits
     assert offenders == {}, f"outbound calls outside authserver/outbound: {offenders}"
+
+
+def test_the_listener_never_connects():
+    tree = ast.parse((PACKAGE / "serving.py").read_text(encoding="utf-8"))
+    called = {
+        node.func.attr for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+    }  # fmt: skip
+    assert not called & {"connect", "connect_ex", "create_connection", "sendto"}
 
 
 def test_the_check_sees_what_it_looks_for(tmp_path):
