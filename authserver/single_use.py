@@ -32,7 +32,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from sqlalchemy import Delete, Insert, Update
+from sqlalchemy import Delete, Insert, Table, Update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import SessionTransaction
 
@@ -76,6 +77,15 @@ class Standing:
                     after.rollback()
                 commit_now()
             raise
+
+
+def add_once(table: Table, **values: object) -> bool:
+    """INSERT one row unless its key is there already, in the caller's transaction; True if this
+    call added it. ``ON CONFLICT DO NOTHING`` (SQLite and PostgreSQL): the row count decides,
+    with no savepoint around it and no error to catch."""
+    dialect = db.session.get_bind().dialect.name
+    insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[dialect]
+    return db.session.execute(insert(table).values(**values).on_conflict_do_nothing()).rowcount == 1
 
 
 def insert_apart(statement: Insert, prune: Delete | None = None) -> bool:

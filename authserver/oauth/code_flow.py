@@ -19,7 +19,6 @@ from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grant
 from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import g
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 
 from authserver import clock
 from authserver.audit.service import record
@@ -27,7 +26,7 @@ from authserver.audit.tags import Tag
 from authserver.browser import current_session
 from authserver.extensions import db
 from authserver.mfa.policy import without_step_up_scopes
-from authserver.models import AuthorizationCode, RefreshToken, RevokedAccessToken, User
+from authserver.models import AuthorizationCode, RefreshToken, User
 from authserver.oauth.dpop import bound_key
 from authserver.oauth.grants import check_requested_scope
 from authserver.oauth.refresh_tokens import claim_refresh_token, revoke_family
@@ -37,7 +36,7 @@ from authserver.oauth.resources import (
     grant_resources,
     requested,
 )
-from authserver.oauth.revocation_cache import note_revoked
+from authserver.oauth.tokens import remember_revoked
 from authserver.runtime import current_settings
 from authserver.security import generate_secret, hash_secret
 from authserver.single_use import Standing, commit_now
@@ -181,15 +180,8 @@ def remember_authentication(auth_time: dt.datetime, amr: list[str]) -> None:
 def _revoke_what_a_code_issued(row: AuthorizationCode) -> None:
     if row.issued_family:
         revoke_family(row.issued_family)
-    if row.issued_jti and db.session.get(RevokedAccessToken, row.issued_jti) is None:
-        try:
-            with db.session.begin_nested():  # replays at once: one of them writes it
-                db.session.add(
-                    RevokedAccessToken(jti=row.issued_jti, expires_at=row.issued_jti_expires_at)
-                )
-            note_revoked(row.issued_jti)
-        except IntegrityError:
-            pass
+    if row.issued_jti:  # replays at once: one of them writes it
+        remember_revoked(row.issued_jti, row.issued_jti_expires_at)
     record(Tag.CODE_REPLAYED, actor=f"client:{row.client_id}", outcome="failure")
     commit_now()  # the token request fails; the revocation must stand
 

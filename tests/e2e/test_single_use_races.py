@@ -1,5 +1,5 @@
 """Single use under concurrency, against `authserver serve` with two worker processes: N
-requests released at once by a barrier redeem one artefact (a refresh token, an authorization
+requests released at once by a barrier redeem one artefact (a refresh token, an access token's revocation, an authorization
 code, a device code and the decision on it, a PAR request URI, a TOTP enrolment code, a recovery
 code, the second-factor step of one sign-in), and exactly one of them succeeds. On SQLite the
 workers share one file; with AUTHSERVER_TEST_BACKEND=postgresql they share PostgreSQL (READ
@@ -148,6 +148,24 @@ def test_one_refresh_token_refreshed_at_once_wins_once_and_revokes_its_family(se
     assert refresh(server, None, winner["refresh_token"]).json()["error"] == "invalid_grant"
     reused = audit_events(server, "oauth:refresh-token:reused", after=before)
     assert len(reused) == 1 and reused[0]["actor"] == f"client:{server.rp['client_id']}"
+
+
+def test_one_access_token_revoked_at_once_is_revoked_once(server):
+    verifier, challenge = pkce()
+    tokens = exchange(server, None, code(server, sign_in(server), challenge), verifier).json()
+    before = last_audit_id(server)
+    auth = (server.rp["client_id"], server.rp["client_secret"])
+
+    def revoke(session: requests.Session) -> requests.Response:
+        return session.post(server.issuer + "/oauth/revoke", auth=auth, timeout=TIMEOUT,
+                            data={"token": tokens["access_token"]})  # fmt: skip
+
+    # RFC 7009 §2.2: every request answers 200; one of them revoked it, the rest found it so.
+    assert statuses(at_once(server, [revoke] * N)) == [200] * N
+    assert len(audit_events(server, "oauth:token:revoked", after=before)) == 1
+    answer = requests.post(server.issuer + "/oauth/introspect", auth=auth, timeout=TIMEOUT,
+                           data={"token": tokens["access_token"]})  # fmt: skip
+    assert answer.json() == {"active": False}
 
 
 def test_one_code_redeemed_at_once_wins_once_and_its_replays_revoke_what_it_issued(server):
