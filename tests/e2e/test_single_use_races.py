@@ -1,9 +1,9 @@
 """Single use under concurrency, against `authserver serve` with two worker processes: N
-requests released at once by a barrier redeem one artefact (a refresh token, an access token's revocation, an authorization
-code, a device code and the decision on it, a PAR request URI, a TOTP enrolment code, a recovery
-code, the second-factor step of one sign-in), and exactly one of them succeeds. On SQLite the
-workers share one file; with AUTHSERVER_TEST_BACKEND=postgresql they share PostgreSQL (READ
-COMMITTED) and Redis."""
+requests released at once by a barrier redeem one artefact (a refresh token, an access token to
+revoke, an authorization code, a device code and the decision on it, a PAR request URI, a TOTP
+enrolment code, a recovery code, the second-factor step of one sign-in), and exactly one of them
+succeeds. On SQLite the workers share one file; with AUTHSERVER_TEST_BACKEND=postgresql they
+share PostgreSQL (READ COMMITTED) and Redis."""
 
 from __future__ import annotations
 
