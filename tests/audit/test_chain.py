@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -19,7 +20,7 @@ from tests.pg import postgres_url  # noqa: F401 (fixture)
 
 AUTHSERVER = str(Path(sys.executable).parent / "authserver")
 PROCESSES = 6
-ROLES_EACH = 5
+ROLES_EACH = 10
 
 
 @pytest.fixture
@@ -92,6 +93,23 @@ def test_tail_prints_the_newest_records(trail):
     assert [line["role"] for line in lines] == ["beta", "gamma"]
 
 
+_WRITER = """
+import pathlib, sys, time
+from authserver.app import create_app
+from authserver.cli import cli
+n, count, go = sys.argv[1], int(sys.argv[2]), pathlib.Path(sys.argv[3])
+runner = create_app().test_cli_runner()
+print("ready", flush=True)
+deadline = time.monotonic() + 120
+while not go.exists() and time.monotonic() < deadline:
+    time.sleep(0.01)
+for i in range(count):
+    result = runner.invoke(cli, ["roles", "create", f"p{n}-{i}", "--scope", f"x:{i}"])
+    if result.exit_code != 0:
+        sys.exit(result.output)
+"""
+
+
 def _concurrent_appends(tmp_path, url: str) -> tuple[subprocess.CompletedProcess, int, int]:
     """Several processes append at once; (audit verify's result, roles audited, forks)."""
     app = make_app(tmp_path, database_url=url)
@@ -101,13 +119,13 @@ def _concurrent_appends(tmp_path, url: str) -> tuple[subprocess.CompletedProcess
         "AUTHSERVER_DATABASE_URL": url,
         "AUTHSERVER_KEYS_DIR": str(tmp_path / "keys"),
     }
-    # set -e: a failed command fails the process (sh returns only the last command's status).
-    script = "set -e; " + "; ".join(
-        f"authserver roles create p{{n}}-{i} --scope x:{i}" for i in range(ROLES_EACH)
-    )
+    # One interpreter per writer, each creating its roles through the CLI's commands in turn:
+    # the appends race, not the interpreters' start-up (30 `authserver` launches took minutes
+    # on a loaded machine). Each waits for the go file, written once every writer is ready.
+    go = tmp_path / "go"
     procs = [
         subprocess.Popen(
-            ["sh", "-c", script.format(n=n).replace("authserver", AUTHSERVER)],
+            [sys.executable, "-c", _WRITER, str(n), str(ROLES_EACH), str(go)],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -115,9 +133,16 @@ def _concurrent_appends(tmp_path, url: str) -> tuple[subprocess.CompletedProcess
         )  # fmt: skip
         for n in range(PROCESSES)
     ]
-    for proc in procs:
-        _, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, err
+    with contextlib.ExitStack() as stack:
+        for proc in procs:
+            stack.enter_context(proc)  # killed and its pipes closed however this ends
+            stack.callback(proc.kill)
+        for proc in procs:
+            assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
+        go.touch()
+        for proc in procs:
+            _, err = proc.communicate(timeout=300)
+            assert proc.returncode == 0, err
     verified = subprocess.run([AUTHSERVER, "audit", "verify"], env=env, capture_output=True,
                               text=True, timeout=120)  # fmt: skip
     engine = create_engine(url)

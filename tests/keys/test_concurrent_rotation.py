@@ -3,6 +3,7 @@ database: exactly one new key per algorithm, never zero or two active keys."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import subprocess
@@ -33,9 +34,13 @@ def _run_concurrently(env: dict) -> list[subprocess.CompletedProcess]:
         for _ in range(PROCESSES)
     ]
     results = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=120)
-        results.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+    with contextlib.ExitStack() as stack:
+        for proc in procs:
+            stack.enter_context(proc)  # killed and its pipes closed however this ends
+            stack.callback(proc.kill)
+        for proc in procs:
+            out, err = proc.communicate(timeout=120)
+            results.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
     return results
 
 
