@@ -81,11 +81,12 @@ class Standing:
 
 def add_once(table: Table, **values: object) -> bool:
     """INSERT one row unless its key is there already, in the caller's transaction; True if this
-    call added it. ``ON CONFLICT DO NOTHING`` (SQLite and PostgreSQL): the row count decides,
-    with no savepoint around it and no error to catch."""
+    call added it. ``ON CONFLICT DO NOTHING`` (SQLite and PostgreSQL): whether the row came back
+    decides (psycopg reports no row count for it), with no savepoint and no error to catch."""
     dialect = db.session.get_bind().dialect.name
     insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[dialect]
-    return db.session.execute(insert(table).values(**values).on_conflict_do_nothing()).rowcount == 1
+    statement = insert(table).values(**values).on_conflict_do_nothing()
+    return db.session.execute(statement.returning(*table.primary_key)).first() is not None
 
 
 def insert_apart(statement: Insert, prune: Delete | None = None) -> bool:
