@@ -42,11 +42,10 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# The suite twice: SQLite with in-memory rate limits, then PostgreSQL and Redis (servers the
-# tests start); tests marked postgres already ran on PostgreSQL in the first pass.
+# The suite twice, both passes at once (tests/both_passes.sh): on SQLite, and on PostgreSQL and
+# Redis (servers the tests start); tests marked postgres already ran on PostgreSQL in the first.
 test: install system-deps lint security
-	$(BIN)/python -m pytest
-	AUTHSERVER_TEST_BACKEND=postgresql $(BIN)/python -m pytest -m "not postgres" --ignore=tests/soak
+	tests/both_passes.sh $(BIN)/python
 
 # bandit: no high-severity finding in the package. pip-audit: the installed dependencies against
 # PyPI's advisory data, reported; a known-vulnerable version fails the run.

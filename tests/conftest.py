@@ -51,10 +51,7 @@ def backend_overrides(tmp_path) -> dict:
         return {}
     key = str(tmp_path)
     if key not in _databases:
-        import redis
-
-        with redis.Redis.from_url(_shared_services["redis"]) as connection:
-            connection.flushdb()  # rate-limit counters of earlier tests must not count here
+        _empty_redis()
         _databases[key] = _shared_services["database"]()
     return {
         "database_url": _databases[key],
@@ -63,6 +60,14 @@ def backend_overrides(tmp_path) -> dict:
         # instance/, named after the database).
         "rate_limit_file": str(tmp_path / "budgets"),
     }
+
+
+def _empty_redis() -> None:
+    """Counters and revocation news of earlier tests must not count in this one."""
+    import redis
+
+    with redis.Redis.from_url(_shared_services["redis"]) as connection:
+        connection.flushdb()
 
 
 @pytest.fixture(autouse=True)
@@ -148,6 +153,7 @@ class Initialised:
             return
         shutil.copytree(self.home / "keys", tmp_path / "keys")
         if self.database is not None:  # PostgreSQL: CREATE DATABASE ... TEMPLATE
+            _empty_redis()
             _databases[str(tmp_path)] = _shared_services["database"](self.database.rsplit("/")[-1])
             return
         source = sqlite3.connect(self.home / "auth.db")

@@ -1,0 +1,34 @@
+#!/bin/sh
+# The suite's two passes at the same time, each in its own temporary tree: on SQLite with the
+# host's counter file, and on PostgreSQL and Redis servers the tests start (tests marked postgres
+# already ran on PostgreSQL in the first pass). Much of a pass is waiting (servers starting,
+# subprocesses, a browser), so two at once take little longer than one. Each pass's output is
+# printed whole once both have ended; the exit status fails if either failed.
+#
+#   tests/both_passes.sh .venv/bin/python [pytest arguments for both passes]
+set -u
+python=$1
+shift
+logs=$(mktemp -d /tmp/authserver-passes-XXXXXX)
+started=$(date +%s)
+
+"$python" -m pytest -p no:cacheprovider --basetemp="$logs/sqlite" "$@" \
+    > "$logs/sqlite.log" 2>&1 &
+sqlite=$!
+AUTHSERVER_TEST_BACKEND=postgresql "$python" -m pytest -p no:cacheprovider \
+    --basetemp="$logs/postgresql" -m "not postgres" --ignore=tests/soak "$@" \
+    > "$logs/postgresql.log" 2>&1 &
+postgresql=$!
+
+wait $sqlite
+sqlite_status=$?
+wait $postgresql
+postgresql_status=$?
+
+echo "=== pass 1: SQLite (exit $sqlite_status)"
+cat "$logs/sqlite.log"
+echo "=== pass 2: PostgreSQL and Redis (exit $postgresql_status)"
+cat "$logs/postgresql.log"
+echo "=== both passes: $(( $(date +%s) - started )) s"
+rm -rf "$logs"
+[ "$sqlite_status" -eq 0 ] && [ "$postgresql_status" -eq 0 ]
