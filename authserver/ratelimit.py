@@ -64,11 +64,11 @@ from authserver.audit.service import record
 from authserver.audit.tags import Tag
 from authserver.budgets.buckets import Charge, Mode, Outcome, Verdict
 from authserver.budgets.fields import add_fields, noted, retry_after_seconds
-from authserver.budgets.rates import Rate, parse_rates
 from authserver.budgets.store import Counters
 from authserver.config import Settings
 from authserver.extensions import db
 from authserver.metrics import lockouts, rate_limited, sign_ins_slowed
+from authserver.rates import Rate, parse_rates
 from authserver.runtime import runtime_of
 
 log = logging.getLogger(__name__)

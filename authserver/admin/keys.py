@@ -21,9 +21,9 @@ from authserver.keys.schedule import ScheduleChange, load_schedules, set_schedul
 from authserver.keys.service import find_key, list_keys
 from authserver.keys.timeline import planned_transitions
 from authserver.models import SigningKey, User
+from authserver.ops.scheduler import wake_scheduler
 from authserver.rbac.permissions import Permission
 from authserver.runtime import current_runtime
-from authserver.scheduler import wake_scheduler
 
 
 def _human(seconds: int) -> str:

@@ -156,7 +156,7 @@ def _resources(resources: tuple[str, ...]) -> list[str]:
 
 def _quota(text: str | None, field: str) -> str | None:
     """A quota as stored: the rates in their canonical spelling, or None (``off``, empty)."""
-    from authserver.budgets.rates import parse_rates, rates_text
+    from authserver.rates import parse_rates, rates_text
 
     if text is None or not text.strip():
         return None

@@ -29,8 +29,8 @@ from authserver.models import RevokedAccessToken, User
 from authserver.oauth.dpop import InvalidDPoPProofError, bound_key
 from authserver.oauth.refresh_tokens import new_refresh_token
 from authserver.oauth.resources import granted_resources, policy_for
-from authserver.oauth.revocation_cache import note_revoked
 from authserver.rbac.service import grantable_scope
+from authserver.revocation_cache import note_revoked
 from authserver.runtime import current_runtime
 from authserver.single_use import add_once
 from authserver.usage import TOKENS_ISSUED, usage_counter
