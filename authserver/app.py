@@ -59,11 +59,9 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     from authserver.admin import bp as admin_bp
     from authserver.api.v1 import bp as api_v1_bp
     from authserver.audit.background import install_background_audit
-    from authserver.browser import configure_browser
     from authserver.clients.service import SUPPORTED_GRANT_TYPES
     from authserver.headers import register_security_headers
     from authserver.home import bp as home_bp
-    from authserver.http import register_error_handlers
     from authserver.metrics import initialise_series, register_request_metrics
     from authserver.mfa.views import bp as mfa_bp
     from authserver.oauth.authorize import bp as authorize_bp
@@ -76,10 +74,12 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     from authserver.ops.health import bp as health_bp
     from authserver.ops.metrics import bp as metrics_bp
     from authserver.published import install_published_documents
-    from authserver.ratelimit import install_rate_limits
     from authserver.request_id import register_request_id
     from authserver.runtime import install_runtime
     from authserver.usage import install_usage_counter
+    from authserver.web.browser import configure_browser
+    from authserver.web.errors import register_error_handlers
+    from authserver.web.ratelimit import install_rate_limits
     from authserver.webhooks.worker import install_webhooks
 
     runtime = install_runtime(app, AppRuntime(settings))

@@ -9,16 +9,16 @@ from flask import Blueprint, Response, make_response, redirect, render_template,
 from authserver.accounts.forms import LoginForm, SignOutEverywhereForm, SignOutForm
 from authserver.accounts.service import authenticate
 from authserver.accounts.sessions import end_all_sessions, end_session
-from authserver.browser import (
-    clear_session_cookie,
-    current_session,
-    safe_next,
-)
 from authserver.extensions import db
 from authserver.mfa import policy
 from authserver.mfa.forms import PasskeyForm
 from authserver.mfa.service import factors_of
 from authserver.mfa.views import SECURITY, begin_second_factor, finish_sign_in, step_up
+from authserver.web.browser import (
+    clear_session_cookie,
+    current_session,
+    safe_next,
+)
 
 bp = Blueprint("accounts", __name__)
 

@@ -11,11 +11,8 @@ from urllib.parse import urlencode
 from flask import Response, abort, flash, make_response, redirect, render_template, request
 
 from authserver import clock
-from authserver.api.v1.framework import Problem, decode_cursor, encode_cursor, page
-from authserver.browser import current_session
 from authserver.errors import AuthServerError
 from authserver.extensions import db
-from authserver.http import roll_back
 from authserver.mfa import policy
 from authserver.mfa.service import factors_of
 from authserver.mfa.views import SECURITY, begin_second_factor
@@ -23,6 +20,10 @@ from authserver.models import User, UserSession
 from authserver.rbac.containment import Caller, caller_for
 from authserver.rbac.permissions import Permission
 from authserver.runtime import current_settings
+from authserver.web.browser import current_session
+from authserver.web.errors import roll_back
+from authserver.web.paging import decode_cursor, encode_cursor, page
+from authserver.web.problems import Problem
 
 PAGE_SIZE = 50
 

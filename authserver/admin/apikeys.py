@@ -24,10 +24,10 @@ from authserver.clients.service import find_client
 from authserver.durations import parse_duration
 from authserver.errors import AuthServerError, InvalidInput
 from authserver.extensions import db
-from authserver.http import roll_back
 from authserver.models import ApiKey, User
 from authserver.rbac.permissions import Permission
 from authserver.runtime import current_settings
+from authserver.web.errors import roll_back
 
 
 def state_of(key: ApiKey) -> str:

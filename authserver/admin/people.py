@@ -13,11 +13,11 @@ from authserver.admin.access import admin_page, caller_of, can, confirmed, paged
 from authserver.admin.forms import ConfirmForm, GrantRoleForm, choices
 from authserver.errors import AuthServerError
 from authserver.extensions import db
-from authserver.http import roll_back
 from authserver.mfa.service import factors_of, reset_mfa
 from authserver.models import Role, User
 from authserver.rbac.permissions import Permission
 from authserver.rbac.service import grant_role, list_roles, revoke_role
+from authserver.web.errors import roll_back
 
 
 @bp.get("/users")

@@ -17,9 +17,9 @@ from authserver.audit.tags import Tag
 from authserver.durations import parse_duration
 from authserver.errors import AuthServerError, InvalidInput
 from authserver.extensions import db
-from authserver.http import roll_back
 from authserver.models import DeliveryState, User, WebhookDelivery, WebhookSubscription
 from authserver.rbac.permissions import Permission
+from authserver.web.errors import roll_back
 from authserver.webhooks.service import (
     NewWebhook,
     create_webhook,

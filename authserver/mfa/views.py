@@ -28,13 +28,13 @@ from wtforms.validators import ValidationError
 from authserver import clock
 from authserver.accounts.device_cookies import remember_device
 from authserver.accounts.sessions import end_session, start_session
-from authserver.browser import current_session, safe_next, set_session_cookie
 from authserver.errors import AuthServerError
 from authserver.extensions import db
 from authserver.mfa import challenges, passkeys, policy, service, totp
 from authserver.mfa.forms import ActionForm, CodeForm, PasskeyForm, RecoveryCodeForm
 from authserver.models import User, UserSession
 from authserver.runtime import current_settings
+from authserver.web.browser import current_session, safe_next, set_session_cookie
 
 bp = Blueprint("mfa", __name__)
 

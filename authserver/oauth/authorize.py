@@ -28,7 +28,6 @@ from authserver import clock
 from authserver.accounts.forms import ConsentForm, SignOutForm
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
-from authserver.browser import clear_session_cookie, current_session
 from authserver.extensions import db
 from authserver.headers import page_policy
 from authserver.mfa import policy
@@ -39,6 +38,7 @@ from authserver.oauth.consent import describe_scopes, has_consent, remember_cons
 from authserver.oauth.par import PUSHED_PARAMS, consume, find_pushed
 from authserver.oauth.server import oauth_server
 from authserver.runtime import current_runtime, current_settings
+from authserver.web.browser import clear_session_cookie, current_session
 
 bp = Blueprint("authorize", __name__)
 

@@ -12,7 +12,6 @@ from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
 from authserver.accounts.forms import ConsentForm
-from authserver.browser import current_session
 from authserver.extensions import db
 from authserver.mfa import policy
 from authserver.mfa.service import factors_of
@@ -20,6 +19,7 @@ from authserver.mfa.views import step_up
 from authserver.oauth.consent import describe_scopes
 from authserver.oauth.device import DEVICE_PAGE, decide, find_by_user_code
 from authserver.runtime import current_runtime, current_settings
+from authserver.web.browser import current_session
 
 bp = Blueprint("device", __name__)
 

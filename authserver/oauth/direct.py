@@ -24,11 +24,11 @@ from flask import Flask
 
 from authserver.current_request import answering_directly
 from authserver.front_door import FrontDoor, WSGIApp
-from authserver.http import json_error_for
 from authserver.oauth import paths
 from authserver.oauth.views import DIRECT_ANSWERS
-from authserver.ratelimit import RateLimits
 from authserver.runtime import runtime_of
+from authserver.web.errors import json_error_for
+from authserver.web.ratelimit import RateLimits
 
 _ROUTES = {
     paths.TOKEN: "oauth.token",

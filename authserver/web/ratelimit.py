@@ -70,6 +70,7 @@ from authserver.extensions import db
 from authserver.metrics import lockouts, rate_limited, sign_ins_slowed
 from authserver.rates import Rate, parse_rates
 from authserver.runtime import runtime_of
+from authserver.web.problems import problem_for
 
 log = logging.getLogger(__name__)
 
@@ -373,8 +374,6 @@ def too_many_response(fmt: str, endpoint: str, description: str, policies: list[
         message = _PAGE_MESSAGES.get(endpoint, "Too many sign-in attempts. Try again later.")
         return make_response(render_template("error.html", message=message), 429)
     if fmt == PROBLEM:
-        from authserver.api.v1.framework import problem_for
-
         problem = problem_for(429, description)
         # The problem type of draft-ietf-httpapi-ratelimit-headers-11 §5.1.
         problem.extensions = {"type": QUOTA_EXCEEDED, "violated-policies": policies}
