@@ -56,7 +56,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
 
     from authserver import models  # noqa: F401  (registers the tables)
     from authserver.accounts.views import bp as accounts_bp
-    from authserver.admin import bp as admin_bp
+    from authserver.admin.blueprint import bp as admin_bp
     from authserver.api.v1 import bp as api_v1_bp
     from authserver.audit.background import install_background_audit
     from authserver.clients.service import SUPPORTED_GRANT_TYPES

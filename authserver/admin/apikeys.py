@@ -9,8 +9,8 @@ from werkzeug.wrappers import Response
 
 from authserver import clock
 from authserver.accounts.service import find_user
-from authserver.admin import bp
 from authserver.admin.access import admin_page, caller_of, can, confirmed, paged, require
+from authserver.admin.blueprint import bp
 from authserver.admin.forms import ApiKeyForm, GraceForm
 from authserver.apikeys.service import (
     NEVER,

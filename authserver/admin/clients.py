@@ -8,8 +8,8 @@ from flask import flash, make_response, redirect, render_template, request
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from authserver.admin import bp
 from authserver.admin.access import admin_page, caller_of, can, confirmed, paged, require
+from authserver.admin.blueprint import bp
 from authserver.admin.forms import ClientEditForm, ClientForm, GraceForm
 from authserver.clients.service import (
     ClientChanges,

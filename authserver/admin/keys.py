@@ -7,8 +7,8 @@ from flask import current_app, flash, make_response, redirect, render_template, 
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from authserver.admin import bp
 from authserver.admin.access import actor_of, admin_page, paged, require
+from authserver.admin.blueprint import bp
 from authserver.admin.forms import RevokeKeyForm, RotateForm, ScheduleForm
 from authserver.audit.service import record
 from authserver.audit.tags import Tag

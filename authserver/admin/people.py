@@ -8,8 +8,8 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from authserver.accounts.service import disable_user, find_user_by_subject
-from authserver.admin import bp
 from authserver.admin.access import admin_page, caller_of, can, confirmed, paged, require
+from authserver.admin.blueprint import bp
 from authserver.admin.forms import ConfirmForm, GrantRoleForm, choices
 from authserver.errors import AuthServerError
 from authserver.extensions import db

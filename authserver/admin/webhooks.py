@@ -10,8 +10,8 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from authserver import clock
-from authserver.admin import bp
 from authserver.admin.access import admin_page, caller_of, can, confirmed, paged, require
+from authserver.admin.blueprint import bp
 from authserver.admin.forms import ConfirmForm, GraceForm, WebhookForm
 from authserver.audit.tags import Tag
 from authserver.durations import parse_duration
