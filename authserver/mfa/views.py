@@ -25,12 +25,12 @@ from flask_wtf.csrf import CSRFError, validate_csrf
 from webauthn.helpers import bytes_to_base64url
 from wtforms.validators import ValidationError
 
-from authserver import clock
+from authserver import acr, clock
 from authserver.accounts.device_cookies import remember_device
 from authserver.accounts.sessions import end_session, start_session
 from authserver.errors import AuthServerError
 from authserver.extensions import db
-from authserver.mfa import challenges, passkeys, policy, service, totp
+from authserver.mfa import challenges, passkeys, service, totp
 from authserver.mfa.forms import ActionForm, CodeForm, PasskeyForm, RecoveryCodeForm
 from authserver.models import User, UserSession
 from authserver.runtime import current_settings
@@ -116,7 +116,7 @@ def step_up(session: UserSession, target: int, next_url: str) -> Response | None
     """None when the session's sign-in meets ``target`` (a policy level). Otherwise the user is
     sent through a second factor that can reach it and back to ``next_url``, or, with none
     enrolled that can, to /account/security to enrol one first."""
-    if policy.level_of(session.amr) >= target:
+    if acr.level_of(session.amr) >= target:
         return None
     if service.factors_of(session.user).attainable_level < target:
         return redirect(SECURITY + "?" + urlencode({"next": next_url}), code=303)
@@ -147,7 +147,7 @@ def finish_sign_in(user: User, amr: list[str], next_url: str) -> Response:
 
 def _after_enrolment(session: UserSession, added: str, codes: list[str] | None) -> Response:
     """Enrolling proved the new factor: the session now counts it. New codes are shown once."""
-    amr = policy.combined_amr(list(session.amr), [added])
+    amr = acr.combined_amr(list(session.amr), [added])
     next_url = safe_next(request.args.get("next") or request.form.get("next"), SECURITY)
     response = finish_sign_in(session.user, amr, next_url)
     if codes is None:
@@ -347,7 +347,7 @@ def _second_factor_page(
     row, user: User, *, error: str | None = None, status: int = 200
 ) -> Response:
     factors = service.factors_of(user)
-    phishing_resistant_only = row.data.get("level", 2) >= policy.PHISHING_RESISTANT
+    phishing_resistant_only = row.data.get("level", 2) >= acr.PHISHING_RESISTANT
     page = render_template(
         "second_factor.html",
         factors=factors,
@@ -366,7 +366,7 @@ def _complete(row, user: User, added: str) -> Response:
         # Answered meanwhile by another request of this browser: one sign-in per password step.
         # Nothing is committed, so the factor this request claimed stays unspent.
         return redirect("/login", code=303)
-    amr = policy.combined_amr(row.data.get("amr", []), [added])
+    amr = acr.combined_amr(row.data.get("amr", []), [added])
     return finish_sign_in(user, amr, row.data.get("next", "/account"))
 
 
@@ -381,7 +381,7 @@ def second_factor() -> Response:
     level = row.data.get("level", 2)
     code_form, recovery_form = CodeForm(), RecoveryCodeForm()
     try:
-        if "recovery_code" in request.form and level < policy.PHISHING_RESISTANT:
+        if "recovery_code" in request.form and level < acr.PHISHING_RESISTANT:
             if not recovery_form.validate_on_submit():
                 return _second_factor_page(row, user, error="Enter a recovery code.", status=400)
             left = service.use_recovery_code(user, recovery_form.recovery_code.data)
@@ -392,7 +392,7 @@ def second_factor() -> Response:
                 )
             flash(f"Recovery code used. {left} of 10 left.")
             return _complete(row, user, "otp")
-        if level >= policy.PHISHING_RESISTANT:
+        if level >= acr.PHISHING_RESISTANT:
             return _second_factor_page(row, user, error="Use a passkey.", status=400)
         if not code_form.validate_on_submit():
             return _second_factor_page(row, user, error="Enter the 6-digit code.", status=400)
@@ -500,5 +500,5 @@ def passwordless_sign_in() -> Response:
         return result
     user, credential, _, form = result
     # User verification (PIN or biometric) on a passkey: two factors in one gesture.
-    amr = policy.combined_amr([service.passkey_amr(credential)], ["mfa"])
+    amr = acr.combined_amr([service.passkey_amr(credential)], ["mfa"])
     return finish_sign_in(user, amr, form.next.data or "/account")

@@ -24,7 +24,7 @@ from flask import (
 )
 from werkzeug.datastructures import MultiDict
 
-from authserver import clock
+from authserver import acr, clock
 from authserver.accounts.forms import ConsentForm, SignOutForm
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
@@ -190,7 +190,7 @@ def _second_factor_gate(session, scope: str, acr_values, prompt_none: bool, gran
     attainable = factors_of(session.user).attainable_level
     demand = policy.demand_for(session.user.requires_mfa, scope, acr_values, current_settings())
     target = demand.target(attainable)
-    if policy.level_of(session.amr) >= target:
+    if acr.level_of(session.amr) >= target:
         return None
     if prompt_none:
         return _to_client(_error(grant, "interaction_required"))

@@ -9,10 +9,10 @@ from authlib.oauth2.rfc6749 import OAuth2Error
 from flask import current_app, request
 
 from authserver.accounts.service import find_user_by_subject
+from authserver.acr import ACR_MFA
 from authserver.apikeys import format as keyformat
 from authserver.apikeys.service import check_presented_key, ip_allowed, note_use
 from authserver.dpop_proof import ALGORITHMS as DPOP_ALGORITHMS
-from authserver.mfa.policy import ACR_MFA
 from authserver.oauth.dpop import check_request
 from authserver.oauth.tokens import AccessToken, is_for, read_access_token
 from authserver.rbac.containment import Caller
