@@ -55,15 +55,12 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
 
     from authserver import models  # noqa: F401  (registers the tables)
-    from authserver.accounts.views import bp as accounts_bp
     from authserver.admin.blueprint import bp as admin_bp
     from authserver.api.v1 import bp as api_v1_bp
     from authserver.audit.background import install_background_audit
     from authserver.clients.service import SUPPORTED_GRANT_TYPES
     from authserver.headers import register_security_headers
-    from authserver.home import bp as home_bp
     from authserver.metrics import initialise_series, register_request_metrics
-    from authserver.mfa.views import bp as mfa_bp
     from authserver.oauth.authorize import bp as authorize_bp
     from authserver.oauth.backchannel import install_backchannel
     from authserver.oauth.device_pages import bp as device_bp
@@ -73,6 +70,9 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     from authserver.oauth.views import bp as oauth_bp
     from authserver.ops.health import bp as health_bp
     from authserver.ops.metrics import bp as metrics_bp
+    from authserver.pages.account import bp as accounts_bp
+    from authserver.pages.home import bp as home_bp
+    from authserver.pages.security import bp as mfa_bp
     from authserver.published import install_published_documents
     from authserver.request_id import register_request_id
     from authserver.runtime import install_runtime

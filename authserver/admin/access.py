@@ -14,7 +14,6 @@ from authserver import acr, clock
 from authserver.errors import AuthServerError
 from authserver.extensions import db
 from authserver.mfa.service import factors_of
-from authserver.mfa.views import SECURITY, begin_second_factor
 from authserver.models import User, UserSession
 from authserver.rbac.containment import Caller, caller_for
 from authserver.rbac.permissions import Permission
@@ -23,6 +22,7 @@ from authserver.web.browser import current_session
 from authserver.web.errors import roll_back
 from authserver.web.paging import decode_cursor, encode_cursor, page
 from authserver.web.problems import Problem
+from authserver.web.signin import SECURITY, begin_second_factor
 
 PAGE_SIZE = 50
 

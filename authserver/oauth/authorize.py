@@ -32,7 +32,6 @@ from authserver.extensions import db
 from authserver.headers import page_policy
 from authserver.mfa import policy
 from authserver.mfa.service import factors_of
-from authserver.mfa.views import step_up
 from authserver.oauth import paths
 from authserver.oauth.authorization_request import (
     RESPONSE_MODES,
@@ -43,6 +42,7 @@ from authserver.oauth.par import PUSHED_PARAMS, consume, find_pushed
 from authserver.oauth.server import oauth_server
 from authserver.runtime import current_runtime, current_settings
 from authserver.web.browser import clear_session_cookie, current_session
+from authserver.web.signin import step_up
 
 bp = Blueprint("authorize", __name__)
 

@@ -13,12 +13,12 @@ from authserver.accounts.sessions import end_all_sessions, end_session
 from authserver.extensions import db
 from authserver.mfa.forms import PasskeyForm
 from authserver.mfa.service import factors_of
-from authserver.mfa.views import SECURITY, begin_second_factor, finish_sign_in, step_up
 from authserver.web.browser import (
     clear_session_cookie,
     current_session,
     safe_next,
 )
+from authserver.web.signin import SECURITY, begin_second_factor, finish_sign_in, step_up
 
 bp = Blueprint("accounts", __name__)
 
