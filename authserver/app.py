@@ -17,7 +17,7 @@ from authserver.budgets.host import HostCounters, ProcessCounters
 from authserver.budgets.store import Counters
 from authserver.checks import check_settings
 from authserver.clients.cache import ClientCache
-from authserver.config import PROJECT_ROOT, Settings, load_settings
+from authserver.config import MIGRATIONS_DIR, PROJECT_ROOT, Settings, load_settings
 from authserver.extensions import db, migrate
 from authserver.keys.kek import Envelope, kek_source_for
 from authserver.keys.keyring import KeyRing
@@ -29,8 +29,6 @@ from authserver.redis_link import RedisLink
 from authserver.revocation_cache import RevocationCache
 
 log = logging.getLogger(__name__)
-
-MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 
 
 def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -65,6 +63,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     from authserver.oauth.backchannel import install_backchannel
     from authserver.oauth.device_pages import bp as device_bp
     from authserver.oauth.direct import install_protocol_endpoints
+    from authserver.oauth.published import install_published_documents
     from authserver.oauth.registration import bp as registration_bp
     from authserver.oauth.server import config_oauth
     from authserver.oauth.views import bp as oauth_bp
@@ -73,7 +72,6 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     from authserver.pages.account import bp as accounts_bp
     from authserver.pages.home import bp as home_bp
     from authserver.pages.security import bp as mfa_bp
-    from authserver.published import install_published_documents
     from authserver.request_id import register_request_id
     from authserver.runtime import install_runtime
     from authserver.usage import install_usage_counter

@@ -24,6 +24,7 @@ from authserver.hostnames import parse_allow_list
 from authserver.rates import parse_rates
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 SIGNING_ALGORITHMS = ("ES256", "RS256", "Ed25519")
 
 
