@@ -25,7 +25,6 @@ from flask import (
 from werkzeug.datastructures import MultiDict
 
 from authserver import acr, clock
-from authserver.accounts.forms import ConsentForm, SignOutForm
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
 from authserver.extensions import db
@@ -42,6 +41,7 @@ from authserver.oauth.par import PUSHED_PARAMS, consume, find_pushed
 from authserver.oauth.server import oauth_server
 from authserver.runtime import current_runtime, current_settings
 from authserver.web.browser import clear_session_cookie, current_session
+from authserver.web.forms import ConsentForm, SignOutForm
 from authserver.web.signin import step_up
 
 bp = Blueprint("authorize", __name__)

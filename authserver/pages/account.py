@@ -7,17 +7,16 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, make_response, redirect, render_template, request
 
 from authserver import acr
-from authserver.accounts.forms import LoginForm, SignOutEverywhereForm, SignOutForm
 from authserver.accounts.service import authenticate
 from authserver.accounts.sessions import end_all_sessions, end_session
 from authserver.extensions import db
-from authserver.mfa.forms import PasskeyForm
 from authserver.mfa.service import factors_of
 from authserver.web.browser import (
     clear_session_cookie,
     current_session,
     safe_next,
 )
+from authserver.web.forms import LoginForm, PasskeyForm, SignOutEverywhereForm, SignOutForm
 from authserver.web.signin import SECURITY, begin_second_factor, finish_sign_in, step_up
 
 bp = Blueprint("accounts", __name__)

@@ -28,11 +28,12 @@ from wtforms.validators import ValidationError
 from authserver import acr, clock
 from authserver.errors import AuthServerError
 from authserver.extensions import db
-from authserver.mfa import challenges, passkeys, service, totp
-from authserver.mfa.forms import ActionForm, CodeForm, PasskeyForm, RecoveryCodeForm
+from authserver.mfa import passkeys, service, totp
 from authserver.models import User, UserSession
 from authserver.runtime import current_settings
+from authserver.web import challenges
 from authserver.web.browser import current_session, safe_next
+from authserver.web.forms import ActionForm, CodeForm, PasskeyForm, RecoveryCodeForm
 from authserver.web.signin import SECURITY, finish_sign_in
 
 bp = Blueprint("mfa", __name__)
