@@ -95,7 +95,7 @@ class Settings:
     revocation_cache_ttl_seconds: int | None = None
     # Largest request body accepted; larger bodies get 413 in the endpoint's error format.
     max_body_bytes: int = 64 * 1024
-    # Budgets (authserver/ratelimit.py), as rates: "30/minute", several separated by ";" all
+    # Budgets (authserver/web/ratelimit.py), as rates: "30/minute", several separated by ";" all
     # applying ("5/minute;50/day"), "600/minute burst 100" for a bucket other than the rate's
     # amount, "off" for none. Failed authentications of API callers before 429, per client id
     # and per IP (client credentials at the OAuth endpoints, tokens and API keys at /api/v1):
