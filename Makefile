@@ -38,9 +38,11 @@ system-deps:
 			apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
 	fi
 
+# lint-imports: the floors (docs/architecture.md), the standalone verifier, no import cycles.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 # The suite twice, both passes at once (tests/both_passes.sh): on SQLite, and on PostgreSQL and
 # Redis (servers the tests start); tests marked postgres already ran on PostgreSQL in the first.

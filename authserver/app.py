@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Mapping
 from typing import Any
@@ -11,13 +12,23 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from authserver.budgets.buckets import Mode
+from authserver.budgets.host import HostCounters, ProcessCounters
+from authserver.budgets.store import Counters
 from authserver.checks import check_settings
-from authserver.config import PROJECT_ROOT, Settings, load_settings
+from authserver.clients.cache import ClientCache
+from authserver.config import MIGRATIONS_DIR, PROJECT_ROOT, Settings, load_settings
 from authserver.extensions import db, migrate
+from authserver.keys.kek import Envelope, kek_source_for
+from authserver.keys.keyring import KeyRing
+from authserver.keys.pepper import load_pepper
 from authserver.logging_setup import configure_logging, register_access_log
+from authserver.outbound import Outbound
 from authserver.private_files import create_private_file, make_private_dir
+from authserver.redis_link import RedisLink
+from authserver.revocation_cache import RevocationCache
 
-MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+log = logging.getLogger(__name__)
 
 
 def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -42,34 +53,34 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
 
     from authserver import models  # noqa: F401  (registers the tables)
-    from authserver.accounts.views import bp as accounts_bp
-    from authserver.admin import bp as admin_bp
+    from authserver.admin.blueprint import bp as admin_bp
     from authserver.api.v1 import bp as api_v1_bp
     from authserver.audit.background import install_background_audit
-    from authserver.browser import configure_browser
     from authserver.clients.service import SUPPORTED_GRANT_TYPES
     from authserver.headers import register_security_headers
-    from authserver.health import bp as health_bp
-    from authserver.home import bp as home_bp
-    from authserver.http import register_error_handlers
-    from authserver.metrics import bp as metrics_bp
     from authserver.metrics import initialise_series, register_request_metrics
-    from authserver.mfa.views import bp as mfa_bp
     from authserver.oauth.authorize import bp as authorize_bp
     from authserver.oauth.backchannel import install_backchannel
     from authserver.oauth.device_pages import bp as device_bp
     from authserver.oauth.direct import install_protocol_endpoints
+    from authserver.oauth.published import install_published_documents
     from authserver.oauth.registration import bp as registration_bp
     from authserver.oauth.server import config_oauth
     from authserver.oauth.views import bp as oauth_bp
-    from authserver.published import install_published_documents
-    from authserver.ratelimit import install_rate_limits
+    from authserver.ops.health import bp as health_bp
+    from authserver.ops.metrics import bp as metrics_bp
+    from authserver.pages.account import bp as accounts_bp
+    from authserver.pages.home import bp as home_bp
+    from authserver.pages.security import bp as mfa_bp
     from authserver.request_id import register_request_id
     from authserver.runtime import install_runtime
     from authserver.usage import install_usage_counter
+    from authserver.web.browser import configure_browser
+    from authserver.web.errors import register_error_handlers
+    from authserver.web.ratelimit import install_rate_limits
     from authserver.webhooks.worker import install_webhooks
 
-    runtime = install_runtime(app, settings)
+    runtime = install_runtime(app, AppRuntime(settings))
     install_usage_counter(app, settings.usage_flush_seconds)
     install_backchannel(app)
     # The outbox listens to every audit record from here on; `serve`'s workers start the sender.
@@ -104,6 +115,56 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)
     return app
+
+
+class AppRuntime:
+    """The application's state (``authserver.runtime.Runtime``), built once per app."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._envelope: Envelope | None = None
+        self._pepper: bytes | None = None
+        self.keyring = KeyRing(settings, self.envelope)
+        # Every request the server sends (SSRF rules, deadline, size cap).
+        self.outbound = Outbound(settings)
+        self.clients = ClientCache(settings.keyring_refresh_seconds)
+        # Redis, when configured, with whether it is reachable now (each user has a fallback).
+        self.redis = RedisLink(settings.redis_url) if settings.redis_url else None
+        # Budgets: Redis's while it answers, else this host's shared counters.
+        self.counters = Counters(host_counters(settings), self.redis)
+        sqlite_file = settings.sqlite_file
+        self.revocations = RevocationCache(
+            settings.revocation_cache_ttl,
+            self.redis,
+            stamp=sqlite_file.with_name(sqlite_file.name + ".revocations") if sqlite_file else None,
+            on_forget_all=self.clients.invalidate,
+        )
+
+    def envelope(self, reload: bool = False) -> Envelope:
+        """The KEK envelope; ``reload`` re-reads the KEK source (after a KEK rotation)."""
+        if self._envelope is None or reload:
+            self._envelope = Envelope(kek_source_for(self.settings).keks())
+        return self._envelope
+
+    def pepper(self) -> bytes:
+        if self._pepper is None:
+            self._pepper = load_pepper(self.envelope())
+        return self._pepper
+
+
+def host_counters(settings: Settings):  # noqa: ANN201
+    """The counters every process of this host shares; per process only if the file cannot be
+    made (logged: each worker would then count on its own)."""
+    counters = HostCounters(settings.rate_limit_path)
+    try:
+        counters.apply(0.0, [], Mode.TAKE)  # opens (and if need be makes) the file now
+    except OSError as e:
+        log.error(
+            "budgets cannot be shared through %s (%s): each process counts on its own",
+            settings.rate_limit_path, e,
+        )  # fmt: skip
+        return ProcessCounters()
+    return counters
 
 
 def _engine_options(settings: Settings) -> dict:

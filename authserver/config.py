@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import functools
 import hashlib
 import os
 import re
@@ -17,9 +18,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from authserver import json_input
 from authserver.durations import parse_duration
+from authserver.hostnames import parse_allow_list
+from authserver.rates import parse_rates
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 SIGNING_ALGORITHMS = ("ES256", "RS256", "Ed25519")
 
 
@@ -90,7 +95,7 @@ class Settings:
     revocation_cache_ttl_seconds: int | None = None
     # Largest request body accepted; larger bodies get 413 in the endpoint's error format.
     max_body_bytes: int = 64 * 1024
-    # Budgets (authserver/ratelimit.py), as rates: "30/minute", several separated by ";" all
+    # Budgets (authserver/web/ratelimit.py), as rates: "30/minute", several separated by ";" all
     # applying ("5/minute;50/day"), "600/minute burst 100" for a bucket other than the rate's
     # amount, "off" for none. Failed authentications of API callers before 429, per client id
     # and per IP (client credentials at the OAuth endpoints, tokens and API keys at /api/v1):
@@ -235,8 +240,6 @@ class Settings:
 
     @property
     def resource_policy_map(self) -> dict:
-        from authserver.oauth.resources import parse_policies
-
         return parse_policies(self.resource_policies)
 
     @property
@@ -361,7 +364,7 @@ def load_settings(
     return settings
 
 
-#: Settings that are rates (authserver.budgets.rates syntax).
+#: Settings that are rates (authserver.rates syntax).
 RATE_FIELDS = (
     "rate_limit_client_auth",
     "rate_limit_sign_in_account",
@@ -433,8 +436,6 @@ def validate(settings: Settings) -> None:
     ):
         if getattr(settings, field) < 0:
             fail(field, "must not be negative")
-    from authserver.budgets.rates import parse_rates
-
     for field in RATE_FIELDS:
         try:
             parse_rates(getattr(settings, field))
@@ -457,8 +458,6 @@ def validate(settings: Settings) -> None:
     if not settings.database_url.startswith(("sqlite:", "postgresql")):
         fail("database_url", "must be a sqlite:// or postgresql+psycopg:// URL")
     try:
-        from authserver.outbound.policy import parse_allow_list
-
         parse_allow_list(settings.outbound_allow or "")
     except ValueError as e:
         fail("outbound_allow", str(e))
@@ -474,3 +473,45 @@ def decode_kek(text: str, *, name: str) -> bytes:
     if len(raw) != 32:
         raise ConfigError(f"{name}: must be base64 of 32 bytes (got {len(raw)})")
     return raw
+
+
+@dataclasses.dataclass(frozen=True)
+class ResourcePolicy:
+    alg: str | None = None
+    ttl_seconds: int | None = None
+
+
+@functools.lru_cache(maxsize=8)
+def parse_policies(text: str | None) -> dict[str, ResourcePolicy]:
+    """``{"https://api.example": {"alg": "RS256", "ttl": "5m"}}``; raises ConfigError."""
+    if not text:
+        return {}
+    try:
+        raw = json_input.loads(text)
+    except ValueError as e:
+        raise ConfigError(f"AUTHSERVER_RESOURCE_POLICIES: {e}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError("AUTHSERVER_RESOURCE_POLICIES: a JSON object of resource URIs")
+    policies = {}
+    for resource, spec in raw.items():
+        if not is_resource_uri(resource) or not isinstance(spec, dict):
+            raise ConfigError(f"AUTHSERVER_RESOURCE_POLICIES: bad entry for {resource!r}")
+        alg = spec.get("alg")
+        if alg is not None and alg not in SIGNING_ALGORITHMS:
+            raise ConfigError(f"AUTHSERVER_RESOURCE_POLICIES: {resource}: alg must be one of "
+                              f"{', '.join(SIGNING_ALGORITHMS)}")  # fmt: skip
+        ttl = spec.get("ttl")
+        try:
+            ttl_seconds = parse_duration(str(ttl)) if ttl is not None else None
+        except ValueError:
+            raise ConfigError(f"AUTHSERVER_RESOURCE_POLICIES: {resource}: bad ttl") from None
+        if ttl_seconds is not None and ttl_seconds <= 0:
+            raise ConfigError(f"AUTHSERVER_RESOURCE_POLICIES: {resource}: ttl must be positive")
+        policies[resource] = ResourcePolicy(alg, ttl_seconds)
+    return policies
+
+
+def is_resource_uri(value: str) -> bool:
+    """RFC 8707 §2: an absolute URI without a fragment."""
+    parts = urlsplit(value)
+    return bool(parts.scheme and parts.netloc) and not parts.fragment and len(value) <= 2000

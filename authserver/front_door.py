@@ -1,6 +1,6 @@
 """What an answer given in front of Flask adds, as Flask's hooks would have.
 
-JWKS and discovery (``authserver.published``) and the token, introspection and revocation
+JWKS and discovery (``authserver.oauth.published``) and the token, introspection and revocation
 endpoints (``authserver.oauth.direct``) are answered by WSGI middleware without Flask's request
 machinery. Their responses still carry the request id, ``nosniff`` (and HSTS over https), are
 counted and timed in the metrics, and get their access line, exactly as ``request_id``,

@@ -1,12 +1,13 @@
-"""Prometheus metrics (``GET /metrics``).
+"""Prometheus metrics: the counters, gauges and request histogram the floors count in
+(``GET /metrics`` and the gauges read from the database at scrape time are
+``authserver.ops.metrics``).
 
 Counters and the request histogram are per event. Under ``authserver serve`` every worker
 writes them to files in its instance's folder (prometheus_client's multiprocess mode; see
 authserver/serving.py), and whichever worker answers a scrape sums every worker's files, dead
 workers' included, so totals never go back. In one process (tests, embedding) they are plain
-in-memory values. Key-lifecycle and API-key gauges are computed from the database at scrape
-time, so every worker reports the same truth. Series with known labels start at zero
-(``initialise_series``), so that a rate over them exists before the first event.
+in-memory values. Series with known labels start at zero (``initialise_series``), so that a
+rate over them exists before the first event.
 
 prometheus_client chooses between the two kinds of values once, when it is first imported,
 from ``PROMETHEUS_MULTIPROC_DIR``. The CLI loads every module (this one included) before
@@ -22,15 +23,9 @@ import functools
 import threading
 from typing import Any
 
-from flask import Blueprint, Flask, Response, request
+from flask import Flask, Response, request
 
-from authserver import clock
-from authserver.keys.schedule import load_schedules
-from authserver.keys.service import list_keys
-from authserver.keys.timeline import planned_transitions
-from authserver.models import KeyState
 from authserver.request_id import request_elapsed
-from authserver.runtime import current_runtime
 
 
 class _Family:
@@ -123,13 +118,11 @@ redis_degraded = _Family(
     "1 while a process cannot reach Redis (budgets per host, database checks)",
     multiprocess_mode="livemax",
 )  # fmt: skip
-_COUNTERS = (
+COUNTERS = (
     tokens_signed, jwks_requests, http_requests, http_duration, tokens_issued, introspections,
     sign_in_failures, rate_limited, webhook_deliveries, lockouts, sign_ins_slowed,
     redis_transitions, redis_degraded,
 )  # fmt: skip
-
-bp = Blueprint("metrics", __name__)
 
 
 def initialise_series(grant_types: tuple[str, ...], limited_endpoints: tuple[str, ...]) -> None:
@@ -148,84 +141,6 @@ def initialise_series(grant_types: tuple[str, ...], limited_endpoints: tuple[str
     redis_degraded.set(0)
     for endpoint in limited_endpoints:
         rate_limited.labels(endpoint)
-
-
-class KeyLifecycleCollector:
-    """Gauges per algorithm, read from the database when scraped."""
-
-    def collect(self):  # noqa: ANN201
-        from prometheus_client.core import GaugeMetricFamily
-
-        age = GaugeMetricFamily(
-            "authserver_signing_key_active_age_seconds", "Age of the active key", labels=["alg"]
-        )
-        next_transition = GaugeMetricFamily(
-            "authserver_signing_key_next_transition_seconds",
-            "Seconds until the next planned key transition",
-            labels=["alg"],
-        )
-        overdue = GaugeMetricFamily(
-            "authserver_signing_key_retirement_overdue_seconds",
-            "How long a key that should have retired has kept signing (alert when > 0 for long)",
-            labels=["alg"],
-        )
-        now = clock.now()
-        settings = current_runtime().settings
-        keys = list_keys()
-        plans = planned_transitions(load_schedules(settings), keys)
-        for key in keys:
-            if key.state != KeyState.ACTIVE or key.activated_at is None:
-                continue
-            age.add_metric([key.alg], (now - key.activated_at).total_seconds())
-            upcoming = [
-                when
-                for k in keys
-                if k.alg == key.alg
-                for when in plans.get(k.kid, {}).values()
-                if when > now
-            ]
-            if upcoming:
-                next_transition.add_metric([key.alg], (min(upcoming) - now).total_seconds())
-            retire_at = plans[key.kid]["retire"]
-            overdue.add_metric([key.alg], max(0.0, (now - retire_at).total_seconds()))
-        yield from (age, next_transition, overdue)
-
-
-class ApiKeyExpiryCollector:
-    """API keys that expire within the warning window, read from the database when scraped."""
-
-    def collect(self):  # noqa: ANN201
-        from prometheus_client.core import GaugeMetricFamily
-
-        from authserver.apikeys.service import count_expiring
-
-        gauge = GaugeMetricFamily(
-            "authserver_api_keys_expiring_soon",
-            "Live API keys that expire within AUTHSERVER_APIKEY_EXPIRY_WARNING",
-        )
-        gauge.add_metric([], count_expiring(current_runtime().settings))
-        yield gauge
-
-
-class WebhookQueueCollector:
-    """The webhook outbox, read from the database when scraped (every worker sees the same)."""
-
-    def collect(self):  # noqa: ANN201
-        from prometheus_client.core import GaugeMetricFamily
-
-        from authserver.webhooks.outbox import queue_stats
-
-        depth, age = queue_stats()
-        queued = GaugeMetricFamily(
-            "authserver_webhook_queue_depth", "Webhook deliveries waiting to be delivered"
-        )
-        queued.add_metric([], depth)
-        oldest = GaugeMetricFamily(
-            "authserver_webhook_oldest_undelivered_age_seconds",
-            "Age of the oldest webhook delivery not yet delivered (0 when none waits)",
-        )
-        oldest.add_metric([], age)
-        yield from (queued, oldest)
 
 
 def require_multiprocess_values(folder: str | None) -> None:
@@ -262,25 +177,3 @@ def _request_series(endpoint: str, method: str, status: int) -> tuple:
     """The labelled series of one kind of request, looked up once (``labels`` costs more than
     the increment)."""
     return http_requests.labels(endpoint, method, str(status)), http_duration.labels(endpoint)
-
-
-@bp.get("/metrics")
-def metrics() -> Response:
-    from prometheus_client import (
-        CONTENT_TYPE_LATEST,
-        CollectorRegistry,
-        generate_latest,
-        multiprocess,
-    )
-
-    registry = CollectorRegistry()
-    folder = current_runtime().settings.prometheus_multiproc_dir
-    if folder:
-        multiprocess.MultiProcessCollector(registry, path=folder)
-    else:
-        for counter in _COUNTERS:
-            registry.register(counter)
-    registry.register(KeyLifecycleCollector())
-    registry.register(ApiKeyExpiryCollector())
-    registry.register(WebhookQueueCollector())
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

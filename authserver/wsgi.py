@@ -19,8 +19,8 @@ def worker_app() -> Flask:
 
     from authserver.app import create_app
     from authserver.metrics import require_multiprocess_values
+    from authserver.ops.scheduler import Scheduler
     from authserver.runtime import runtime_of
-    from authserver.scheduler import Scheduler
     from authserver.webhooks.worker import webhook_worker
 
     app = create_app()

@@ -86,8 +86,8 @@ def _charge_cost(redis_url: str) -> dict:
     in wall time (a round trip each)."""
     from authserver.budgets.buckets import Charge, Mode
     from authserver.budgets.host import HostCounters
-    from authserver.budgets.rates import parse_rates
     from authserver.budgets.store import RedisCounters
+    from authserver.rates import parse_rates
     from authserver.redis_link import RedisLink
 
     rates = parse_rates("5/minute;10/15minutes;20/hour;50/day")

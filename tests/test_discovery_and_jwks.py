@@ -156,7 +156,7 @@ def test_landing_page_links_the_documents(http):
 
 @pytest.mark.parametrize("path", ["/.well-known/jwks.json", "/.well-known/openid-configuration"])
 def test_published_documents_carry_the_usual_headers_and_revalidate(http, path):
-    # Answered in front of Flask (authserver.published): the same headers the hooks would add.
+    # Answered in front of Flask (authserver.oauth.published): the same headers the hooks would add.
     first = http.get(path, headers={"X-Request-Id": "proxy-id-1234"})
     assert first.status_code == 200 and first.get_json()
     assert first.headers["X-Content-Type-Options"] == "nosniff"

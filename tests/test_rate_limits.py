@@ -352,7 +352,7 @@ def test_addresses_are_keyed_as_hosts_are_given_them(address, key):
     """An IPv6 host is routinely given a /64: one budget for it, not 2**64."""
     from werkzeug.test import EnvironBuilder
 
-    from authserver.ratelimit import client_address
+    from authserver.web.ratelimit import client_address
 
     request = EnvironBuilder(environ_base={"REMOTE_ADDR": address}).get_request()
     assert client_address(request) == key

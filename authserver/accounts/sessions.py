@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
+from blinker import Namespace
 from sqlalchemy import select, update
 
 from authserver import clock
@@ -17,10 +18,15 @@ from authserver.audit.tags import Tag
 from authserver.config import Settings
 from authserver.extensions import db
 from authserver.models import User, UserSession
-from authserver.oauth.backchannel import session_ended
 from authserver.security import generate_secret, hash_secret
 
 COOKIE_NAME = "authserver_session"
+
+_signals = Namespace()
+#: Sent when sign-in sessions end, inside the transaction that ends them: the sender is the
+#: user's subject, ``sids`` the sessions' ids. Back-channel logout (``oauth.backchannel``)
+#: subscribes to it.
+sessions_ended = _signals.signal("sessions-ended")
 
 
 def start_session(
@@ -66,7 +72,7 @@ def end_session(row: UserSession) -> None:
         row.ended_at = clock.now()
         db.session.flush()
         record(Tag.SESSION_ENDED, actor=row.user.email, sid=row.sid)
-        session_ended(row.user.subject, [row.sid])
+        sessions_ended.send(row.user.subject, sids=[row.sid])
 
 
 def end_all_sessions(user: User) -> int:
@@ -74,7 +80,7 @@ def end_all_sessions(user: User) -> int:
         select(UserSession.sid).where(UserSession.user_id == user.id,
                                       UserSession.ended_at.is_(None))
     ))  # fmt: skip
-    session_ended(user.subject, sids)
+    sessions_ended.send(user.subject, sids=sids)
     result = db.session.execute(
         update(UserSession)
         .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))

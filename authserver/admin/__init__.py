@@ -5,11 +5,7 @@ second factor no older than ``AUTHSERVER_ADMIN_REAUTH``; every change is a POST 
 token, and destructive ones go through a confirmation page first.
 """
 
-from flask import Blueprint
-
-bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-from authserver.admin import (  # noqa: E402,F401  (their routes register on bp)
+from authserver.admin import (  # noqa: F401  (their routes register on bp)
     apikeys,
     audit,
     clients,
@@ -18,3 +14,6 @@ from authserver.admin import (  # noqa: E402,F401  (their routes register on bp)
     people,
     webhooks,
 )
+from authserver.admin.blueprint import bp
+
+__all__ = ["bp"]

@@ -10,19 +10,19 @@ from urllib.parse import urlencode
 
 from flask import Response, abort, flash, make_response, redirect, render_template, request
 
-from authserver import clock
-from authserver.api.v1.framework import Problem, decode_cursor, encode_cursor, page
-from authserver.browser import current_session
+from authserver import acr, clock
 from authserver.errors import AuthServerError
 from authserver.extensions import db
-from authserver.http import roll_back
-from authserver.mfa import policy
 from authserver.mfa.service import factors_of
-from authserver.mfa.views import SECURITY, begin_second_factor
 from authserver.models import User, UserSession
 from authserver.rbac.containment import Caller, caller_for
 from authserver.rbac.permissions import Permission
 from authserver.runtime import current_settings
+from authserver.web.browser import current_session
+from authserver.web.errors import roll_back
+from authserver.web.paging import decode_cursor, encode_cursor, page
+from authserver.web.problems import Problem
+from authserver.web.signin import SECURITY, begin_second_factor
 
 PAGE_SIZE = 50
 
@@ -34,7 +34,7 @@ def forbidden(message: str = "You do not have permission to see this page.") -> 
 def _step_up(session: UserSession) -> Response | None:
     """None when the session used a second factor recently enough for administration."""
     age = (clock.now() - session.auth_time).total_seconds()
-    if policy.level_of(session.amr) >= policy.MULTI_FACTOR and (
+    if acr.level_of(session.amr) >= acr.MULTI_FACTOR and (
         age <= current_settings().admin_reauth_seconds
     ):
         return None
@@ -43,7 +43,7 @@ def _step_up(session: UserSession) -> Response | None:
         flash("Administration needs a second factor: set one up first.")
         return redirect(SECURITY + "?" + urlencode({"next": back}), code=303)
     return begin_second_factor(
-        session.user, amr=list(session.amr), next_url=back, level=policy.MULTI_FACTOR
+        session.user, amr=list(session.amr), next_url=back, level=acr.MULTI_FACTOR
     )
 
 

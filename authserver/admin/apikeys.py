@@ -9,8 +9,8 @@ from werkzeug.wrappers import Response
 
 from authserver import clock
 from authserver.accounts.service import find_user
-from authserver.admin import bp
 from authserver.admin.access import admin_page, caller_of, can, confirmed, paged, require
+from authserver.admin.blueprint import bp
 from authserver.admin.forms import ApiKeyForm, GraceForm
 from authserver.apikeys.service import (
     NEVER,
@@ -24,10 +24,10 @@ from authserver.clients.service import find_client
 from authserver.durations import parse_duration
 from authserver.errors import AuthServerError, InvalidInput
 from authserver.extensions import db
-from authserver.http import roll_back
 from authserver.models import ApiKey, User
 from authserver.rbac.permissions import Permission
 from authserver.runtime import current_settings
+from authserver.web.errors import roll_back
 
 
 def state_of(key: ApiKey) -> str:

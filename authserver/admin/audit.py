@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 from flask import Response, make_response, render_template, request, stream_with_context
 
-from authserver.admin import bp
 from authserver.admin.access import admin_page, paged
+from authserver.admin.blueprint import bp
 from authserver.audit.query import AuditFilter, audit_events
 from authserver.extensions import db
 from authserver.models import AuditEvent, User

@@ -8,8 +8,8 @@ from flask import flash, make_response, redirect, render_template, request
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from authserver.admin import bp
 from authserver.admin.access import admin_page, caller_of, can, confirmed, paged, require
+from authserver.admin.blueprint import bp
 from authserver.admin.forms import ClientEditForm, ClientForm, GraceForm
 from authserver.clients.service import (
     ClientChanges,
@@ -23,10 +23,10 @@ from authserver.clients.service import (
 from authserver.durations import parse_duration
 from authserver.errors import AuthServerError, InvalidInput
 from authserver.extensions import db
-from authserver.http import roll_back
 from authserver.models import Client, User
 from authserver.rbac.permissions import Permission
 from authserver.runtime import current_settings
+from authserver.web.errors import roll_back
 
 
 def _lines(text: str | None) -> tuple[str, ...]:

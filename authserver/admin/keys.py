@@ -7,8 +7,8 @@ from flask import current_app, flash, make_response, redirect, render_template, 
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from authserver.admin import bp
 from authserver.admin.access import actor_of, admin_page, paged, require
+from authserver.admin.blueprint import bp
 from authserver.admin.forms import RevokeKeyForm, RotateForm, ScheduleForm
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
@@ -16,6 +16,7 @@ from authserver.config import SIGNING_ALGORITHMS
 from authserver.durations import parse_duration
 from authserver.errors import AuthServerError
 from authserver.extensions import db
+from authserver.keys.events import keys_changed
 from authserver.keys.lifecycle import revoke_key, rotate_now
 from authserver.keys.schedule import ScheduleChange, load_schedules, set_schedule
 from authserver.keys.service import find_key, list_keys
@@ -23,7 +24,6 @@ from authserver.keys.timeline import planned_transitions
 from authserver.models import SigningKey, User
 from authserver.rbac.permissions import Permission
 from authserver.runtime import current_runtime
-from authserver.scheduler import wake_scheduler
 
 
 def _human(seconds: int) -> str:
@@ -94,7 +94,7 @@ def rotate(user: User, alg: str) -> Response | str:
         return redirect("/admin/keys", code=303)
     db.session.commit()
     runtime.keyring.invalidate()
-    wake_scheduler(current_app)
+    keys_changed.send(current_app._get_current_object())
     flash(f"{alg} rotated: " + ", ".join(f"{p.action} {p.kid}" for p in performed))
     return redirect("/admin/keys", code=303)
 
@@ -165,7 +165,7 @@ def revoke(user: User, kid: str) -> Response | str:
             else:
                 db.session.commit()
                 runtime.keyring.invalidate()
-                wake_scheduler(current_app)
+                keys_changed.send(current_app._get_current_object())
                 flash(f"Key {kid} revoked.")
                 return redirect("/admin/keys", code=303)
     page = render_template("admin/key_revoke.html", key=key, form=form, error=error)

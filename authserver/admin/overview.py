@@ -9,8 +9,8 @@ from flask import render_template
 from sqlalchemy import func, select
 
 from authserver import clock
-from authserver.admin import bp
 from authserver.admin.access import admin_page
+from authserver.admin.blueprint import bp
 from authserver.admin.timeline import build_timeline
 from authserver.apikeys.service import expiring_keys
 from authserver.extensions import db

@@ -10,16 +10,16 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from authserver import clock
-from authserver.admin import bp
 from authserver.admin.access import admin_page, caller_of, can, confirmed, paged, require
+from authserver.admin.blueprint import bp
 from authserver.admin.forms import ConfirmForm, GraceForm, WebhookForm
 from authserver.audit.tags import Tag
 from authserver.durations import parse_duration
 from authserver.errors import AuthServerError, InvalidInput
 from authserver.extensions import db
-from authserver.http import roll_back
 from authserver.models import DeliveryState, User, WebhookDelivery, WebhookSubscription
 from authserver.rbac.permissions import Permission
+from authserver.web.errors import roll_back
 from authserver.webhooks.service import (
     NewWebhook,
     create_webhook,

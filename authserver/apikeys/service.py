@@ -25,7 +25,6 @@ from authserver.config import Settings
 from authserver.errors import Conflict, InvalidInput, NotFound
 from authserver.extensions import db
 from authserver.models import ApiKey, Client, RolePermission, User, client_roles, user_roles
-from authserver.oauth.revocation_cache import RevocationCache
 from authserver.rbac.containment import (
     Caller,
     permissions_of,
@@ -33,6 +32,7 @@ from authserver.rbac.containment import (
     require_can_confer,
 )
 from authserver.rbac.scopes import validate_scope
+from authserver.revocation_cache import RevocationCache
 from authserver.security import hash_secret
 
 log = logging.getLogger(__name__)

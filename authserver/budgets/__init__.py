@@ -9,5 +9,5 @@
   host's counters; the same arithmetic in a Lua script, so both answer alike.
 - ``fields``: the RateLimit and RateLimit-Policy response fields.
 
-The faces decide what to count (``authserver.ratelimit``); this package only counts.
+The faces decide what to count (``authserver.web.ratelimit``); this package only counts.
 """

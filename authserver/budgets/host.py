@@ -31,8 +31,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from authserver.budgets.buckets import Charge, Mode, Outcome, apply
-from authserver.budgets.rates import MAX_TIERS
 from authserver.private_files import PRIVATE_FILE, make_private_dir
+from authserver.rates import MAX_TIERS
 
 log = logging.getLogger(__name__)
 

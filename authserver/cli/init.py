@@ -9,7 +9,7 @@ from flask_migrate import upgrade
 
 from authserver.accounts.service import create_user, find_user
 from authserver.clients.service import NewClient, create_client, find_client_by_name
-from authserver.config import ConfigError
+from authserver.config import MIGRATIONS_DIR, ConfigError
 from authserver.extensions import db
 from authserver.keys.kek import FileKekSource, kek_source_for
 from authserver.keys.lifecycle import run_due_transitions
@@ -53,8 +53,6 @@ def init_command(demo: bool) -> None:
 
 
 def current_runtime_migrations() -> str:
-    from authserver.app import MIGRATIONS_DIR
-
     return str(MIGRATIONS_DIR)
 
 

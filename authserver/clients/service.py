@@ -15,16 +15,17 @@ from authserver import clock
 from authserver.apikeys.format import ALPHABET
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
-from authserver.config import SIGNING_ALGORITHMS, Settings
+from authserver.config import SIGNING_ALGORITHMS, Settings, is_resource_uri
 from authserver.errors import InvalidInput
 from authserver.extensions import db
 from authserver.models import Client, ClientSecret
-from authserver.oauth.token_types import TOKEN_EXCHANGE_GRANT
 from authserver.outbound.policy import OutboundPolicy, UrlRefused
+from authserver.rates import parse_rates, rates_text
 from authserver.rbac.containment import Caller, require_can_act_on, require_can_confer
 from authserver.rbac.scopes import validate_scope
 from authserver.rbac.service import check_assignable, roles_named
 from authserver.security import generate_secret, hash_secret
+from authserver.token_types import TOKEN_EXCHANGE_GRANT
 
 CLIENT_ID_LENGTH = 24  # ≈ 143 bits: public, but not guessable
 
@@ -146,8 +147,6 @@ def _backchannel_uri(policy: OutboundPolicy, uri: str | None) -> str | None:
 
 
 def _resources(resources: tuple[str, ...]) -> list[str]:
-    from authserver.oauth.resources import is_resource_uri
-
     for resource in resources:
         if not is_resource_uri(resource):
             raise InvalidInput(f"resource: {resource!r} must be an absolute URI without a fragment")
@@ -156,8 +155,6 @@ def _resources(resources: tuple[str, ...]) -> list[str]:
 
 def _quota(text: str | None, field: str) -> str | None:
     """A quota as stored: the rates in their canonical spelling, or None (``off``, empty)."""
-    from authserver.budgets.rates import parse_rates, rates_text
-
     if text is None or not text.strip():
         return None
     try:

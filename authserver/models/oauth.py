@@ -8,8 +8,8 @@ import datetime as dt
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from authserver.acr import acr_of
 from authserver.extensions import db
-from authserver.mfa.policy import acr_of
 from authserver.models.types import UTCDateTime
 
 

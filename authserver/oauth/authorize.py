@@ -24,55 +24,29 @@ from flask import (
 )
 from werkzeug.datastructures import MultiDict
 
-from authserver import clock
-from authserver.accounts.forms import ConsentForm, SignOutForm
+from authserver import acr, clock
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
-from authserver.browser import clear_session_cookie, current_session
 from authserver.extensions import db
 from authserver.headers import page_policy
 from authserver.mfa import policy
 from authserver.mfa.service import factors_of
-from authserver.mfa.views import step_up
 from authserver.oauth import paths
+from authserver.oauth.authorization_request import (
+    RESPONSE_MODES,
+    has_bad_characters,
+)
 from authserver.oauth.consent import describe_scopes, has_consent, remember_consent
 from authserver.oauth.par import PUSHED_PARAMS, consume, find_pushed
 from authserver.oauth.server import oauth_server
 from authserver.runtime import current_runtime, current_settings
+from authserver.web.browser import clear_session_cookie, current_session
+from authserver.web.forms import ConsentForm, SignOutForm
+from authserver.web.signin import step_up
 
 bp = Blueprint("authorize", __name__)
 
-RESPONSE_MODES = ("query", "form_post")
 _MAX_QUERY = 4096
-# RFC 6749 Appendix A: these are VSCHAR (printable ASCII) strings, the redirect URI an ASCII URI.
-_VSCHAR_PARAMS = ("response_type", "client_id", "scope", "state", "redirect_uri",
-                  "code_challenge", "code_challenge_method", "response_mode", "prompt",
-                  "max_age", "acr_values")  # fmt: skip
-
-
-# Authlib quotes an unknown response_type in its error description, and refuses (ValueError:
-# a 500) the two VSCHAR characters RFC 6749 §5.2 forbids there; no response type (§3.1.1:
-# letters, digits, "_") has them.
-_UNQUOTABLE = frozenset('"\\')
-
-
-def _has_bad_characters(args) -> bool:  # noqa: ANN001
-    if any(c in _UNQUOTABLE for value in args.getlist("response_type") for c in value):
-        return True
-    return any(
-        any(not 0x20 <= ord(c) <= 0x7E for c in value)
-        for name in _VSCHAR_PARAMS
-        for value in args.getlist(name)
-    )
-
-
-def check_parameters(args) -> str | None:  # noqa: ANN001
-    """What is wrong with a pushed authorization request before Authlib sees it."""
-    if _has_bad_characters(args):
-        return "The authorization request has characters it may not have."
-    if args.get("response_mode", "query") not in RESPONSE_MODES:
-        return "response_mode must be query or form_post."
-    return None
 
 
 def _pushed_request():  # noqa: ANN202
@@ -133,7 +107,7 @@ def _form_post(response: Response) -> Response:
 def authorize() -> Response:
     if len(request.query_string) > _MAX_QUERY:
         return _error_page("The authorization request is too long.")
-    if _has_bad_characters(request.args):
+    if has_bad_characters(request.args):
         return _error_page("The authorization request has characters it may not have.")
     pushed, refusal = _pushed_request()
     if refusal is not None:
@@ -216,7 +190,7 @@ def _second_factor_gate(session, scope: str, acr_values, prompt_none: bool, gran
     attainable = factors_of(session.user).attainable_level
     demand = policy.demand_for(session.user.requires_mfa, scope, acr_values, current_settings())
     target = demand.target(attainable)
-    if policy.level_of(session.amr) >= target:
+    if acr.level_of(session.amr) >= target:
         return None
     if prompt_none:
         return _to_client(_error(grant, "interaction_required"))

@@ -22,6 +22,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from authserver import clock
+from authserver.accounts.sessions import sessions_ended
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
 from authserver.extensions import db
@@ -39,7 +40,8 @@ TIMEOUT_SECONDS = 5
 
 
 def session_ended(subject: str, sids: list[str]) -> None:
-    """Queue logout tokens for the clients that got tokens in these sessions (sent at commit)."""
+    """Queue logout tokens for the clients that got tokens in these sessions (sent at commit);
+    it receives ``accounts.sessions.sessions_ended``."""
     if not sids or not has_app_context():
         return
     clients = set(db.session.scalars(
@@ -166,6 +168,8 @@ def _post(outbound: Outbound, uri: str, token: str) -> tuple[int | None, str | N
 def install_backchannel(app: Flask) -> BackchannelSender:
     sender = BackchannelSender(app)
     app.extensions[_EXTENSION] = sender
+    # Every process's apps share the one receiver; it notifies through the app of the moment.
+    sessions_ended.connect(session_ended)
     # A short-lived process (the CLI disabling a user) lets its notifications go out first.
     atexit.register(sender.wait_idle, ATTEMPTS * (TIMEOUT_SECONDS + 2))
     return sender

@@ -23,7 +23,6 @@ from sqlalchemy import select, update
 from authserver import clock
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
-from authserver.browser import current_session
 from authserver.extensions import db
 from authserver.mfa.policy import without_step_up_scopes
 from authserver.models import AuthorizationCode, RefreshToken, User
@@ -40,6 +39,7 @@ from authserver.oauth.tokens import remember_revoked
 from authserver.runtime import current_settings
 from authserver.security import generate_secret, hash_secret
 from authserver.single_use import Standing, commit_now
+from authserver.web.browser import current_session
 
 TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 

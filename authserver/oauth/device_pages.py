@@ -11,15 +11,15 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
-from authserver.accounts.forms import ConsentForm
-from authserver.browser import current_session
 from authserver.extensions import db
 from authserver.mfa import policy
 from authserver.mfa.service import factors_of
-from authserver.mfa.views import step_up
 from authserver.oauth.consent import describe_scopes
 from authserver.oauth.device import DEVICE_PAGE, decide, find_by_user_code
 from authserver.runtime import current_runtime, current_settings
+from authserver.web.browser import current_session
+from authserver.web.forms import ConsentForm
+from authserver.web.signin import step_up
 
 bp = Blueprint("device", __name__)
 

@@ -6,13 +6,14 @@ routing, the session interface, hook dispatch, the response's WSGI iteration) as
 work itself (bench/README.md). Here a POST to one of them is answered inside an app context only
 (the database session, ``g``, ``current_app``), with Flask's own ``Request`` object for the
 environ (the same form parsing and size limits), the same answer functions as the Flask views
-(``oauth.views``), the same failure budgets (``ratelimit``) and the same headers, metrics and
+(``oauth.views``), the same failure budgets (``web.ratelimit``) and the same headers, metrics and
 access line (``front_door``). Code on this path reads the request through
 ``authserver.current_request``, never ``flask.request``.
 
 Other methods and paths go to Flask. An exception while answering (a body over the size limit,
 the database unreachable, a bug) is answered in the OAuth error format exactly as Flask's error
-handlers answer it for these endpoints (``http.json_error_for``): 413, 503 with Retry-After, 500.
+handlers answer it for these endpoints (``web.errors.json_error_for``): 413, 503 with
+Retry-After, 500.
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ from flask import Flask
 
 from authserver.current_request import answering_directly
 from authserver.front_door import FrontDoor, WSGIApp
-from authserver.http import json_error_for
 from authserver.oauth import paths
 from authserver.oauth.views import DIRECT_ANSWERS
-from authserver.ratelimit import RateLimits
 from authserver.runtime import runtime_of
+from authserver.web.errors import json_error_for
+from authserver.web.ratelimit import RateLimits
 
 _ROUTES = {
     paths.TOKEN: "oauth.token",

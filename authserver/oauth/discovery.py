@@ -5,14 +5,14 @@ Every value here is true of the running server: only what is implemented is list
 
 from __future__ import annotations
 
+from authserver.acr import ACR_VALUES
 from authserver.clients.service import CONFIDENTIAL_AUTH_METHODS, SUPPORTED_GRANT_TYPES
 from authserver.config import SIGNING_ALGORITHMS, Settings
 from authserver.dpop_proof import ALGORITHMS as DPOP_ALGORITHMS
-from authserver.mfa.policy import ACR_VALUES
 from authserver.oauth import paths
 from authserver.oauth.consent import SCOPE_WORDS
 from authserver.oauth.revocation import Revocation
-from authserver.oauth.token_types import API_KEY_TOKEN_TYPE
+from authserver.token_types import API_KEY_TOKEN_TYPE
 
 # Algorithms joserfc accepts for client assertions (its recommended asymmetric set).
 ASSERTION_SIGNING_ALGS = ["RS256", "ES256"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import request
 
 from authserver.accounts.sessions import end_session
-from authserver.browser import current_session
+from authserver.web.browser import current_session
 
 
 def end_browser_session(end_session_request) -> None:  # noqa: ANN001

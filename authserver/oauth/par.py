@@ -19,6 +19,7 @@ from werkzeug.datastructures import MultiDict
 from authserver import clock
 from authserver.extensions import db
 from authserver.models import PushedRequest
+from authserver.oauth.authorization_request import check_parameters
 from authserver.oauth.code_flow import TOKEN_AUTH_METHODS
 from authserver.security import generate_secret, hash_secret
 from authserver.single_use import claim
@@ -101,8 +102,6 @@ def push_request(server, flask_request: Request) -> Response:  # noqa: ANN001
 
 def _validate(server, flask_request: Request, params: MultiDict) -> None:  # noqa: ANN001
     """What the authorization endpoint checks before any user interaction."""
-    from authserver.oauth.authorize import check_parameters
-
     problem = check_parameters(params)
     if problem:
         raise InvalidRequestError(description=problem)

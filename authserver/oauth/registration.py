@@ -18,7 +18,6 @@ from flask import Blueprint, Response, abort, jsonify, request
 from sqlalchemy import select
 
 from authserver import json_input
-from authserver.api.v1.framework import Problem, authenticate
 from authserver.clients.service import (
     ClientChanges,
     NewClient,
@@ -29,10 +28,12 @@ from authserver.clients.service import (
 from authserver.errors import AuthServerError
 from authserver.extensions import db
 from authserver.models import Client
+from authserver.oauth.bearer import authenticate
 from authserver.rbac.containment import Caller, caller_for
 from authserver.rbac.permissions import Permission
 from authserver.runtime import current_runtime, current_settings
 from authserver.security import generate_secret, hash_secret
+from authserver.web.problems import Problem
 
 REGISTRATION = "/oauth/register"
 bp = Blueprint("registration", __name__)

@@ -8,16 +8,10 @@ default audience. An operator may give a resource its own access-token algorithm
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-from urllib.parse import urlsplit
-
 from authlib.oauth2.rfc6749 import OAuth2Error
 
-from authserver import json_input
-from authserver.config import SIGNING_ALGORITHMS, ConfigError, Settings
+from authserver.config import ResourcePolicy, Settings, is_resource_uri
 from authserver.current_request import current_request
-from authserver.durations import parse_duration
 
 _GRANTED = "authserver.resources"
 
@@ -26,48 +20,6 @@ class InvalidTargetError(OAuth2Error):
     """RFC 8707 §2: the resource is invalid, unknown, or not for this client."""
 
     error = "invalid_target"
-
-
-@dataclasses.dataclass(frozen=True)
-class ResourcePolicy:
-    alg: str | None = None
-    ttl_seconds: int | None = None
-
-
-@functools.lru_cache(maxsize=8)
-def parse_policies(text: str | None) -> dict[str, ResourcePolicy]:
-    """``{"https://api.example": {"alg": "RS256", "ttl": "5m"}}``; raises ConfigError."""
-    if not text:
-        return {}
-    try:
-        raw = json_input.loads(text)
-    except ValueError as e:
-        raise ConfigError(f"AUTHSERVER_RESOURCE_POLICIES: {e}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError("AUTHSERVER_RESOURCE_POLICIES: a JSON object of resource URIs")
-    policies = {}
-    for resource, spec in raw.items():
-        if not is_resource_uri(resource) or not isinstance(spec, dict):
-            raise ConfigError(f"AUTHSERVER_RESOURCE_POLICIES: bad entry for {resource!r}")
-        alg = spec.get("alg")
-        if alg is not None and alg not in SIGNING_ALGORITHMS:
-            raise ConfigError(f"AUTHSERVER_RESOURCE_POLICIES: {resource}: alg must be one of "
-                              f"{', '.join(SIGNING_ALGORITHMS)}")  # fmt: skip
-        ttl = spec.get("ttl")
-        try:
-            ttl_seconds = parse_duration(str(ttl)) if ttl is not None else None
-        except ValueError:
-            raise ConfigError(f"AUTHSERVER_RESOURCE_POLICIES: {resource}: bad ttl") from None
-        if ttl_seconds is not None and ttl_seconds <= 0:
-            raise ConfigError(f"AUTHSERVER_RESOURCE_POLICIES: {resource}: ttl must be positive")
-        policies[resource] = ResourcePolicy(alg, ttl_seconds)
-    return policies
-
-
-def is_resource_uri(value: str) -> bool:
-    """RFC 8707 §2: an absolute URI without a fragment."""
-    parts = urlsplit(value)
-    return bool(parts.scheme and parts.netloc) and not parts.fragment and len(value) <= 2000
 
 
 def requested(payload) -> list[str]:  # noqa: ANN001

@@ -39,12 +39,12 @@ from authserver.oauth.resources import (
     grant_resources,
     requested,
 )
-from authserver.oauth.token_types import (
+from authserver.runtime import current_runtime, runtime_of
+from authserver.token_types import (
     ACCESS_TOKEN_TYPE,
     API_KEY_TOKEN_TYPE,
     TOKEN_EXCHANGE_GRANT,
 )
-from authserver.runtime import current_runtime, runtime_of
 
 
 class UnsupportedTokenType(OAuth2Error):

@@ -18,19 +18,19 @@ from joserfc.errors import JoseError
 from sqlalchemy import bindparam, delete, select
 
 from authserver import clock
+from authserver.acr import acr_of
 from authserver.config import Settings
 from authserver.current_request import client_address
 from authserver.extensions import db
 from authserver.keys.compact import sign_jwt
 from authserver.keys.keyring import KeyRing
 from authserver.metrics import tokens_issued, tokens_signed
-from authserver.mfa.policy import acr_of
 from authserver.models import RevokedAccessToken, User
 from authserver.oauth.dpop import InvalidDPoPProofError, bound_key
 from authserver.oauth.refresh_tokens import new_refresh_token
 from authserver.oauth.resources import granted_resources, policy_for
-from authserver.oauth.revocation_cache import note_revoked
 from authserver.rbac.service import grantable_scope
+from authserver.revocation_cache import note_revoked
 from authserver.runtime import current_runtime
 from authserver.single_use import add_once
 from authserver.usage import TOKENS_ISSUED, usage_counter

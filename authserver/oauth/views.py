@@ -111,7 +111,7 @@ def device_authorization() -> Response:
 
 @bp.get(paths.JWKS)
 def jwks() -> Response:
-    # Normally answered in front of Flask (authserver.published); this view answers when that
+    # Normally answered in front of Flask (authserver.oauth.published); this view answers when that
     # path gives way (the database is unreachable: the error handlers then answer 503).
     jwks_requests.inc()
     body, etag, max_age = jwks_document(current_runtime().keyring)

@@ -25,9 +25,9 @@ import ipaddress
 from urllib.parse import urlsplit
 
 from authserver.config import Settings
+from authserver.hostnames import IPNetwork, is_dns_name, parse_allow_list
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 #: Cloud instance-metadata services by name (their addresses are link-local or unique-local).
 METADATA_HOSTS = frozenset({
@@ -95,7 +95,7 @@ class OutboundPolicy:
         if not host:
             raise UrlRefused("syntax", "has no host")
         literal = _literal(host)
-        if literal is None and not _is_dns_name(host):
+        if literal is None and not is_dns_name(host):
             raise UrlRefused("syntax", f"host {host!r} is not a DNS name or an IP address")
         target = Target(
             scheme=parts.scheme, host=host, port=port or (443 if parts.scheme == "https" else 80),
@@ -130,23 +130,6 @@ class OutboundPolicy:
                 f"{target.host} leads to {_kind(inner)} address {address} "
                 "(unless AUTHSERVER_OUTBOUND_ALLOW admits it)",
             )
-
-
-def parse_allow_list(text: str) -> tuple[tuple[IPNetwork, ...], frozenset[str]]:
-    """``10.0.0.0/8, 192.168.1.5 jwks.internal``: networks and host names; ValueError if an
-    entry is neither."""
-    networks, hosts = [], set()
-    for entry in text.replace(",", " ").split():
-        try:
-            networks.append(ipaddress.ip_network(entry, strict=False))
-            continue
-        except ValueError:
-            pass
-        name = entry.lower().rstrip(".")
-        if not _is_dns_name(name):
-            raise ValueError(f"{entry!r} is neither a network (CIDR) nor a host name")
-        hosts.add(name)
-    return tuple(networks), frozenset(hosts)
 
 
 def _literal(host: str) -> IPAddress | None:
@@ -188,15 +171,3 @@ def _kind(address: IPAddress) -> str:
 
 def _is_loopback_name(host: str) -> bool:
     return host == "localhost" or host.endswith(".localhost")
-
-
-def _is_dns_name(host: str) -> bool:
-    labels = host.split(".")
-    return len(host) <= 253 and all(
-        0 < len(label) <= 63
-        and all(c.isalnum() or c == "-" for c in label)
-        and label.isascii()
-        and not label.startswith("-")
-        and not label.endswith("-")
-        for label in labels
-    )

@@ -10,8 +10,8 @@ from authserver import clock
 from authserver.budgets.buckets import Charge, Mode
 from authserver.budgets.fields import add_fields
 from authserver.budgets.host import HostCounters
-from authserver.budgets.rates import parse_rates
 from authserver.budgets.store import Counters
+from authserver.rates import parse_rates
 
 
 @pytest.fixture

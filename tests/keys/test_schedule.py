@@ -7,8 +7,8 @@ import json
 import pytest
 
 from authserver import clock
+from authserver.ops.scheduler import Scheduler
 from authserver.runtime import current_runtime
-from authserver.scheduler import Scheduler
 
 
 def schedule(runner, *args):

@@ -13,9 +13,9 @@ from joserfc import jwt
 from sqlalchemy import select
 
 from authserver import clock
+from authserver.acr import ACR_MFA, ACR_PHISHING_RESISTANT
 from authserver.extensions import db
 from authserver.mfa import service, totp
-from authserver.mfa.policy import ACR_MFA, ACR_PHISHING_RESISTANT
 from authserver.models import User, UserSession
 from tests.accounts.conftest import csrf_of
 from tests.mfa.conftest import app_code, enrol_totp, post_code, sign_in_password

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from authserver import acr
+from authserver.acr import ACR_MFA, ACR_ONE_FACTOR, ACR_PHISHING_RESISTANT
 from authserver.config import Settings
 from authserver.mfa import policy
-from authserver.mfa.policy import ACR_MFA, ACR_ONE_FACTOR, ACR_PHISHING_RESISTANT
 
 
 @pytest.mark.parametrize(
-    ("amr", "acr"),
+    ("amr", "expected"),
     [
         (["pwd"], ACR_ONE_FACTOR),
         (["mfa", "otp", "pwd"], ACR_MFA),
@@ -19,8 +20,8 @@ from authserver.mfa.policy import ACR_MFA, ACR_ONE_FACTOR, ACR_PHISHING_RESISTAN
         (["hwk"], ACR_ONE_FACTOR),
     ],
 )
-def test_acr_follows_the_methods(amr, acr):
-    assert policy.acr_of(amr) == acr
+def test_acr_follows_the_methods(amr, expected):
+    assert acr.acr_of(amr) == expected
 
 
 @pytest.mark.parametrize(
@@ -34,28 +35,28 @@ def test_acr_follows_the_methods(amr, acr):
     ],
 )
 def test_a_second_kind_of_factor_makes_the_sign_in_multi_factor(before, added, after):
-    assert policy.combined_amr(before, added) == after
+    assert acr.combined_amr(before, added) == after
 
 
 def test_acr_values_are_met_by_the_weakest_known_value_asked_for():
-    assert policy.requested_level(None) == policy.ONE_FACTOR
-    assert policy.requested_level(ACR_MFA) == policy.MULTI_FACTOR
-    assert policy.requested_level(f"{ACR_PHISHING_RESISTANT} {ACR_MFA}") == policy.MULTI_FACTOR
-    assert policy.requested_level("urn:unknown") == policy.ONE_FACTOR
-    assert policy.requested_level(ACR_PHISHING_RESISTANT) == policy.PHISHING_RESISTANT
+    assert acr.requested_level(None) == acr.ONE_FACTOR
+    assert acr.requested_level(ACR_MFA) == acr.MULTI_FACTOR
+    assert acr.requested_level(f"{ACR_PHISHING_RESISTANT} {ACR_MFA}") == acr.MULTI_FACTOR
+    assert acr.requested_level("urn:unknown") == acr.ONE_FACTOR
+    assert acr.requested_level(ACR_PHISHING_RESISTANT) == acr.PHISHING_RESISTANT
 
 
 def test_role_and_scope_requirements_are_never_waived_but_acr_values_are_capped():
     settings = Settings(mfa_scopes="keys:rotate payments:write")
-    assert policy.demand_for(False, "openid", None, settings).target(1) == policy.ONE_FACTOR
-    assert policy.demand_for(True, "openid", None, settings).target(1) == policy.MULTI_FACTOR
+    assert policy.demand_for(False, "openid", None, settings).target(1) == acr.ONE_FACTOR
+    assert policy.demand_for(True, "openid", None, settings).target(1) == acr.MULTI_FACTOR
     by_scope = policy.demand_for(False, "openid payments:write", None, settings)
-    assert by_scope.target(1) == policy.MULTI_FACTOR
+    assert by_scope.target(1) == acr.MULTI_FACTOR
     wanted = policy.demand_for(False, "openid", ACR_PHISHING_RESISTANT, settings)
     # Only a user with a passkey can reach phr; with a TOTP app the request gets mfa.
-    assert wanted.target(3) == policy.PHISHING_RESISTANT
-    assert wanted.target(2) == policy.MULTI_FACTOR
-    assert wanted.target(1) == policy.ONE_FACTOR
+    assert wanted.target(3) == acr.PHISHING_RESISTANT
+    assert wanted.target(2) == acr.MULTI_FACTOR
+    assert wanted.target(1) == acr.ONE_FACTOR
 
 
 def test_step_up_scopes_are_dropped_from_a_grant_without_mfa():

@@ -14,7 +14,7 @@ import pytest
 
 from authserver import clock
 from authserver.cli import cli
-from authserver.oauth.revocation_cache import RevocationCache
+from authserver.revocation_cache import RevocationCache
 from tests.conftest import init_app, make_app
 from tests.keys.conftest import kid_of
 

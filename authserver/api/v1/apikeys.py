@@ -7,7 +7,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from authserver.accounts.service import find_user
-from authserver.api.v1.framework import Principal, Reply, operation, page
+from authserver.api.v1.framework import Principal, Reply, operation
 from authserver.api.v1.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -32,6 +32,7 @@ from authserver.errors import InvalidInput, NotFound
 from authserver.models import ApiKey
 from authserver.rbac.permissions import Permission
 from authserver.runtime import runtime_of
+from authserver.web.paging import page
 
 TAG = "API keys"
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from authserver.api.v1.framework import Principal, operation, page
+from authserver.api.v1.framework import Principal, operation
 from authserver.api.v1.schemas import AuditEventList, AuditEventOut, AuditQuery
 from authserver.audit.query import AuditFilter, audit_events
 from authserver.models import AuditEvent
 from authserver.rbac.permissions import Permission
+from authserver.web.paging import page
 
 TAG = "audit"
 

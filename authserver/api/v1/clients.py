@@ -7,14 +7,7 @@ import datetime as dt
 from flask import current_app
 from sqlalchemy import select
 
-from authserver.api.v1.framework import (
-    Deprecation,
-    Principal,
-    Reply,
-    check_if_match,
-    operation,
-    page,
-)
+from authserver.api.v1.framework import Deprecation, Principal, Reply, check_if_match, operation
 from authserver.api.v1.schemas import (
     ClientCreate,
     ClientCreated,
@@ -39,6 +32,7 @@ from authserver.errors import NotFound
 from authserver.models import Client
 from authserver.rbac.permissions import Permission
 from authserver.runtime import runtime_of
+from authserver.web.paging import page
 
 TAG = "clients"
 

@@ -19,7 +19,6 @@ to drift. Views stay thin: they call one service function and return a model.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import datetime as dt
 import functools
@@ -31,86 +30,25 @@ from email.utils import format_datetime
 from typing import Any
 from urllib.parse import quote
 
-from authlib.oauth2.rfc6749 import OAuth2Error
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from pydantic import BaseModel, ValidationError
 
 from authserver import json_input
-from authserver.accounts.service import find_user_by_subject
-from authserver.apikeys import format as keyformat
-from authserver.apikeys.service import check_presented_key, ip_allowed, note_use
-from authserver.dpop_proof import ALGORITHMS as DPOP_ALGORITHMS
 from authserver.errors import AuthServerError
 from authserver.extensions import db
-from authserver.http import roll_back
-from authserver.mfa.policy import ACR_MFA
-from authserver.oauth.dpop import check_request
-from authserver.oauth.tokens import AccessToken, is_for, read_access_token
+from authserver.oauth.bearer import REALM, authenticate
 from authserver.rbac.containment import Caller, NotPermitted
 from authserver.rbac.permissions import Permission
-from authserver.runtime import runtime_of
+from authserver.web.errors import roll_back
+from authserver.web.problems import TITLES, Problem, problem_for
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
-
-PROBLEM_JSON = "application/problem+json"
-REALM = 'realm="authserver"'
 
 
 # --- errors ---------------------------------------------------------------------------------
 
 
-class Problem(Exception):
-    """An RFC 9457 problem; ``detail`` and ``errors`` are shown to the caller."""
-
-    def __init__(
-        self,
-        status: int,
-        title: str,
-        detail: str | None = None,
-        *,
-        errors: list[dict] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(title)
-        self.status, self.title, self.detail = status, title, detail
-        self.errors = errors
-        self.headers = headers or {}
-        self.extensions: dict[str, Any] = {}  # RFC 9457 §3.2 extension members
-
-    def response(self) -> Response:
-        body: dict[str, Any] = {"type": "about:blank", "title": self.title, "status": self.status}
-        if self.detail:
-            body["detail"] = self.detail
-        if self.errors is not None:
-            body["errors"] = self.errors
-        body.update(self.extensions)
-        response = Response(json.dumps(body), status=self.status, mimetype=PROBLEM_JSON)
-        response.headers.update(self.headers)
-        response.headers["Cache-Control"] = "no-store"
-        return response
-
-
 _DOMAIN_STATUS = {"invalid_input": 422, "not_found": 404, "conflict": 409}
-_TITLES = {
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    409: "Conflict",
-    412: "Precondition Failed",
-    413: "Content Too Large",
-    415: "Unsupported Media Type",
-    422: "Unprocessable Content",
-    428: "Precondition Required",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    503: "Service Unavailable",
-}
-
-
-def problem_for(status: int, detail: str | None = None) -> Problem:
-    return Problem(status, _TITLES.get(status, "Error"), detail)
 
 
 def _from_domain(error: AuthServerError) -> Problem:
@@ -119,7 +57,7 @@ def _from_domain(error: AuthServerError) -> Problem:
     errors = None
     if status == 422 and message and re.fullmatch(r"[a-z_]+", field):
         errors = [{"field": field, "message": message}]
-    problem = Problem(status, _TITLES.get(status, "Error"), error.description, errors=errors)
+    problem = Problem(status, TITLES.get(status, "Error"), error.description, errors=errors)
     if isinstance(error, NotPermitted):
         problem.extensions = {"missing_permissions": error.missing}
     return problem
@@ -133,7 +71,7 @@ def _from_validation(error: ValidationError, where: str) -> Problem:
         }
         for e in error.errors(include_url=False, include_input=False)
     ]
-    return Problem(422, _TITLES[422], f"The {where} is not valid.", errors=errors)
+    return Problem(422, TITLES[422], f"The {where} is not valid.", errors=errors)
 
 
 # --- who is calling ---------------------------------------------------------------------------
@@ -143,90 +81,6 @@ def _from_validation(error: ValidationError, where: str) -> Problem:
 Principal = Caller
 
 
-def _challenges(error: str | None = None, description: str = "") -> str:
-    """Both schemes this API takes (RFC 6750 §3, RFC 9449 §7.1), the error on each."""
-    detail = f', error="{error}", error_description="{description}"' if error else ""
-    algs = " ".join(DPOP_ALGORITHMS)
-    return f'Bearer {REALM}{detail}, DPoP {REALM}, algs="{algs}"{detail}'
-
-
-def _unauthorized(error: str | None = None, description: str = "") -> Problem:
-    return Problem(
-        401, _TITLES[401], description or "A bearer token or API key is required.",
-        headers={"WWW-Authenticate": _challenges(error, description)},
-    )  # fmt: skip
-
-
-def authenticate() -> Caller:
-    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
-    credentials = credentials.strip()
-    scheme = scheme.lower()
-    if scheme not in ("bearer", "dpop") or not credentials:
-        # RFC 6750 §3.1: no error code when the request carried no credentials.
-        raise _unauthorized()
-    runtime = runtime_of(current_app)
-    settings = runtime.settings
-    if scheme == "bearer" and keyformat.looks_like_key(credentials, settings.apikey_prefix):
-        key = check_presented_key(settings, credentials, runtime.revocations)
-        if key is None or not ip_allowed(key, request.remote_addr):
-            raise _unauthorized("invalid_token", "The API key is not valid.")
-        note_use(key, request.remote_addr)
-        # A key never grants more than its owner holds today (usable_scope).
-        return Caller(f"apikey:{key.key_id}", frozenset(key.scopes))
-    token = read_access_token(credentials, settings, runtime.keyring)
-    if token is None or token.is_expired() or token.is_revoked():
-        # is_revoked: also a token whose client or user has been disabled since.
-        raise _unauthorized("invalid_token", "The access token is not valid.")
-    if not is_for(token.claims, settings.audience):
-        # A token for another resource (RFC 8707) is not a token for this API.
-        raise _unauthorized("invalid_token", "The access token is for another audience.")
-    _check_sender(token, scheme, credentials)
-    claims = token.claims
-    if claims["sub"] == claims["client_id"]:
-        return Caller(f"client:{claims['client_id']}", frozenset(token.scope.split()))
-    _check_user_authentication(claims)
-    return Caller(f"user:{claims['sub']}", frozenset(token.scope.split()))
-
-
-def _check_sender(token: AccessToken, scheme: str, credentials: str) -> None:
-    """RFC 9449 §7.1: a DPoP-bound token (``cnf.jkt``) works only as ``DPoP`` with a proof of
-    its key for this request (``htm``, ``htu``, ``ath``); §7.2: never as a Bearer token."""
-    jkt = (token.claims.get("cnf") or {}).get("jkt")
-    if jkt is None and scheme == "bearer":
-        return
-    if jkt is None:
-        raise _unauthorized("invalid_token", "The access token is not DPoP-bound.")
-    if scheme == "bearer":
-        raise _unauthorized("invalid_token", "A DPoP-bound token needs the DPoP scheme.")
-    settings = runtime_of(current_app).settings
-    try:
-        proof = check_request(settings, request, settings.url(request.path), credentials)
-    except OAuth2Error as e:
-        raise _unauthorized("invalid_dpop_proof", e.description or "") from None
-    if proof is None:
-        raise _unauthorized("invalid_dpop_proof", "A DPoP proof is required.")
-    if proof.jkt != jkt:
-        raise _unauthorized("invalid_dpop_proof", "The proof is not signed by the token's key.")
-
-
-def _check_user_authentication(claims: dict) -> None:
-    """A user whose role requires MFA acts here only with a token from an MFA sign-in
-    (RFC 9470 §3: ``insufficient_user_authentication`` names the acr to come back with)."""
-    user = find_user_by_subject(claims["sub"])
-    if user is None or not user.is_active:
-        raise _unauthorized("invalid_token", "The access token's user is not active.")
-    amr = claims.get("amr")
-    if user.requires_mfa and not (isinstance(amr, list) and "mfa" in amr):
-        description = "A role of this user requires signing in with a second factor."
-        raise Problem(
-            401, _TITLES[401], description,
-            headers={"WWW-Authenticate": (
-                f'Bearer {REALM}, error="insufficient_user_authentication", '
-                f'error_description="{description}", acr_values="{ACR_MFA}"'
-            )},
-        )  # fmt: skip
-
-
 def _require(principal: Caller, permission: Permission) -> None:
     if permission.value not in principal.permissions:
         challenge = (
@@ -234,7 +88,7 @@ def _require(principal: Caller, permission: Permission) -> None:
             f'error_description="This needs the {permission.value} permission."'
         )
         problem = Problem(
-            403, _TITLES[403], f"This operation needs the {permission.value} permission.",
+            403, TITLES[403], f"This operation needs the {permission.value} permission.",
             headers={"WWW-Authenticate": challenge},
         )  # fmt: skip
         problem.extensions = {"missing_permissions": [permission.value]}
@@ -257,23 +111,6 @@ def check_if_match(current: BaseModel) -> None:
     tags = {t.strip() for t in presented.split(",")}
     if "*" not in tags and etag_of(current) not in tags:
         raise problem_for(412, "The resource changed since you read it; read it again.")
-
-
-def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(str(last_id).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> int:
-    """0 for the first page; a Problem for a cursor this server did not hand out."""
-    if not cursor:
-        return 0
-    try:
-        value = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-        if not value.isdigit() or len(value) > 18:
-            raise ValueError
-        return int(value)
-    except (ValueError, UnicodeError):
-        raise Problem(400, _TITLES[400], "The cursor is not valid.") from None
 
 
 @dataclasses.dataclass
@@ -382,11 +219,11 @@ def _check_storable(value: object, where: str) -> None:
     (PostgreSQL refuses both), so they are a 400 here rather than a database error."""
     if isinstance(value, str):
         if "\x00" in value:
-            raise Problem(400, _TITLES[400], f"The {where} contains a NUL character.")
+            raise Problem(400, TITLES[400], f"The {where} contains a NUL character.")
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            raise Problem(400, _TITLES[400], f"The {where} is not valid Unicode.") from None
+            raise Problem(400, TITLES[400], f"The {where} is not valid Unicode.") from None
     elif isinstance(value, dict):
         for key, item in value.items():
             _check_storable(key, where)
@@ -400,7 +237,7 @@ def _parse_query(model: type[BaseModel]) -> BaseModel:
     args = request.args
     repeated = [name for name in args if len(args.getlist(name)) > 1]
     if repeated:
-        raise Problem(400, _TITLES[400], f"Repeated query parameter: {repeated[0]}.")
+        raise Problem(400, TITLES[400], f"Repeated query parameter: {repeated[0]}.")
     _check_storable(args.to_dict(), "query")
     try:
         return model.model_validate(args.to_dict())
@@ -414,9 +251,9 @@ def _parse_body(model: type[BaseModel]) -> BaseModel:
     try:
         data = json_input.loads(request.get_data(cache=True))
     except json_input.JSONInputError as e:
-        raise Problem(400, _TITLES[400], f"The body is {e}.") from None
+        raise Problem(400, TITLES[400], f"The body is {e}.") from None
     if not isinstance(data, dict):
-        raise Problem(400, _TITLES[400], "The body must be a JSON object.")
+        raise Problem(400, TITLES[400], "The body must be a JSON object.")
     _check_storable(data, "body")
     try:
         return model.model_validate(data)
@@ -442,18 +279,3 @@ def _with_deprecation(op: Operation, response: Response, path_params: dict) -> R
     if op.deprecated is not None:
         response.headers.update(op.deprecated.headers(path_params))
     return response
-
-
-def page(statement, id_column, query, *, to_item: Callable) -> tuple[list, str | None]:  # noqa: ANN001
-    """One page of ``statement`` ordered by ``id_column``, after the query's cursor: keyset
-    pagination, so a page costs the same however deep it is."""
-    after = decode_cursor(query.cursor)
-    rows = list(
-        db.session.scalars(
-            statement.where(id_column > after).order_by(id_column).limit(query.limit + 1)
-        )
-    )
-    more = len(rows) > query.limit
-    rows = rows[: query.limit]
-    next_cursor = encode_cursor(rows[-1].id) if more else None
-    return [to_item(row) for row in rows], next_cursor

@@ -20,6 +20,7 @@ from authserver.audit.service import record
 from authserver.audit.tags import Tag
 from authserver.config import SIGNING_ALGORITHMS
 from authserver.errors import NotFound
+from authserver.keys.events import keys_changed
 from authserver.keys.lifecycle import Performed, revoke_key, rotate_now
 from authserver.keys.schedule import ScheduleChange, load_schedules, set_schedule
 from authserver.keys.service import find_key, list_keys
@@ -27,7 +28,6 @@ from authserver.keys.timeline import planned_transitions
 from authserver.models import KeyState, SigningKey
 from authserver.rbac.permissions import Permission
 from authserver.runtime import runtime_of
-from authserver.scheduler import wake_scheduler
 
 TAG = "signing keys"
 
@@ -89,7 +89,8 @@ def revoke(principal: Principal, kid: str, body: KeyRevocation) -> TransitionLis
         runtime.settings, runtime.envelope(), kid, reason=body.reason, actor=principal.actor
     )
     runtime.keyring.invalidate()  # this worker at once; the others within their refresh
-    wake_scheduler(current_app)  # a replacement signs once every process publishes it
+    # A replacement signs once every process publishes it.
+    keys_changed.send(current_app._get_current_object())
     return _transitions(performed)
 
 
@@ -105,7 +106,8 @@ def rotate(principal: Principal, body: RotationRequest) -> TransitionList:
     for alg in (body.alg,) if body.alg else SIGNING_ALGORITHMS:
         performed += rotate_now(runtime.settings, runtime.envelope(), alg, immediately=body.now)
     runtime.keyring.invalidate()
-    wake_scheduler(current_app)  # with now: the new key signs once every process publishes it
+    # With now: the new key signs once every process publishes it.
+    keys_changed.send(current_app._get_current_object())
     return _transitions(performed)
 
 

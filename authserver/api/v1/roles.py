@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from authserver.api.v1.clients import get_client
-from authserver.api.v1.framework import Principal, Reply, check_if_match, operation, page
+from authserver.api.v1.framework import Principal, Reply, check_if_match, operation
 from authserver.api.v1.schemas import (
     GrantQuery,
     PageQuery,
@@ -28,6 +28,7 @@ from authserver.rbac.service import (
     revoke_role,
     update_role,
 )
+from authserver.web.paging import page
 
 TAG = "roles"
 

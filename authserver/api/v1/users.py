@@ -5,12 +5,13 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from authserver.accounts.service import create_user, find_user_by_subject, update_user
-from authserver.api.v1.framework import Principal, Reply, check_if_match, operation, page
+from authserver.api.v1.framework import Principal, Reply, check_if_match, operation
 from authserver.api.v1.schemas import PageQuery, UserCreate, UserList, UserOut, UserUpdate
 from authserver.errors import NotFound
 from authserver.mfa.service import reset_mfa
 from authserver.models import User
 from authserver.rbac.permissions import Permission
+from authserver.web.paging import page
 
 TAG = "users"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from authserver import clock
-from authserver.api.v1.framework import Principal, Reply, check_if_match, operation, page
+from authserver.api.v1.framework import Principal, Reply, check_if_match, operation
 from authserver.api.v1.schemas import (
     DeliveryList,
     DeliveryOut,
@@ -25,6 +25,7 @@ from authserver.api.v1.schemas import (
 )
 from authserver.models import WebhookDelivery, WebhookSubscription
 from authserver.rbac.permissions import Permission
+from authserver.web.paging import page
 from authserver.webhooks.service import (
     NewWebhook,
     create_webhook,

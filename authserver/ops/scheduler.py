@@ -4,7 +4,7 @@ each job is idempotent, and key transitions serialise on the per-algorithm lock.
 
 Between runs the scheduler sleeps ``key_rotation_check_seconds``, or less when a pending key
 becomes ready to sign sooner (an emergency rotation signs seconds after it was made); a change
-made in this process (the admin API or UI) wakes it (``wake``)."""
+made in this process (the admin API or UI) wakes it (``keys.events.keys_changed``)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 from authserver import clock
 from authserver.apikeys.service import warn_expiring
 from authserver.extensions import db
+from authserver.keys.events import keys_changed
 from authserver.keys.lifecycle import next_activation_at, run_due_transitions
 from authserver.runtime import runtime_of
 
@@ -36,12 +37,18 @@ class Scheduler:
 
     def start(self) -> Scheduler:
         self._app.extensions[_EXTENSION] = self
+        # A key change made in this process (the admin API or UI) wakes it.
+        keys_changed.connect(self._key_changed, sender=self._app)
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        keys_changed.disconnect(self._key_changed, sender=self._app)
         self._stop.set()
         self._wake.set()
+
+    def _key_changed(self, app: Flask, **_: object) -> None:
+        self.wake()
 
     def wake(self) -> None:
         """Look at what is due now, and when the next key is ready (after a change here)."""
@@ -96,14 +103,6 @@ class Scheduler:
         if moment is None:
             return None
         return (moment - clock.now()).total_seconds()
-
-
-def wake_scheduler(app: Flask) -> None:
-    """After a key change made in this process: its scheduler acts on it without waiting out
-    its interval (only under ``authserver serve``; elsewhere nothing runs)."""
-    scheduler = app.extensions.get(_EXTENSION)
-    if scheduler is not None:
-        scheduler.wake()
 
 
 def _rollback() -> None:

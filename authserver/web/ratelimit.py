@@ -22,7 +22,7 @@ lock an owner out: the budgets that refuse are per (account, IP) and per IP, so 
 spends only their own; the account-wide budget over every unknown device only slows sign-ins
 (1 s, doubling per attempt beyond it, at most ``AUTHSERVER_SIGN_IN_SLOWDOWN_MAX``; the right
 password still works); and a browser that signed in to the account before (its device cookie,
-``accounts.device_cookies``) is counted on a budget of its own that nothing else touches.
+``web.device_cookies``) is counted on a budget of its own that nothing else touches.
 
 Over budget: 429 with ``Retry-After`` and the RateLimit fields, in the endpoint's own format
 (RFC 6749 JSON, RFC 9457 problem+json at /api/v1, the error page on browser pages). The moment a
@@ -59,17 +59,18 @@ from flask import (
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from authserver.accounts.device_cookies import device_of
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
 from authserver.budgets.buckets import Charge, Mode, Outcome, Verdict
 from authserver.budgets.fields import add_fields, noted, retry_after_seconds
-from authserver.budgets.rates import Rate, parse_rates
 from authserver.budgets.store import Counters
 from authserver.config import Settings
 from authserver.extensions import db
 from authserver.metrics import lockouts, rate_limited, sign_ins_slowed
+from authserver.rates import Rate, parse_rates
 from authserver.runtime import runtime_of
+from authserver.web.device_cookies import device_of
+from authserver.web.problems import problem_for
 
 log = logging.getLogger(__name__)
 
@@ -373,8 +374,6 @@ def too_many_response(fmt: str, endpoint: str, description: str, policies: list[
         message = _PAGE_MESSAGES.get(endpoint, "Too many sign-in attempts. Try again later.")
         return make_response(render_template("error.html", message=message), 429)
     if fmt == PROBLEM:
-        from authserver.api.v1.framework import problem_for
-
         problem = problem_for(429, description)
         # The problem type of draft-ietf-httpapi-ratelimit-headers-11 §5.1.
         problem.extensions = {"type": QUOTA_EXCEEDED, "violated-policies": policies}

@@ -25,20 +25,18 @@ from flask_wtf.csrf import CSRFError, validate_csrf
 from webauthn.helpers import bytes_to_base64url
 from wtforms.validators import ValidationError
 
-from authserver import clock
-from authserver.accounts.device_cookies import remember_device
-from authserver.accounts.sessions import end_session, start_session
-from authserver.browser import current_session, safe_next, set_session_cookie
+from authserver import acr, clock
 from authserver.errors import AuthServerError
 from authserver.extensions import db
-from authserver.mfa import challenges, passkeys, policy, service, totp
-from authserver.mfa.forms import ActionForm, CodeForm, PasskeyForm, RecoveryCodeForm
+from authserver.mfa import passkeys, service, totp
 from authserver.models import User, UserSession
 from authserver.runtime import current_settings
+from authserver.web import challenges
+from authserver.web.browser import current_session, safe_next
+from authserver.web.forms import ActionForm, CodeForm, PasskeyForm, RecoveryCodeForm
+from authserver.web.signin import SECURITY, finish_sign_in
 
 bp = Blueprint("mfa", __name__)
-
-SECURITY = "/account/security"
 
 
 # --- shared steps ---------------------------------------------------------------------------
@@ -103,51 +101,9 @@ def _options(body: str) -> Response:
     return response
 
 
-def begin_second_factor(user: User, *, amr: list[str], next_url: str, level: int) -> Response:
-    """Park a sign-in (or a step-up of a signed-in session) until a second factor answers."""
-    challenges.open_challenge(
-        challenges.SIGN_IN, user=user, data={"amr": amr, "next": next_url, "level": level}
-    )
-    db.session.commit()
-    return redirect("/login/mfa", code=303)
-
-
-def step_up(session: UserSession, target: int, next_url: str) -> Response | None:
-    """None when the session's sign-in meets ``target`` (a policy level). Otherwise the user is
-    sent through a second factor that can reach it and back to ``next_url``, or, with none
-    enrolled that can, to /account/security to enrol one first."""
-    if policy.level_of(session.amr) >= target:
-        return None
-    if service.factors_of(session.user).attainable_level < target:
-        return redirect(SECURITY + "?" + urlencode({"next": next_url}), code=303)
-    return begin_second_factor(session.user, amr=list(session.amr), next_url=next_url, level=target)
-
-
-def finish_sign_in(user: User, amr: list[str], next_url: str) -> Response:
-    """A new session (new id: no fixation) replacing the browser's current one, and the
-    browser's device cookie for the account."""
-    previous = current_session()
-    if previous is not None:
-        end_session(previous)
-    cookie, _ = start_session(
-        current_settings(),
-        user,
-        amr=amr,
-        ip=request.remote_addr or "",
-        user_agent=request.user_agent.string,
-    )
-    db.session.commit()
-    response = redirect(safe_next(next_url), code=303)
-    set_session_cookie(response, cookie)
-    # This browser has now signed in to the account: its later sign-ins to it are counted on
-    # a budget of their own (authserver.ratelimit).
-    remember_device(request, response, user.email)
-    return response
-
-
 def _after_enrolment(session: UserSession, added: str, codes: list[str] | None) -> Response:
     """Enrolling proved the new factor: the session now counts it. New codes are shown once."""
-    amr = policy.combined_amr(list(session.amr), [added])
+    amr = acr.combined_amr(list(session.amr), [added])
     next_url = safe_next(request.args.get("next") or request.form.get("next"), SECURITY)
     response = finish_sign_in(session.user, amr, next_url)
     if codes is None:
@@ -347,7 +303,7 @@ def _second_factor_page(
     row, user: User, *, error: str | None = None, status: int = 200
 ) -> Response:
     factors = service.factors_of(user)
-    phishing_resistant_only = row.data.get("level", 2) >= policy.PHISHING_RESISTANT
+    phishing_resistant_only = row.data.get("level", 2) >= acr.PHISHING_RESISTANT
     page = render_template(
         "second_factor.html",
         factors=factors,
@@ -366,7 +322,7 @@ def _complete(row, user: User, added: str) -> Response:
         # Answered meanwhile by another request of this browser: one sign-in per password step.
         # Nothing is committed, so the factor this request claimed stays unspent.
         return redirect("/login", code=303)
-    amr = policy.combined_amr(row.data.get("amr", []), [added])
+    amr = acr.combined_amr(row.data.get("amr", []), [added])
     return finish_sign_in(user, amr, row.data.get("next", "/account"))
 
 
@@ -381,7 +337,7 @@ def second_factor() -> Response:
     level = row.data.get("level", 2)
     code_form, recovery_form = CodeForm(), RecoveryCodeForm()
     try:
-        if "recovery_code" in request.form and level < policy.PHISHING_RESISTANT:
+        if "recovery_code" in request.form and level < acr.PHISHING_RESISTANT:
             if not recovery_form.validate_on_submit():
                 return _second_factor_page(row, user, error="Enter a recovery code.", status=400)
             left = service.use_recovery_code(user, recovery_form.recovery_code.data)
@@ -392,7 +348,7 @@ def second_factor() -> Response:
                 )
             flash(f"Recovery code used. {left} of 10 left.")
             return _complete(row, user, "otp")
-        if level >= policy.PHISHING_RESISTANT:
+        if level >= acr.PHISHING_RESISTANT:
             return _second_factor_page(row, user, error="Use a passkey.", status=400)
         if not code_form.validate_on_submit():
             return _second_factor_page(row, user, error="Enter the 6-digit code.", status=400)
@@ -500,5 +456,5 @@ def passwordless_sign_in() -> Response:
         return result
     user, credential, _, form = result
     # User verification (PIN or biometric) on a passkey: two factors in one gesture.
-    amr = policy.combined_amr([service.passkey_amr(credential)], ["mfa"])
+    amr = acr.combined_amr([service.passkey_amr(credential)], ["mfa"])
     return finish_sign_in(user, amr, form.next.data or "/account")

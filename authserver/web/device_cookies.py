@@ -24,8 +24,8 @@ import secrets
 
 from flask import Request, Response
 
-from authserver.browser import cookie_name
 from authserver.runtime import current_runtime
+from authserver.web.browser import cookie_name
 
 NAME = "authserver_device"
 MAX_ENTRIES = 5

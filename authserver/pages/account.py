@@ -6,19 +6,18 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, make_response, redirect, render_template, request
 
-from authserver.accounts.forms import LoginForm, SignOutEverywhereForm, SignOutForm
+from authserver import acr
 from authserver.accounts.service import authenticate
 from authserver.accounts.sessions import end_all_sessions, end_session
-from authserver.browser import (
+from authserver.extensions import db
+from authserver.mfa.service import factors_of
+from authserver.web.browser import (
     clear_session_cookie,
     current_session,
     safe_next,
 )
-from authserver.extensions import db
-from authserver.mfa import policy
-from authserver.mfa.forms import PasskeyForm
-from authserver.mfa.service import factors_of
-from authserver.mfa.views import SECURITY, begin_second_factor, finish_sign_in, step_up
+from authserver.web.forms import LoginForm, PasskeyForm, SignOutEverywhereForm, SignOutForm
+from authserver.web.signin import SECURITY, begin_second_factor, finish_sign_in, step_up
 
 bp = Blueprint("accounts", __name__)
 
@@ -43,7 +42,7 @@ def login() -> Response | str:
         return _login_page(form, error=LOGIN_FAILED, status=401)
     next_url = safe_next(form.next.data)
     if factors_of(user).any:
-        return begin_second_factor(user, amr=["pwd"], next_url=next_url, level=policy.MULTI_FACTOR)
+        return begin_second_factor(user, amr=["pwd"], next_url=next_url, level=acr.MULTI_FACTOR)
     if user.requires_mfa:
         # Enrolment before anything else; the session it starts is good for nothing more.
         next_url = SECURITY + "?" + urlencode({"next": next_url})
@@ -75,7 +74,7 @@ def account() -> Response | str:
     if session is None:
         return redirect("/login?next=/account", code=303)
     if session.user.requires_mfa:
-        gate = step_up(session, policy.MULTI_FACTOR, "/account")
+        gate = step_up(session, acr.MULTI_FACTOR, "/account")
         if gate is not None:
             return gate
     everywhere = SignOutEverywhereForm()

@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from authserver.errors import AuthServerError
 from authserver.extensions import db
 from authserver.rbac.containment import NotPermitted, audit_refusal
+from authserver.web.problems import problem_for
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +51,6 @@ def _is_admin_api() -> bool:
 
 def _problem(status: int, detail: str) -> Response:
     """RFC 9457, the admin API's error format."""
-    from authserver.api.v1.framework import problem_for
-
     return problem_for(status, detail).response()
 
 

@@ -108,7 +108,7 @@ def configure_browser(app: Flask) -> None:
     @app.context_processor
     def signed_in_context() -> dict:
         """Every page of a signed-in browser shows who is signed in and a Sign out button."""
-        from authserver.accounts.forms import SignOutForm
+        from authserver.web.forms import SignOutForm
 
         try:
             session = current_session()
