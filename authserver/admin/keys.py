@@ -10,8 +10,6 @@ from werkzeug.wrappers import Response
 from authserver.admin.access import actor_of, admin_page, paged, require
 from authserver.admin.blueprint import bp
 from authserver.admin.forms import RevokeKeyForm, RotateForm, ScheduleForm
-from authserver.audit.service import record
-from authserver.audit.tags import Tag
 from authserver.config import SIGNING_ALGORITHMS
 from authserver.durations import parse_duration
 from authserver.errors import AuthServerError
@@ -119,14 +117,12 @@ def schedule(user: User, alg: str) -> Response:
         change = ScheduleChange(values["rotate_every"], values["publish_ahead"],
                                 values["retire_after"])  # fmt: skip
         try:
-            set_schedule(current_runtime().settings, [alg], change)
+            set_schedule(current_runtime().settings, [alg], change, actor=actor_of(user))
         except AuthServerError as e:
             db.session.rollback()
             errors[_field_of(e.description)] = e.description
     if errors:
         return _keys_page(user, forms={alg: form}, errors={alg: errors}, status=400)
-    record(Tag.KEY_SCHEDULE_CHANGED, actor=actor_of(user), algs=[alg],
-           **{f"{k}_seconds": v for k, v in values.items()})  # fmt: skip
     db.session.commit()
     flash(f"Schedule of {alg} saved.")
     return redirect("/admin/keys", code=303)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from authserver.audit.service import record
-from authserver.audit.tags import Tag
 from authserver.cli.output import emit, iso, transaction
 from authserver.config import SIGNING_ALGORITHMS
 from authserver.durations import parse_duration
@@ -114,8 +112,7 @@ def schedule_command(
     change = ScheduleChange(rotate_every, publish_ahead, retire_after)
     if any(v is not None for v in (rotate_every, publish_ahead, retire_after)):
         with transaction():
-            set_schedule(settings, algs, change)
-            record(Tag.KEY_SCHEDULE_CHANGED, actor="cli", algs=algs, **_changed(change))
+            set_schedule(settings, algs, change, actor="cli")
     schedules = load_schedules(settings)
     value = [
         {
@@ -141,10 +138,6 @@ def _activate_when_published(runtime, algs: tuple[str, ...]) -> list:  # noqa: A
     click.echo(f"the new key signs in {seconds}s, once every server process publishes it", err=True)
     with transaction():
         return activate_when_published(runtime.settings, runtime.envelope(), algs)
-
-
-def _changed(change: ScheduleChange) -> dict:
-    return {k: v for k, v in vars(change).items() if v is not None}
 
 
 # A kid is base64url and may start with "-": let click take it as the argument.

@@ -21,6 +21,8 @@ import dataclasses
 from sqlalchemy import select
 
 from authserver import clock
+from authserver.audit.service import record
+from authserver.audit.tags import Tag
 from authserver.config import SIGNING_ALGORITHMS, Settings
 from authserver.errors import InvalidInput
 from authserver.extensions import db
@@ -122,8 +124,11 @@ class ScheduleChange:
     retire_after_seconds: int | None = None
 
 
-def set_schedule(settings: Settings, algs: list[str], change: ScheduleChange) -> list[Schedule]:
-    """Validate every changed schedule together; save all or nothing."""
+def set_schedule(
+    settings: Settings, algs: list[str], change: ScheduleChange, *, actor: str
+) -> list[Schedule]:
+    """Validate every changed schedule together; save all or nothing, and audit what changed
+    (the same record from the CLI, the API and the admin UI). The caller commits."""
     current = load_schedules(settings)
     for alg in algs:
         if alg not in current:
@@ -144,4 +149,6 @@ def set_schedule(settings: Settings, algs: list[str], change: ScheduleChange) ->
         row.retire_after_seconds = updated[alg].retire_after_seconds
         row.updated_at = clock.now()
     db.session.flush()
+    changed = {k: v for k, v in dataclasses.asdict(change).items() if v is not None}
+    record(Tag.KEY_SCHEDULE_CHANGED, actor=actor, algs=list(algs), **changed)
     return [updated[alg] for alg in algs]

@@ -351,3 +351,24 @@ def test_a_delegated_admin_cannot_escalate_through_the_ui(app, http, runner, adm
         select(AuditEvent).where(AuditEvent.event == "rbac:escalation:refused")
     ).all()
     assert len(refusals) == 3 and {r.actor for r in refusals} == {f"user:{clerk.subject}"}
+
+
+def test_a_schedule_change_is_audited_alike_from_the_ui_the_api_and_the_cli(as_admin, runner):
+    # One owner (keys.schedule.set_schedule) writes the record: the same fields from each face.
+    token = form_of(as_admin, "/admin/keys")
+    durations = {"rotate_every": "20d", "publish_ahead": "2d", "retire_after": "3d"}
+    saved = as_admin.post("/admin/keys/schedule/ES256", data={"csrf_token": token, **durations})
+    assert saved.status_code == 303
+    assert runner("keys", "schedule", "--alg", "ES256", "--rotate-every", "21d").exit_code == 0
+    events = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.event == "key:schedule:changed").order_by(AuditEvent.id)
+    ).all()
+    from_ui, from_cli = events[-2], events[-1]
+    day = 86400
+    assert from_ui.data["algs"] == ["ES256"] and from_ui.actor.startswith("user:")
+    assert {k: v for k, v in from_ui.data.items() if k.endswith("_seconds")} == {
+        "rotate_every_seconds": 20 * day, "publish_ahead_seconds": 2 * day,
+        "retire_after_seconds": 3 * day,
+    }  # fmt: skip
+    assert from_cli.actor == "cli" and from_cli.data["rotate_every_seconds"] == 21 * day
+    assert {k for k in from_cli.data if k.endswith("_seconds")} == {"rotate_every_seconds"}

@@ -16,8 +16,6 @@ from authserver.api.v1.schemas import (
     SigningKeyOut,
     TransitionList,
 )
-from authserver.audit.service import record
-from authserver.audit.tags import Tag
 from authserver.config import SIGNING_ALGORITHMS
 from authserver.errors import NotFound
 from authserver.keys.events import keys_changed
@@ -148,7 +146,5 @@ def update_schedule(principal: Principal, alg: str, body: ScheduleUpdate) -> Sch
     change = ScheduleChange(
         body.rotate_every_seconds, body.publish_ahead_seconds, body.retire_after_seconds
     )
-    set_schedule(runtime_of(current_app).settings, [alg], change)
-    changed = {k: v for k, v in vars(change).items() if v is not None}
-    record(Tag.KEY_SCHEDULE_CHANGED, actor=principal.actor, algs=[alg], **changed)
+    set_schedule(runtime_of(current_app).settings, [alg], change, actor=principal.actor)
     return _schedule_list([alg])
