@@ -56,7 +56,6 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     from authserver.admin.blueprint import bp as admin_bp
     from authserver.api.v1 import bp as api_v1_bp
     from authserver.audit.background import install_background_audit
-    from authserver.clients.service import SUPPORTED_GRANT_TYPES
     from authserver.headers import register_security_headers
     from authserver.metrics import initialise_series, register_request_metrics
     from authserver.oauth.authorize import bp as authorize_bp
@@ -75,6 +74,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     from authserver.request_id import register_request_id
     from authserver.runtime import install_runtime
     from authserver.usage import install_usage_counter
+    from authserver.vocabulary import GRANT_TYPES
     from authserver.web.browser import configure_browser
     from authserver.web.errors import register_error_handlers
     from authserver.web.ratelimit import install_rate_limits
@@ -107,7 +107,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     if settings.access_log:
         register_access_log(app)
     limits = install_rate_limits(app, settings)
-    initialise_series(SUPPORTED_GRANT_TYPES, tuple(limits.budgets))
+    initialise_series(GRANT_TYPES, tuple(limits.budgets))
     install_protocol_endpoints(app, limits)
     install_published_documents(app)
     if settings.trusted_proxies:

@@ -70,11 +70,17 @@ def test_repeatable_options_accept_space_separated_values(runner):
 
 
 def test_public_client_has_no_secret(runner):
-    result = runner("clients", "create", "--name", "spa", "--public", "--json")
+    # A public client gets the code flow by default (a client without any grant type was
+    # accepted at creation and refused at every change); the flow needs a redirect URI.
+    grantless = runner("clients", "create", "--name", "spa", "--public", "--json")
+    assert grantless.exit_code == 1 and "redirect_uri" in grantless.output
+    result = runner("clients", "create", "--name", "spa", "--public",
+                    "--redirect-uri", "https://spa.example/cb", "--json")  # fmt: skip
     assert result.exit_code == 0, result.output
     value = json.loads(result.stdout)
     assert value["client_secret"] is None
     assert value["token_endpoint_auth_method"] == "none"
+    assert value["grant_types"] == ["authorization_code"]
 
 
 def test_clients_list_never_shows_a_secret(runner):
@@ -88,7 +94,7 @@ def test_clients_list_never_shows_a_secret(runner):
 
 def test_bad_client_options_fail_with_a_message(runner):
     cases = [
-        (["--grant-type", "password"], "unsupported grant type"),
+        (["--grant-type", "password"], "is not one of"),
         (["--auth-method", "tls_client_auth"], "unknown auth method"),
         (["--role", "no-such-role"], "unknown role"),
         (["--scope", 'a"b'], "invalid scope"),

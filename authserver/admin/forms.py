@@ -7,7 +7,7 @@ from wtforms import BooleanField, SelectField, StringField, SubmitField, TextAre
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
-from authserver.clients.service import AUTH_METHODS, SUPPORTED_GRANT_TYPES
+from authserver.vocabulary import AUTH_METHODS, GRANT_TYPES
 
 
 def choices(values) -> list[SelectChoice]:  # noqa: ANN001
@@ -76,7 +76,7 @@ class GrantRoleForm(FlaskForm):
     role = SelectField("Role", choices=[])
 
 
-GRANT_TYPES_HELP = ", ".join(SUPPORTED_GRANT_TYPES)
+GRANT_TYPES_HELP = ", ".join(GRANT_TYPES)
 
 
 class WebhookForm(FlaskForm):

@@ -82,7 +82,8 @@ def create(
             current_runtime().settings,
             NewClient(
                 name=name,
-                grant_types=split_multi(grant_types) or (() if public else ("client_credentials",)),
+                grant_types=split_multi(grant_types)
+                or (("authorization_code",) if public else ("client_credentials",)),
                 redirect_uris=split_multi(redirect_uris),
                 scope=scope,
                 public=public,

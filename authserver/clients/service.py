@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import secrets
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from joserfc.errors import JoseError
@@ -25,20 +26,13 @@ from authserver.rbac.containment import Caller, require_can_act_on, require_can_
 from authserver.rbac.scopes import validate_scope
 from authserver.rbac.service import check_assignable, roles_named
 from authserver.security import generate_secret, hash_secret
-from authserver.token_types import TOKEN_EXCHANGE_GRANT
+from authserver.vocabulary import (
+    AUTH_METHODS,
+    GRANT_TYPES,
+    SECRET_AUTH_METHODS,
+)
 
 CLIENT_ID_LENGTH = 24  # ≈ 143 bits: public, but not guessable
-
-#: Grant types this server implements today.
-SUPPORTED_GRANT_TYPES = (
-    "authorization_code",
-    "refresh_token",
-    "client_credentials",
-    TOKEN_EXCHANGE_GRANT,
-    "urn:ietf:params:oauth:grant-type:device_code",  # RFC 8628
-)
-CONFIDENTIAL_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
-AUTH_METHODS = (*CONFIDENTIAL_AUTH_METHODS, "none")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -191,14 +185,8 @@ def create_client(
     name = spec.name.strip()
     if not name or len(name) > 200:
         raise InvalidInput("a client needs a name of 1 to 200 characters")
-    grant_types = list(dict.fromkeys(spec.grant_types))
-    for grant_type in grant_types:
-        if grant_type not in SUPPORTED_GRANT_TYPES:
-            supported = ", ".join(SUPPORTED_GRANT_TYPES)
-            raise InvalidInput(f"unsupported grant type {grant_type!r}; supported: {supported}")
+    grant_types = _checked_grant_types(spec.grant_types, public=spec.public)
     method = _auth_method(spec)
-    if spec.public and "client_credentials" in grant_types:
-        raise InvalidInput("a public client cannot use client_credentials (RFC 6749 §4.4)")
     jwks_uri = _validate_jwks_uri(policy, method, spec.jwks, spec.jwks_uri)
     jwks = _validate_jwks(method, spec.jwks, jwks_uri)
     redirect_uris = _validate_redirect_uris(spec.redirect_uris, "redirect_uri")
@@ -235,7 +223,7 @@ def create_client(
     client.roles = roles
     _check_consent_skip(caller, client)
     secret = None
-    if method in ("client_secret_basic", "client_secret_post"):
+    if method in SECRET_AUTH_METHODS:
         secret = generate_secret()
         client.secrets.append(ClientSecret(secret_hash=hash_secret(secret), created_at=clock.now()))
     db.session.add(client)
@@ -286,7 +274,7 @@ def rotate_client_secret(
     secret in plain text (shown once) and when the old ones stop. Whoever receives it can act
     as the client: the caller must hold everything the client holds."""
     require_can_act_on(caller, client, action="rotating the secret of")
-    if client.token_endpoint_auth_method not in ("client_secret_basic", "client_secret_post"):
+    if client.token_endpoint_auth_method not in SECRET_AUTH_METHODS:
         raise InvalidInput("this client authenticates without a shared secret")
     if grace_seconds < 0:
         raise InvalidInput("grace: must not be negative")
@@ -325,16 +313,18 @@ class ClientChanges:
     introspection_quota: str | None = None
 
 
-def _check_grant_types(client: Client, grant_types: tuple[str, ...]) -> list[str]:
+def _checked_grant_types(grant_types: Iterable[str], *, public: bool) -> list[str]:
+    """The one rule for a client's grant types, at creation and at every change."""
     chosen = list(dict.fromkeys(grant_types))
     for grant_type in chosen:
-        if grant_type not in SUPPORTED_GRANT_TYPES:
-            supported = ", ".join(SUPPORTED_GRANT_TYPES)
+        if grant_type not in GRANT_TYPES:
+            supported = ", ".join(GRANT_TYPES)
             raise InvalidInput(f"grant_types: {grant_type!r} is not one of {supported}")
     if not chosen:
         raise InvalidInput("grant_types: at least one")
-    if client.is_public and "client_credentials" in chosen:
-        raise InvalidInput("grant_types: a public client cannot use client_credentials")
+    if public and "client_credentials" in chosen:
+        raise InvalidInput("grant_types: a public client cannot use client_credentials "
+                           "(RFC 6749 §4.4)")  # fmt: skip
     return chosen
 
 
@@ -344,7 +334,7 @@ def _check_auth_method(client: Client, method: str) -> str:
     if method not in AUTH_METHODS:
         raise InvalidInput(f"auth_method: one of {', '.join(AUTH_METHODS)}")
     current = client.token_endpoint_auth_method
-    secret_based = ("client_secret_basic", "client_secret_post")
+    secret_based = SECRET_AUTH_METHODS
     if method == current or (method in secret_based and current in secret_based):
         return method
     if method == "private_key_jwt" and (client.jwks or client.jwks_uri) and current != "none":
@@ -355,7 +345,7 @@ def _check_auth_method(client: Client, method: str) -> str:
 def update_client(client: Client, changes: ClientChanges, *, caller: Caller) -> Client:
     require_can_act_on(caller, client, action="changing")
     if changes.grant_types is not None:
-        client.grant_types = _check_grant_types(client, changes.grant_types)
+        client.grant_types = _checked_grant_types(changes.grant_types, public=client.is_public)
     if changes.auth_method is not None:
         client.token_endpoint_auth_method = _check_auth_method(client, changes.auth_method)
     if changes.name is not None:

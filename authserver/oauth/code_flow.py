@@ -39,9 +39,10 @@ from authserver.oauth.tokens import remember_revoked
 from authserver.runtime import current_settings
 from authserver.security import generate_secret, hash_secret
 from authserver.single_use import Standing, commit_now
+from authserver.vocabulary import AUTH_METHODS
 from authserver.web.browser import current_session
 
-TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+TOKEN_AUTH_METHODS = list(AUTH_METHODS)
 
 
 class S256Only(CodeChallenge):

@@ -6,13 +6,13 @@ Every value here is true of the running server: only what is implemented is list
 from __future__ import annotations
 
 from authserver.acr import ACR_VALUES
-from authserver.clients.service import CONFIDENTIAL_AUTH_METHODS, SUPPORTED_GRANT_TYPES
 from authserver.config import SIGNING_ALGORITHMS, Settings
 from authserver.dpop_proof import ALGORITHMS as DPOP_ALGORITHMS
 from authserver.oauth import paths
 from authserver.oauth.consent import SCOPE_WORDS
 from authserver.oauth.revocation import Revocation
 from authserver.token_types import API_KEY_TOKEN_TYPE
+from authserver.vocabulary import CONFIDENTIAL_AUTH_METHODS, GRANT_TYPES
 
 # Algorithms joserfc accepts for client assertions (its recommended asymmetric set).
 ASSERTION_SIGNING_ALGS = ["RS256", "ES256"]
@@ -35,7 +35,7 @@ def server_metadata(settings: Settings) -> dict:
         "backchannel_logout_session_supported": True,
         "introspection_endpoint": settings.url(paths.INTROSPECTION),
         "revocation_endpoint": settings.url(paths.REVOCATION),
-        "grant_types_supported": list(SUPPORTED_GRANT_TYPES),
+        "grant_types_supported": list(GRANT_TYPES),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
         "code_challenge_methods_supported": ["S256"],

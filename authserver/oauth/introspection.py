@@ -14,13 +14,13 @@ from joserfc import jwt
 
 from authserver import clock
 from authserver.apikeys.service import note_use
-from authserver.clients.service import CONFIDENTIAL_AUTH_METHODS
 from authserver.current_request import client_address
 from authserver.metrics import introspections
 from authserver.oauth.guards import PresentedTokenEndpoint
 from authserver.oauth.presented import ApiKeyToken, introspection_of, read_presented
 from authserver.oauth.tokens import AccessToken
 from authserver.rbac.permissions import Permission
+from authserver.vocabulary import CONFIDENTIAL_AUTH_METHODS
 
 INTROSPECTION_JWT_TYPE = "token-introspection+jwt"
 _JWT_MEDIA_TYPE = "application/" + INTROSPECTION_JWT_TYPE

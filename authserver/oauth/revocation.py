@@ -18,11 +18,12 @@ from authserver.oauth.guards import PresentedTokenEndpoint
 from authserver.oauth.presented import ApiKeyToken, read_presented
 from authserver.oauth.tokens import AccessToken, revoke_access_token
 from authserver.rbac.containment import caller_for
+from authserver.vocabulary import AUTH_METHODS
 
 
 class Revocation(PresentedTokenEndpoint, RevocationEndpoint):
     # Public clients may revoke their own tokens with client_id alone (RFC 7009 §2.1).
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+    CLIENT_AUTH_METHODS = list(AUTH_METHODS)
 
     def query_token(
         self, token_string: str, token_type_hint: str | None

@@ -28,7 +28,6 @@ from authlib.oauth2.rfc6749.grants.base import TokenEndpointMixin
 from flask import current_app
 
 from authserver.apikeys.service import PresentedKey, check_presented_key, ip_allowed, note_use
-from authserver.clients.service import CONFIDENTIAL_AUTH_METHODS
 from authserver.current_request import client_address
 from authserver.extensions import db
 from authserver.models import User
@@ -45,6 +44,7 @@ from authserver.token_types import (
     API_KEY_TOKEN_TYPE,
     TOKEN_EXCHANGE_GRANT,
 )
+from authserver.vocabulary import CONFIDENTIAL_AUTH_METHODS
 
 
 class UnsupportedTokenType(OAuth2Error):

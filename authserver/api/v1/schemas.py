@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from authserver.config import SIGNING_ALGORITHMS
+from authserver.vocabulary import AUTH_METHODS, GRANT_TYPES
 
 MAX_DAYS = 3650 * 86400
 
@@ -154,13 +155,8 @@ _QUOTA = (
     ' several separated by ";" (429 with Retry-After beyond it).'
 )
 
-GrantType = Literal[
-    "authorization_code",
-    "refresh_token",
-    "client_credentials",
-    "urn:ietf:params:oauth:grant-type:token-exchange",
-]
-AuthMethod = Literal["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+GrantType = Literal[GRANT_TYPES]
+AuthMethod = Literal[AUTH_METHODS]
 
 
 class ClientCreate(Input):
