@@ -107,6 +107,15 @@ def caller_of(user: User) -> Caller:
     return caller_for(user, actor_of(user))
 
 
+def shown_once(*, heading: str, subject: str, secret: str, back: str,
+               kept: str | None = None) -> Response:  # fmt: skip
+    """The page that shows a new secret, the one time it is shown (ARCHITECTURE.md: shown
+    once); ``kept`` says how long a replaced one keeps working."""
+    return make_response(render_template("admin/secret_once.html", heading=heading,
+                                         subject=subject, secret=secret, back=back,
+                                         kept=kept))  # fmt: skip
+
+
 def confirmed(
     *, title: str, warning: str, action: str, button: str, back: str, done: str,
     perform: Callable[[], str],

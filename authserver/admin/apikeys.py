@@ -9,7 +9,15 @@ from werkzeug.wrappers import Response
 
 from authserver import clock
 from authserver.accounts.service import find_user
-from authserver.admin.access import admin_page, caller_of, can, confirmed, paged, require
+from authserver.admin.access import (
+    admin_page,
+    caller_of,
+    can,
+    confirmed,
+    paged,
+    require,
+    shown_once,
+)
 from authserver.admin.blueprint import bp
 from authserver.admin.forms import ApiKeyForm, GraceForm
 from authserver.apikeys.service import (
@@ -98,9 +106,7 @@ def apikey_create(user: User) -> Response:
 
 
 def _shown_once(plaintext: str, key: ApiKey, heading: str) -> Response:
-    return make_response(render_template("admin/secret_once.html", heading=heading,
-                                         secret=plaintext, subject=key.key_id,
-                                         back="/admin/apikeys"))  # fmt: skip
+    return shown_once(heading=heading, subject=key.key_id, secret=plaintext, back="/admin/apikeys")
 
 
 @bp.route("/apikeys/<key_id>/rotate", methods=["GET", "POST"])

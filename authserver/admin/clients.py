@@ -8,7 +8,15 @@ from flask import flash, make_response, redirect, render_template, request
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from authserver.admin.access import admin_page, caller_of, can, confirmed, paged, require
+from authserver.admin.access import (
+    admin_page,
+    caller_of,
+    can,
+    confirmed,
+    paged,
+    require,
+    shown_once,
+)
 from authserver.admin.blueprint import bp
 from authserver.admin.forms import ClientEditForm, ClientForm, GraceForm
 from authserver.clients.service import (
@@ -75,10 +83,9 @@ def client_create(user: User) -> Response:
     if secret is None:
         flash(f"Client {client.name} registered: {client.client_id}.")
         return redirect(f"/admin/clients/{client.client_id}", code=303)
-    return make_response(render_template("admin/secret_once.html",
-                                         heading=f"Client {client.name} registered",
-                                         subject=f"client_secret of {client.client_id}",
-                                         secret=secret, back="/admin/clients"))  # fmt: skip
+    return shown_once(heading=f"Client {client.name} registered",
+                      subject=f"client_secret of {client.client_id}", secret=secret,
+                      back="/admin/clients")  # fmt: skip
 
 
 def _get(client_id: str) -> Client | Response:
@@ -155,10 +162,9 @@ def client_rotate_secret(user: User, client_id: str) -> Response | str:
             error = e.description
         else:
             db.session.commit()
-            return make_response(render_template(
-                "admin/secret_once.html", heading=f"New secret for {client.name}",
-                subject=f"client_secret of {client.client_id}", secret=secret,
-                back=f"/admin/clients/{client_id}"))  # fmt: skip
+            return shown_once(heading=f"New secret for {client.name}",
+                              subject=f"client_secret of {client.client_id}", secret=secret,
+                              back=f"/admin/clients/{client_id}")  # fmt: skip
     page = render_template("admin/grace.html", form=form, error=error,
                            title=f"Rotate the secret of {client.name}", subject=client_id,
                            action=f"/admin/clients/{client_id}/rotate-secret", button="Rotate",

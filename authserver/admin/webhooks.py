@@ -10,7 +10,15 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from authserver import clock
-from authserver.admin.access import admin_page, caller_of, can, confirmed, paged, require
+from authserver.admin.access import (
+    admin_page,
+    caller_of,
+    can,
+    confirmed,
+    paged,
+    require,
+    shown_once,
+)
 from authserver.admin.blueprint import bp
 from authserver.admin.forms import ConfirmForm, GraceForm, WebhookForm
 from authserver.audit.tags import Tag
@@ -109,11 +117,9 @@ def webhook_create(user: User) -> Response:
 
 
 def _shown_once(secret: str, subscription: WebhookSubscription, heading: str) -> Response:
-    return make_response(render_template(
-        "admin/secret_once.html", heading=heading, secret=secret, kept=_KEPT,
-        subject=f"Signing secret of {subscription.webhook_id}",
-        back=f"/admin/webhooks/{subscription.webhook_id}",
-    ))  # fmt: skip
+    return shown_once(heading=heading, subject=f"Signing secret of {subscription.webhook_id}",
+                      secret=secret, back=f"/admin/webhooks/{subscription.webhook_id}",
+                      kept=_KEPT)  # fmt: skip
 
 
 def _detail_page(user: User, subscription: WebhookSubscription, form: WebhookForm,
