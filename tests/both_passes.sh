@@ -12,10 +12,10 @@ shift
 logs=$(mktemp -d /tmp/authserver-passes-XXXXXX)
 started=$(date +%s)
 
-"$python" -m pytest -p no:cacheprovider --basetemp="$logs/sqlite" "$@" \
+"$python" -m pytest -p no:cacheprovider --durations=10 --basetemp="$logs/sqlite" "$@" \
     > "$logs/sqlite.log" 2>&1 &
 sqlite=$!
-AUTHSERVER_TEST_BACKEND=postgresql "$python" -m pytest -p no:cacheprovider \
+AUTHSERVER_TEST_BACKEND=postgresql "$python" -m pytest -p no:cacheprovider --durations=10 \
     --basetemp="$logs/postgresql" -m "not postgres" --ignore=tests/soak "$@" \
     > "$logs/postgresql.log" 2>&1 &
 postgresql=$!

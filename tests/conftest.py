@@ -81,14 +81,19 @@ _apps: list = []
 
 
 @pytest.fixture(autouse=True)
-def _close_databases():
-    """Close every connection pool a test's apps opened (PostgreSQL warns about open ones)."""
+def _close_databases(request):
+    """Close every connection pool a test's apps opened (PostgreSQL warns about open ones), and
+    on PostgreSQL drop the test's own database."""
     yield
     from authserver.extensions import db
 
     while _apps:
         with _apps.pop().app_context():
             db.engine.dispose()
+    tmp_path = request.node.funcargs.get("tmp_path")
+    url = _databases.pop(str(tmp_path), None) if _shared_services and tmp_path else None
+    if url is not None:
+        _shared_services["database"].drop(url)
 
 
 def make_app(tmp_path, **overrides):

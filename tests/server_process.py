@@ -82,9 +82,13 @@ class ServerProcess:
                     proc.kill()
                     proc.wait(timeout=10)
 
-    def _wait_until_up(self, seconds: float = 30) -> None:
+    def _wait_until_up(self, seconds: float = 120) -> None:
+        # Sized for a loaded machine (two workers importing the app can take tens of seconds
+        # there); a server that exits is reported at once.
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
+            if getattr(self, "proc", None) is not None and self.proc.poll() is not None:
+                break
             try:
                 if requests.get(self.issuer + "/readyz", timeout=1, verify=self.verify).ok:
                     return
