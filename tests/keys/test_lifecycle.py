@@ -238,6 +238,7 @@ def test_revoking_a_pending_key_leaves_the_active_one(app, runner, keys_of):
 
 
 def test_revoke_errors(app, runner, keys_of):
+    clock.freeze()  # revoking the active key waits for its successor to be published: on this clock
     unknown = runner("keys", "revoke", "no-such-kid")
     assert unknown.exit_code == 1 and "no signing key" in unknown.output
     [first] = keys_of()
@@ -256,6 +257,7 @@ def test_keys_list_shows_planned_transitions(app, runner, short_schedule):
 def test_revoke_takes_a_kid_that_starts_with_a_dash(app, runner, keys_of):
     from sqlalchemy import update
 
+    clock.freeze()  # the successor of a revoked active key is published first: on this clock
     [first] = keys_of()
     db.session.execute(update(SigningKey).where(SigningKey.kid == first).values(kid="-" + first))
     db.session.commit()
