@@ -24,19 +24,14 @@ from flask import (
 )
 from werkzeug.datastructures import MultiDict
 
-from authserver import acr, clock
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
 from authserver.extensions import db
 from authserver.headers import page_policy
-from authserver.mfa import policy
-from authserver.mfa.service import factors_of
 from authserver.oauth import paths
-from authserver.oauth.authorization_request import (
-    RESPONSE_MODES,
-    has_bad_characters,
-)
-from authserver.oauth.consent import describe_scopes, has_consent, remember_consent
+from authserver.oauth.authorization_request import validated_grant
+from authserver.oauth.consent import describe_scopes, remember_consent
+from authserver.oauth.interaction import Asked, Step, next_step
 from authserver.oauth.par import PUSHED_PARAMS, consume, find_pushed
 from authserver.oauth.server import oauth_server
 from authserver.runtime import current_runtime, current_settings
@@ -107,8 +102,6 @@ def _form_post(response: Response) -> Response:
 def authorize() -> Response:
     if len(request.query_string) > _MAX_QUERY:
         return _error_page("The authorization request is too long.")
-    if has_bad_characters(request.args):
-        return _error_page("The authorization request has characters it may not have.")
     pushed, refusal = _pushed_request()
     if refusal is not None:
         return refusal
@@ -120,35 +113,31 @@ def authorize() -> Response:
     session = current_session()
     user = session.user if session is not None else None
     try:
-        grant = server.get_consent_grant(end_user=user)
+        grant = validated_grant(server, server.create_oauth2_request(None), end_user=user)
     except OAuth2Error as error:
         if error.redirect_uri:
             return _to_client(error)
         return _error_page(error.get_error_description() or "The request is not valid.")
 
     response_mode = args.get("response_mode", "query")
-    if response_mode not in RESPONSE_MODES:
-        return _to_client(_invalid(grant, "response_mode must be query or form_post."))
-    prompt = set(args.get("prompt", "").split())
-    if user is None or "login" in prompt or _too_old(session, args.get("max_age")):
-        if "none" in prompt:
-            return _to_client(_error(grant, "login_required"))
+    client = grant.client
+    scope = grant.request.scope or ""
+    prompt = frozenset(args.get("prompt", "").split())
+    asked = Asked(scope, client.client_id, args.get("acr_values"), prompt, args.get("max_age"),
+                  skip_consent=client.skip_consent)  # fmt: skip
+    interaction = next_step(session, asked, current_settings())
+    if "none" in prompt and interaction.step is not Step.PROCEED:
+        return _to_client(_error(grant, interaction.step.error))
+    if interaction.step is Step.SIGN_IN:
         if pushed is not None and "login" in prompt:
             # Satisfied by the sign-in this redirect starts (as dropping it from a URL would).
             pushed.params = {k: v for k, v in pushed.params.items() if k != "prompt"}
             db.session.commit()
         return _login_redirect(args.get("login_hint"))
-
-    client = grant.client
-    scope = grant.request.scope or ""
-    step_up = _second_factor_gate(session, scope, args.get("acr_values"), "none" in prompt, grant)
-    if step_up is not None:
-        return step_up
-    needs_consent = not client.skip_consent and (
-        "consent" in prompt or not has_consent(user, client.client_id, scope)
-    )
-    if needs_consent and "none" in prompt:
-        return _to_client(_error(grant, "consent_required"))
+    if interaction.step is Step.SECOND_FACTOR:
+        here = paths.AUTHORIZATION + "?" + request.query_string.decode()
+        return step_up(session, interaction.level, here)
+    needs_consent = interaction.step is Step.CONSENT
 
     form = ConsentForm()
     if request.method == "GET" and needs_consent:
@@ -183,39 +172,10 @@ def _finish(response: Response, response_mode: str) -> Response:
     return response
 
 
-def _second_factor_gate(session, scope: str, acr_values, prompt_none: bool, grant):  # noqa: ANN001, ANN202
-    """Step-up: a role or a scope that needs MFA, or acr_values (OIDC Core §3.1.2.1) asking for
-    more than this session's sign-in, sends the user through the second factor (or, without
-    one, to enrol one) and back here."""
-    attainable = factors_of(session.user).attainable_level
-    demand = policy.demand_for(session.user.requires_mfa, scope, acr_values, current_settings())
-    target = demand.target(attainable)
-    if acr.level_of(session.amr) >= target:
-        return None
-    if prompt_none:
-        return _to_client(_error(grant, "interaction_required"))
-    return step_up(session, target, paths.AUTHORIZATION + "?" + request.query_string.decode())
-
-
-def _too_old(session, max_age: str | None) -> bool:  # noqa: ANN001
-    """OIDC Core §3.1.2.1: sign in again when the last sign-in is older than max_age."""
-    if max_age is None:
-        return False
-    if not max_age.isdigit() or len(max_age) > 10:
-        return True
-    return (clock.now() - session.auth_time).total_seconds() > int(max_age)
-
-
 def _error(grant, code: str) -> OAuth2Error:  # noqa: ANN001
     error = OAuth2Error(redirect_uri=grant.redirect_uri)
     error.error = code
     error.state = grant.request.payload.state
-    return error
-
-
-def _invalid(grant, description: str) -> OAuth2Error:  # noqa: ANN001
-    error = _error(grant, "invalid_request")
-    error.description = description
     return error
 
 

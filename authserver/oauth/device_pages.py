@@ -12,10 +12,9 @@ from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
 from authserver.extensions import db
-from authserver.mfa import policy
-from authserver.mfa.service import factors_of
 from authserver.oauth.consent import describe_scopes
 from authserver.oauth.device import DEVICE_PAGE, decide, find_by_user_code
+from authserver.oauth.interaction import Asked, Step, next_step
 from authserver.runtime import current_runtime, current_settings
 from authserver.web.browser import current_session
 from authserver.web.forms import ConsentForm
@@ -55,13 +54,14 @@ def confirm() -> Response:
         return _code_page(DeviceCodeForm(formdata=None), NOT_FOUND, 400)
     here = DEVICE_PAGE + "/confirm?" + urlencode({"user_code": user_code})
     session = current_session()
-    if session is None:
+    # The same decision as the authorization endpoint's (roles and step-up scopes need MFA),
+    # except that consent is always asked (RFC 8628 §5.4: the user confirms the device).
+    asked = Asked(row.scope, row.client_id, always_consent=True)
+    interaction = next_step(session, asked, current_settings())
+    if interaction.step is Step.SIGN_IN:
         return redirect("/login?" + urlencode({"next": here}), code=303)
-    # The same rules as the authorization endpoint: roles and step-up scopes need MFA.
-    demand = policy.demand_for(session.user.requires_mfa, row.scope, None, current_settings())
-    gate = step_up(session, demand.target(factors_of(session.user).attainable_level), here)
-    if gate is not None:
-        return gate
+    if interaction.step is Step.SECOND_FACTOR:
+        return step_up(session, interaction.level, here)
     client = current_runtime().clients.get(row.client_id)
     if client is None:
         return _code_page(DeviceCodeForm(formdata=None), NOT_FOUND, 400)

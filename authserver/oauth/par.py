@@ -19,7 +19,7 @@ from werkzeug.datastructures import MultiDict
 from authserver import clock
 from authserver.extensions import db
 from authserver.models import PushedRequest
-from authserver.oauth.authorization_request import check_parameters
+from authserver.oauth.authorization_request import validated_grant
 from authserver.oauth.code_flow import TOKEN_AUTH_METHODS
 from authserver.security import generate_secret, hash_secret
 from authserver.single_use import claim
@@ -75,7 +75,7 @@ def push_request(server, flask_request: Request) -> Response:  # noqa: ANN001
         params["client_id"] = client.get_client_id()
         for name in ("client_secret", "client_assertion", "client_assertion_type"):
             params.pop(name, None)  # credentials are not part of the authorization request
-        _validate(server, flask_request, params)
+        validated_grant(server, PushedOAuth2Request(flask_request, params))
     except OAuth2Error as error:
         error.redirect_uri = None  # the PAR endpoint answers in JSON, never by redirect
         return server.handle_error_response(flask_request, error)
@@ -98,16 +98,6 @@ def push_request(server, flask_request: Request) -> Response:  # noqa: ANN001
     response.status_code = 201
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def _validate(server, flask_request: Request, params: MultiDict) -> None:  # noqa: ANN001
-    """What the authorization endpoint checks before any user interaction."""
-    problem = check_parameters(params)
-    if problem:
-        raise InvalidRequestError(description=problem)
-    pushed = PushedOAuth2Request(flask_request, params)
-    grant = server.get_authorization_grant(pushed)
-    grant.validate_authorization_request()
 
 
 def find_pushed(request_uri: str, client_id: str | None) -> PushedRequest | None:

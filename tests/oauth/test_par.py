@@ -106,6 +106,38 @@ def test_pushed_requests_are_checked_when_pushed(http, browser, rp, change, stat
         assert response.get_json()["error"] == error
 
 
+# One pipeline (authserver.oauth.authorization_request) for both doors: a request /authorize
+# refuses is refused when pushed, with the same error (PAR had skipped the OIDC Core §3.1.2.1
+# prompt rule: "none" with another value).
+SAME_REFUSALS = [
+    ({}, [("scope", "openid")], "invalid_request"),
+    ({}, [("state", "second")], "invalid_request"),
+    ({"prompt": "none login"}, [], "invalid_request"),
+    ({"response_mode": "fragment"}, [], "invalid_request"),
+    ({"code_challenge_method": "plain"}, [], "invalid_request"),
+    ({"scope": "openid admin:everything"}, [], "invalid_scope"),
+]
+
+
+@pytest.mark.parametrize(("change", "repeated", "error"), SAME_REFUSALS)
+def test_what_the_authorization_endpoint_refuses_is_refused_when_pushed(
+    http, browser, rp, change, repeated, error
+):
+    params = [*{**pushed_params(browser), **change}.items(), *repeated]
+    browser.sign_in(http.get(browser.authorize_url()).headers["Location"])
+    at_authorize = http.get("/oauth/authorize?" + urlencode(params))
+    if "Location" in at_authorize.headers:  # to the client, once it is known to be right
+        location = at_authorize.headers["Location"]
+        assert location.startswith(REDIRECT)
+        assert parse_qs(urlsplit(location).query)["error"] == [error]
+    else:
+        assert at_authorize.status_code == 400
+    credentials = (rp["client_id"], rp["client_secret"])
+    pushed = http.post("/oauth/par", data=MultiDict(params), auth=credentials)
+    assert pushed.status_code == 400 and "Location" not in pushed.headers
+    assert pushed.get_json()["error"] == error
+
+
 ORDERS = "https://orders.example/api"
 BILLING = "https://billing.example"
 
