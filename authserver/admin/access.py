@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from flask import Response, abort, flash, make_response, redirect, render_template, request
 
 from authserver import acr, clock
+from authserver.durations import parse_duration
 from authserver.errors import AuthServerError
 from authserver.extensions import db
 from authserver.mfa.service import factors_of
@@ -114,6 +115,45 @@ def shown_once(*, heading: str, subject: str, secret: str, back: str,
     return make_response(render_template("admin/secret_once.html", heading=heading,
                                          subject=subject, secret=secret, back=back,
                                          kept=kept))  # fmt: skip
+
+
+GRACE_HELP = "Grace period: a duration such as 1d or 12h."
+
+
+def rotated_with_grace(
+    *, rotate: Callable[[int], Response], title: str, subject: str, action: str, back: str,
+    explain: str,
+) -> Response:  # fmt: skip
+    """A rotation with a grace period (client secrets, API keys, webhook secrets): the form on
+    GET; on a POST with its CSRF token and a duration, ``rotate(grace_seconds)``, which calls
+    the service and returns the page that shows the new secret once. A refusal rolls back."""
+    from authserver.admin.forms import GraceForm
+
+    form = GraceForm()
+    error = None
+    if request.method == "POST":
+        error = GRACE_HELP
+        grace = _grace_seconds(form.grace.data) if form.validate_on_submit() else None
+        if grace is not None:
+            try:
+                shown = rotate(grace)
+            except AuthServerError as e:
+                roll_back(e)
+                error = e.description
+            else:
+                db.session.commit()
+                return shown
+    page = render_template("admin/grace.html", form=form, error=error, title=title,
+                           subject=subject, action=action, button="Rotate", back=back,
+                           explain=explain)  # fmt: skip
+    return make_response(page, 400 if error else 200)
+
+
+def _grace_seconds(text: str) -> int | None:
+    try:
+        return parse_duration(text)
+    except ValueError:
+        return None
 
 
 def confirmed(

@@ -16,10 +16,11 @@ from authserver.admin.access import (
     confirmed,
     paged,
     require,
+    rotated_with_grace,
     shown_once,
 )
 from authserver.admin.blueprint import bp
-from authserver.admin.forms import ApiKeyForm, GraceForm
+from authserver.admin.forms import ApiKeyForm
 from authserver.apikeys.service import (
     NEVER,
     NewApiKey,
@@ -116,30 +117,17 @@ def apikey_rotate(user: User, key_id: str) -> Response | str:
     key = find_api_key(key_id)
     if key is None:
         return make_response(render_template("error.html", message="No such API key."), 404)
-    form = GraceForm()
-    error = None
-    if request.method == "POST":
-        try:
-            if not form.validate_on_submit():
-                raise InvalidInput("grace period: a duration such as 1d or 12h")
-            grace = parse_duration(form.grace.data)
-            plaintext, new = rotate_api_key(current_settings(), key_id, grace_seconds=grace,
-                                            caller=caller_of(user))  # fmt: skip
-        except ValueError:
-            error = "Grace period: a duration such as 1d or 12h."
-        except AuthServerError as e:
-            roll_back(e)
-            error = e.description
-        else:
-            db.session.commit()
-            return _shown_once(plaintext, new, f"API key {key_id} rotated")
-    page = render_template("admin/grace.html", form=form, error=error, title="Rotate API key",
-                           subject=key_id, action=f"/admin/apikeys/{key_id}/rotate",
-                           button="Rotate", back="/admin/apikeys",
-                           explain="A new key with the same owner, scopes and lifetime is "
-                           "made; this one keeps working for the grace period, so the holder "
-                           "can switch without downtime.")  # fmt: skip
-    return make_response(page, 400 if error else 200)
+
+    def rotate(grace: int) -> Response:
+        plaintext, new = rotate_api_key(current_settings(), key_id, grace_seconds=grace,
+                                        caller=caller_of(user))  # fmt: skip
+        return _shown_once(plaintext, new, f"API key {key_id} rotated")
+
+    return rotated_with_grace(rotate=rotate, title="Rotate API key", subject=key_id,
+                              action=f"/admin/apikeys/{key_id}/rotate", back="/admin/apikeys",
+                              explain="A new key with the same owner, scopes and lifetime is "
+                              "made; this one keeps working for the grace period, so the holder "
+                              "can switch without downtime.")  # fmt: skip
 
 
 @bp.route("/apikeys/<key_id>/revoke", methods=["GET", "POST"])

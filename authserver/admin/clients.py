@@ -15,10 +15,11 @@ from authserver.admin.access import (
     confirmed,
     paged,
     require,
+    rotated_with_grace,
     shown_once,
 )
 from authserver.admin.blueprint import bp
-from authserver.admin.forms import ClientEditForm, ClientForm, GraceForm
+from authserver.admin.forms import ClientEditForm, ClientForm
 from authserver.clients.service import (
     ClientChanges,
     NewClient,
@@ -28,8 +29,7 @@ from authserver.clients.service import (
     rotate_client_secret,
     update_client,
 )
-from authserver.durations import parse_duration
-from authserver.errors import AuthServerError, InvalidInput
+from authserver.errors import AuthServerError
 from authserver.extensions import db
 from authserver.models import Client, User
 from authserver.rbac.permissions import Permission
@@ -147,31 +147,18 @@ def client_rotate_secret(user: User, client_id: str) -> Response | str:
     client = _get(client_id)
     if isinstance(client, Response):
         return client
-    form = GraceForm()
-    error = None
-    if request.method == "POST":
-        try:
-            if not form.validate_on_submit():
-                raise InvalidInput("Grace period: a duration such as 1d or 12h.")
-            secret, _ = rotate_client_secret(client, grace_seconds=parse_duration(form.grace.data),
-                                             caller=caller_of(user))  # fmt: skip
-        except ValueError:
-            error = "Grace period: a duration such as 1d or 12h."
-        except AuthServerError as e:
-            roll_back(e)
-            error = e.description
-        else:
-            db.session.commit()
-            return shown_once(heading=f"New secret for {client.name}",
-                              subject=f"client_secret of {client.client_id}", secret=secret,
-                              back=f"/admin/clients/{client_id}")  # fmt: skip
-    page = render_template("admin/grace.html", form=form, error=error,
-                           title=f"Rotate the secret of {client.name}", subject=client_id,
-                           action=f"/admin/clients/{client_id}/rotate-secret", button="Rotate",
-                           back=f"/admin/clients/{client_id}",
-                           explain="A new secret is made; the current one keeps working for "
-                           "the grace period while you deploy the new one.")  # fmt: skip
-    return make_response(page, 400 if error else 200)
+
+    def rotate(grace: int) -> Response:
+        secret, _ = rotate_client_secret(client, grace_seconds=grace, caller=caller_of(user))
+        return shown_once(heading=f"New secret for {client.name}",
+                          subject=f"client_secret of {client.client_id}", secret=secret,
+                          back=f"/admin/clients/{client_id}")  # fmt: skip
+
+    return rotated_with_grace(rotate=rotate, title=f"Rotate the secret of {client.name}",
+                              subject=client_id, action=f"/admin/clients/{client_id}/rotate-secret",
+                              back=f"/admin/clients/{client_id}",
+                              explain="A new secret is made; the current one keeps working for "
+                              "the grace period while you deploy the new one.")  # fmt: skip
 
 
 @bp.route("/clients/<client_id>/disable", methods=["GET", "POST"])

@@ -17,13 +17,13 @@ from authserver.admin.access import (
     confirmed,
     paged,
     require,
+    rotated_with_grace,
     shown_once,
 )
 from authserver.admin.blueprint import bp
-from authserver.admin.forms import ConfirmForm, GraceForm, WebhookForm
+from authserver.admin.forms import ConfirmForm, WebhookForm
 from authserver.audit.tags import Tag
-from authserver.durations import parse_duration
-from authserver.errors import AuthServerError, InvalidInput
+from authserver.errors import AuthServerError
 from authserver.extensions import db
 from authserver.models import DeliveryState, User, WebhookDelivery, WebhookSubscription
 from authserver.rbac.permissions import Permission
@@ -215,28 +215,19 @@ def webhook_rotate(user: User, webhook_id: str) -> Response:
     subscription = find_webhook(webhook_id)
     if subscription is None:
         return _not_found()
-    form = GraceForm()
-    error = None
-    if request.method == "POST":
-        try:
-            if not form.validate_on_submit():
-                raise InvalidInput("grace period: a duration such as 1d or 12h")
-            grace = parse_duration(form.grace.data)
-            secret, _ = rotate_secret(subscription, grace_seconds=grace, caller=caller_of(user))
-        except ValueError:
-            error = "Grace period: a duration such as 1d or 12h."
-        except AuthServerError as e:
-            roll_back(e)
-            error = e.description
-        else:
-            db.session.commit()
-            return _shown_once(secret, subscription, f"Signing secret of {webhook_id} rotated")
-    page = render_template("admin/grace.html", form=form, error=error,
-                           title="Rotate signing secret", subject=webhook_id,
-                           action=f"/admin/webhooks/{webhook_id}/rotate-secret",
-                           button="Rotate", back=f"/admin/webhooks/{webhook_id}",
-                           explain=_ROTATION)  # fmt: skip
-    return make_response(page, 400 if error else 200)
+
+    def rotate(grace: int) -> Response:
+        secret, _ = rotate_secret(subscription, grace_seconds=grace, caller=caller_of(user))
+        return _shown_once(secret, subscription, f"Signing secret of {webhook_id} rotated")
+
+    return rotated_with_grace(
+        rotate=rotate,
+        title="Rotate signing secret",
+        subject=webhook_id,
+        action=f"/admin/webhooks/{webhook_id}/rotate-secret",
+        back=f"/admin/webhooks/{webhook_id}",
+        explain=_ROTATION,
+    )
 
 
 @bp.route("/webhooks/<webhook_id>/disable", methods=["GET", "POST"])

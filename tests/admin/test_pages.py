@@ -7,7 +7,7 @@ import json
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from authserver import clock
 from authserver.extensions import db
@@ -167,6 +167,12 @@ def test_an_api_key_is_shown_once_then_rotated_and_revoked(as_admin, admin_user)
     assert plaintext not in listing and ">ci<" in listing
     key = db.session.scalar(select(ApiKey))
     token = form_of(as_admin, f"/admin/apikeys/{key.key_id}/rotate")
+    # A grace period that is no duration: the form again, nothing rotated.
+    refused = as_admin.post(
+        f"/admin/apikeys/{key.key_id}/rotate", data={"csrf_token": token, "grace": "soon"}
+    )
+    assert refused.status_code == 400 and "a duration such as 1d" in refused.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(ApiKey)) == 1
     rotated = as_admin.post(
         f"/admin/apikeys/{key.key_id}/rotate", data={"csrf_token": token, "grace": "1h"}
     )
