@@ -105,41 +105,21 @@ def _token_saver(settings: Settings):  # noqa: ANN202
         # RFC 9449 §5: a public client's refresh token is bound to its DPoP key.
         dpop_jkt = bound_key() if request.client.is_public else None
         if "refresh_token" in token:
-            if device is not None:
-                lineage = Lineage(
-                    device.user_id,
-                    device.client_id,
-                    token.get("scope", ""),
-                    device.sid,
-                    device.auth_time,
-                    list(device.amr),
-                    resources=granted_resources(),
-                    dpop_jkt=dpop_jkt,
-                )
-            elif parent is not None:
-                lineage = Lineage(
-                    parent.user_id,
-                    parent.client_id,
-                    token.get("scope", ""),
-                    parent.sid,
-                    parent.auth_time,
-                    list(parent.amr),
-                    parent.family_id,
-                    parent.expires_at,
-                    resources=granted_resources(),
-                    dpop_jkt=dpop_jkt,
-                )
-            else:
-                lineage = Lineage(
-                    code.user_id,
-                    code.client_id,
-                    token.get("scope", ""),
-                    code.sid,
-                    code.auth_time,
-                    list(code.amr),
-                    resources=granted_resources(),
-                    dpop_jkt=dpop_jkt,
-                )
+            # What the new refresh token descends from: the device authorization, its
+            # predecessor (whose family it joins) or the authorization code.
+            source = device or parent or code
+            lineage = Lineage(
+                source.user_id,
+                source.client_id,
+                token.get("scope", ""),
+                source.sid,
+                source.auth_time,
+                list(source.amr),
+                parent.family_id if parent is not None else None,
+                parent.expires_at if parent is not None else None,
+                resources=granted_resources(),
+                dpop_jkt=dpop_jkt,
+            )
             family = store_refresh_token(settings, token["refresh_token"], lineage).family_id
         if code is not None:
             remember_issued(code, token, family)
