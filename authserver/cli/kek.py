@@ -5,12 +5,9 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from authserver.audit.service import record
-from authserver.audit.tags import Tag
 from authserver.cli.output import emit
-from authserver.extensions import db
-from authserver.keys.kek import Envelope, FileKekSource, kek_source_for, new_kek_text
-from authserver.keys.rewrap import rewrap_all
+from authserver.keys.kek import new_kek_text
+from authserver.keys.rewrap import rotate_kek
 from authserver.runtime import current_runtime
 
 group = AppGroup("kek", help="The key-encryption key.")
@@ -31,17 +28,6 @@ def rotate_command(as_json: bool) -> None:
     With AUTHSERVER_KEK: set the new KEK there and the old one in AUTHSERVER_KEK_PREVIOUS,
     run this, then drop AUTHSERVER_KEK_PREVIOUS.
     """
-    settings = current_runtime().settings
-    source = kek_source_for(settings)
-    if isinstance(source, FileKekSource):
-        new = source.begin_rotation()
-        envelope = Envelope([new, *source.keks()])
-    else:
-        envelope = Envelope(source.keks())
-    count = rewrap_all(envelope)
-    record(Tag.KEK_ROTATED, actor="cli", kek_id=envelope.current_kek_id, rewrapped=count)
-    db.session.commit()
-    if isinstance(source, FileKekSource):
-        source.finish_rotation()
-    value = {"kek_id": envelope.current_kek_id, "rewrapped": count}
-    emit(value, as_json, f"{count} ciphertexts re-wrapped; current KEK {envelope.current_kek_id}")
+    kek_id, count = rotate_kek(current_runtime().settings, actor="cli")
+    value = {"kek_id": kek_id, "rewrapped": count}
+    emit(value, as_json, f"{count} ciphertexts re-wrapped; current KEK {kek_id}")

@@ -10,9 +10,31 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from authserver.audit.service import record
+from authserver.audit.tags import Tag
+from authserver.config import Settings
 from authserver.extensions import db
-from authserver.keys.kek import Envelope
+from authserver.keys.kek import Envelope, FileKekSource, kek_source_for
 from authserver.models import ServerSecret, SigningKey, TotpCredential, WebhookSecret
+
+
+def rotate_kek(settings: Settings, *, actor: str) -> tuple[str, int]:
+    """Re-wrap everything under the newest KEK and commit, audited; (its id, how many).
+
+    Development (key file): a new KEK is made and swapped in once the re-wrap has committed,
+    so that a failure leaves the old one in charge. With AUTHSERVER_KEK the operator has set
+    the new KEK there and the old one in AUTHSERVER_KEK_PREVIOUS."""
+    source = kek_source_for(settings)
+    if isinstance(source, FileKekSource):
+        envelope = Envelope([source.begin_rotation(), *source.keks()])
+    else:
+        envelope = Envelope(source.keks())
+    count = rewrap_all(envelope)
+    record(Tag.KEK_ROTATED, actor=actor, kek_id=envelope.current_kek_id, rewrapped=count)
+    db.session.commit()
+    if isinstance(source, FileKekSource):
+        source.finish_rotation()
+    return envelope.current_kek_id, count
 
 
 def rewrap_all(envelope: Envelope) -> int:

@@ -24,8 +24,6 @@ from flask import (
 )
 from werkzeug.datastructures import MultiDict
 
-from authserver.audit.service import record
-from authserver.audit.tags import Tag
 from authserver.extensions import db
 from authserver.headers import page_policy
 from authserver.oauth import paths
@@ -158,7 +156,6 @@ def authorize() -> Response:
             db.session.commit()
             return _finish(denied, response_mode)
         remember_consent(user, client.client_id, scope)
-        record(Tag.CONSENT_GRANTED, actor=user.email, client=client.client_id, scope=scope)
     if pushed is not None and not consume(pushed):
         return _error_page("The authorization request was used already.")
     result = server.create_authorization_response(grant=grant, grant_user=user)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from authserver import clock
+from authserver.audit.service import record
+from authserver.audit.tags import Tag
 from authserver.extensions import db
 from authserver.models import ConsentGrant, User
 
@@ -34,6 +36,7 @@ def has_consent(user: User, client_id: str, scope: str) -> bool:
 
 
 def remember_consent(user: User, client_id: str, scope: str) -> None:
+    """The user allowed these scopes to this client (added to what it allowed before)."""
     grant = _grant(user, client_id)
     if grant is None:
         grant = ConsentGrant(user_id=user.id, client_id=client_id, scope="")
@@ -41,3 +44,4 @@ def remember_consent(user: User, client_id: str, scope: str) -> None:
     grant.scope = " ".join(sorted(set(grant.scope.split()) | set(scope.split())))
     grant.updated_at = clock.now()
     db.session.flush()
+    record(Tag.CONSENT_GRANTED, actor=user.email, client=client_id, scope=scope)

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from authserver import clock
 from authserver.extensions import db
-from authserver.models import AuthorizationCode, RefreshToken, User
+from authserver.models import AuditEvent, AuthorizationCode, RefreshToken, User
 from tests.accounts.conftest import csrf_of
 
 REDIRECT = "https://rp.example/callback"
@@ -194,8 +194,12 @@ def test_oversized_values_get_an_error_page(browser, http, name):
     assert "too long" in response.get_data(as_text=True)
 
 
-def test_consent_is_remembered_for_the_same_scopes(browser, http):
+def test_consent_is_remembered_for_the_same_scopes(browser, http, rp):
     browser.code()
+    granted = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.event == "oauth:consent:granted")
+    ).all()
+    assert [(e.actor, e.data["client"]) for e in granted] == [("ada@example.com", rp["client_id"])]
     # second time: no consent page, straight back to the client
     response = http.get(browser.authorize_url())
     assert response.status_code == 302
