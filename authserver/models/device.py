@@ -20,6 +20,8 @@ class DeviceAuthorization(db.Model):
     user_code_hash: Mapped[str] = mapped_column(String(64), unique=True)
     client_id: Mapped[str] = mapped_column(String(64), index=True)
     scope: Mapped[str] = mapped_column(String(2000), default="")
+    # RFC 8707: the resources (audiences) asked for; None: the default audience.
+    resources: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
     # RFC 8628 §3.5: the polling interval, raised by 5 s at each slow_down.

@@ -29,6 +29,12 @@ from authserver.mfa.policy import without_step_up_scopes
 from authserver.models import DeviceAuthorization, User, UserSession
 from authserver.oauth.code_flow import TOKEN_AUTH_METHODS, remember_authentication
 from authserver.oauth.grants import check_requested_scope
+from authserver.oauth.resources import (
+    check_resources,
+    grant_resources,
+    granted_resources,
+    requested,
+)
 from authserver.runtime import current_settings
 from authserver.security import generate_secret, hash_secret
 from authserver.single_use import claim, commit_now
@@ -67,6 +73,9 @@ class DeviceAuthorizationRequests(DeviceAuthorizationEndpoint):
         if not client.check_grant_type(DeviceCodeGrant.GRANT_TYPE):
             raise UnauthorizedClientError(description="The client may not use the device grant.")
         check_requested_scope(request.payload.scope, client)
+        # RFC 8707 §2: as at the authorization endpoint; kept for save_device_credential,
+        # which Authlib calls without the request.
+        grant_resources(check_resources(requested(request.payload), client))
         return client
 
     def generate_device_code(self) -> str:
@@ -87,6 +96,7 @@ class DeviceAuthorizationRequests(DeviceAuthorizationEndpoint):
                 user_code_hash=hash_secret(normalize_user_code(data["user_code"])),
                 client_id=client_id,
                 scope=scope or "",
+                resources=granted_resources(),
                 created_at=now,
                 expires_at=now + dt.timedelta(seconds=EXPIRES_IN_SECONDS),
                 interval_seconds=INTERVAL_SECONDS,
@@ -100,6 +110,14 @@ class DeviceCodeFlow(DeviceCodeGrant):
     """Polling at the token endpoint (RFC 8628 §3.4–3.5)."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
+
+    def validate_token_request(self) -> None:
+        super().validate_token_request()
+        authorized = self.request.credential.resources
+        # RFC 8707 §2.2: the token request may narrow the resources that were authorized.
+        asked = requested(self.request.payload)
+        check_resources(asked, self.request.client, allowed=authorized or None)
+        grant_resources(asked or authorized)
 
     def query_device_credential(self, device_code: str) -> DeviceAuthorization | None:
         if not isinstance(device_code, str) or len(device_code) > 200:

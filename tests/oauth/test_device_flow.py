@@ -87,6 +87,31 @@ def test_a_device_gets_tokens_after_its_user_allows(http, tv):
     assert refreshed.status_code == 200, refreshed.get_json()
 
 
+TV_API = "https://tv-api.example/"
+
+
+def test_a_device_asks_for_a_resource_as_any_authorization_does(http, runner, user):
+    """RFC 8707 at the device authorization endpoint: an unregistered resource is
+    invalid_target; an authorized one is the token's audience, also after a refresh."""
+    made = runner("clients", "create", "--name", "Living-room TV", "--public", "--grant-type",
+                  f"{DEVICE_GRANT} refresh_token", "--scope", "openid offline_access",
+                  "--resource", TV_API, "--json")  # fmt: skip
+    assert made.exit_code == 0, made.output
+    tv = json.loads(made.stdout)
+    refused = http.post("/oauth/device_authorization", data={
+        "client_id": tv["client_id"], "resource": "https://elsewhere.example/"})  # fmt: skip
+    assert refused.status_code == 400 and refused.get_json()["error"] == "invalid_target"
+    codes = start(http, tv, scope="openid offline_access", resource=TV_API)
+    assert approve(http, codes["user_code"]).status_code == 200
+    token = poll(http, tv, codes["device_code"])
+    assert token.status_code == 200, token.get_json()
+    body = token.get_json()
+    assert jwt.decode(body["access_token"], jwks(http)).claims["aud"] == TV_API
+    refreshed = http.post("/oauth/token", data={"grant_type": "refresh_token", "client_id":
+                          tv["client_id"], "refresh_token": body["refresh_token"]})  # fmt: skip
+    assert jwt.decode(refreshed.get_json()["access_token"], jwks(http)).claims["aud"] == TV_API
+
+
 def test_a_denial_is_access_denied(http, tv):
     codes = start(http, tv)
     assert "not connected" in approve(http, codes["user_code"], "Deny").get_data(as_text=True)
