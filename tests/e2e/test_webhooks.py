@@ -74,6 +74,12 @@ def server(tmp_path, certificates):
     return server
 
 
+def _states(server: ServerProcess, token: str, webhook_id: str) -> set[str]:
+    """The states of a subscription's deliveries, as the admin API shows them."""
+    log = _api(server, token, "GET", f"/webhooks/{webhook_id}/deliveries").json()["items"]
+    return {d["state"] for d in log}
+
+
 def _api(server: ServerProcess, token: str, method: str, path: str, body=None):
     return requests.request(method, f"{server.issuer}/api/v1{path}", json=body, timeout=10,
                             headers={"Authorization": f"Bearer {token}"})  # fmt: skip
@@ -178,6 +184,8 @@ def test_events_arrive_signed_once_each_retries_stop_and_a_restart_delivers_the_
         with server.running(workers=2):
             _failed_sign_in(server, "late@example.com")
             siem.wait_for(lambda: len(siem.received) == before + 1)
+            # Until the 503 is recorded (the receiver has it before the worker writes it down).
+            siem.wait_for(lambda: "sending" not in _states(server, token, siem_id))
             waiting = requests.get(f"{server.issuer}/metrics", timeout=10).text
             assert metric(waiting, "authserver_webhook_queue_depth") == 1
             assert metric(waiting, "authserver_webhook_oldest_undelivered_age_seconds") > 0
@@ -193,6 +201,7 @@ def test_events_arrive_signed_once_each_retries_stop_and_a_restart_delivers_the_
         with server.running(workers=2):
             siem.wait_for(lambda: waiting_ids <= {r.message_id for r in siem.received[start:]},
                           seconds=40)  # fmt: skip
+            siem.wait_for(lambda: _states(server, token, siem_id) == {"delivered"})
         late = siem.received[start:]
         assert sorted(r.message_id for r in late) == sorted(waiting_ids)  # each once
         assert all(r.verifies(siem_secret) for r in late)
