@@ -10,29 +10,19 @@ Callers see ``PasskeyError`` only, never the package's own exception types.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-from webauthn import (
-    generate_authentication_options,
-    generate_registration_options,
-    options_to_json,
-    verify_authentication_response,
-    verify_registration_response,
-)
-from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
-from webauthn.helpers.exceptions import WebAuthnException
-from webauthn.helpers.structs import (
-    AuthenticatorSelectionCriteria,
-    AuthenticatorTransport,
-    CredentialDeviceType,
-    PublicKeyCredentialDescriptor,
-    ResidentKeyRequirement,
-    UserVerificationRequirement,
-)
 
 from authserver import json_input
 from authserver.config import Settings
+
+if TYPE_CHECKING:
+    from webauthn.helpers.structs import PublicKeyCredentialDescriptor
+
+# webauthn is imported where a ceremony needs it: with pyasn1 under it, importing it costs
+# a few hundred milliseconds, which every process (each CLI call, each worker) would pay.
 
 TIMEOUT_MS = 120_000
 _MAX_CREDENTIAL_JSON = 16_384
@@ -74,7 +64,15 @@ class Assertion:
     user_handle: str | None = None
 
 
+def b64url(data: bytes) -> str:
+    """base64url without padding, as WebAuthn spells ids and handles."""
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
 def _descriptor(credential_id: str, transports: list[str]) -> PublicKeyCredentialDescriptor:
+    from webauthn.helpers import base64url_to_bytes
+    from webauthn.helpers.structs import AuthenticatorTransport, PublicKeyCredentialDescriptor
+
     known = [
         AuthenticatorTransport(t)
         for t in transports
@@ -94,6 +92,13 @@ def registration_options(
     challenge: bytes,
     existing: list[tuple[str, list[str]]],
 ) -> str:
+    from webauthn import generate_registration_options, options_to_json
+    from webauthn.helpers.structs import (
+        AuthenticatorSelectionCriteria,
+        ResidentKeyRequirement,
+        UserVerificationRequirement,
+    )
+
     options = generate_registration_options(
         rp_id=rp.id,
         rp_name=rp.name,
@@ -115,6 +120,9 @@ def registration_options(
 def authentication_options(
     rp: RelyingParty, *, challenge: bytes, allowed: list[tuple[str, list[str]]], passwordless: bool
 ) -> str:
+    from webauthn import generate_authentication_options, options_to_json
+    from webauthn.helpers.structs import UserVerificationRequirement
+
     options = generate_authentication_options(
         rp_id=rp.id,
         challenge=challenge,
@@ -148,6 +156,10 @@ def credential_id_of(credential_json: str) -> str:
 
 
 def verify_registration(rp: RelyingParty, credential_json: str, challenge: bytes) -> NewPasskey:
+    from webauthn import verify_registration_response
+    from webauthn.helpers.exceptions import WebAuthnException
+    from webauthn.helpers.structs import CredentialDeviceType
+
     value = _parse(credential_json)
     try:
         verified = verify_registration_response(
@@ -160,7 +172,7 @@ def verify_registration(rp: RelyingParty, credential_json: str, challenge: bytes
         raise PasskeyError("the passkey could not be registered") from e
     transports = (value.get("response") or {}).get("transports") or []
     return NewPasskey(
-        credential_id=bytes_to_base64url(verified.credential_id),
+        credential_id=b64url(verified.credential_id),
         public_key=verified.credential_public_key,
         sign_count=verified.sign_count,
         is_backup_eligible=verified.credential_device_type == CredentialDeviceType.MULTI_DEVICE,
@@ -178,6 +190,9 @@ def verify_assertion(
 ) -> Assertion:
     """Signature, challenge, origin, RP ID and flags. The sign count is returned for the caller
     to compare (WebAuthn §7.2 step 21), so that a regression can be told apart and audited."""
+    from webauthn import verify_authentication_response
+    from webauthn.helpers.exceptions import WebAuthnException
+
     value = _parse(credential_json)
     try:
         verified = verify_authentication_response(
@@ -193,7 +208,7 @@ def verify_assertion(
         raise PasskeyError("the passkey did not verify") from e
     handle = (value.get("response") or {}).get("userHandle")
     return Assertion(
-        credential_id=bytes_to_base64url(verified.credential_id),
+        credential_id=b64url(verified.credential_id),
         new_sign_count=verified.new_sign_count,
         user_verified=verified.user_verified,
         user_handle=handle if isinstance(handle, str) and handle else None,

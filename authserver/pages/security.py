@@ -22,7 +22,6 @@ from flask import (
     request,
 )
 from flask_wtf.csrf import CSRFError, validate_csrf
-from webauthn.helpers import bytes_to_base64url
 from wtforms.validators import ValidationError
 
 from authserver import acr, clock
@@ -409,7 +408,7 @@ def _verify_passkey(purpose: str, expected_user: User | None, require_uv: bool):
             require_user_verification=require_uv,
         )
         # WebAuthn §7.2 step 6: a user handle, when given, must name the credential's owner.
-        expected_handle = bytes_to_base64url(passkeys.user_handle_of(user.subject))
+        expected_handle = passkeys.b64url(passkeys.user_handle_of(user.subject))
         if assertion.user_handle is not None and assertion.user_handle != expected_handle:
             raise passkeys.PasskeyError("the user handle does not match the passkey's owner")
         service.accept_assertion(credential, assertion, user)
