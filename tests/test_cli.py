@@ -69,6 +69,16 @@ def test_repeatable_options_accept_space_separated_values(runner):
     assert listed[0]["roles"] == ["admin", "resource-server"]
 
 
+def test_scope_repeats_at_clients_create_as_everywhere_else(runner):
+    """--scope a --scope b kept only b; both ways of giving several now agree."""
+    for name, scope_args in (("repeated", ["--scope", "openid", "--scope", "profile email"]),
+                             ("spaced", ["--scope", "openid profile email"])):  # fmt: skip
+        made = runner("clients", "create", "--name", name, *scope_args, "--json")
+        assert made.exit_code == 0, made.output
+    listed = {c["name"]: c["scope"] for c in json.loads(runner("clients", "list", "--json").stdout)}
+    assert listed == {"repeated": "openid profile email", "spaced": "openid profile email"}
+
+
 def test_public_client_has_no_secret(runner):
     # A public client gets the code flow by default (a client without any grant type was
     # accepted at creation and refused at every change); the flow needs a redirect URI.
@@ -199,3 +209,14 @@ def test_a_url_the_server_would_fetch_is_refused_at_registration_naming_the_rule
     assert refused.exit_code == 1 and "(rule: scheme)" in refused.output
     listed = runner("clients", "list", "--json")
     assert '"name": "k"' not in listed.stdout and '"name": "b"' not in listed.stdout
+
+
+def test_version_and_help_are_the_servers_own(runner):
+    from importlib.metadata import version
+
+    shown = runner("--version")
+    assert shown.exit_code == 0
+    assert shown.output.strip() == f"authserver, version {version('authserver')}"
+    helped = runner("--help").output
+    assert "--version" in helped and "clients" in helped
+    assert not any(flag in helped for flag in ("--app", "--env-file", "--debug"))

@@ -18,9 +18,17 @@ def _create_app():  # noqa: ANN202
     return create_app()
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False)
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False,
+             add_version_option=False)  # fmt: skip
+# Ours, not Flask's: FlaskGroup's --version names Flask's and Python's versions.
+@click.version_option(package_name="authserver", prog_name="authserver")
 def cli() -> None:
     """authserver: an OAuth 2.0 / OpenID Connect authorization server."""
+
+
+# Flask's own --app, --env-file and --debug are for `flask run`: this command builds its one
+# app itself and is configured by AUTHSERVER_* variables.
+cli.params = [p for p in cli.params if p.name not in {"app", "env_file", "debug"}]
 
 
 def _register() -> None:

@@ -33,7 +33,7 @@ _QUOTA_HELP = 'Quota on the client\'s {} requests, e.g. "600/minute burst 100"; 
 @click.option("--name", required=True)
 @click.option("--grant-type", "grant_types", multiple=True, help="Repeatable.")
 @click.option("--redirect-uri", "redirect_uris", multiple=True, help="Repeatable.")
-@click.option("--scope", default="", help='Space-separated, e.g. "orders:read orders:write".')
+@click.option("--scope", "scopes", multiple=True, help="Repeatable (or space-separated).")
 @click.option("--public", is_flag=True, help="A public client (no secret, auth method none).")
 @click.option("--auth-method", default=None, help="client_secret_basic (default), ...")
 @click.option("--role", "roles", multiple=True, help="Repeatable.")
@@ -57,7 +57,7 @@ def create(
     name: str,
     grant_types: tuple[str, ...],
     redirect_uris: tuple[str, ...],
-    scope: str,
+    scopes: tuple[str, ...],
     public: bool,
     auth_method: str | None,
     roles: tuple[str, ...],
@@ -85,7 +85,7 @@ def create(
                 grant_types=split_multi(grant_types)
                 or (("authorization_code",) if public else ("client_credentials",)),
                 redirect_uris=split_multi(redirect_uris),
-                scope=scope,
+                scope=" ".join(split_multi(scopes)),
                 public=public,
                 auth_method=auth_method,
                 roles=split_multi(roles),
