@@ -220,3 +220,24 @@ def test_version_and_help_are_the_servers_own(runner):
     helped = runner("--help").output
     assert "--version" in helped and "clients" in helped
     assert not any(flag in helped for flag in ("--app", "--env-file", "--debug"))
+
+
+def test_a_database_that_cannot_be_reached_is_told_apart_from_one_not_initialised(tmp_path):
+    """Through the installed command (its error handling is in main()), without the URL's
+    password in what it prints."""
+    import os
+    import subprocess
+
+    from tests.server_process import AUTHSERVER
+
+    def run(url: str) -> subprocess.CompletedProcess:
+        env = {**os.environ, "AUTHSERVER_DATABASE_URL": url,
+               "AUTHSERVER_KEYS_DIR": str(tmp_path / "keys")}  # fmt: skip
+        return subprocess.run([AUTHSERVER, "clients", "list"], env=env, capture_output=True,
+                              text=True, timeout=120)  # fmt: skip
+
+    unreachable = run("postgresql+psycopg://ops:s3cret-pw@127.0.0.1:1/auth")
+    assert unreachable.returncode == 2
+    assert "cannot be reached" in unreachable.stderr and "s3cret-pw" not in unreachable.stderr
+    empty = run(f"sqlite:///{tmp_path / 'empty.db'}")
+    assert empty.returncode == 2 and "run `authserver init`" in empty.stderr

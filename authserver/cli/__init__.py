@@ -72,7 +72,19 @@ def main() -> None:
         click.echo(f"key-encryption key error: {e}", err=True)
         sys.exit(2)
     except (OperationalError, ProgrammingError) as e:
-        click.echo(
-            f"database error ({type(e.orig).__name__}); has `authserver init` run?", err=True
-        )
+        click.echo(f"database error ({type(e.orig).__name__}): {_database_problem(e)}", err=True)
         sys.exit(2)
+
+
+# A table that is not there: the schema was never made (SQLite's message, PostgreSQL's class).
+_NO_TABLE = ("no such table", "UndefinedTable")
+
+
+def _database_problem(error: OperationalError | ProgrammingError) -> str:
+    """Which of the two an operator must fix; never the driver's text, which may hold the URL."""
+    said = f"{type(error.orig).__name__} {error.orig}"
+    if any(sign in said for sign in _NO_TABLE):
+        return "the database has no schema yet; run `authserver init`"
+    if isinstance(error, OperationalError):
+        return "the database cannot be reached or opened; check AUTHSERVER_DATABASE_URL"
+    return "the database refused a statement; has `authserver init` (or `db upgrade`) run?"
