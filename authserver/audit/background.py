@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import atexit
 import logging
-import queue
-import threading
 
 from flask import Flask
 
 from authserver import clock
 from authserver.audit.tags import Tag
 from authserver.extensions import db
+from authserver.job_queue import JobQueue
 
 log = logging.getLogger(__name__)
 
@@ -27,54 +26,27 @@ _BATCH = 200
 class BackgroundAudit:
     def __init__(self, app: Flask) -> None:
         self._app = app
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._pending = 0
-        self._idle = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self._jobs = JobQueue("authserver-audit", self._write, batch=_BATCH)
         atexit.register(self.flush, 5.0)
 
     def submit(self, tag: Tag, *, actor: str, **fields: object) -> None:
-        with self._idle:
-            self._pending += 1
-        self._queue.put((clock.now(), tag, actor, fields))
-        self._ensure_thread()
+        self._jobs.submit((clock.now(), tag, actor, fields))
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until everything queued so far is written; False on timeout."""
-        with self._idle:
-            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+        return self._jobs.wait_idle(timeout)
 
-    def _ensure_thread(self) -> None:
-        if self._thread is None:
-            with self._lock:
-                if self._thread is None:
-                    self._thread = threading.Thread(
-                        target=self._run, name="authserver-audit", daemon=True
-                    )
-                    self._thread.start()
-
-    def _run(self) -> None:
+    def _write(self, batch: list) -> None:
         from authserver.audit.service import record
 
-        while True:
-            batch = [self._queue.get()]
-            while len(batch) < _BATCH:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            with self._app.app_context():
-                try:
-                    for at, tag, actor, fields in batch:
-                        record(tag, actor=actor, at=at, **fields)
-                    db.session.commit()
-                except Exception:
-                    db.session.rollback()
-                    log.exception("could not write %d queued audit events", len(batch))
-            with self._idle:
-                self._pending -= len(batch)
-                self._idle.notify_all()
+        with self._app.app_context():
+            try:
+                for at, tag, actor, fields in batch:
+                    record(tag, actor=actor, at=at, **fields)
+                db.session.commit()
+            except Exception:
+                db.session.rollback()
+                log.exception("could not write %d queued audit events", len(batch))
 
 
 def install_background_audit(app: Flask) -> BackgroundAudit:

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import atexit
 import logging
-import queue
 import secrets
-import threading
 import time
 import urllib.parse
 
@@ -26,6 +24,7 @@ from authserver.accounts.sessions import sessions_ended
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
 from authserver.extensions import db
+from authserver.job_queue import JobQueue
 from authserver.models import AuthorizationCode, RefreshToken
 from authserver.outbound import Outbound, OutboundError
 
@@ -75,39 +74,22 @@ def _forget(session: Session) -> None:
 class BackchannelSender:
     def __init__(self, app: Flask) -> None:
         self._app = app
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-        self._idle = threading.Condition()
-        self._pending = 0
+        self._jobs = JobQueue("authserver-backchannel", self._send)
 
     def submit(self, job: tuple[str, str, str]) -> None:
-        with self._idle:
-            self._pending += 1
-        self._queue.put(job)
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="authserver-backchannel",
-                                                daemon=True)  # fmt: skip
-                self._thread.start()
+        self._jobs.submit(job)
 
     def wait_idle(self, timeout: float) -> bool:
         """Until everything submitted so far was sent or given up (tests, shutdown)."""
-        with self._idle:
-            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+        return self._jobs.wait_idle(timeout)
 
-    def _run(self) -> None:
-        while True:
-            client_id, subject, sid = self._queue.get()
+    def _send(self, jobs: list[tuple[str, str, str]]) -> None:
+        for client_id, subject, sid in jobs:
             try:
                 with self._app.app_context():
                     self._deliver(client_id, subject, sid)
             except Exception:
                 log.exception("back-channel logout to %s failed", client_id)
-            finally:
-                with self._idle:
-                    self._pending -= 1
-                    self._idle.notify_all()
 
     def _deliver(self, client_id: str, subject: str, sid: str) -> None:
         from authserver.runtime import runtime_of
