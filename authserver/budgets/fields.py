@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from werkzeug.datastructures import Headers
 
 from authserver.budgets.buckets import TierState, Verdict
+from authserver.request_state import state_of
 
 
 def _name(policy: str, state: TierState, several: bool) -> str:
@@ -46,14 +47,11 @@ def retry_after_seconds(seconds: float) -> int:
     return max(math.ceil(seconds - 1e-9), 1)
 
 
-#: Where a request's budgets leave what its response should say about them (request budgets
-#: and client quotas are charged in different places on the way to one response).
-NOTED = "authserver.ratelimit_fields"
-
-
 def note(environ: dict, policy: str, verdict: Verdict) -> None:
-    environ.setdefault(NOTED, []).append((policy, verdict))
+    """What a charged budget tells the response (request budgets and client quotas are charged
+    in different places on the way to one response)."""
+    state_of(environ).budgets.append((policy, verdict))
 
 
 def noted(environ: dict) -> list[tuple[str, Verdict]]:
-    return environ.get(NOTED, [])
+    return state_of(environ).budgets

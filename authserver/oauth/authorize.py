@@ -30,8 +30,9 @@ from authserver.oauth import paths
 from authserver.oauth.authorization_request import validated_grant
 from authserver.oauth.consent import describe_scopes, remember_consent
 from authserver.oauth.interaction import Asked, Step, next_step
-from authserver.oauth.par import PUSHED_PARAMS, consume, find_pushed
+from authserver.oauth.par import consume, find_pushed
 from authserver.oauth.server import oauth_server
+from authserver.request_state import request_state
 from authserver.runtime import current_runtime, current_settings
 from authserver.web.browser import clear_session_cookie, current_session
 from authserver.web.forms import ConsentForm, SignOutForm
@@ -105,8 +106,8 @@ def authorize() -> Response:
         return refusal
     if pushed is not None:
         # RFC 9126 §4: the pushed parameters are the request; the URL only points at them.
-        request.environ[PUSHED_PARAMS] = MultiDict(pushed.params)
-    args = request.environ[PUSHED_PARAMS] if pushed is not None else request.args
+        request_state().pushed_params = MultiDict(pushed.params)
+    args = request_state().pushed_params if pushed is not None else request.args
     server = oauth_server(current_app)
     session = current_session()
     user = session.user if session is not None else None
@@ -196,6 +197,6 @@ def end_session() -> Response:
     db.session.commit()
     if response is None:
         response = make_response(render_template("logged_out.html"))
-    if request.environ.get("authserver.clear_session_cookie"):
+    if request_state().clear_session_cookie:
         clear_session_cookie(response)
     return response

@@ -17,7 +17,6 @@ import json
 
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
-from flask import g
 from sqlalchemy import select, update
 
 from authserver import clock
@@ -36,6 +35,7 @@ from authserver.oauth.resources import (
     requested,
 )
 from authserver.oauth.tokens import remember_revoked
+from authserver.request_state import request_state
 from authserver.runtime import current_settings
 from authserver.security import generate_secret, hash_secret
 from authserver.single_use import Standing, commit_now
@@ -175,7 +175,7 @@ class AuthorizationCodeFlow(grants.AuthorizationCodeGrant):
 
 def remember_authentication(auth_time: dt.datetime, amr: list[str]) -> None:
     """How the user signed in, for the access token this request issues (RFC 9068 §2.2.1)."""
-    g.authentication = (int(auth_time.timestamp()), list(amr))
+    request_state().authentication = (int(auth_time.timestamp()), list(amr))
 
 
 def _revoke_what_a_code_issued(row: AuthorizationCode) -> None:

@@ -24,17 +24,16 @@ from sqlalchemy import delete, insert
 
 from authserver import clock
 from authserver.config import Settings
-from authserver.current_request import current_request
 from authserver.dpop_proof import MAX_AGE_SECONDS, InvalidProof, Proof, check_proof
 from authserver.models import DpopProof
 from authserver.redis_link import RedisUnavailable
+from authserver.request_state import request_state
 from authserver.runtime import runtime_of
 from authserver.security import hash_secret
 from authserver.single_use import insert_apart
 
 HEADER = "DPoP"
 NONCE_HEADER = "DPoP-Nonce"
-DPOP_JKT = "authserver.dpop_jkt"
 _NONCE_WINDOW_SECONDS = 300
 
 
@@ -128,4 +127,4 @@ def check_request(
 
 def bound_key() -> str | None:
     """The thumbprint of this token request's DPoP key, if it sent a proof."""
-    return current_request().environ.get(DPOP_JKT)
+    return request_state().dpop_jkt

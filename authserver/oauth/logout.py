@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from flask import request
-
 from authserver.accounts.sessions import end_session
+from authserver.request_state import request_state
 from authserver.web.browser import current_session
 
 
@@ -12,4 +11,4 @@ def end_browser_session(end_session_request) -> None:  # noqa: ANN001
     session = current_session()
     if session is not None:
         end_session(session)
-    request.environ["authserver.clear_session_cookie"] = True
+    request_state().clear_session_cookie = True

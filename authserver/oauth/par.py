@@ -26,8 +26,6 @@ from authserver.single_use import claim
 
 REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
 EXPIRES_IN_SECONDS = 60
-#: Where the authorization endpoint leaves a pushed request's parameters for this request.
-PUSHED_PARAMS = "authserver.pushed_params"
 
 
 class _Payload(OAuth2Payload):

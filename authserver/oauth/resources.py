@@ -11,9 +11,7 @@ from __future__ import annotations
 from authlib.oauth2.rfc6749 import OAuth2Error
 
 from authserver.config import ResourcePolicy, Settings, is_resource_uri
-from authserver.current_request import current_request
-
-_GRANTED = "authserver.resources"
+from authserver.request_state import request_state
 
 
 class InvalidTargetError(OAuth2Error):
@@ -43,11 +41,11 @@ def check_resources(resources: list[str], client, allowed: list[str] | None = No
 
 def grant_resources(resources: list[str] | None) -> None:
     """The resources of the token this request issues (read by the token generator)."""
-    current_request().environ[_GRANTED] = resources or None
+    request_state().granted_resources = resources or None
 
 
 def granted_resources() -> list[str] | None:
-    return current_request().environ.get(_GRANTED)
+    return request_state().granted_resources
 
 
 def policy_for(settings: Settings, resources: list[str] | None) -> ResourcePolicy:

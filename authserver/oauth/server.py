@@ -31,7 +31,7 @@ from authserver.oauth.oidc import (
     IDToken,
     UserInfoView,
 )
-from authserver.oauth.par import PUSHED_PARAMS, PushedOAuth2Request
+from authserver.oauth.par import PushedOAuth2Request
 from authserver.oauth.quotas import charge_quota
 from authserver.oauth.refresh_tokens import Lineage, store_refresh_token
 from authserver.oauth.remote_jwks import RemoteJwks
@@ -39,6 +39,7 @@ from authserver.oauth.resources import granted_resources
 from authserver.oauth.revocation import Revocation
 from authserver.oauth.token_exchange import ApiKeyExchange
 from authserver.oauth.tokens import AccessTokenGenerator
+from authserver.request_state import state_of
 from authserver.runtime import Runtime
 
 _EXTENSION = "authserver.oauth"
@@ -51,7 +52,7 @@ class AuthorizationServer(FlaskAuthorizationServer):
         # otherwise read through dozens of times per request.
         request = request if request is not None else flask_request._get_current_object()
         # A pushed authorization request (RFC 9126): its stored parameters are the request.
-        pushed = request.environ.get(PUSHED_PARAMS)
+        pushed = state_of(request.environ).pushed_params
         if pushed is not None:
             return PushedOAuth2Request(request, pushed)
         return _OAuth2Request(request)

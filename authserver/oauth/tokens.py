@@ -12,7 +12,7 @@ import datetime as dt
 import secrets
 
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
-from flask import current_app, g
+from flask import current_app
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from sqlalchemy import bindparam, delete, select
@@ -30,6 +30,7 @@ from authserver.oauth.dpop import InvalidDPoPProofError, bound_key
 from authserver.oauth.refresh_tokens import new_refresh_token
 from authserver.oauth.resources import granted_resources, policy_for
 from authserver.rbac.service import grantable_scope
+from authserver.request_state import request_state
 from authserver.revocation_cache import note_revoked
 from authserver.runtime import current_runtime
 from authserver.single_use import add_once
@@ -108,7 +109,8 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         jkt = bound_key()
         if jkt is not None:
             claims["cnf"] = {"jkt": jkt}  # RFC 9449 §6.1
-        authentication = g.get("authentication") if user is not None else None
+        state = request_state()
+        authentication = state.authentication if user is not None else None
         if authentication is not None:
             # RFC 9068 §2.2.1: how the user authenticated, for resource servers that care.
             claims["auth_time"], claims["amr"] = authentication
@@ -116,7 +118,7 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         alg = policy_for(self.settings, granted_resources()).alg or self.alg
         kid, key = self.keyring.signer(alg)
         token = sign_jwt(ACCESS_TOKEN_TYP, alg, kid, key, claims)
-        g.issued_jti = claims["jti"]
+        state.issued_jti = claims["jti"]
         tokens_signed.labels(alg, kid).inc()
         return token
 
@@ -133,7 +135,7 @@ def _audit_issuance(grant_type: str, client, user, scope: str) -> None:  # noqa:
         grant_type=grant_type,
         subject=user.get_user_id() if user is not None else client.get_client_id(),
         scope=scope,
-        jti=g.get("issued_jti"),
+        jti=request_state().issued_jti,
         ip=client_address(),
         request_id=current_request_id(),
     )

@@ -16,10 +16,11 @@ from authserver.oauth.documents import (
     jwks_document,
     metadata_document,
 )
-from authserver.oauth.dpop import DPOP_JKT, check_request, with_nonce
+from authserver.oauth.dpop import check_request, with_nonce
 from authserver.oauth.guards import check_form_request
 from authserver.oauth.par import push_request
 from authserver.oauth.server import oauth_server
+from authserver.request_state import state_of
 from authserver.runtime import current_runtime, current_settings
 
 bp = Blueprint("oauth", __name__)
@@ -47,7 +48,7 @@ def answer_token(request: Request) -> Response:
         except OAuth2Error as error:
             return with_nonce(server.handle_error_response(request, error), settings)
         if proof is not None:
-            request.environ[DPOP_JKT] = proof.jkt
+            state_of(request.environ).dpop_jkt = proof.jkt
         response = server.create_token_response(request)
         # What an issued token leaves behind (the code claimed, the refresh token stored or
         # rotated) is committed with its success; a failed request writes nothing but what

@@ -16,18 +16,17 @@ from authserver.config import ConfigError, Settings
 from authserver.keys.kek import KekError
 from authserver.keys.pepper import PepperMissing
 from authserver.models import UserSession
+from authserver.request_state import NOT_LOOKED_UP, request_state
 from authserver.runtime import current_settings, runtime_of
-
-_MISSING = object()
 
 
 def current_session() -> UserSession | None:
     """The live session of this request's cookie (looked up once per request)."""
-    found = request.environ.get("authserver.session", _MISSING)
-    if found is _MISSING:
-        found = find_session(request.cookies.get(session_cookie_name(current_settings())))
-        request.environ["authserver.session"] = found
-    return found
+    state = request_state()
+    if state.browser_session is NOT_LOOKED_UP:
+        cookie = request.cookies.get(session_cookie_name(current_settings()))
+        state.browser_session = find_session(cookie)
+    return state.browser_session
 
 
 def cookie_name(settings: Settings, name: str) -> str:
