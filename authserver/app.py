@@ -22,7 +22,7 @@ from authserver.extensions import db, migrate
 from authserver.keys.kek import Envelope, kek_source_for
 from authserver.keys.keyring import KeyRing
 from authserver.keys.pepper import load_pepper
-from authserver.logging_setup import configure_logging, register_access_log
+from authserver.logging_setup import configure_logging
 from authserver.outbound import Outbound
 from authserver.private_files import create_private_file, make_private_dir
 from authserver.redis_link import RedisLink
@@ -56,8 +56,9 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     from authserver.admin.blueprint import bp as admin_bp
     from authserver.api.v1 import bp as api_v1_bp
     from authserver.audit.background import install_background_audit
+    from authserver.front_door import FrontDoor
     from authserver.headers import register_security_headers
-    from authserver.metrics import initialise_series, register_request_metrics
+    from authserver.metrics import initialise_series
     from authserver.oauth.authorize import bp as authorize_bp
     from authserver.oauth.backchannel import install_backchannel
     from authserver.oauth.device_pages import bp as device_bp
@@ -103,9 +104,8 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     register_security_headers(app)
     register_request_id(app)
-    register_request_metrics(app)
-    if settings.access_log:
-        register_access_log(app)
+    # Counted, timed, logged and given the headers every response has: as in front of Flask.
+    FrontDoor(settings).install(app)
     limits = install_rate_limits(app, settings)
     initialise_series(GRANT_TYPES, tuple(limits.budgets))
     install_protocol_endpoints(app, limits)

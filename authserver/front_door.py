@@ -1,10 +1,11 @@
-"""What an answer given in front of Flask adds, as Flask's hooks would have.
+"""The last step of every answer, through whichever door it leaves: the headers every response
+carries (``nosniff``, HSTS over https, the request id), the request metrics and the access line.
 
 JWKS and discovery (``authserver.oauth.published``) and the token, introspection and revocation
-endpoints (``authserver.oauth.direct``) are answered by WSGI middleware without Flask's request
-machinery. Their responses still carry the request id, ``nosniff`` (and HSTS over https), are
-counted and timed in the metrics, and get their access line, exactly as ``request_id``,
-``headers``, ``metrics`` and ``logging_setup`` do for every other response.
+endpoints (``authserver.oauth.direct``) are answered by WSGI middleware in front of Flask and
+call ``FrontDoor.respond``; every other response passes Flask's ``after_request`` hook that
+``FrontDoor.install`` registers. Both end in the same two methods, so the doors cannot drift
+apart. (Pages add their own headers on top: ``authserver.headers``.)
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 
+from flask import Flask, Response, request
+from werkzeug.datastructures import Headers
+
 from authserver.config import Settings
 from authserver.logging_setup import write_access_line
 from authserver.metrics import observe_request
 from authserver.request_id import HEADER as REQUEST_ID_HEADER
-from authserver.request_id import request_id_for
+from authserver.request_id import current_request_id, request_elapsed, request_id_for
 
 _REQUEST_ID_ENVIRON = "HTTP_" + REQUEST_ID_HEADER.upper().replace("-", "_")
 
@@ -34,18 +38,42 @@ class FrontDoor:
     def request_id(environ: dict) -> str:
         return request_id_for(environ.get(_REQUEST_ID_ENVIRON, ""))
 
+    def add_headers(self, headers: Headers, request_id: str | None) -> None:
+        for name, value in self.fixed_headers:
+            headers.setdefault(name, value)
+        if request_id is not None:
+            headers[REQUEST_ID_HEADER] = request_id
+
+    def count_and_log(
+        self, endpoint: str, method: str, path: str, status: int, elapsed: float | None,
+        client: str | None, request_id: str | None,
+    ) -> None:  # fmt: skip
+        observe_request(endpoint, method, status, elapsed)
+        if self.access_log:
+            write_access_line(method, path, status, elapsed * 1000 if elapsed is not None else None,
+                              client, request_id or "-")  # fmt: skip
+
     def respond(
         self, environ: dict, start_response: Callable, endpoint: str, status: str,
-        headers: list[tuple[str, str]], started: float, request_id: str,
+        headers: Headers | list[tuple[str, str]], started: float, request_id: str,
     ) -> None:  # fmt: skip
-        """Start the response with the shared headers; count, time and log it."""
-        names = {name.lower() for name, _ in headers}
-        extra = [(name, value) for name, value in self.fixed_headers if name.lower() not in names]
-        start_response(status, [*headers, *extra, (REQUEST_ID_HEADER, request_id)])
-        code = int(status[:3])
-        method = environ.get("REQUEST_METHOD", "")
-        elapsed = time.perf_counter() - started
-        observe_request(endpoint, method, code, elapsed)
-        if self.access_log:
-            write_access_line(method, environ.get("PATH_INFO", ""), code, elapsed * 1000,
-                              environ.get("REMOTE_ADDR"), request_id)  # fmt: skip
+        """Start an answer given in front of Flask; count, time and log it."""
+        headers = headers if isinstance(headers, Headers) else Headers(headers)
+        self.add_headers(headers, request_id)
+        start_response(status, headers.to_wsgi_list())
+        self.count_and_log(endpoint, environ.get("REQUEST_METHOD", ""),
+                           environ.get("PATH_INFO", ""), int(status[:3]),
+                           time.perf_counter() - started, environ.get("REMOTE_ADDR"),
+                           request_id)  # fmt: skip
+
+    def install(self, app: Flask) -> None:
+        """The same last step for every response Flask gives."""
+
+        @app.after_request
+        def finish(response: Response) -> Response:
+            request_id = current_request_id()
+            self.add_headers(response.headers, request_id)
+            self.count_and_log(request.endpoint or "unmatched", request.method, request.path,
+                               response.status_code, request_elapsed(), request.remote_addr,
+                               request_id)  # fmt: skip
+            return response

@@ -1,5 +1,6 @@
 """Security headers on every response, in one place.
 
+What every response carries (``nosniff``, HSTS) is added by ``front_door``, for both doors.
 Pages get a Content-Security-Policy with no inline script or style (they load theirs from
 ``authserver/static``), may not be framed (clickjacking of the login and consent pages), send no
 Referer (an authorization URL carries state and PKCE challenges), and are not cached. HSTS when the
@@ -10,8 +11,6 @@ client's origin) sets its own header, which is kept.
 from __future__ import annotations
 
 from flask import Flask, Response, request
-
-from authserver.runtime import runtime_of
 
 # No form-action here: browsers apply it to the redirects that follow a form (sign-in, consent),
 # and those end at the client's redirect URI, on another origin.
@@ -27,14 +26,9 @@ def page_policy(form_action: str) -> str:
 
 
 def register_security_headers(app: Flask) -> None:
-    hsts = runtime_of(app).settings.issuer.startswith("https://")
-
     @app.after_request
     def secure(response: Response) -> Response:
         headers = response.headers
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        if hsts:
-            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         if request.endpoint == "authorize.userinfo":
             headers["Cache-Control"] = "no-store"  # personal data: never in a shared cache
         if response.mimetype == "text/html":

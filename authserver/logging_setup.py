@@ -15,9 +15,8 @@ import logging
 import sys
 
 import structlog
-from flask import Flask, Response, request
 
-from authserver.request_id import current_request_id, request_elapsed
+from authserver.request_id import current_request_id
 
 _QUIET_LIBRARIES = ("authlib", "sqlalchemy.engine", "urllib3")
 _configured = False
@@ -134,19 +133,3 @@ def write_access_line(
     record.duration_ms = round(duration_ms, 2) if duration_ms is not None else None
     record.client = client
     access_log.handle(record)
-
-
-def register_access_log(app: Flask) -> None:
-    @app.after_request
-    def write(response: Response) -> Response:
-        elapsed = request_elapsed()
-        duration = elapsed * 1000 if elapsed is not None else None
-        write_access_line(
-            request.method,
-            request.path,
-            response.status_code,
-            duration,
-            request.remote_addr,
-            current_request_id() or "-",
-        )
-        return response

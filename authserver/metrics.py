@@ -23,10 +23,6 @@ import functools
 import threading
 from typing import Any
 
-from flask import Flask, Response, request
-
-from authserver.request_id import request_elapsed
-
 
 class _Family:
     """A prometheus_client ``Counter``, ``Histogram`` or ``Gauge``, built at its first use."""
@@ -153,16 +149,6 @@ def require_multiprocess_values(folder: str | None) -> None:
             "PROMETHEUS_MULTIPROC_DIR was set after prometheus_client was imported: this "
             "process's counters would be invisible to /metrics (start it with `authserver serve`)"
         )
-
-
-def register_request_metrics(app: Flask) -> None:
-    """Count and time every request by endpoint (a bounded label: the route, not the path)."""
-
-    @app.after_request
-    def observe(response: Response) -> Response:
-        observe_request(request.endpoint or "unmatched", request.method, response.status_code,
-                        request_elapsed())  # fmt: skip
-        return response
 
 
 def observe_request(endpoint: str, method: str, status: int, seconds: float | None) -> None:

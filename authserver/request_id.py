@@ -8,7 +8,7 @@ import re
 import secrets
 import time
 
-from flask import Flask, Response, g, request
+from flask import Flask, g, request
 
 from authserver.current_request import current_request
 
@@ -36,9 +36,3 @@ def register_request_id(app: Flask) -> None:
     def assign() -> None:
         g.request_id = request_id_for(request.headers.get(HEADER, ""))
         g.request_started = time.perf_counter()  # one clock for the metrics and the access line
-
-    @app.after_request
-    def echo(response: Response) -> Response:
-        if "request_id" in g:
-            response.headers[HEADER] = g.request_id
-        return response

@@ -252,7 +252,7 @@ def _granian_server(listener: socket.socket, config: dict):  # noqa: ANN202
             header_read_timeout=int(config["header_read_timeout_seconds"] * 1000),
             keep_alive=True,
         ),
-        # The access log is the app's own JSON line (logging_setup.register_access_log).
+        # The access log is the app's own JSON line (front_door.FrontDoor, for both doors).
         log_access=False,
         log_dictconfig=granian_log_config(),
         respawn_failed_workers=True,

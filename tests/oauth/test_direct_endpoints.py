@@ -54,6 +54,27 @@ def test_answers_carry_the_request_id_and_headers_and_are_counted_and_logged(
     assert [(r.method, r.status, r.request_id) for r in lines] == [("POST", 200, "proxy-id-5678")]
 
 
+def test_an_answer_through_flask_ends_in_the_same_last_step(http, caplog):
+    """front_door.FrontDoor finishes both doors: a Flask view's answer has the same shared
+    headers, request id, count and access line as one given in front of Flask."""
+
+    def counted() -> float:
+        text = http.get("/metrics").get_data(as_text=True)
+        return metric(text, "authserver_http_requests_total", endpoint="health.healthz",
+                      method="GET", status="200") or 0.0  # fmt: skip
+
+    before = counted()
+    caplog.clear()
+    with caplog.at_level("INFO", logger="authserver.access"):
+        response = http.get("/healthz?probe=1", headers={"X-Request-Id": "proxy-id-9abc"})
+    assert response.status_code == 200
+    assert response.headers["X-Request-Id"] == "proxy-id-9abc"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert counted() - before == 1
+    lines = [r for r in caplog.records if r.name == "authserver.access" and r.path == "/healthz"]
+    assert [(r.method, r.status, r.request_id) for r in lines] == [("GET", 200, "proxy-id-9abc")]
+
+
 def test_a_revocation_is_audited_with_the_callers_address_and_request_id(
     http, make_client, get_token
 ):
