@@ -168,7 +168,9 @@ def test_published_documents_carry_the_usual_headers_and_revalidate(http, path):
     assert http.get(path, headers={"If-None-Match": '"other"'}).status_code == 200
     head = http.head(path)
     assert head.status_code == 200 and head.data == b"" and head.headers["ETag"] == etag
-    assert http.post(path).status_code == 405  # other methods: Flask, as before
+    refused = http.post(path)  # RFC 9110 §15.5.6: 405 names the methods there are
+    assert refused.status_code == 405 and refused.headers["Allow"] == "GET, HEAD"
+    assert refused.get_json()["error"] and refused.headers["X-Content-Type-Options"] == "nosniff"
 
 
 def test_published_documents_are_counted_and_logged(http, caplog):

@@ -14,6 +14,7 @@ import json
 import pytest
 from sqlalchemy import select
 
+from authserver import clock
 from authserver.cli import cli
 from authserver.extensions import db
 from authserver.models import AuditEvent
@@ -211,6 +212,7 @@ def test_a_bad_rate_is_a_configuration_error():
 
 
 def test_failed_passkey_answers_and_options_are_limited_per_ip(tmp_path):
+    clock.freeze()  # the refill times below are exact: no wall clock may pass
     app = make_app(
         tmp_path, rate_limit_sign_in_ip="3/15minutes", rate_limit_passkey_options_ip="4/minute"
     )
@@ -243,6 +245,7 @@ def test_failed_passkey_answers_and_options_are_limited_per_ip(tmp_path):
 
 
 def test_device_authorization_per_ip_for_public_clients_and_per_client(tmp_path):
+    clock.freeze()  # the refill times below are exact: no wall clock may pass
     app = make_app(
         tmp_path,
         rate_limit_device_authorization_ip="2/minute",
@@ -320,6 +323,7 @@ def test_failed_credentials_at_the_admin_api_answer_a_problem_when_over_budget(t
 
 
 def test_a_clients_quotas_are_token_buckets_with_ratelimit_fields(strict):
+    clock.freeze()  # the refill times below are exact: no wall clock may pass
     http = strict.test_client()
     cid, secret = _client(strict, "metered", "--token-quota", "2/minute",
                           "--introspection-quota", "1/minute")  # fmt: skip

@@ -5,15 +5,15 @@ each request paid about as much for the machinery around the view (the request c
 routing, the session interface, hook dispatch, the response's WSGI iteration) as for the OAuth
 work itself (bench/README.md). Here a POST to one of them is answered inside an app context only
 (the database session, ``g``, ``current_app``), with Flask's own ``Request`` object for the
-environ (the same form parsing and size limits), the same answer functions as the Flask views
-(``oauth.views``), the same failure budgets (``web.ratelimit``) and the same headers, metrics and
-access line (``front_door``). Code on this path reads the request through
-``authserver.current_request``, never ``flask.request``.
+environ (the same form parsing and size limits), the answer functions of ``oauth.views`` (these
+paths have no Flask view: this is their one route), the same failure budgets
+(``web.ratelimit``) and the same headers, metrics and access line (``front_door``). Code on this
+path reads the request through ``authserver.current_request``, never ``flask.request``.
 
-Other methods and paths go to Flask. An exception while answering (a body over the size limit,
-the database unreachable, a bug) is answered in the OAuth error format exactly as Flask's error
-handlers answer it for these endpoints (``web.errors.json_error_for``): 413, 503 with
-Retry-After, 500.
+Other methods get 405 here; other paths go to Flask. An exception while answering (a body over
+the size limit, the database unreachable, a bug) is answered in the OAuth error format exactly as
+Flask's error handlers answer it for these endpoints (``web.errors.json_error_for``): 413, 503
+with Retry-After, 500.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from flask import Flask
+from werkzeug.exceptions import MethodNotAllowed
 
 from authserver.current_request import answering_directly
 from authserver.front_door import FrontDoor, WSGIApp
@@ -49,13 +50,15 @@ class ProtocolEndpoints:
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         endpoint = _ROUTES.get(environ.get("PATH_INFO", ""))
-        if endpoint is None or environ.get("REQUEST_METHOD") != "POST":
+        if endpoint is None:
             return self.inner(environ, start_response)
         started = time.perf_counter()
         request_id = self.door.request_id(environ)
         request = self.app.request_class(environ)
         with answering_directly(self.app, request, request_id, started):
             try:
+                if request.method != "POST":
+                    raise MethodNotAllowed(valid_methods=["POST"])
                 response = self.limits.budgets[endpoint].answer(
                     request, lambda: DIRECT_ANSWERS[endpoint](request)
                 )

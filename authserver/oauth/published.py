@@ -6,9 +6,10 @@ paid for the request context, routing, the session interface and half a dozen ho
 0.25 ms, more than building the response; here a GET is a dictionary lookup, the cached bytes
 and the same headers, access line and metrics the hooks would have written (bench/README.md).
 
-Anything else (other methods, other paths) goes to Flask, and so does a JWKS request while the
-key ring cannot reload (database unreachable): Flask's own view then answers 503 in the usual way.
-The headers, metrics and access line are the ones every response gets (``front_door``).
+These paths have no Flask view: other methods get 405 here, and a JWKS request while the key ring
+cannot reload (database unreachable) gets the 503 every JSON endpoint gives then
+(``web.errors.json_error_for``). Other paths go to Flask. The headers, metrics and access line
+are the ones every response gets (``front_door``).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 
-from flask import Flask
+from flask import Flask, Response
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import MethodNotAllowed
 
 from authserver.front_door import FrontDoor, WSGIApp
 from authserver.metrics import jwks_requests
@@ -29,6 +31,7 @@ from authserver.oauth.documents import (
     metadata_document,
 )
 from authserver.runtime import runtime_of
+from authserver.web.errors import json_error_for
 
 
 class PublishedDocuments:
@@ -47,15 +50,18 @@ class PublishedDocuments:
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         route = self.routes.get(environ.get("PATH_INFO", ""))
-        method = environ.get("REQUEST_METHOD")
-        if route is None or method not in ("GET", "HEAD"):
+        if route is None:
             return self.inner(environ, start_response)
         started = time.perf_counter()
         endpoint, document = route
+        method = environ.get("REQUEST_METHOD", "")
+        if method not in ("GET", "HEAD"):
+            return self._error(environ, start_response, endpoint, started,
+                               MethodNotAllowed(valid_methods=["GET", "HEAD"]))  # fmt: skip
         try:
             body, etag, headers = document()
-        except SQLAlchemyError:
-            return self.inner(environ, start_response)
+        except SQLAlchemyError as error:
+            return self._error(environ, start_response, endpoint, started, error)
         quoted = f'"{etag}"'
         headers = [*headers, ("ETag", quoted)]
         if _matches(environ.get("HTTP_IF_NONE_MATCH"), quoted):
@@ -66,6 +72,16 @@ class PublishedDocuments:
         self.door.respond(environ, start_response, endpoint, status, headers, started,
                           self.door.request_id(environ))  # fmt: skip
         return [body] if method == "GET" else []
+
+    def _error(self, environ: dict, start_response: Callable, endpoint: str, started: float,
+               error: Exception) -> Iterable[bytes]:  # fmt: skip
+        with self.app.app_context():  # jsonify; a session to roll back
+            response: Response = json_error_for(error, environ.get("REQUEST_METHOD", ""),
+                                                environ.get("PATH_INFO", ""))  # fmt: skip
+        body = response.get_data() if environ.get("REQUEST_METHOD") != "HEAD" else b""
+        self.door.respond(environ, start_response, endpoint, response.status, response.headers,
+                          started, self.door.request_id(environ))  # fmt: skip
+        return [body]
 
     def _jwks(self) -> tuple[bytes, str, list]:
         jwks_requests.inc()

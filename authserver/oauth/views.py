@@ -1,4 +1,5 @@
-"""HTTP face of the protocol: token, introspection, revocation, JWKS and discovery."""
+"""HTTP face of the protocol: token, introspection, revocation, PAR and device authorization.
+JWKS and discovery are answered in front of Flask only (``oauth.published``)."""
 
 from __future__ import annotations
 
@@ -8,20 +9,13 @@ from authlib.oauth2.rfc6749 import OAuth2Error
 from flask import Blueprint, Request, Response, current_app, request
 
 from authserver.extensions import commit_if_used, db
-from authserver.metrics import jwks_requests
 from authserver.oauth import paths
-from authserver.oauth.documents import (
-    JWKS_MEDIA_TYPE,
-    METADATA_MEDIA_TYPE,
-    jwks_document,
-    metadata_document,
-)
 from authserver.oauth.dpop import check_request, with_nonce
 from authserver.oauth.guards import check_form_request
 from authserver.oauth.par import push_request
 from authserver.oauth.server import oauth_server
 from authserver.request_state import state_of
-from authserver.runtime import current_runtime, current_settings
+from authserver.runtime import current_settings
 
 bp = Blueprint("oauth", __name__)
 
@@ -77,27 +71,12 @@ def answer_revocation(request: Request) -> Response:
     return response
 
 
-#: Endpoint name → its answer, for the direct path.
+#: Endpoint name → its answer: their one route is the direct door (``oauth.direct``).
 DIRECT_ANSWERS: dict[str, Callable[[Request], Response]] = {
     "oauth.token": answer_token,
     "oauth.introspect": answer_introspection,
     "oauth.revoke": answer_revocation,
 }
-
-
-@bp.post(paths.TOKEN)
-def token() -> Response:
-    return answer_token(request._get_current_object())
-
-
-@bp.post(paths.INTROSPECTION)
-def introspect() -> Response:
-    return answer_introspection(request._get_current_object())
-
-
-@bp.post(paths.REVOCATION)
-def revoke() -> Response:
-    return answer_revocation(request._get_current_object())
 
 
 @bp.post(paths.PUSHED_AUTHORIZATION)
@@ -108,25 +87,3 @@ def pushed_authorization() -> Response:
 @bp.post(paths.DEVICE_AUTHORIZATION)
 def device_authorization() -> Response:
     return _guarded(request, lambda server: server.create_endpoint_response("device_authorization"))
-
-
-@bp.get(paths.JWKS)
-def jwks() -> Response:
-    # Normally answered in front of Flask (authserver.oauth.published); this view answers when that
-    # path gives way (the database is unreachable: the error handlers then answer 503).
-    jwks_requests.inc()
-    body, etag, max_age = jwks_document(current_runtime().keyring)
-    response = Response(body, mimetype=JWKS_MEDIA_TYPE)
-    response.set_etag(etag)
-    response.cache_control.public = True
-    response.cache_control.max_age = max_age
-    return response.make_conditional(request)
-
-
-@bp.get(paths.AS_METADATA)
-@bp.get(paths.OPENID_CONFIGURATION)
-def metadata() -> Response:
-    body, etag = metadata_document(current_settings())
-    response = Response(body, mimetype=METADATA_MEDIA_TYPE)
-    response.set_etag(etag)
-    return response.make_conditional(request)

@@ -113,3 +113,11 @@ def test_a_chunked_body_without_a_length_is_read(http, make_client):
     )  # fmt: skip
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.get_json()["token_type"] == "Bearer"
+
+
+@pytest.mark.parametrize("path", ["/oauth/token", "/oauth/introspect", "/oauth/revoke"])
+def test_other_methods_get_405_naming_post(http, path):
+    """Their one route is the door in front of Flask: it answers every method."""
+    for answer in (http.get(path), http.put(path, data={"grant_type": "client_credentials"})):
+        assert answer.status_code == 405 and answer.headers["Allow"] == "POST"
+        assert answer.get_json()["error"] and answer.headers["X-Content-Type-Options"] == "nosniff"
