@@ -24,7 +24,7 @@ import json
 import random
 import secrets
 
-from flask import current_app, has_app_context
+from blinker import Namespace
 from sqlalchemy import and_, delete, event, func, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -44,7 +44,9 @@ from authserver.single_use import claim
 
 _SUBSCRIPTIONS = "authserver.webhooks.subscriptions"
 _ENQUEUED = "authserver.webhooks.enqueued"
-WORKER_EXTENSION = "authserver.webhooks"
+#: Sent after a commit that queued deliveries: this process's workers send them at once (other
+#: processes find them by polling). A signal, so that the outbox knows nothing of its worker.
+deliveries_queued = Namespace().signal("webhook-deliveries-queued")
 
 RETRY_FACTOR = 4
 RETRY_CAP_SECONDS = 12 * 3600
@@ -129,10 +131,8 @@ def _forget_cache(session: Session, transaction) -> None:  # noqa: ANN001
 @event.listens_for(Session, "after_commit")
 def _wake_worker(session: Session) -> None:
     """This process's worker sends what was just committed at once (others find it by polling)."""
-    if session.info.pop(_ENQUEUED, None) and has_app_context():
-        worker = current_app.extensions.get(WORKER_EXTENSION)
-        if worker is not None:
-            worker.wake()
+    if session.info.pop(_ENQUEUED, None):
+        deliveries_queued.send(session)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -42,6 +42,7 @@ LEASE_MARGIN_SECONDS = 30
 #: A receiver's answer is read up to this size and discarded (never stored or logged).
 MAX_ANSWER_BYTES = 64 * 1024
 PRUNE_EVERY_SECONDS = 600
+_EXTENSION = "authserver.webhooks"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +67,9 @@ class WebhookWorker:
             max_workers=BATCH, thread_name_prefix="authserver-webhook-send"
         )
         self._last_prune = 0.0
+        # Woken after any commit in this process that queued deliveries (weakly held: a worker
+        # that is gone stops listening).
+        outbox.deliveries_queued.connect(self._queued)
 
     # --- the thread ----------------------------------------------------------------------------
 
@@ -78,6 +82,9 @@ class WebhookWorker:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def _queued(self, sender: object, **_: object) -> None:
+        self.wake()
 
     def stop(self, timeout: float | None = None) -> None:
         """Finish the attempts in flight (their outcome is written), then stop."""
@@ -220,9 +227,9 @@ def install_webhooks(app: Flask) -> WebhookWorker:
     """The process's worker (woken after each commit that queued a delivery); ``start`` runs
     its thread (``authserver serve``'s workers do; tests call ``run_once``)."""
     worker = WebhookWorker(app)
-    app.extensions[outbox.WORKER_EXTENSION] = worker
+    app.extensions[_EXTENSION] = worker
     return worker
 
 
 def webhook_worker(app: Flask) -> WebhookWorker:
-    return app.extensions[outbox.WORKER_EXTENSION]
+    return app.extensions[_EXTENSION]

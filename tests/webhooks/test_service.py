@@ -27,6 +27,7 @@ from authserver.webhooks.service import (
     NewWebhook,
     create_webhook,
     delete_webhook,
+    find_webhook,
     get_webhook,
     rotate_secret,
     send_test,
@@ -56,6 +57,22 @@ def test_a_failed_sign_in_arrives_signed_with_the_audit_record(http, worker, rec
     (row,) = deliveries()
     assert row.message_id == got.message_id and row.state == "delivered"
     assert row.last_status == 200 and row.last_latency_seconds > 0 and row.attempts == 1
+
+
+def test_a_commit_that_queues_a_delivery_wakes_the_worker_and_a_rollback_does_not(
+    http, worker, receiver, subscribe
+):
+    _, webhook_id = subscribe(receiver.url, "account:sign-in:failed")
+    worker._wake.clear()
+    failed_sign_in(http, "mallory@example.com")  # its own request: queued and committed
+    assert worker._wake.is_set()
+    worker._wake.clear()
+    send_test(find_webhook(webhook_id), caller=OPERATOR)
+    db.session.rollback()
+    assert not worker._wake.is_set()
+    send_test(find_webhook(webhook_id), caller=OPERATOR)
+    db.session.commit()
+    assert worker._wake.is_set()
 
 
 def test_the_secret_is_sealed_under_the_kek_and_survives_kek_rotation(
