@@ -49,7 +49,18 @@ def _state(pid: int) -> bytes:
         return b"zombie"
 
 
-def port_is_free(port: int) -> bool:
+def port_is_free(port: int, seconds: float = 30) -> bool:
+    """Whether the port can be listened on again, within ``seconds``: the last holder's exit
+    and the kernel's closing of its socket take a moment on a loaded machine."""
+    deadline = time.monotonic() + seconds
+    while not _bindable(port):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
