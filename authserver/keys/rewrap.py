@@ -37,29 +37,28 @@ def rotate_kek(settings: Settings, *, actor: str) -> tuple[str, int]:
     return envelope.current_kek_id, count
 
 
+#: Every column sealed under the KEK: (table, the attribute that holds the ciphertext). Each
+#: row names its KEK (``kek_id``) and binds its ciphertext to ``associated_data``.
+SEALED = (
+    (SigningKey, "private_key_ciphertext"),
+    (ServerSecret, "ciphertext"),
+    (TotpCredential, "secret_ciphertext"),
+    (WebhookSecret, "ciphertext"),
+)
+
+
 def rewrap_all(envelope: Envelope) -> int:
     """Re-wrap rows not yet under the current KEK; returns how many. The caller commits."""
     count = 0
     target = envelope.current_kek_id
-    for key in db.session.scalars(select(SigningKey).where(SigningKey.kek_id.is_not(None))):
-        if key.kek_id != target and key.private_key_ciphertext is not None:
-            plain = envelope.decrypt(key.kek_id, key.private_key_ciphertext, key.associated_data)
-            key.kek_id, key.private_key_ciphertext = envelope.encrypt(plain, key.associated_data)
-            count += 1
-    for secret in db.session.scalars(select(ServerSecret)):
-        if secret.kek_id != target:
-            plain = envelope.decrypt(secret.kek_id, secret.ciphertext, secret.associated_data)
-            secret.kek_id, secret.ciphertext = envelope.encrypt(plain, secret.associated_data)
-            count += 1
-    for row in db.session.scalars(select(TotpCredential)):
-        if row.kek_id != target:
-            plain = envelope.decrypt(row.kek_id, row.secret_ciphertext, row.associated_data)
-            row.kek_id, row.secret_ciphertext = envelope.encrypt(plain, row.associated_data)
-            count += 1
-    for row in db.session.scalars(select(WebhookSecret)):
-        if row.kek_id != target:
-            plain = envelope.decrypt(row.kek_id, row.ciphertext, row.associated_data)
-            row.kek_id, row.ciphertext = envelope.encrypt(plain, row.associated_data)
+    for model, column in SEALED:
+        for row in db.session.scalars(select(model).where(model.kek_id.is_not(None))):
+            ciphertext = getattr(row, column)
+            if row.kek_id == target or ciphertext is None:
+                continue  # under the newest KEK already, or nothing sealed (a public key only)
+            plain = envelope.decrypt(row.kek_id, ciphertext, row.associated_data)
+            row.kek_id, sealed = envelope.encrypt(plain, row.associated_data)
+            setattr(row, column, sealed)
             count += 1
     db.session.flush()
     return count

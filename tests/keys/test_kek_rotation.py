@@ -84,3 +84,14 @@ def test_env_kek_rotation_with_the_previous_kek(tmp_path):
 def test_kek_generate_prints_a_valid_kek(runner):
     result = runner("kek", "generate")
     assert len(base64.b64decode(result.stdout.strip())) == 32
+
+
+def test_every_table_that_names_a_kek_is_rewrapped():
+    """A new sealed column must be added to keys.rewrap.SEALED, or KEK rotation would leave it
+    under a KEK the operator is about to drop."""
+    from authserver.extensions import db
+    from authserver.keys.rewrap import SEALED
+
+    sealed = {model.__table__.name for model, _ in SEALED}
+    naming_a_kek = {t.name for t in db.metadata.sorted_tables if "kek_id" in t.columns}
+    assert naming_a_kek == sealed
