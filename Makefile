@@ -3,19 +3,28 @@
 # Chromium and promtool from Debian) and runs the linters and the whole suite.
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+SUM    := $(shell cksum pyproject.toml | cut -d' ' -f1)
+# What serving needs (make run), and that plus the test and dev extras (make test).
+SERVE_STAMP := $(VENV)/.serve-installed-$(SUM)
+STAMP       := $(VENV)/.installed-$(SUM)
 
-.PHONY: run test install system-deps lint security bench bench-smoke soak clean
+.PHONY: run test install serve-install system-deps lint security bench bench-smoke soak clean
 
-$(STAMP): pyproject.toml
+$(SERVE_STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	rm -f $(VENV)/.serve-installed-* && touch $@
+
+$(STAMP): $(SERVE_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
 	rm -f $(VENV)/.installed-* && touch $@
 
+serve-install: $(SERVE_STAMP)
+
 install: $(STAMP)
 
-run: install
+run: serve-install
 	$(BIN)/authserver init --demo
 	$(BIN)/authserver serve
 

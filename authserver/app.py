@@ -17,7 +17,7 @@ from authserver.budgets.host import HostCounters, ProcessCounters
 from authserver.budgets.store import Counters
 from authserver.checks import check_settings
 from authserver.clients.cache import ClientCache
-from authserver.config import MIGRATIONS_DIR, PROJECT_ROOT, Settings, load_settings
+from authserver.config import INSTANCE_DIR, MIGRATIONS_DIR, TEMPLATES_DIR, Settings, load_settings
 from authserver.extensions import db, migrate
 from authserver.keys.kek import Envelope, kek_source_for
 from authserver.keys.keyring import KeyRing
@@ -34,12 +34,12 @@ log = logging.getLogger(__name__)
 def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     settings = load_settings(overrides=config_overrides)
     check_settings(settings)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
 
     app = Flask(
         "authserver",
-        template_folder=str(PROJECT_ROOT / "templates"),
-        instance_path=str(PROJECT_ROOT / "instance"),
+        template_folder=str(TEMPLATES_DIR),
+        instance_path=str(INSTANCE_DIR),
     )
     app.config.update(
         SQLALCHEMY_DATABASE_URI=settings.database_url,

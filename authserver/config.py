@@ -13,6 +13,7 @@ import functools
 import hashlib
 import os
 import re
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,19 @@ from authserver.durations import parse_duration
 from authserver.hostnames import parse_allow_list
 from authserver.rates import parse_rates
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+PACKAGE_DIR = Path(__file__).resolve().parent
+# A git checkout (an editable install runs from it) or an installed release (the wheel).
+CHECKOUT = PACKAGE_DIR.parent if (PACKAGE_DIR.parent / "pyproject.toml").is_file() else None
+# A release carries its templates and migrations inside the package; a checkout at its top.
+TEMPLATES_DIR = PACKAGE_DIR / "templates" if CHECKOUT is None else CHECKOUT / "templates"
+MIGRATIONS_DIR = PACKAGE_DIR / "migrations" if CHECKOUT is None else CHECKOUT / "migrations"
+# Where the defaults keep their files (the SQLite database, the development KEK, metrics):
+# instance/ in a checkout; for an installed release Flask's convention for installed
+# applications, <prefix>/var/authserver-instance (every one of them is a setting).
+INSTANCE_DIR = (
+    Path(sys.prefix) / "var" / "authserver-instance" if CHECKOUT is None else CHECKOUT / "instance"
+)
+KEYS_DIR = INSTANCE_DIR / "keys" if CHECKOUT is None else CHECKOUT / "keys"
 SIGNING_ALGORITHMS = ("ES256", "RS256", "Ed25519")
 
 
@@ -37,9 +49,9 @@ class Settings:
     # Public base URL; the `iss` of every token. Passkeys need a host name, not an IP address.
     issuer: str = "http://localhost:5000"
     # SQLAlchemy URL. Default: SQLite file under instance/. PostgreSQL: postgresql+psycopg://...
-    database_url: str = f"sqlite:///{PROJECT_ROOT / 'instance' / 'authserver.db'}"
+    database_url: str = f"sqlite:///{INSTANCE_DIR / 'authserver.db'}"
     # Folder of the development key-encryption key file (`kek`).
-    keys_dir: str = str(PROJECT_ROOT / "keys")
+    keys_dir: str = str(KEYS_DIR)
     # Base64 of 32 bytes; overrides the file. Required in production.
     kek: str | None = None
     # Older KEKs (comma-separated base64) that still decrypt while `kek rotate` re-wraps.
@@ -150,7 +162,7 @@ class Settings:
     apikey_expiry_warning_seconds: int = 14 * 86400
     # Folder of the metrics shared by the server's worker processes: each `serve` instance
     # works in its own subfolder (serve-<pid>), new at start; dead instances' are removed.
-    metrics_dir: str = str(PROJECT_ROOT / "instance" / "metrics")
+    metrics_dir: str = str(INSTANCE_DIR / "metrics")
     # `serve`'s connection handling (bench/slow_clients.py measured these): connections one
     # worker holds open at once, idle ones included (more wait in the listen backlog); the time
     # a client has to send a request's head, which is also how long a keep-alive connection may
@@ -172,6 +184,9 @@ class Settings:
     flask_debug: bool = False
     # Python logging level of the server (authlib's own debug logs stay off: they print tokens).
     log_level: str = "INFO"
+    # json (one object per line, for a log collector), console (for a person), or auto: the
+    # console format when stderr is a terminal, JSON otherwise.
+    log_format: str = "auto"
     # Requests the server sends (clients' jwks_uri, back-channel logout, webhooks) go only to
     # public addresses over https; this allow-list (CIDRs and host names, comma- or
     # space-separated) admits internal ones, e.g. "10.20.0.0/16 jwks.corp.internal".
@@ -221,7 +236,7 @@ class Settings:
         if sqlite_file is not None:
             return sqlite_file.with_name(sqlite_file.name + ".budgets")
         name = hashlib.sha256(self.database_url.encode()).hexdigest()[:16]
-        return PROJECT_ROOT / "instance" / f"budgets-{name}"
+        return INSTANCE_DIR / f"budgets-{name}"
 
     @property
     def sqlite_file(self) -> Path | None:
@@ -323,6 +338,7 @@ _ENV_VARS: dict[str, tuple[str, Any]] = {
     "AUTHSERVER_HEADER_READ_TIMEOUT": ("header_read_timeout_seconds", parse_duration),
     "AUTHSERVER_LISTEN_BACKLOG": ("listen_backlog", int),
     "AUTHSERVER_LOG_LEVEL": ("log_level", str),
+    "AUTHSERVER_LOG_FORMAT": ("log_format", str),
     "AUTHSERVER_ACCESS_LOG": ("access_log", parse_bool),
     "AUTHSERVER_USAGE_FLUSH_INTERVAL": ("usage_flush_seconds", parse_duration),
     "AUTHSERVER_AUDIT_TOKEN_ISSUANCE": ("audit_token_issuance", parse_bool),
@@ -454,6 +470,8 @@ def validate(settings: Settings) -> None:
         fail("apikey_default_ttl_seconds", "must be positive and at most the maximum")
     if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         fail("log_level", "must be DEBUG, INFO, WARNING or ERROR")
+    if settings.log_format not in ("auto", "json", "console"):
+        fail("log_format", "must be auto, json or console")
     settings.resource_policy_map  # noqa: B018 - raises ConfigError on a bad value
     if not settings.database_url.startswith(("sqlite:", "postgresql")):
         fail("database_url", "must be a sqlite:// or postgresql+psycopg:// URL")

@@ -1,5 +1,7 @@
-"""Logging: one JSON object per line on stderr (structlog over the standard library), each with
-its time, level, logger and the request id; libraries that would print secrets are held back.
+"""Logging on stderr (structlog over the standard library), each line with its time, level,
+logger and the request id: one JSON object per line for a log collector, or structlog's console
+renderer for a person at a terminal (``AUTHSERVER_LOG_FORMAT``: auto picks the console format
+when stderr is a terminal). Libraries that would print secrets are held back.
 
 Authlib logs issued tokens and client ids at DEBUG (``log.debug("Issue token %r ...")``), and
 SQLAlchemy's engine logs statements with their parameters at INFO; so these loggers never go
@@ -29,23 +31,59 @@ def _add_request_id(logger, method: str, event_dict: dict) -> dict:  # noqa: ANN
     return event_dict
 
 
-def json_formatter() -> logging.Formatter:
-    """The formatter of every handler, ours and Granian's (``serve`` hands it to Granian)."""
-    shared = [
+LOG_FORMATS = ("auto", "json", "console")
+
+
+def resolved_format(setting: str) -> str:
+    """``json`` or ``console``: auto is the console format at a terminal, JSON otherwise."""
+    if setting != "auto":
+        return setting
+    return "console" if sys.stderr.isatty() else "json"
+
+
+def _shared_processors() -> list:
+    return [
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.stdlib.ExtraAdder(),
         _add_request_id,
     ]
+
+
+def json_formatter() -> logging.Formatter:
+    """The formatter of every handler, ours and Granian's (``serve`` hands it to Granian)."""
     return structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared,
+        foreign_pre_chain=_shared_processors(),
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
             structlog.processors.JSONRenderer(sort_keys=True),
         ],
     )
+
+
+def _drop_absent_request_id(logger, method: str, event_dict: dict) -> dict:  # noqa: ANN001
+    # Outside a request JSON lines keep the key ("-") for a collector; a person needs no "-".
+    if event_dict.get("request_id") == "-":
+        del event_dict["request_id"]
+    return event_dict
+
+
+def console_formatter() -> logging.Formatter:
+    """The same events for a person: time, level, event, then the other keys (coloured only
+    when stderr is a terminal, so a redirected file holds no escape codes)."""
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=_shared_processors(),
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            _drop_absent_request_id,
+            structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty(), sort_keys=True),
+        ],
+    )
+
+
+_FORMATTERS = {"json": json_formatter, "console": console_formatter}
 
 
 class AccessLineFormatter(logging.Formatter):
@@ -71,15 +109,25 @@ class AccessLineFormatter(logging.Formatter):
         )
 
 
-def granian_log_config() -> dict:
-    """Granian's own lines (start, workers, stop) as JSON too, on stderr."""
+class ConsoleAccessLineFormatter(logging.Formatter):
+    """The access line for a person: time, request line, status, duration, request id."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        when = dt.datetime.fromtimestamp(record.created, dt.UTC).strftime("%H:%M:%S")
+        took = "" if record.duration_ms is None else f" {record.duration_ms}ms"
+        return f"{when} {record.getMessage()}{took} {record.client or '-'} [{record.request_id}]"
+
+
+def granian_log_config(log_format: str = "json") -> dict:
+    """Granian's own lines (start, workers, stop) in the server's format, on stderr."""
+    factory = f"authserver.logging_setup.{resolved_format(log_format)}_formatter"
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"json": {"()": "authserver.logging_setup.json_formatter"}},
+        "formatters": {"ours": {"()": factory}},
         "handlers": {
             "console": {
-                "formatter": "json",
+                "formatter": "ours",
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stderr",
             },  # fmt: skip
@@ -91,13 +139,14 @@ def granian_log_config() -> dict:
     }
 
 
-def configure_logging(level: str) -> None:
+def configure_logging(level: str, log_format: str = "json") -> None:
     global _configured
     root = logging.getLogger()
     numeric = getattr(logging, level.upper())
+    chosen = resolved_format(log_format)
     if not _configured:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(json_formatter())
+        handler.setFormatter(_FORMATTERS[chosen]())
         root.addHandler(handler)
         _configured = True
     root.setLevel(numeric)
@@ -108,7 +157,9 @@ def configure_logging(level: str) -> None:
     access_log.setLevel(logging.INFO)
     if not access_log.handlers:
         access_handler = logging.StreamHandler(sys.stderr)
-        access_handler.setFormatter(AccessLineFormatter())
+        access_handler.setFormatter(
+            AccessLineFormatter() if chosen == "json" else ConsoleAccessLineFormatter()
+        )
         access_log.addHandler(access_handler)
         access_log.propagate = False
 

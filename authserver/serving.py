@@ -254,7 +254,7 @@ def _granian_server(listener: socket.socket, config: dict):  # noqa: ANN202
         ),
         # The access log is the app's own JSON line (front_door.FrontDoor, for both doors).
         log_access=False,
-        log_dictconfig=granian_log_config(),
+        log_dictconfig=granian_log_config(config["log_format"]),
         respawn_failed_workers=True,
         **tls,
     )

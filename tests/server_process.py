@@ -24,7 +24,8 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self, tmp_path: Path, **env: str) -> None:
+    def __init__(self, tmp_path: Path, *, authserver: str = AUTHSERVER, **env: str) -> None:
+        self.authserver = authserver
         self.port = free_port()
         self.issuer = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp_path / "server.log"
@@ -48,9 +49,22 @@ class ServerProcess:
             **env,
         }
 
+    @classmethod
+    def installed(cls, tmp_path: Path, authserver: str) -> ServerProcess:
+        """An installed release with its own defaults: nothing of this checkout's environment
+        (no AUTHSERVER_* setting, no PYTHONPATH), only the issuer, since its port is free."""
+        server = cls(tmp_path, authserver=authserver)
+        server.env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "LANG": "C.UTF-8",
+            "AUTHSERVER_ISSUER": server.issuer,
+        }
+        return server
+
     def cli(self, *args: str, input: str | None = None) -> str:
         done = subprocess.run(
-            [AUTHSERVER, *args],
+            [self.authserver, *args],
             env=self.env,
             input=input,
             capture_output=True,
@@ -64,8 +78,9 @@ class ServerProcess:
     @contextlib.contextmanager
     def running(self, workers: int = 2, *args: str) -> Iterator[ServerProcess]:
         with self.log_path.open("w") as log:
+            command = [self.authserver, "serve", "--port", str(self.port)]
             proc = subprocess.Popen(
-                [AUTHSERVER, "serve", "--port", str(self.port), "--workers", str(workers), *args],
+                [*command, "--workers", str(workers), *args],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

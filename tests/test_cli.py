@@ -241,3 +241,62 @@ def test_a_database_that_cannot_be_reached_is_told_apart_from_one_not_initialise
     assert "cannot be reached" in unreachable.stderr and "s3cret-pw" not in unreachable.stderr
     empty = run(f"sqlite:///{tmp_path / 'empty.db'}")
     assert empty.returncode == 2 and "run `authserver init`" in empty.stderr
+
+
+def test_set_password_replaces_the_password_and_ends_every_session(app, runner):
+    from authserver.accounts.service import authenticate, find_user
+    from authserver.accounts.sessions import find_session, start_session
+    from authserver.models import AuditEvent
+
+    runner("users", "create", "kim@example.com", "--password-stdin", input="old password 1234\n")
+    user = find_user("kim@example.com")
+    cookie, _ = start_session(current_runtime().settings, user, amr=["pwd"], ip="", user_agent="")
+    db.session.commit()
+
+    short = runner("users", "set-password", "kim@example.com", "--password-stdin", input="x\n")
+    assert short.exit_code == 1 and "12 characters" in short.output
+    db.session.expire_all()
+    assert authenticate("kim@example.com", "old password 1234") is not None
+    assert find_session(cookie) is not None  # a refused password changes nothing
+
+    done = runner("users", "set-password", "kim@example.com", "--password-stdin",
+                  input="new password 5678\n")  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert "1 session(s) ended" in done.output and "new password" not in done.output
+    db.session.expire_all()
+    assert authenticate("kim@example.com", "new password 5678") is not None
+    assert authenticate("kim@example.com", "old password 1234") is None
+    assert find_session(cookie) is None
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.event == "account:password:set"))
+    assert event is not None and "new password" not in json.dumps(event.data)
+
+    generated = runner("users", "set-password", "kim@example.com")
+    password = generated.output.split("password: ")[1].split()[0]
+    db.session.expire_all()
+    assert authenticate("kim@example.com", password) is not None
+    missing = runner("users", "set-password", "nobody@example.com", "--password-stdin", input="x\n")
+    assert missing.exit_code == 1 and "no user nobody@example.com" in missing.output
+
+
+def test_a_disabled_user_is_enabled_again_and_shown(runner):
+    runner("users", "create", "lee@example.com", "--role", "auditor")
+    assert runner("users", "disable", "lee@example.com").exit_code == 0
+    shown = json.loads(runner("users", "show", "lee@example.com", "--json").stdout)
+    assert shown["active"] is False and shown["roles"] == ["auditor"]
+    assert shown["totp"] is False and shown["passkeys"] == []
+    assert runner("users", "enable", "lee@example.com").exit_code == 0
+    assert json.loads(runner("users", "show", "lee@example.com", "--json").stdout)["active"]
+    assert "active: True" in runner("users", "show", "lee@example.com").output
+
+
+def test_the_demo_banner_says_where_to_sign_in_and_sets_the_secrets_apart(app, runner):
+    first = runner("init", "--demo").output
+    issuer = current_runtime().settings.issuer
+    assert f"Sign in at {issuer}/admin" in first
+    assert "admin@example.com" in first and "authenticator app" in first
+    lines = first.splitlines()
+    rules = [i for i, line in enumerate(lines) if set(line) == {"─"}]
+    secret_lines = [i for i, line in enumerate(lines) if "password:" in line or "secret:" in line]
+    assert len(rules) == 2 and all(rules[0] < i < rules[1] for i in secret_lines)
+    again = runner("init", "--demo").output
+    assert f"Sign in at {issuer}/admin" in again and "was shown once, when it was made" in again

@@ -168,12 +168,12 @@ def test_production_refuses_debug_mode():
 def test_where_the_hosts_budgets_are_counted():
     from pathlib import Path
 
-    from authserver.config import PROJECT_ROOT
+    from authserver.config import INSTANCE_DIR
 
     sqlite = load_settings({"AUTHSERVER_DATABASE_URL": "sqlite:////srv/auth/auth.db"})
     assert sqlite.rate_limit_path == Path("/srv/auth/auth.db.budgets")
     pg = load_settings({"AUTHSERVER_DATABASE_URL": "postgresql+psycopg://u@db/auth"})
-    assert pg.rate_limit_path.parent == PROJECT_ROOT / "instance"
+    assert pg.rate_limit_path.parent == INSTANCE_DIR
     assert pg.rate_limit_path.name.startswith("budgets-") and "auth" not in pg.rate_limit_path.name
     chosen = load_settings({"AUTHSERVER_RATE_LIMIT_FILE": "/run/authserver/budgets"})
     assert chosen.rate_limit_path == Path("/run/authserver/budgets")

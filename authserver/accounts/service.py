@@ -109,6 +109,21 @@ def disable_user(user: User, *, caller: Caller) -> int:
     return revoked
 
 
+def set_password(user: User, password: str, *, caller: Caller) -> int:
+    """A new password (the policy applies), chosen by an operator or an administrator who may
+    act on the user. Every session of the user ends, as after a reset in Keycloak: whoever
+    knew the old password is signed out. Returns how many sessions ended."""
+    from authserver.accounts.sessions import end_all_sessions
+
+    require_can_act_on(caller, user, action="setting the password of")
+    check_policy(password)
+    user.password_hash = hash_password(password)
+    ended = end_all_sessions(user)
+    record(Tag.PASSWORD_SET, actor=caller.actor, user=user.email, sessions_ended=ended)
+    db.session.flush()
+    return ended
+
+
 def authenticate(email: str, password: str) -> User | None:
     """The user if the password is right. An unknown email costs the same argon2 work as a
     wrong password, and the answer is the same; a hash with old parameters is upgraded."""

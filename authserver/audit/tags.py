@@ -25,6 +25,7 @@ class Tag(enum.StrEnum):
     CLIENT_SECRET_ROTATED = "client:secret:rotated"  # noqa: S105 - an event name
     USER_CREATED = "account:user:created"
     USER_UPDATED = "account:user:updated"
+    PASSWORD_SET = "account:password:set"  # noqa: S105 - an event name
     ROLE_CREATED = "rbac:role:created"
     ROLE_UPDATED = "rbac:role:updated"
     ROLE_DELETED = "rbac:role:deleted"

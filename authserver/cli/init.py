@@ -57,6 +57,8 @@ def current_runtime_migrations() -> str:
 
 
 def _ensure_demo_accounts() -> None:
+    """The demo admin and client; the banner says where to go and shows new secrets once."""
+    settings = current_runtime().settings
     if find_role(DEMO_ROLE) is None:
         create_role(
             DEMO_ROLE, DEMO_CLIENT_SCOPE.split(), "The demo client's API scopes", caller=OPERATOR
@@ -67,21 +69,19 @@ def _ensure_demo_accounts() -> None:
         update_role(admin, add=DEMO_CLIENT_SCOPE.split(), remove=[], description=None,
                     caller=OPERATOR)  # fmt: skip
         db.session.commit()
-    if find_user(DEMO_ADMIN_EMAIL) is None:
+    admin = find_user(DEMO_ADMIN_EMAIL)
+    password = None
+    if admin is None:
         password = generate_secret()
-        create_user(
+        admin = create_user(
             DEMO_ADMIN_EMAIL, password, display_name="Demo admin", roles=("admin",), caller=OPERATOR
         )
         db.session.commit()
-        click.echo("demo admin user (shown once, not stored anywhere in the clear):")
-        click.echo(f"  email:    {DEMO_ADMIN_EMAIL}")
-        click.echo(f"  password: {password}")
-    else:
-        click.echo(f"demo admin user {DEMO_ADMIN_EMAIL} exists (its password was shown once)")
     client = find_client_by_name(DEMO_CLIENT_NAME)
+    secret = None
     if client is None:
         client, secret = create_client(
-            current_runtime().settings,
+            settings,
             NewClient(
                 name=DEMO_CLIENT_NAME,
                 scope=DEMO_CLIENT_SCOPE,
@@ -90,9 +90,24 @@ def _ensure_demo_accounts() -> None:
             caller=OPERATOR,
         )
         db.session.commit()
-        click.echo("demo confidential client (shown once, not stored anywhere in the clear):")
-        click.echo(f"  client_id:     {client.client_id}")
-        click.echo(f"  client_secret: {secret}")
-        click.echo(f"  scope:         {DEMO_CLIENT_SCOPE}")
-    else:
-        click.echo(f"demo client {client.client_id} exists (its secret was shown once)")
+    click.echo(_demo_banner(settings.url("/admin"), admin.requires_mfa, password,
+                            client.client_id, secret))  # fmt: skip
+
+
+def _demo_banner(
+    admin_url: str, asks_second_factor: bool, password: str | None, client_id: str,
+    secret: str | None,
+) -> str:  # fmt: skip
+    rule = "─" * 72
+    once = "(shown once, not stored anywhere in the clear)"
+    lines = [rule, f"  Sign in at {admin_url}", f"    email:    {DEMO_ADMIN_EMAIL}"]
+    forgotten = "    Its password was shown once, when it was made (`users set-password`)"
+    lines.append(f"    password: {password}   {once}" if password else forgotten)
+    if asks_second_factor:
+        lines.append("  The admin role asks for a second factor: have an authenticator app ready.")
+    lines += ["", "  Demo confidential client (client_credentials):",
+              f"    client_id:     {client_id}"]  # fmt: skip
+    lost = "    Its secret was shown once, when it was made (`clients rotate-secret`)"
+    lines.append(f"    client_secret: {secret}   {once}" if secret else lost)
+    lines += [f"    scope:         {DEMO_CLIENT_SCOPE}", rule]
+    return "\n".join(lines)

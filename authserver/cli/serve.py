@@ -108,6 +108,7 @@ def serve_command(
     except ServeError as e:
         raise click.ClickException(str(e)) from None
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder.path)
+    _announce(settings, f"{'https' if certfile else 'http'}://{host}:{port}", workers)
     run(
         listener,
         folder,
@@ -121,5 +122,20 @@ def serve_command(
             "header_read_timeout_seconds": header_read_timeout,
             "certfile": str(certfile) if certfile else None,
             "keyfile": str(keyfile) if keyfile else None,
+            "log_format": settings.log_format,
         },
     )
+
+
+def _announce(settings, listening: str, workers: int) -> None:  # noqa: ANN001
+    """Where to go, in the log's format (a collector reading JSON lines gets one more)."""
+    import logging
+
+    from authserver.logging_setup import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
+    logging.getLogger("authserver.serve").info(
+        "serving %s with %d worker(s); the admin UI is at %s",
+        listening, workers, settings.url("/admin"),
+        extra={"listening": listening, "issuer": settings.issuer},
+    )  # fmt: skip

@@ -1,4 +1,4 @@
-"""``authserver users``: create and list users."""
+"""``authserver users``: create, show, list, set a password, disable and enable users."""
 
 from __future__ import annotations
 
@@ -7,11 +7,19 @@ import sys
 import click
 from flask.cli import AppGroup
 
-from authserver.accounts.service import create_user, disable_user, find_user, list_users
+from authserver.accounts.service import (
+    create_user,
+    disable_user,
+    find_user,
+    list_users,
+    set_password,
+    update_user,
+)
 from authserver.cli.output import emit, fail, iso, split_multi, transaction
 from authserver.errors import NotFound
 from authserver.extensions import db
-from authserver.mfa.service import reset_mfa
+from authserver.mfa.service import factors_of, reset_mfa
+from authserver.models import User
 from authserver.rbac.containment import OPERATOR
 from authserver.security import generate_secret
 
@@ -49,21 +57,29 @@ def create(
     emit(value, as_json, text)
 
 
+def _described(user: User) -> dict:
+    return {
+        "id": user.id,
+        "email": user.email,
+        "display_name": user.display_name,
+        "roles": sorted(r.name for r in user.roles),
+        "active": user.is_active,
+        "created_at": iso(user.created_at),
+    }
+
+
+def _the_user(email: str) -> User:
+    user = find_user(email)
+    if user is None:
+        fail(NotFound(f"no user {email}"))
+    return user
+
+
 @group.command("list")
 @click.option("--json", "as_json", is_flag=True)
 def list_command(as_json: bool) -> None:
-    users = list_users()
-    value = [
-        {
-            "id": u.id,
-            "email": u.email,
-            "display_name": u.display_name,
-            "roles": sorted(r.name for r in u.roles),
-            "active": u.is_active,
-            "created_at": iso(u.created_at),
-        }
-        for u in users
-    ]
+    """List users (email and roles; --json for everything shown by `show`)."""
+    value = [_described(u) for u in list_users()]
     emit(
         value,
         as_json,
@@ -71,16 +87,62 @@ def list_command(as_json: bool) -> None:
     )
 
 
+@group.command("show")
+@click.argument("email")
+@click.option("--json", "as_json", is_flag=True)
+def show_command(email: str, as_json: bool) -> None:
+    """One user: email, display name, roles, whether active, second factors."""
+    user = _the_user(email)
+    factors = factors_of(user)
+    value = {
+        **_described(user),
+        "totp": factors.has_totp,
+        "passkeys": [p.name for p in factors.passkeys],
+        "recovery_codes_left": factors.recovery_codes_left,
+    }
+    text = "\n".join(
+        f"{key}: {' '.join(v) if isinstance(v, list) else v}" for key, v in value.items()
+    )
+    emit(value, as_json, text)
+
+
+@group.command("set-password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def set_password_command(email: str, password_stdin: bool) -> None:
+    """Set a user's password (a random one, printed once, without --password-stdin); every
+    session of the user ends."""
+    user = _the_user(email)
+    generated = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = generated = generate_secret()
+    with transaction():
+        ended = set_password(user, password, caller=OPERATOR)
+    click.echo(f"password of {user.email} set; {ended} session(s) ended")
+    if generated:
+        click.echo(f"password: {generated}\n(shown once)")
+
+
 @group.command("disable")
 @click.argument("email")
 def disable_command(email: str) -> None:
-    """Disable a user; its API keys are revoked."""
-    user = find_user(email)
-    if user is None:
-        fail(NotFound(f"no user {email}"))
-    revoked = disable_user(user, caller=OPERATOR)
-    db.session.commit()
+    """Disable a user; its sessions end and its API keys are revoked."""
+    user = _the_user(email)
+    with transaction():
+        revoked = disable_user(user, caller=OPERATOR)
     click.echo(f"disabled {user.email}; {revoked} API key(s) revoked")
+
+
+@group.command("enable")
+@click.argument("email")
+def enable_command(email: str) -> None:
+    """Enable a disabled user again (revoked API keys stay revoked)."""
+    user = _the_user(email)
+    with transaction():
+        update_user(user, is_active=True, caller=OPERATOR)
+    click.echo(f"enabled {user.email}")
 
 
 @group.command("reset-mfa")
@@ -88,9 +150,7 @@ def disable_command(email: str) -> None:
 def reset_mfa_command(email: str) -> None:
     """Remove a user's second factors and recovery codes (a user who lost them); their sessions
     end, and they enrol again at the next sign-in if a role requires it."""
-    user = find_user(email)
-    if user is None:
-        fail(NotFound(f"no user {email}"))
+    user = _the_user(email)
     reset_mfa(user, caller=OPERATOR)
     db.session.commit()
     click.echo(f"second factors of {user.email} removed; sessions ended")
