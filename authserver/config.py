@@ -135,9 +135,12 @@ class Settings:
     rate_limit_par: str = "600/minute"
     rate_limit_par_ip: str = "30/minute"
     rate_limit_passkey_options_ip: str = "30/minute"
-    # Where budgets are counted: "host" (every worker of this host, through a shared file;
-    # "memory://" means the same) or a redis:// URL shared by every instance (also carrying
-    # revocation news and DPoP proof jtis); while Redis is unreachable, the host's budgets.
+    # The Redis every instance shares (redis:// or rediss://): budgets, revocation news and
+    # DPoP proof jtis; while it is unreachable, the host's budgets and database checks.
+    redis_address: str | None = None
+    # Where budgets are counted without Redis: "host" (every worker of this host, through a
+    # shared file; "memory://" means the same). A redis:// URL here is the older spelling of
+    # the Redis address above.
     rate_limit_storage: str = "host"
     # The host's shared counter file. None: beside the SQLite database (<db>.budgets), else
     # in instance/ named after the database URL.
@@ -221,11 +224,13 @@ class Settings:
 
     @property
     def uses_redis(self) -> bool:
-        return self.rate_limit_storage.startswith(("redis://", "rediss://"))
+        return self.redis_url is not None
 
     @property
     def redis_url(self) -> str | None:
-        return self.rate_limit_storage if self.uses_redis else None
+        if self.redis_address:
+            return self.redis_address
+        return self.rate_limit_storage if _is_redis(self.rate_limit_storage) else None
 
     @property
     def rate_limit_path(self) -> Path:
@@ -265,6 +270,10 @@ class Settings:
 
     def url(self, path: str) -> str:
         return self.issuer.rstrip("/") + path
+
+
+def _is_redis(url: str) -> bool:
+    return url.startswith(("redis://", "rediss://"))
 
 
 def parse_bool(text: str) -> bool:
@@ -312,6 +321,7 @@ _ENV_VARS: dict[str, tuple[str, Any]] = {
     "AUTHSERVER_RATE_LIMIT_SIGN_IN_ACCOUNT": ("rate_limit_sign_in_account", str),
     "AUTHSERVER_RATE_LIMIT_SIGN_IN_IP": ("rate_limit_sign_in_ip", str),
     "AUTHSERVER_RATE_LIMIT_STORAGE": ("rate_limit_storage", str),
+    "AUTHSERVER_REDIS_URL": ("redis_address", str),
     "AUTHSERVER_RATE_LIMIT_FILE": ("rate_limit_file", str),
     "AUTHSERVER_SIGN_IN_SLOWDOWN": ("sign_in_slowdown", str),
     "AUTHSERVER_SIGN_IN_SLOWDOWN_MAX": ("sign_in_slowdown_max_seconds", parse_duration),
@@ -457,8 +467,16 @@ def validate(settings: Settings) -> None:
             parse_rates(getattr(settings, field))
         except ValueError as e:
             fail(field, f"{e}; a rate such as 30/minute, 10/15minutes, 600/minute burst 100, off")
-    if not (settings.rate_limit_storage in ("host", "memory://") or settings.uses_redis):
+    if not (settings.rate_limit_storage in ("host", "memory://")
+            or _is_redis(settings.rate_limit_storage)):  # fmt: skip
         fail("rate_limit_storage", "host (this host's shared counters) or a redis:// URL")
+    if settings.redis_address is not None:
+        if not _is_redis(settings.redis_address):
+            fail("redis_address", "a redis:// or rediss:// URL")
+        if _is_redis(settings.rate_limit_storage) and (
+            settings.rate_limit_storage != settings.redis_address
+        ):
+            fail("redis_address", "names another Redis than AUTHSERVER_RATE_LIMIT_STORAGE; set one")
     if settings.kek is not None:
         decode_kek(settings.kek, name=_FIELD_TO_VAR["kek"])
     for older in (settings.kek_previous or "").split(","):

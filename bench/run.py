@@ -67,7 +67,7 @@ def main() -> None:
     ):
         server = Server(Path(tmp), database_url, workers=args.workers, threads=args.threads)
         if redis_url:
-            server.env["AUTHSERVER_RATE_LIMIT_STORAGE"] = redis_url
+            server.env["AUTHSERVER_REDIS_URL"] = redis_url
         seed = server.seed()
         config = f"granian {args.workers}w x {args.threads}t, {_DATABASE_LABELS[args.database]}"
         config += " + Redis" if redis_url else ""

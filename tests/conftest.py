@@ -55,7 +55,7 @@ def backend_overrides(tmp_path) -> dict:
         _databases[key] = _shared_services["database"]()
     return {
         "database_url": _databases[key],
-        "rate_limit_storage": _shared_services["redis"],
+        "redis_address": _shared_services["redis"],
         # The host's counters beside the test's other files (by default they would go into
         # instance/, named after the database).
         "rate_limit_file": str(tmp_path / "budgets"),

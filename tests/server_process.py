@@ -39,7 +39,6 @@ class ServerProcess:
             "AUTHSERVER_DATABASE_URL": backend.get(
                 "database_url", f"sqlite:///{tmp_path / 'auth.db'}"
             ),
-            "AUTHSERVER_RATE_LIMIT_STORAGE": backend.get("rate_limit_storage", "host"),
             # Every worker of this server counts budgets in one file (beside a SQLite database
             # by default; for PostgreSQL, with the test's files rather than in instance/).
             "AUTHSERVER_RATE_LIMIT_FILE": str(tmp_path / "budgets"),
@@ -48,6 +47,8 @@ class ServerProcess:
             "AUTHSERVER_ISSUER": self.issuer,
             **env,
         }
+        if "redis_address" in backend:  # the PostgreSQL pass's Redis
+            self.env.setdefault("AUTHSERVER_REDIS_URL", backend["redis_address"])
 
     @classmethod
     def installed(cls, tmp_path: Path, authserver: str) -> ServerProcess:

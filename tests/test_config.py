@@ -180,3 +180,17 @@ def test_where_the_hosts_budgets_are_counted():
     # memory:// (the old default) means the host's counters too; only Redis is shared further.
     assert not load_settings({"AUTHSERVER_RATE_LIMIT_STORAGE": "memory://"}).uses_redis
     assert load_settings({"AUTHSERVER_READYZ_REQUIRES_REDIS": "true"}).readyz_requires_redis
+
+
+def test_the_redis_address_has_its_own_setting_and_the_older_spelling_still_works():
+    new = load_settings({"AUTHSERVER_REDIS_URL": "redis://cache:6379/0"})
+    assert new.uses_redis and new.redis_url == "redis://cache:6379/0"
+    older = load_settings({"AUTHSERVER_RATE_LIMIT_STORAGE": "redis://cache:6379/0"})
+    assert older.redis_url == "redis://cache:6379/0"
+    both = {"AUTHSERVER_REDIS_URL": "redis://a/0", "AUTHSERVER_RATE_LIMIT_STORAGE": "redis://a/0"}
+    assert load_settings(both).redis_url == "redis://a/0"
+    with pytest.raises(ConfigError, match="^AUTHSERVER_REDIS_URL: names another Redis"):
+        load_settings({**both, "AUTHSERVER_RATE_LIMIT_STORAGE": "redis://b/0"})
+    with pytest.raises(ConfigError, match="^AUTHSERVER_REDIS_URL: a redis:// or rediss:// URL"):
+        load_settings({"AUTHSERVER_REDIS_URL": "http://cache:6379"})
+    assert load_settings({}).redis_url is None

@@ -39,7 +39,7 @@ def test_two_servers_share_tokens_budgets_keys_and_one_audit_chain(
         # Both behind one public name, as behind a load balancer: tokens name one issuer.
         "AUTHSERVER_ISSUER": "http://localhost:8000",
         "AUTHSERVER_DATABASE_URL": postgres_url(),
-        "AUTHSERVER_RATE_LIMIT_STORAGE": redis_url,
+        "AUTHSERVER_REDIS_URL": redis_url,
         "AUTHSERVER_RATE_LIMIT_CLIENT_AUTH": "3/minute",
         "AUTHSERVER_KEK": base64.b64encode(secrets.token_bytes(32)).decode(),
         "AUTHSERVER_KEYS_DIR": str(tmp_path / "keys"),

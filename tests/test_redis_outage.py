@@ -51,7 +51,7 @@ def test_a_redis_outage_is_no_outage(tmp_path, postgres_url):  # noqa: F811
         shared = {
             "AUTHSERVER_ISSUER": ISSUER,
             "AUTHSERVER_DATABASE_URL": postgres_url(),
-            "AUTHSERVER_RATE_LIMIT_STORAGE": redis_server.url,
+            "AUTHSERVER_REDIS_URL": redis_server.url,
             "AUTHSERVER_KEK": base64.b64encode(secrets.token_bytes(32)).decode(),
             "AUTHSERVER_KEYS_DIR": str(tmp_path / "keys"),
         }

@@ -12,6 +12,8 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from authserver.extensions import db
+from authserver.keys.kek import KekError
+from authserver.keys.pepper import PepperMissing
 from authserver.models import KeyState, SigningKey
 from authserver.runtime import current_runtime
 
@@ -38,6 +40,11 @@ def readyz():  # noqa: ANN201
         return jsonify(status="unavailable", database="unreachable"), 503
     if active is None:
         return jsonify(status="unavailable", database="ok", signing_key=f"no active {alg} key"), 503
+    try:
+        runtime.pepper()  # sealed under the KEK, like the signing keys
+    except (KekError, PepperMissing):
+        return jsonify(status="unavailable", database="ok",
+                       kek="cannot open the database's sealed secrets"), 503  # fmt: skip
     if runtime.redis is not None and not runtime.redis.ping():
         status = 503 if settings.readyz_requires_redis else 200
         return jsonify(status="degraded", database="ok", signing_key="ok",

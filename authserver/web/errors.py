@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from authserver.errors import AuthServerError
 from authserver.extensions import db
+from authserver.keys.kek import KekError
 from authserver.rbac.containment import NotPermitted, audit_refusal
 from authserver.web.problems import problem_for
 
@@ -78,8 +79,8 @@ def json_error_for(error: Exception, method: str, path: str) -> Response:
         # host that is not this machine, RFC 6749 §3.1, §3.2 require TLS): its own answer.
         description = error.get_error_description() or "The request is not valid."
         return _json_error(error.status_code or 400, error.error, description)
-    if isinstance(error, OperationalError):
-        _database_gone(error, method, path)
+    if isinstance(error, _DEPENDENCY_DOWN):
+        _dependency_down(error, method, path)
         response = _json_error(503, "temporarily_unavailable", _UNAVAILABLE)
         response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
         return response
@@ -90,13 +91,20 @@ def json_error_for(error: Exception, method: str, path: str) -> Response:
 _UNAVAILABLE = "The service is temporarily unavailable. Try again shortly."
 
 
-def _database_gone(error: DBAPIError, method: str, path: str) -> None:
-    """The database is unreachable (stopped, restarting, network): the pool reconnects by itself
-    once it is back; this request's session is rolled back."""
-    from authserver.extensions import db
+# What the server cannot work without and may get back without a restart: the database
+# (stopped, restarting, network), or KEKs that open what the database holds (a database
+# restored without its KEK, a KEK rotated away too early: AUTHSERVER_KEK_PREVIOUS).
+_DEPENDENCY_DOWN = (OperationalError, KekError)
 
-    cause = error.orig if error.orig is not None else error
-    log.error("database unavailable on %s %s: %s", method, path, type(cause).__name__)
+
+def _dependency_down(error: Exception, method: str, path: str) -> None:
+    """Logged and this request's session rolled back; the pool reconnects by itself."""
+    if isinstance(error, KekError):
+        log.error("cannot open a sealed secret on %s %s (%s): is AUTHSERVER_KEK the key this "
+                  "database was sealed with?", method, path, error)  # fmt: skip
+    else:
+        cause = error.orig if error.orig is not None else error
+        log.error("database unavailable on %s %s: %s", method, path, type(cause).__name__)
     try:
         db.session.rollback()
     except DBAPIError:
@@ -139,19 +147,21 @@ def register_error_handlers(app: Flask) -> None:
             return make_response(render_template("error.html", message=message), 400)
         return json_error_for(e, request.method, request.path)
 
-    @app.errorhandler(OperationalError)
-    def database_unavailable(e: DBAPIError) -> Response:
+    def dependency_down(e: Exception) -> Response:
         """503 with Retry-After in the endpoint's format."""
         if _is_admin_api():
-            _database_gone(e, request.method, request.path)
+            _dependency_down(e, request.method, request.path)
             response = _problem(503, _UNAVAILABLE)
         elif request.blueprint in _PAGE_BLUEPRINTS or request.endpoint in _PAGE_ENDPOINTS:
-            _database_gone(e, request.method, request.path)
+            _dependency_down(e, request.method, request.path)
             response = make_response(render_template("error.html", message=_UNAVAILABLE), 503)
         else:
             return json_error_for(e, request.method, request.path)
         response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
         return response
+
+    for dependency_error in _DEPENDENCY_DOWN:
+        app.register_error_handler(dependency_error, dependency_down)
 
     @app.errorhandler(Exception)
     def unexpected(e: Exception) -> Response:
