@@ -3,21 +3,23 @@
 # Chromium and promtool from Debian) and runs the linters and the whole suite.
 VENV   := .venv
 BIN    := $(VENV)/bin
-SUM    := $(shell cksum pyproject.toml | cut -d' ' -f1)
+SUM    := $(shell cat pyproject.toml packages/authserver-verify/pyproject.toml | cksum | cut -d' ' -f1)
+# The verifier is its own distribution in this repository; the server depends on it.
+VERIFY := ./packages/authserver-verify
 # What serving needs (make run), and that plus the test and dev extras (make test).
 SERVE_STAMP := $(VENV)/.serve-installed-$(SUM)
 STAMP       := $(VENV)/.installed-$(SUM)
 
 .PHONY: run test install serve-install system-deps lint security bench bench-smoke soak clean
 
-$(SERVE_STAMP): pyproject.toml
+$(SERVE_STAMP): pyproject.toml packages/authserver-verify/pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e $(VERIFY) -e .
 	rm -f $(VENV)/.serve-installed-* && touch $@
 
 $(STAMP): $(SERVE_STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	$(BIN)/python -m pip install --quiet -e $(VERIFY) -e '.[test,dev]'
 	rm -f $(VENV)/.installed-* && touch $@
 
 serve-install: $(SERVE_STAMP)

@@ -1,8 +1,8 @@
 """authserver: an OAuth 2.0 / OpenID Connect authorization server.
 
-Importing the package must stay cheap: downstream resource servers import
-``authserver.verify`` without Flask, SQLAlchemy or the app, so ``create_app`` is
-resolved lazily (PEP 562).
+Importing the package must stay cheap: every CLI call imports it, and most commands (``--help``,
+``kek generate``, ``serve``'s master) need no app, so ``create_app`` is resolved lazily
+(PEP 562). Resource servers use the verifier, ``authserver_verify``, a distribution of its own.
 """
 
 from __future__ import annotations

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from authserver import json_input
+from authserver_verify import json_input
+
 from authserver.durations import parse_duration
 from authserver.hostnames import parse_allow_list
 from authserver.rates import parse_rates

@@ -378,8 +378,8 @@ def _measure_introspection_pairs(
 
 
 def _measure_verify(server: Server, seed: dict[str, str], seconds: float, prefix: str) -> None:
-    """`authserver.verify.verify_access_token` with a warm JWKS cache, one thread."""
-    from authserver.verify import JWKSCache, verify_access_token
+    """`authserver_verify.verify_access_token` with a warm JWKS cache, one thread."""
+    from authserver_verify import JWKSCache, verify_access_token
 
     token = requests.post(
         server.base_url + "/oauth/token",
@@ -398,7 +398,7 @@ def _measure_verify(server: Server, seed: dict[str, str], seconds: float, prefix
             verify()
         count += 100
     record = {
-        "what": "authserver.verify.verify_access_token, warm JWKS cache, one thread",
+        "what": "authserver_verify.verify_access_token, warm JWKS cache, one thread",
         "alg": json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))["alg"],
         "verifications_per_second": round(count / elapsed),
         "jwks_fetches": jwks.fetches,

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import os
 
+from authserver_verify import JWKSCache, require_token
 from flask import Flask, g, jsonify
-
-from authserver.verify import JWKSCache, require_token
 
 ISSUER = os.environ.get("AUTHSERVER_ISSUER", "http://localhost:5000")
 AUDIENCE = os.environ.get("API_AUDIENCE", ISSUER)

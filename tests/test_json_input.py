@@ -12,13 +12,14 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import authserver_verify as verify
 import pytest
+from authserver_verify.json_input import MAX_DEPTH, JSONInputError, depth_of, loads
 from joserfc import jws
 from joserfc.jwk import ECKey
 
-from authserver import clock, verify
+from authserver import clock
 from authserver.config import ConfigError, load_settings
-from authserver.json_input import MAX_DEPTH, JSONInputError, depth_of, loads
 from tests.accounts.conftest import csrf_of
 from tests.api.conftest import admin, caller  # noqa: F401 (fixtures)
 from tests.mfa.conftest import ada  # noqa: F401 (fixture)

@@ -1,7 +1,8 @@
-"""The release: `python -m build` makes an sdist and a wheel from this checkout, and the wheel,
-installed into a new virtual environment the way deploy/ installs it, runs on its own: no
-checkout on the path, its templates and migrations from inside the package, its files where an
-installed release keeps them by default."""
+"""The release: `python -m build` makes an sdist and a wheel of the server and of the verifier
+(packages/authserver-verify), and the two wheels, installed into a new virtual environment the
+way deploy/ installs them, run on their own: no checkout on the path, the templates and
+migrations from inside the package, the files where an installed release keeps them by
+default."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import requests
 from tests.server_process import ServerProcess
 
 CHECKOUT = Path(__file__).resolve().parent.parent
+VERIFIER = CHECKOUT / "packages" / "authserver-verify"
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("AUTHSERVER_TEST_BACKEND") == "postgresql",
@@ -50,7 +52,8 @@ def dist(tmp_path_factory) -> Path:
     # --no-isolation: the build backend (hatchling) comes from the test extras rather than
     # from PyPI at test time. build makes the sdist, then the wheel from the unpacked sdist.
     out = tmp_path_factory.mktemp("dist")
-    _run(sys.executable, "-m", "build", "--no-isolation", "--outdir", out, CHECKOUT, cwd=out)
+    for project in (CHECKOUT, VERIFIER):
+        _run(sys.executable, "-m", "build", "--no-isolation", "--outdir", out, project, cwd=out)
     return out
 
 
@@ -60,19 +63,30 @@ def _only(folder: Path, pattern: str) -> Path:
 
 
 def test_the_wheel_carries_templates_static_files_and_migrations_and_no_tests(dist):
-    names = set(zipfile.ZipFile(_only(dist, "*.whl")).namelist())
+    names = set(zipfile.ZipFile(_only(dist, "authserver-*.whl")).namelist())
     for folder in ("templates", "migrations"):
         expected = {"authserver/" + name for name in _files_under(folder)}
         assert expected and expected <= names, sorted(expected - names)
     assert "authserver/static/site.css" in names
     assert "authserver/accounts/common_passwords.txt" in names
-    assert not [name for name in names if name.startswith(("tests/", "bench/"))]
+    stray = ("tests/", "bench/", "authserver_verify/")  # the verifier is its own wheel
+    assert not [name for name in names if name.startswith(stray)]
     licence = [n for n in names if n.endswith(".dist-info/licenses/LICENSE")]
     assert licence, "the wheel must carry the licence text"
 
 
+def test_the_verifier_wheel_is_the_verifier_alone(dist):
+    wheel = zipfile.ZipFile(_only(dist, "authserver_verify-*.whl"))
+    packages = {name.split("/")[0] for name in wheel.namelist() if "dist-info" not in name}
+    assert packages == {"authserver_verify"}
+    metadata = wheel.read(next(n for n in wheel.namelist() if n.endswith("/METADATA"))).decode()
+    required = [line for line in metadata.splitlines()
+                if line.startswith("Requires-Dist:") and "extra ==" not in line]  # fmt: skip
+    assert required == ["Requires-Dist: joserfc>=1.3"]
+
+
 def test_the_sdist_holds_what_rebuilding_the_wheel_needs(dist):
-    sdist = _only(dist, "*.tar.gz")
+    sdist = _only(dist, "authserver-*.tar.gz")
     with tarfile.open(sdist) as archive:
         names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
     for needed in ("pyproject.toml", "README.md", "LICENSE", "CHANGELOG.md", "SECURITY.md"):
@@ -85,7 +99,8 @@ def test_the_installed_wheel_initialises_serves_and_issues_a_token(dist, tmp_pat
     _run(sys.executable, "-m", "venv", venv, cwd=tmp_path)
     # The install deploy/ documents: the wheel and its dependencies from the package index.
     pip_env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-    _run(venv / "bin" / "python", "-m", "pip", "install", "--quiet", _only(dist, "*.whl"),
+    wheels = [_only(dist, "authserver_verify-*.whl"), _only(dist, "authserver-*.whl")]
+    _run(venv / "bin" / "python", "-m", "pip", "install", "--quiet", *wheels,
          cwd=tmp_path, env=pip_env, timeout=600)  # fmt: skip
     server = ServerProcess.installed(tmp_path, str(venv / "bin" / "authserver"))
 

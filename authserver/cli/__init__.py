@@ -57,9 +57,7 @@ class Commands(click.Group):
         names = self.list_commands(ctx)
         limit = formatter.width - 6 - max(len(name) for name in names)  # as click.Group does
         with formatter.section("Commands"):
-            formatter.write_dl(
-                [(name, _summary(name).get_short_help_str(limit)) for name in names]
-            )
+            formatter.write_dl([(name, _summary(name).get_short_help_str(limit)) for name in names])
 
     def make_context(self, info_name, args, parent=None, **extra):  # noqa: ANN001, ANN201
         # with_appcontext builds the app from the ScriptInfo (FlaskCliRunner brings its own).

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from authserver_verify import json_input
 from flask.cli import AppGroup
 
-from authserver import json_input
 from authserver.cli.keys import Duration
 from authserver.cli.output import emit, fail, iso, split_multi, transaction
 from authserver.clients.service import (

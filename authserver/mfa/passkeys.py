@@ -15,7 +15,8 @@ import dataclasses
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from authserver import json_input
+from authserver_verify import json_input
+
 from authserver.config import Settings
 
 if TYPE_CHECKING:

@@ -6,13 +6,13 @@ refused as Bearer); a 401 carries ``WWW-Authenticate`` as RFC 6750 §3 describes
 from __future__ import annotations
 
 from authlib.oauth2.rfc6749 import OAuth2Error
+from authserver_verify.dpop import ALGORITHMS as DPOP_ALGORITHMS
 from flask import current_app, request
 
 from authserver.accounts.service import find_user_by_subject
 from authserver.acr import ACR_MFA
 from authserver.apikeys import format as keyformat
 from authserver.apikeys.service import check_presented_key, ip_allowed, note_use
-from authserver.dpop_proof import ALGORITHMS as DPOP_ALGORITHMS
 from authserver.oauth.dpop import check_request
 from authserver.oauth.tokens import AccessToken, is_for, read_access_token
 from authserver.rbac.containment import Caller

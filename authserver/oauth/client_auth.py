@@ -15,12 +15,13 @@ import math
 
 from authlib.oauth2.rfc6749 import InvalidClientError
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
+from authserver_verify import json_input
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy import delete, insert
 
-from authserver import clock, json_input
+from authserver import clock
 from authserver.config import Settings
 from authserver.models import UsedAssertion
 from authserver.oauth import paths

@@ -5,9 +5,10 @@ Every value here is true of the running server: only what is implemented is list
 
 from __future__ import annotations
 
+from authserver_verify.dpop import ALGORITHMS as DPOP_ALGORITHMS
+
 from authserver.acr import ACR_VALUES
 from authserver.config import SIGNING_ALGORITHMS, Settings
-from authserver.dpop_proof import ALGORITHMS as DPOP_ALGORITHMS
 from authserver.oauth import paths
 from authserver.oauth.consent import SCOPE_WORDS
 from authserver.oauth.revocation import Revocation

@@ -19,12 +19,12 @@ import hashlib
 import hmac
 
 from authlib.oauth2.rfc6749 import OAuth2Error
+from authserver_verify.dpop import MAX_AGE_SECONDS, InvalidProof, Proof, check_proof
 from flask import Request, Response, current_app
 from sqlalchemy import delete, insert
 
 from authserver import clock
 from authserver.config import Settings
-from authserver.dpop_proof import MAX_AGE_SECONDS, InvalidProof, Proof, check_proof
 from authserver.models import DpopProof
 from authserver.redis_link import RedisUnavailable
 from authserver.request_state import request_state

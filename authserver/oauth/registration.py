@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import hmac
 
+from authserver_verify import json_input
 from flask import Blueprint, Response, abort, jsonify, request
 from sqlalchemy import select
 
-from authserver import json_input
 from authserver.clients.service import (
     ClientChanges,
     NewClient,

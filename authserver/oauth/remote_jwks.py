@@ -25,7 +25,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from authserver import json_input
+from authserver_verify import json_input
+
 from authserver.outbound import Outbound, OutboundError
 
 log = logging.getLogger(__name__)

@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from authserver_verify.dpop import ath_of
 from joserfc.jwk import ECKey
 
 from authserver.cli import cli
-from authserver.dpop_proof import ath_of
 from tests.api.conftest import ALL
 from tests.conftest import init_app, make_app
 from tests.oauth.test_dpop import cc_token, proof

@@ -16,8 +16,8 @@ import time
 import jwt
 import pytest
 import requests
+from authserver_verify import JWKSCache, verify_access_token
 
-from authserver.verify import JWKSCache, verify_access_token
 from tests.keys.conftest import kid_of
 from tests.server_process import ServerProcess
 

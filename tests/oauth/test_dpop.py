@@ -8,11 +8,11 @@ import json
 import secrets
 
 import pytest
+from authserver_verify.dpop import ath_of
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
 from authserver import clock
-from authserver.dpop_proof import ath_of
 from tests.conftest import init_app, make_app
 from tests.oauth.test_code_flow import REDIRECT, Browser, jwks
 

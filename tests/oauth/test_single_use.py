@@ -10,10 +10,10 @@ import json
 import secrets
 
 import pytest
+from authserver_verify.dpop import ath_of
 from joserfc.jwk import ECKey
 from sqlalchemy import select
 
-from authserver.dpop_proof import ath_of
 from authserver.extensions import db
 from authserver.models import AuditEvent
 from tests.conftest import init_app, make_app

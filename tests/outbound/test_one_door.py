@@ -1,7 +1,8 @@
 """Every request the server sends goes through ``authserver.outbound``: no other module of the
-server imports an HTTP client or opens sockets itself. (The downstream verifier
-``authserver.verify`` is a resource server's library, not the server, and fetches the issuer's
-own JWKS; Redis and the database are reached through their own clients.)"""
+server imports an HTTP client or opens sockets itself. (The verifier, ``authserver_verify``, is a
+resource server's library in its own distribution, not the server: it fetches its issuer's JWKS
+and asks its introspection endpoint. Redis and the database are reached through their own
+clients.)"""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ PACKAGE = Path(authserver.__file__).parent
 #: Modules that may talk HTTP or sockets, and why.
 ALLOWED = {
     "outbound/client.py": "the one door",
-    "verify.py": "the downstream verifier: a resource server fetching its issuer's JWKS",
     "serving.py": "binds the listening socket `serve` accepts on; it never connects",
 }
 NETWORK_MODULES = ("urllib.request", "http.client", "socket", "ssl", "requests", "httpx",
@@ -30,6 +30,10 @@ def _imports(tree: ast.AST) -> set[str]:
             found.add(node.module)
             found |= {f"{node.module}.{alias.name}" for alias in node.names}
     return found
+
+
+def test_every_exception_names_a_module_that_exists():
+    assert [name for name in ALLOWED if not (PACKAGE / name).is_file()] == []
 
 
 def test_no_module_but_outbound_opens_connections():

@@ -100,7 +100,7 @@ def test_tokens_verify_across_many_rotations(fast_rotating_server):
 
 def test_a_revoked_keys_tokens_fail_in_both_paths(fast_rotating_server):
     env, issuer, auth = fast_rotating_server
-    from authserver.verify import JWKSCache, UnknownKey, verify_access_token
+    from authserver_verify import JWKSCache, UnknownKey, verify_access_token
 
     token = requests.post(
         issuer + "/oauth/token", data={"grant_type": "client_credentials"}, auth=auth, timeout=10

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from authserver.verify import JWKSCache, TokenVerificationError, verify_access_token
+from authserver_verify import JWKSCache, TokenVerificationError, verify_access_token
 
 
 def main() -> None:

@@ -30,10 +30,10 @@ from email.utils import format_datetime
 from typing import Any
 from urllib.parse import quote
 
+from authserver_verify import json_input
 from flask import Blueprint, Response, request
 from pydantic import BaseModel, ValidationError
 
-from authserver import json_input
 from authserver.errors import AuthServerError
 from authserver.extensions import db
 from authserver.oauth.bearer import REALM, authenticate

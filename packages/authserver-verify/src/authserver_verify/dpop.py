@@ -1,8 +1,8 @@
 """DPoP proofs (RFC 9449 §4): checking one, for the server and for resource servers alike.
 
-Standalone on purpose (joserfc and the standard library only), so that ``authserver.verify``
-can use it in a resource server without Flask or SQLAlchemy. Replay (the ``jti``) and server
-nonces are the caller's business: they need shared state.
+joserfc and the standard library only: the server checks proofs at its token, UserInfo and admin
+endpoints with it, a resource server through ``authserver_verify.ResourceServer``. Replay (the
+``jti``) and server nonces are the caller's business: they need shared state.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import import_key
 
-from authserver import json_input
+from authserver_verify import json_input
 
 DPOP_TYP = "dpop+jwt"
 #: Asymmetric algorithms only (§4.2: a MAC would need a shared secret).

@@ -8,8 +8,8 @@ nesting; here it is measured before anything is parsed, in one pass without recu
 document that is too deep is refused whatever parses it afterwards (``json`` here, or a library
 handed the text: joserfc, Authlib, py_webauthn).
 
-Standalone on purpose (the standard library only), like ``authserver.dpop_proof``: the
-downstream verifier ``authserver.verify`` uses it without Flask or SQLAlchemy.
+The standard library only: the verifier uses it for what it fetches (JWK Sets, introspection
+answers) and the server for everything it reads.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""authserver.verify: the downstream verifier and its JWKS cache."""
+"""authserver_verify, local verification: verify_access_token, the JWKS cache, the Flask adapter
+against the app in-process (tests/verify/test_integrations.py runs every adapter against a
+served authserver)."""
 
 from __future__ import annotations
 
@@ -9,11 +11,13 @@ import subprocess
 import sys
 import time
 
+import authserver_verify as verify
 import pytest
+from authserver_verify.integrations.flask import require_token
 from flask import Flask
 from joserfc import jwk, jwt
 
-from authserver import clock, verify
+from authserver import clock
 from authserver.runtime import current_runtime
 
 ISSUER = AUDIENCE = "http://localhost:5000"
@@ -185,7 +189,7 @@ def test_require_token_decorator(cache, make_client, get_token):
     api = Flask("api")
 
     @api.get("/orders")
-    @verify.require_token(["orders:read"], jwks=cache, issuer=ISSUER, audience=AUDIENCE)
+    @require_token(verify.ResourceServer(ISSUER, AUDIENCE, jwks=cache), ["orders:read"])
     def orders():
         from flask import g
 
@@ -208,9 +212,9 @@ def test_require_token_decorator(cache, make_client, get_token):
 
 def test_importing_verify_pulls_in_no_server_code():
     code = (
-        "import sys, authserver.verify\n"
-        "bad = [m for m in ('flask', 'sqlalchemy', 'flask_sqlalchemy', 'authserver.app',"
-        " 'authlib') if m in sys.modules]\n"
+        "import sys, authserver_verify\n"
+        "bad = [m for m in ('flask', 'sqlalchemy', 'flask_sqlalchemy', 'authserver',"
+        " 'authlib', 'django', 'starlette') if m in sys.modules]\n"
         "print(bad)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -219,20 +223,21 @@ def test_importing_verify_pulls_in_no_server_code():
 
 def test_require_token_with_dpop_checks_the_proof(cache, make_client, http):
     # RFC 9449 §7: a resource server with require_token(..., dpop=True).
+    from authserver_verify.dpop import ath_of
     from joserfc import jwt as jose_jwt
     from joserfc.jwk import ECKey
 
-    from authserver.dpop_proof import ath_of
-
     api = Flask("api")
 
+    resource = verify.ResourceServer(ISSUER, AUDIENCE, jwks=cache)
+
     @api.get("/orders")
-    @verify.require_token(["orders:read"], jwks=cache, issuer=ISSUER, audience=AUDIENCE, dpop=True)
+    @require_token(resource, ["orders:read"], dpop=True)
     def orders():
         return {"ok": True}
 
     @api.get("/plain")
-    @verify.require_token(["orders:read"], jwks=cache, issuer=ISSUER, audience=AUDIENCE)
+    @require_token(resource, ["orders:read"])
     def plain():
         return {"ok": True}
 

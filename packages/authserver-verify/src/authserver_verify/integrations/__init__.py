@@ -1,0 +1,1 @@
+"""Adapters of ResourceServer to web frameworks; each imports its framework only."""
