@@ -1,5 +1,5 @@
 # `make run` installs, initialises the embedded SQLite default and serves on 127.0.0.1:5000.
-# `make test` installs what the tests need (PyPI packages into .venv, PostgreSQL, Redis,
+# `make test` installs what the tests need (PyPI packages into .venv, PostgreSQL, Redis, nginx,
 # Chromium and promtool from Debian) and runs the linters and the whole suite.
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -31,13 +31,16 @@ run: serve-install
 	$(BIN)/authserver serve
 
 # Debian packages the tests use: PostgreSQL and Redis (the tests start and stop their own
-# servers), Chromium (driven by Playwright through executable_path; it never downloads one) and
-# Prometheus for its promtool (it checks deploy/prometheus/alerts.yml and the Grafana queries;
-# no Prometheus server is started, and its recommended exporters are not installed).
+# servers), nginx-light (tests/e2e/test_deploy_nginx.py serves deploy/nginx/authserver.conf
+# with an nginx of its own), Chromium (driven by Playwright through executable_path; it never
+# downloads one) and Prometheus for its promtool (it checks deploy/prometheus/alerts.yml and the
+# Grafana queries; no Prometheus server is started, and its recommended exporters are not
+# installed).
 system-deps:
 	@missing=""; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	test -x /usr/bin/redis-server || missing="$$missing redis-server"; \
+	test -x /usr/sbin/nginx || missing="$$missing nginx-light"; \
 	test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing (Debian)"; \
