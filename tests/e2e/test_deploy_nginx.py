@@ -155,7 +155,7 @@ def deployment(tmp_path, postgres_url, redis_url):  # noqa: F811
     shared = {
         "AUTHSERVER_ISSUER": f"https://localhost:{port}",
         "AUTHSERVER_DATABASE_URL": postgres_url(),
-        "AUTHSERVER_RATE_LIMIT_STORAGE": redis_url,
+        "AUTHSERVER_REDIS_URL": redis_url,
         "AUTHSERVER_KEK": base64.b64encode(secrets.token_bytes(32)).decode(),
         "AUTHSERVER_TRUSTED_PROXIES": "1",
         "AUTHSERVER_LOG_FORMAT": "json",
