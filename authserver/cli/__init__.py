@@ -59,10 +59,54 @@ class Commands(click.Group):
         with formatter.section("Commands"):
             formatter.write_dl([(name, _summary(name).get_short_help_str(limit)) for name in names])
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        refuse_repeated_options(self, ctx, args)
+        return super().parse_args(ctx, args)
+
     def make_context(self, info_name, args, parent=None, **extra):  # noqa: ANN001, ANN201
         # with_appcontext builds the app from the ScriptInfo (FlaskCliRunner brings its own).
         extra.setdefault("obj", ScriptInfo(create_app=_create_app, set_debug_flag=False))
         return super().make_context(info_name, args, parent, **extra)
+
+
+def refuse_repeated_options(group: click.Group, ctx: click.Context, args: list[str]) -> None:
+    """An option that takes one value, given twice, is a usage error: click would keep the last
+    and drop the first without a word (`--name a --name b`). Repeatable options say so
+    (``multiple=True``) and are left alone."""
+    command: click.Command = group
+    words = list(args)
+    while isinstance(command, click.Group):
+        names = [w for w in words if not w.startswith("-")]
+        if not names:
+            return
+        command = command.get_command(ctx, names[0])
+        if command is None:
+            return  # click reports the unknown command
+        words = words[words.index(names[0]) + 1 :]
+    single = {
+        opt: param
+        for param in command.params
+        if isinstance(param, click.Option) and not param.multiple and not param.count
+        for opt in param.opts
+    }
+    seen: dict[str, str] = {}
+    skip = False
+    for word in words:
+        if skip:
+            skip = False
+            continue
+        if word == "--":
+            break
+        opt, has_value, _ = word.partition("=")
+        param = single.get(opt)
+        if param is None:
+            continue
+        if param.name in seen:
+            raise click.UsageError(
+                f"{opt} was given more than once; it takes one value", ctx=ctx
+            )  # fmt: skip
+        seen[param.name] = opt
+        skip = not param.is_flag and not has_value
 
 
 def _summary(name: str) -> click.Command:

@@ -17,7 +17,7 @@ from authserver.apikeys.service import (
     rotate_api_key,
 )
 from authserver.cli.keys import Duration
-from authserver.cli.output import emit, iso, split_multi, transaction
+from authserver.cli.output import emit, iso, json_option, split_multi, transaction
 from authserver.clients.service import find_client
 from authserver.errors import InvalidInput, NotFound
 from authserver.models import ApiKey
@@ -65,7 +65,7 @@ def _describe(key: ApiKey) -> dict:
 @click.option("--name", default="")
 @click.option("--description", default="")
 @click.option("--allow-ip", "cidrs", multiple=True, help="CIDR allowed to use the key.")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def create_command(
     user_email: str | None,
     client_id: str | None,
@@ -112,7 +112,7 @@ def _owner(user_email: str | None, client_id: str | None):  # noqa: ANN202
 @group.command("rotate")
 @click.argument("key_id")
 @click.option("--grace", type=Duration(), default="24h", show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def rotate_command(key_id: str, grace: int, as_json: bool) -> None:
     """A new key with the same properties; the old one works for the grace period."""
     with transaction():
@@ -126,15 +126,16 @@ def rotate_command(key_id: str, grace: int, as_json: bool) -> None:
 @group.command("revoke")
 @click.argument("key_id")
 @click.option("--reason", default="")
-def revoke_command(key_id: str, reason: str) -> None:
+@json_option
+def revoke_command(key_id: str, reason: str, as_json: bool) -> None:
     """Stop a key at once."""
     with transaction():
         revoke_api_key(key_id, reason=reason, caller=OPERATOR)
-    click.echo(f"revoked {key_id}")
+    emit({"id": key_id, "revoked": True}, as_json, f"revoked {key_id}")
 
 
 @group.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def list_command(as_json: bool) -> None:
     """Every key: prefix, id and last 4 characters, never the secret."""
     value = [_describe(k) for k in list_api_keys()]

@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from authserver.audit.chain import verify
+from authserver.cli.output import emit, json_option
 from authserver.extensions import db
 from authserver.models import AuditEvent
 
@@ -18,18 +19,23 @@ group = AppGroup("audit", help="The audit trail.")
 
 
 @group.command("verify")
-def verify_command() -> None:
+@json_option
+def verify_command(as_json: bool) -> None:
     """Walk the hash chain; exit 1 and name the first broken link if any record was changed,
     removed or inserted."""
     verdict = verify()
+    value = {"intact": verdict.intact, "checked": verdict.checked,
+             "broken_at": None if verdict.intact else verdict.broken_at,
+             "reason": None if verdict.intact else verdict.reason}  # fmt: skip
     if verdict.intact:
-        click.echo(f"{verdict.checked} records, chain intact")
+        emit(value, as_json, f"{verdict.checked} records, chain intact")
         return
     where = "at the end" if verdict.broken_at == -1 else f"at record {verdict.broken_at}"
-    click.echo(
-        f"chain broken {where}: {verdict.reason} ({verdict.checked} records before it are intact)",
-        err=True,
-    )
+    if as_json:
+        emit(value, True, "")
+    else:
+        click.echo(f"chain broken {where}: {verdict.reason} ({verdict.checked} records before "
+                   "it are intact)", err=True)  # fmt: skip
     sys.exit(1)
 
 

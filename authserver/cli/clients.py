@@ -9,19 +9,20 @@ from authserver_verify import json_input
 from flask.cli import AppGroup
 
 from authserver.cli.keys import Duration
-from authserver.cli.output import emit, fail, iso, split_multi, transaction
+from authserver.cli.output import emit, fail, iso, json_option, split_multi, transaction
 from authserver.clients.service import (
     ClientChanges,
     NewClient,
     create_client,
     disable_client,
+    enable_client,
     find_client_any,
     list_clients,
     rotate_client_secret,
     update_client,
 )
 from authserver.errors import InvalidInput, NotFound
-from authserver.extensions import db
+from authserver.models import Client
 from authserver.rbac.containment import OPERATOR
 from authserver.runtime import current_runtime
 
@@ -52,7 +53,7 @@ _QUOTA_HELP = 'Quota on the client\'s {} requests, e.g. "600/minute burst 100"; 
     "--force-mfa-roles", is_flag=True,
     help="Give roles that require a second factor (which binds users only) to this client.",
 )  # fmt: skip
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def create(
     name: str,
     grant_types: tuple[str, ...],
@@ -127,27 +128,34 @@ def _read_jwks(path: str) -> dict:
         raise InvalidInput(f"cannot read a JWK Set from {path}") from None
 
 
+def _described(c: Client) -> dict:
+    return {
+        "client_id": c.client_id,
+        "name": c.name,
+        "public": c.is_public,
+        "token_endpoint_auth_method": c.token_endpoint_auth_method,
+        "grant_types": c.grant_types,
+        "scope": c.scope,
+        "roles": sorted(r.name for r in c.roles),
+        "token_quota": c.token_quota,
+        "introspection_quota": c.introspection_quota,
+        "active": c.is_active,
+        "created_at": iso(c.created_at),
+    }
+
+
+def _the_client(client_id: str) -> Client:
+    client = find_client_any(client_id)
+    if client is None:
+        fail(NotFound(f"no client {client_id}"))
+    return client
+
+
 @group.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def list_command(as_json: bool) -> None:
     """List clients (never their secrets)."""
-    clients = list_clients()
-    value = [
-        {
-            "client_id": c.client_id,
-            "name": c.name,
-            "public": c.is_public,
-            "token_endpoint_auth_method": c.token_endpoint_auth_method,
-            "grant_types": c.grant_types,
-            "scope": c.scope,
-            "roles": sorted(r.name for r in c.roles),
-            "token_quota": c.token_quota,
-            "introspection_quota": c.introspection_quota,
-            "active": c.is_active,
-            "created_at": iso(c.created_at),
-        }
-        for c in clients
-    ]
+    value = [_described(c) for c in list_clients()]
     lines = [f"{c['client_id']}  {c['name']}  [{c['scope']}]" for c in value]
     emit(value, as_json, "\n".join(lines) or "no clients")
 
@@ -157,7 +165,7 @@ def list_command(as_json: bool) -> None:
 @click.option("--name", default=None)
 @click.option("--token-quota", default=None, help=_QUOTA_HELP.format("token"))
 @click.option("--introspection-quota", default=None, help=_QUOTA_HELP.format("introspection"))
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def update_command(
     client_id: str,
     name: str | None,
@@ -183,22 +191,55 @@ def update_command(
     emit(value, as_json, "\n".join(f"{k}: {v}" for k, v in value.items()))
 
 
+@group.command("show")
+@click.argument("client_id")
+@json_option
+def show_command(client_id: str, as_json: bool) -> None:
+    """One client: its settings, roles and state (never a secret)."""
+    client = _the_client(client_id)
+    value = {
+        **_described(client),
+        "redirect_uris": client.redirect_uris,
+        "post_logout_redirect_uris": client.post_logout_redirect_uris,
+        "skip_consent": client.skip_consent,
+        "require_par": client.require_pushed_authorization_requests,
+        "require_dpop": client.dpop_bound_access_tokens,
+        "id_token_signed_response_alg": client.id_token_signed_response_alg,
+        "jwks_uri": client.jwks_uri,
+        "backchannel_logout_uri": client.backchannel_logout_uri,
+        "resources": client.resources,
+    }
+    text = "\n".join(f"{k}: {' '.join(v) if isinstance(v, list) else v}" for k, v in value.items())
+    emit(value, as_json, text)
+
+
 @group.command("disable")
 @click.argument("client_id")
-def disable_command(client_id: str) -> None:
+@json_option
+def disable_command(client_id: str, as_json: bool) -> None:
     """Disable a client; it can no longer authenticate and its API keys are revoked."""
-    client = find_client_any(client_id)
-    if client is None:
-        fail(NotFound(f"no client {client_id}"))
-    revoked = disable_client(client, caller=OPERATOR)
-    db.session.commit()
-    click.echo(f"disabled {client_id}; {revoked} API key(s) revoked")
+    client = _the_client(client_id)
+    with transaction():
+        revoked = disable_client(client, caller=OPERATOR)
+    emit({"client_id": client_id, "active": False, "apikeys_revoked": revoked}, as_json,
+         f"disabled {client_id}; {revoked} API key(s) revoked")  # fmt: skip
+
+
+@group.command("enable")
+@click.argument("client_id")
+@json_option
+def enable_command(client_id: str, as_json: bool) -> None:
+    """Let a disabled client authenticate again (revoked API keys stay revoked)."""
+    client = _the_client(client_id)
+    with transaction():
+        enable_client(client, caller=OPERATOR)
+    emit({"client_id": client_id, "active": True}, as_json, f"enabled {client_id}")
 
 
 @group.command("rotate-secret")
 @click.argument("client_id")
 @click.option("--grace", type=Duration(), default="24h", show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def rotate_secret_command(client_id: str, grace: int, as_json: bool) -> None:
     """A new secret, shown once; the current one keeps working for the grace period."""
     with transaction():

@@ -7,6 +7,7 @@ import sys
 import click
 
 from authserver.checks import mode_checks, production_checks
+from authserver.cli.output import emit, json_option
 from authserver.config import load_settings
 from authserver.keys.kek import FileKekSource, kek_source_for
 from authserver.private_files import database_paths
@@ -14,7 +15,8 @@ from authserver.private_files import database_paths
 
 @click.command("doctor")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
-def doctor_command(workers: int) -> None:
+@json_option
+def doctor_command(workers: int, as_json: bool) -> None:
     """Check the settings against what production requires, and that the database and key
     files are private; exit 1 if any check fails."""
     settings = load_settings()
@@ -23,10 +25,15 @@ def doctor_command(workers: int) -> None:
     if isinstance(source, FileKekSource):
         private += source.private_paths()
     checks = production_checks(settings, workers) + mode_checks(private)
+    failed = sum(not c.ok for c in checks)
+    if as_json:
+        emit({"environment": settings.env, "problems": failed,
+              "checks": [{"name": c.name, "ok": c.ok, "problem": None if c.ok else c.problem}
+                         for c in checks]}, True, "")  # fmt: skip
+        sys.exit(1 if failed else 0)
     for check in checks:
         click.echo(f"{'ok     ' if check.ok else 'PROBLEM'}  {check.name}")
         if not check.ok:
             click.echo(f"         {check.problem}")
-    failed = sum(not c.ok for c in checks)
     click.echo(f"environment: {settings.env}; {failed} problem(s)")
     sys.exit(1 if failed else 0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
+from authserver.cli.output import json_option
 from authserver.keys.kek import new_kek_text
 
 group = AppGroup("kek", help="The key-encryption key.")
@@ -17,7 +18,7 @@ def generate_command() -> None:
 
 
 @group.command("rotate")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def rotate_command(as_json: bool) -> None:
     """Re-wrap every private key, the pepper, TOTP and webhook secrets under the newest KEK.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from authserver.cli.output import emit, iso, transaction
+from authserver.cli.output import emit, iso, json_option, transaction
 from authserver.config import SIGNING_ALGORITHMS
 from authserver.durations import parse_duration
 from authserver.keys.lifecycle import (
@@ -35,7 +35,7 @@ class Duration(click.ParamType):
 
 
 @group.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def list_command(as_json: bool) -> None:
     """Every key with its state, past transitions and planned ones (never private material)."""
     settings = current_runtime().settings
@@ -70,7 +70,7 @@ def list_command(as_json: bool) -> None:
 @click.option("--if-due", is_flag=True, help="Only perform the transitions that are due (cron).")
 @click.option("--now", "immediately", is_flag=True, help="Activate the new key at once.")
 @click.option("--alg", type=_ALG, help="One algorithm (default: all).")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def rotate_command(if_due: bool, immediately: bool, alg: str | None, as_json: bool) -> None:
     """Start a rotation now (a pending key, published ahead), or with --if-due run what is due."""
     runtime = current_runtime()
@@ -98,7 +98,7 @@ def rotate_command(if_due: bool, immediately: bool, alg: str | None, as_json: bo
 @click.option("--rotate-every", type=Duration())
 @click.option("--publish-ahead", type=Duration())
 @click.option("--retire-after", type=Duration())
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def schedule_command(
     alg: str | None,
     rotate_every: int | None,
@@ -144,7 +144,7 @@ def _activate_when_published(runtime, algs: tuple[str, ...]) -> list:  # noqa: A
 @group.command("revoke", context_settings={"ignore_unknown_options": True})
 @click.argument("kid")
 @click.option("--reason", default="", help="Why (kept with the key and in the audit trail).")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def revoke_command(kid: str, reason: str, as_json: bool) -> None:
     """Emergency revocation: out of JWKS at once; its tokens stop verifying."""
     runtime = current_runtime()

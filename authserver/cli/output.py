@@ -12,11 +12,14 @@ from typing import Any
 import click
 
 from authserver.errors import AuthServerError
-from authserver.extensions import db
 
 
 def iso(value: dt.datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+#: Every command that prints data takes it: exactly one JSON value on stdout instead of lines.
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON value.")
 
 
 def emit(value: Any, as_json: bool, text: str) -> None:
@@ -40,6 +43,8 @@ def split_multi(values: tuple[str, ...]) -> tuple[str, ...]:
 def transaction() -> Iterator[None]:
     """The command owns the transaction: commit on success; on a domain error roll back,
     print the error and exit 1."""
+    from authserver.extensions import db  # here: commands that need no database import this
+
     try:
         yield
         db.session.commit()

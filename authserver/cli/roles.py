@@ -6,7 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from authserver.accounts.service import find_user
-from authserver.cli.output import emit, split_multi, transaction
+from authserver.cli.output import emit, json_option, split_multi, transaction
 from authserver.clients.service import find_client
 from authserver.errors import InvalidInput, NotFound
 from authserver.rbac.containment import OPERATOR
@@ -27,7 +27,7 @@ group = AppGroup("roles", help="Roles and their assignments.")
 @click.option("--scope", "scopes", multiple=True, help="Repeatable.")
 @click.option("--description", default="")
 @click.option("--require-mfa", is_flag=True, help="Members must sign in with a second factor.")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def create_command(
     name: str, scopes: tuple[str, ...], description: str, require_mfa: bool, as_json: bool
 ) -> None:
@@ -50,7 +50,7 @@ def create_command(
 @click.option("--add", "add", multiple=True, help="A permission to add. Repeatable.")
 @click.option("--remove", "remove", multiple=True, help="A permission to remove. Repeatable.")
 @click.option("--description", default=None)
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def update_command(
     name: str, add: tuple[str, ...], remove: tuple[str, ...], description: str | None,
     as_json: bool,
@@ -83,7 +83,8 @@ def _subject(user_email: str | None, client_id: str | None):  # noqa: ANN202
 @group.command("require-mfa")
 @click.argument("name")
 @click.option("--off", is_flag=True, help="Stop requiring a second factor.")
-def require_mfa_command(name: str, off: bool) -> None:
+@json_option
+def require_mfa_command(name: str, off: bool, as_json: bool) -> None:
     """Require (or, with --off, stop requiring) a second factor of the role's members."""
     with transaction():
         role = find_role(name)
@@ -91,7 +92,8 @@ def require_mfa_command(name: str, off: bool) -> None:
             raise NotFound(f"no role {name}")
         update_role(role, add=[], remove=[], description=None, requires_mfa=not off,
                     caller=OPERATOR)  # fmt: skip
-    click.echo(f"{name}: second factor {'not ' if off else ''}required")
+    emit({"name": name, "requires_mfa": not off}, as_json,
+         f"{name}: second factor {'not ' if off else ''}required")  # fmt: skip
 
 
 @group.command("grant")
@@ -103,24 +105,34 @@ def require_mfa_command(name: str, off: bool) -> None:
     is_flag=True,
     help="Give a client a role that requires a second factor (binds users only).",
 )
-def grant_command(role: str, user_email: str | None, client_id: str | None, force: bool) -> None:
+@json_option
+def grant_command(
+    role: str, user_email: str | None, client_id: str | None, force: bool, as_json: bool
+) -> None:
+    """Give a user or a client a role (only one whose permissions the caller holds)."""
     with transaction():
         grant_role(role, _subject(user_email, client_id), caller=OPERATOR, force=force)
-    click.echo(f"granted {role}")
+    emit(_assignment(role, user_email, client_id, granted=True), as_json, f"granted {role}")
 
 
 @group.command("revoke")
 @click.argument("role")
 @click.option("--user", "user_email")
 @click.option("--client", "client_id")
-def revoke_command(role: str, user_email: str | None, client_id: str | None) -> None:
+@json_option
+def revoke_command(role: str, user_email: str | None, client_id: str | None, as_json: bool) -> None:
+    """Take a role from a user or a client."""
     with transaction():
         revoke_role(role, _subject(user_email, client_id), caller=OPERATOR)
-    click.echo(f"revoked {role}")
+    emit(_assignment(role, user_email, client_id, granted=False), as_json, f"revoked {role}")
+
+
+def _assignment(role: str, user_email: str | None, client_id: str | None, *, granted: bool) -> dict:
+    return {"role": role, "user": user_email, "client": client_id, "granted": granted}
 
 
 @group.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def list_command(as_json: bool) -> None:
     value = [
         {

@@ -15,9 +15,8 @@ from authserver.accounts.service import (
     set_password,
     update_user,
 )
-from authserver.cli.output import emit, fail, iso, split_multi, transaction
+from authserver.cli.output import emit, fail, iso, json_option, split_multi, transaction
 from authserver.errors import NotFound
-from authserver.extensions import db
 from authserver.mfa.service import factors_of, reset_mfa
 from authserver.models import User
 from authserver.rbac.containment import OPERATOR
@@ -31,7 +30,7 @@ group = AppGroup("users", help="User accounts.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @click.option("--display-name", default="")
 @click.option("--role", "roles", multiple=True, help="Repeatable.")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def create(
     email: str, password_stdin: bool, display_name: str, roles: tuple[str, ...], as_json: bool
 ) -> None:
@@ -76,7 +75,7 @@ def _the_user(email: str) -> User:
 
 
 @group.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def list_command(as_json: bool) -> None:
     """List users (email and roles; --json for everything shown by `show`)."""
     value = [_described(u) for u in list_users()]
@@ -89,7 +88,7 @@ def list_command(as_json: bool) -> None:
 
 @group.command("show")
 @click.argument("email")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def show_command(email: str, as_json: bool) -> None:
     """One user: email, display name, roles, whether active, second factors."""
     user = _the_user(email)
@@ -109,7 +108,8 @@ def show_command(email: str, as_json: bool) -> None:
 @group.command("set-password")
 @click.argument("email")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-def set_password_command(email: str, password_stdin: bool) -> None:
+@json_option
+def set_password_command(email: str, password_stdin: bool, as_json: bool) -> None:
     """Set a user's password (a random one, printed once, without --password-stdin); every
     session of the user ends."""
     user = _the_user(email)
@@ -120,37 +120,43 @@ def set_password_command(email: str, password_stdin: bool) -> None:
         password = generated = generate_secret()
     with transaction():
         ended = set_password(user, password, caller=OPERATOR)
-    click.echo(f"password of {user.email} set; {ended} session(s) ended")
+    text = f"password of {user.email} set; {ended} session(s) ended"
     if generated:
-        click.echo(f"password: {generated}\n(shown once)")
+        text += f"\npassword: {generated}\n(shown once)"
+    emit({"email": user.email, "password": generated, "sessions_ended": ended}, as_json, text)
 
 
 @group.command("disable")
 @click.argument("email")
-def disable_command(email: str) -> None:
+@json_option
+def disable_command(email: str, as_json: bool) -> None:
     """Disable a user; its sessions end and its API keys are revoked."""
     user = _the_user(email)
     with transaction():
         revoked = disable_user(user, caller=OPERATOR)
-    click.echo(f"disabled {user.email}; {revoked} API key(s) revoked")
+    emit({"email": user.email, "active": False, "apikeys_revoked": revoked}, as_json,
+         f"disabled {user.email}; {revoked} API key(s) revoked")  # fmt: skip
 
 
 @group.command("enable")
 @click.argument("email")
-def enable_command(email: str) -> None:
+@json_option
+def enable_command(email: str, as_json: bool) -> None:
     """Enable a disabled user again (revoked API keys stay revoked)."""
     user = _the_user(email)
     with transaction():
         update_user(user, is_active=True, caller=OPERATOR)
-    click.echo(f"enabled {user.email}")
+    emit({"email": user.email, "active": True}, as_json, f"enabled {user.email}")
 
 
 @group.command("reset-mfa")
 @click.argument("email")
-def reset_mfa_command(email: str) -> None:
+@json_option
+def reset_mfa_command(email: str, as_json: bool) -> None:
     """Remove a user's second factors and recovery codes (a user who lost them); their sessions
     end, and they enrol again at the next sign-in if a role requires it."""
     user = _the_user(email)
-    reset_mfa(user, caller=OPERATOR)
-    db.session.commit()
-    click.echo(f"second factors of {user.email} removed; sessions ended")
+    with transaction():
+        reset_mfa(user, caller=OPERATOR)
+    emit({"email": user.email, "second_factors_removed": True}, as_json,
+         f"second factors of {user.email} removed; sessions ended")  # fmt: skip

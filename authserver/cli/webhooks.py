@@ -9,7 +9,7 @@ from flask.cli import AppGroup
 
 from authserver import clock
 from authserver.cli.keys import Duration
-from authserver.cli.output import emit, iso, split_multi, transaction
+from authserver.cli.output import emit, iso, json_option, split_multi, transaction
 from authserver.extensions import db
 from authserver.models import WebhookDelivery, WebhookSubscription
 from authserver.rbac.containment import OPERATOR
@@ -76,7 +76,7 @@ def _line(value: dict) -> str:
 @click.option("--event", "events", multiple=True, required=True,
               help="An event tag, a prefix ending in ':' (key:), or '*'. Repeatable.")  # fmt: skip
 @click.option("--description", default="")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def create_command(url: str, events: tuple[str, ...], description: str, as_json: bool) -> None:
     """Subscribe URL to audit events; the signing secret is printed once."""
     with transaction():
@@ -90,7 +90,7 @@ def create_command(url: str, events: tuple[str, ...], description: str, as_json:
 
 
 @group.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def list_command(as_json: bool) -> None:
     """Every subscription (never a secret)."""
     value = [_describe(s) for s in list_webhooks()]
@@ -99,7 +99,7 @@ def list_command(as_json: bool) -> None:
 
 @group.command("show")
 @click.argument("webhook_id")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def show_command(webhook_id: str, as_json: bool) -> None:
     """One subscription, with its deliveries counted by state."""
     with transaction():
@@ -113,7 +113,7 @@ def show_command(webhook_id: str, as_json: bool) -> None:
 @click.option("--url")
 @click.option("--event", "events", multiple=True, help="Replaces the filters. Repeatable.")
 @click.option("--description")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def update_command(webhook_id: str, url: str | None, events: tuple[str, ...],
                    description: str | None, as_json: bool) -> None:  # fmt: skip
     """Change the URL, the event filters or the description."""
@@ -127,36 +127,39 @@ def update_command(webhook_id: str, url: str | None, events: tuple[str, ...],
 
 @group.command("enable")
 @click.argument("webhook_id")
-def enable_command(webhook_id: str) -> None:
+@json_option
+def enable_command(webhook_id: str, as_json: bool) -> None:
     """Deliver to it again (events from now on)."""
     with transaction():
         update_webhook(get_webhook(webhook_id), enabled=True, caller=OPERATOR)
-    click.echo(f"enabled {webhook_id}")
+    emit({"id": webhook_id, "enabled": True}, as_json, f"enabled {webhook_id}")
 
 
 @group.command("disable")
 @click.argument("webhook_id")
-def disable_command(webhook_id: str) -> None:
+@json_option
+def disable_command(webhook_id: str, as_json: bool) -> None:
     """Stop delivering to it; deliveries not yet sent are cancelled."""
     with transaction():
         update_webhook(get_webhook(webhook_id), enabled=False, caller=OPERATOR)
-    click.echo(f"disabled {webhook_id}")
+    emit({"id": webhook_id, "enabled": False}, as_json, f"disabled {webhook_id}")
 
 
 @group.command("delete")
 @click.argument("webhook_id")
-def delete_command(webhook_id: str) -> None:
+@json_option
+def delete_command(webhook_id: str, as_json: bool) -> None:
     """Delete it with its secrets and delivery log."""
     with transaction():
         delete_webhook(get_webhook(webhook_id), caller=OPERATOR)
-    click.echo(f"deleted {webhook_id}")
+    emit({"id": webhook_id, "deleted": True}, as_json, f"deleted {webhook_id}")
 
 
 @group.command("rotate-secret")
 @click.argument("webhook_id")
 @click.option("--grace", type=Duration(), default="24h", show_default=True,
               help="How long the current secret keeps signing beside the new one.")  # fmt: skip
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def rotate_command(webhook_id: str, grace: int, as_json: bool) -> None:
     """A new signing secret, printed once; the current one also signs for the grace period."""
     with transaction():
@@ -169,7 +172,7 @@ def rotate_command(webhook_id: str, grace: int, as_json: bool) -> None:
 
 @group.command("test")
 @click.argument("webhook_id")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def test_command(webhook_id: str, as_json: bool) -> None:
     """Queue a test event (webhook:subscription:tested) for it; a running server sends it."""
     with transaction():
@@ -183,7 +186,7 @@ def test_command(webhook_id: str, as_json: bool) -> None:
 @click.option("-n", "limit", default=20, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--state", type=click.Choice(["pending", "sending", "delivered", "failed",
                                             "cancelled"]))  # fmt: skip
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def deliveries_command(webhook_id: str, limit: int, state: str | None, as_json: bool) -> None:
     """The delivery log, newest first: state, attempts, next attempt, last status and error."""
     with transaction():

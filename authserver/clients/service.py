@@ -266,6 +266,15 @@ def disable_client(client: Client, *, caller: Caller) -> int:
     return revoked
 
 
+def enable_client(client: Client, *, caller: Caller) -> None:
+    """Let a disabled client authenticate again (its revoked API keys stay revoked)."""
+    require_can_act_on(caller, client, action="enabling")
+    if not client.is_active:
+        client.is_active = True
+        record(Tag.CLIENT_UPDATED, actor=caller.actor, client=client.client_id, enabled=True)
+    db.session.flush()
+
+
 def rotate_client_secret(
     client: Client, *, grace_seconds: int, caller: Caller
 ) -> tuple[str, dt.datetime | None]:
