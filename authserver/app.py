@@ -17,7 +17,14 @@ from authserver.budgets.host import HostCounters, ProcessCounters
 from authserver.budgets.store import Counters
 from authserver.checks import check_settings
 from authserver.clients.cache import ClientCache
-from authserver.config import INSTANCE_DIR, MIGRATIONS_DIR, TEMPLATES_DIR, Settings, load_settings
+from authserver.config import (
+    INSTANCE_DIR,
+    MIGRATIONS_DIR,
+    TEMPLATES_DIR,
+    Settings,
+    load_settings,
+    unknown_variables,
+)
 from authserver.extensions import db, migrate
 from authserver.keys.kek import Envelope, kek_source_for
 from authserver.keys.keyring import KeyRing
@@ -35,6 +42,8 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     settings = load_settings(overrides=config_overrides)
     check_settings(settings)
     configure_logging(settings.log_level, settings.log_format)
+    for warning in unknown_variables():
+        log.warning("%s; it is ignored", warning)
 
     app = Flask(
         "authserver",

@@ -391,6 +391,26 @@ def load_settings(
     return settings
 
 
+#: AUTHSERVER_* variables that are not settings but are read by this repository's own tools
+#: (the test suite's backend and soak length): not reported as unknown.
+TOOL_VARIABLES = frozenset({"AUTHSERVER_TEST_BACKEND", "AUTHSERVER_SOAK_SECONDS"})
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """AUTHSERVER_* variables that name no setting (a misspelt one is otherwise ignored without
+    a word), each with the setting it most likely meant."""
+    import difflib
+
+    environ = os.environ if environ is None else environ
+    found = []
+    for name in sorted(environ):
+        if not name.startswith("AUTHSERVER_") or name in _ENV_VARS or name in TOOL_VARIABLES:
+            continue
+        close = difflib.get_close_matches(name, list(_ENV_VARS), n=1, cutoff=0.8)
+        found.append(f"{name} is not a setting" + (f" (did you mean {close[0]}?)" if close else ""))
+    return found
+
+
 #: Settings that are rates (authserver.rates syntax).
 RATE_FIELDS = (
     "rate_limit_client_auth",

@@ -194,3 +194,15 @@ def test_the_redis_address_has_its_own_setting_and_the_older_spelling_still_work
     with pytest.raises(ConfigError, match="^AUTHSERVER_REDIS_URL: a redis:// or rediss:// URL"):
         load_settings({"AUTHSERVER_REDIS_URL": "http://cache:6379"})
     assert load_settings({}).redis_url is None
+
+
+def test_a_misspelt_variable_is_named_with_the_setting_it_most_likely_meant():
+    from authserver.config import unknown_variables
+
+    found = unknown_variables({"AUTHSERVER_REDIS_ULR": "redis://x", "AUTHSERVER_ISSUER": "x",
+                               "AUTHSERVER_TEST_BACKEND": "postgresql", "AUTHSERVER_ZZZ": "1",
+                               "OTHER": "1"})  # fmt: skip
+    assert found == [
+        "AUTHSERVER_REDIS_ULR is not a setting (did you mean AUTHSERVER_REDIS_URL?)",
+        "AUTHSERVER_ZZZ is not a setting",
+    ]

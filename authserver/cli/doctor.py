@@ -8,7 +8,7 @@ import click
 
 from authserver.checks import mode_checks, production_checks
 from authserver.cli.output import emit, json_option
-from authserver.config import load_settings
+from authserver.config import load_settings, unknown_variables
 from authserver.keys.kek import FileKekSource, kek_source_for
 from authserver.private_files import database_paths
 
@@ -26,8 +26,10 @@ def doctor_command(workers: int, as_json: bool) -> None:
         private += source.private_paths()
     checks = production_checks(settings, workers) + mode_checks(private)
     failed = sum(not c.ok for c in checks)
+    # Ignored, so not a problem of the settings, but most likely a misspelt one.
+    warnings = unknown_variables()
     if as_json:
-        emit({"environment": settings.env, "problems": failed,
+        emit({"environment": settings.env, "problems": failed, "warnings": warnings,
               "checks": [{"name": c.name, "ok": c.ok, "problem": None if c.ok else c.problem}
                          for c in checks]}, True, "")  # fmt: skip
         sys.exit(1 if failed else 0)
@@ -35,5 +37,7 @@ def doctor_command(workers: int, as_json: bool) -> None:
         click.echo(f"{'ok     ' if check.ok else 'PROBLEM'}  {check.name}")
         if not check.ok:
             click.echo(f"         {check.problem}")
+    for warning in warnings:
+        click.echo(f"WARNING  {warning}; it is ignored")
     click.echo(f"environment: {settings.env}; {failed} problem(s)")
     sys.exit(1 if failed else 0)

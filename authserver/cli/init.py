@@ -3,18 +3,24 @@ key per algorithm; with ``--demo`` a demo admin and a demo client, their secrets
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+from collections.abc import Iterator
+
 import click
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
+from sqlalchemy import text
 
 from authserver.accounts.service import create_user, find_user
 from authserver.clients.service import NewClient, create_client, find_client_by_name
-from authserver.config import MIGRATIONS_DIR, ConfigError
+from authserver.config import MIGRATIONS_DIR, ConfigError, Settings
 from authserver.extensions import db
 from authserver.keys.kek import FileKekSource, kek_source_for
 from authserver.keys.lifecycle import run_due_transitions
 from authserver.keys.pepper import ensure_pepper
 from authserver.keys.schedule import ensure_schedules
+from authserver.private_files import create_private_file, make_private_dir
 from authserver.rbac.containment import OPERATOR
 from authserver.rbac.service import create_role, ensure_builtin_roles, find_role, update_role
 from authserver.runtime import current_runtime
@@ -39,17 +45,51 @@ def init_command(demo: bool) -> None:
             raise ConfigError("AUTHSERVER_KEK: required in production")
         source.create()
         click.echo(f"created a development key-encryption key in {source.path}", err=True)
-    upgrade(directory=str(current_runtime_migrations()))
-    envelope = runtime.envelope()
-    ensure_pepper(envelope)
-    ensure_builtin_roles()
-    ensure_schedules(runtime.settings)
-    for done in run_due_transitions(runtime.settings, envelope):
-        click.echo(f"{done.action.replace('_', ' ')}: {done.alg} signing key {done.kid}", err=True)
-    db.session.commit()
+    with one_init_at_a_time(runtime.settings):
+        upgrade(directory=str(current_runtime_migrations()))
+        envelope = runtime.envelope()
+        ensure_pepper(envelope)
+        ensure_builtin_roles()
+        ensure_schedules(runtime.settings)
+        for done in run_due_transitions(runtime.settings, envelope):
+            click.echo(f"{done.action.replace('_', ' ')}: {done.alg} signing key {done.kid}",
+                       err=True)  # fmt: skip
+        db.session.commit()
     if demo:
         _ensure_demo_accounts()
     click.echo("authserver is initialised", err=True)
+
+
+#: pg_advisory_lock's key for `init` (any constant; this is "authserv" in ASCII).
+_INIT_LOCK_KEY = 0x6175746873657276
+
+
+@contextlib.contextmanager
+def one_init_at_a_time(settings: Settings) -> Iterator[None]:
+    """`init` on several hosts or containers at once (compose's replicas, a rolling deploy)
+    runs one after another: Alembic takes no lock of its own, and two first upgrades at once
+    both create the same tables. PostgreSQL: a session advisory lock on a connection of its
+    own; SQLite: an exclusive lock on a file beside the database."""
+    sqlite_file = settings.sqlite_file
+    if sqlite_file is not None:
+        path = sqlite_file.with_name(sqlite_file.name + ".init-lock")
+        make_private_dir(path.parent)
+        create_private_file(path)
+        with path.open("rb") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)  # released when the file is closed
+            yield
+        return
+    if not settings.database_url.startswith("postgresql"):
+        yield  # an in-memory SQLite database has one user
+        return
+    with db.engine.connect() as connection:
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _INIT_LOCK_KEY})
+        connection.commit()
+        try:
+            yield
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _INIT_LOCK_KEY})
+            connection.commit()
 
 
 def current_runtime_migrations() -> str:
