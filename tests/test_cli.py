@@ -327,6 +327,11 @@ def test_a_disabled_user_is_enabled_again_and_shown(runner):
     assert runner("users", "enable", "lee@example.com").exit_code == 0
     assert json.loads(runner("users", "show", "lee@example.com", "--json").stdout)["active"]
     assert "active: True" in runner("users", "show", "lee@example.com").output
+    renamed = json.loads(runner("users", "update", "lee@example.com", "--display-name", "Lee Q",
+                                "--json").stdout)  # fmt: skip
+    assert renamed["display_name"] == "Lee Q"
+    blank = runner("users", "update", "lee@example.com", "--display-name", " ")
+    assert blank.exit_code == 1 and "display_name" in blank.output
 
 
 def test_the_demo_banner_says_where_to_sign_in_and_sets_the_secrets_apart(app, runner):

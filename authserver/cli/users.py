@@ -105,6 +105,19 @@ def show_command(email: str, as_json: bool) -> None:
     emit(value, as_json, text)
 
 
+@group.command("update")
+@click.argument("email")
+@click.option("--display-name", default=None, help="The name shown for the user.")
+@json_option
+def update_command(email: str, display_name: str | None, as_json: bool) -> None:
+    """Change a user's display name (what is not given stays as it is)."""
+    user = _the_user(email)
+    with transaction():
+        update_user(user, display_name=display_name, caller=OPERATOR)
+    value = _described(user)
+    emit(value, as_json, f"{user.email}: {user.display_name}")
+
+
 @group.command("set-password")
 @click.argument("email")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
