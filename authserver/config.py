@@ -50,13 +50,16 @@ class Settings:
     # Public base URL; the `iss` of every token. Passkeys need a host name, not an IP address.
     issuer: str = "http://localhost:5000"
     # SQLAlchemy URL. Default: SQLite file under instance/. PostgreSQL: postgresql+psycopg://...
-    database_url: str = f"sqlite:///{INSTANCE_DIR / 'authserver.db'}"
+    # (Not in repr, like the KEK and the Redis URL: a URL may hold a password.)
+    database_url: str = dataclasses.field(
+        default=f"sqlite:///{INSTANCE_DIR / 'authserver.db'}", repr=False
+    )
     # Folder of the development key-encryption key file (`kek`).
     keys_dir: str = str(KEYS_DIR)
     # Base64 of 32 bytes; overrides the file. Required in production.
-    kek: str | None = None
+    kek: str | None = dataclasses.field(default=None, repr=False)  # never in a traceback
     # Older KEKs (comma-separated base64) that still decrypt while `kek rotate` re-wraps.
-    kek_previous: str | None = None
+    kek_previous: str | None = dataclasses.field(default=None, repr=False)
     # development | production. Production refuses unsafe settings at start-up.
     env: str = "development"
     # Lifetime of JWT access tokens.
@@ -138,11 +141,11 @@ class Settings:
     rate_limit_passkey_options_ip: str = "30/minute"
     # The Redis every instance shares (redis:// or rediss://): budgets, revocation news and
     # DPoP proof jtis; while it is unreachable, the host's budgets and database checks.
-    redis_address: str | None = None
+    redis_address: str | None = dataclasses.field(default=None, repr=False)
     # Where budgets are counted without Redis: "host" (every worker of this host, through a
     # shared file; "memory://" means the same). A redis:// URL here is the older spelling of
     # the Redis address above.
-    rate_limit_storage: str = "host"
+    rate_limit_storage: str = dataclasses.field(default="host", repr=False)  # may be a URL
     # The host's shared counter file. None: beside the SQLite database (<db>.budgets), else
     # in instance/ named after the database URL.
     rate_limit_file: str | None = None

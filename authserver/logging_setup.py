@@ -78,7 +78,13 @@ def console_formatter() -> logging.Formatter:
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             _drop_absent_request_id,
-            structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty(), sort_keys=True),
+            # plain_traceback: structlog's default (rich, when installed) prints every frame's
+            # local variables, secrets among them; a JSON line never did.
+            structlog.dev.ConsoleRenderer(
+                colors=sys.stderr.isatty(),
+                sort_keys=True,
+                exception_formatter=structlog.dev.plain_traceback,
+            ),
         ],
     )
 
@@ -115,7 +121,11 @@ class ConsoleAccessLineFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         when = dt.datetime.fromtimestamp(record.created, dt.UTC).strftime("%H:%M:%S")
         took = "" if record.duration_ms is None else f" {record.duration_ms}ms"
-        return f"{when} {record.getMessage()}{took} {record.client or '-'} [{record.request_id}]"
+        # The path is the client's (percent-decoded): escaped, so that it cannot start a line
+        # of its own or send a terminal escape sequence, as JSON escapes it.
+        path = record.path.encode("unicode_escape").decode("ascii")
+        line = f"{record.method} {path} {record.status}"
+        return f"{when} {line}{took} {record.client or '-'} [{record.request_id}]"
 
 
 def granian_log_config(log_format: str = "json") -> dict:

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import os
 
-from authserver_verify import JWKSCache, require_token
+from authserver_verify import ResourceServer
+from authserver_verify.integrations.flask import require_token
 from flask import Flask, g, jsonify
 
 ISSUER = os.environ.get("AUTHSERVER_ISSUER", "http://localhost:5000")
 AUDIENCE = os.environ.get("API_AUDIENCE", ISSUER)
-jwks = JWKSCache(f"{ISSUER}/.well-known/jwks.json")
+api = ResourceServer(ISSUER, audience=AUDIENCE)
 app = Flask(__name__)
 
 
 @app.get("/orders")
-@require_token(["demo:read"], jwks=jwks, issuer=ISSUER, audience=AUDIENCE)
+@require_token(api, ["demo:read"])
 def orders():
     return jsonify(caller=g.token_claims["client_id"], orders=[{"id": 1, "total": "9.99"}])
 

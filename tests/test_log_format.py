@@ -79,3 +79,51 @@ def test_an_unknown_format_is_refused_naming_the_variable(tmp_path):
                           timeout=120, check=False)  # fmt: skip
     assert done.returncode != 0
     assert "AUTHSERVER_LOG_FORMAT" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_traceback_in_the_console_format_shows_no_local_variables():
+    """structlog's console renderer prints each frame's locals with rich, when rich is
+    installed (it is, through the dev tools): a secret in a local must not reach the log."""
+    import logging
+
+    from authserver.logging_setup import console_formatter
+
+    def authenticate(client_secret: str) -> None:
+        raise RuntimeError("boom")
+
+    secret = "s3cr3t-" + "client-secret-value"  # made at run time: not in any source line
+    try:
+        authenticate(secret)
+    except RuntimeError:
+        import sys
+
+        record = logging.LogRecord("authserver.web.errors", logging.ERROR, __file__, 1,
+                                   "unexpected error", (), sys.exc_info())  # fmt: skip
+    shown = console_formatter().format(record)
+    assert "RuntimeError: boom" in shown and "authenticate" in shown
+    assert "s3cr3t-client-secret-value" not in shown
+
+
+def test_the_console_access_line_escapes_the_path():
+    import logging
+
+    from authserver.logging_setup import ConsoleAccessLineFormatter
+
+    record = logging.LogRecord("authserver.access", logging.INFO, __file__, 0, "%s %s %s",
+                               ("GET", "/x", 404), None)  # fmt: skip
+    path = "/x\n09:00:00 POST /admin 201 1ms 203.0.113.9 [abc]\x1b[2J"
+    record.method, record.path, record.status = "GET", path, 404
+    record.duration_ms, record.client, record.request_id = 1.0, "127.0.0.1", "r1"
+    line = ConsoleAccessLineFormatter().format(record)
+    assert "\n" not in line and "\x1b" not in line
+    assert line.endswith("404 1.0ms 127.0.0.1 [r1]") and "\\n09:00:00" in line
+
+
+def test_settings_never_show_the_kek_or_a_database_password_in_their_repr():
+    from authserver.config import load_settings
+
+    settings = load_settings({"AUTHSERVER_KEK": "dOySLm/b7P2c8DD0JnbkdZ57ij42vcqJi9QgVyA/NEw=",
+                              "AUTHSERVER_DATABASE_URL": "postgresql+psycopg://u:pw1@db/a",
+                              "AUTHSERVER_REDIS_URL": "redis://:pw2@cache/0"})  # fmt: skip
+    shown = repr(settings)
+    assert "dOySLm" not in shown and "pw1" not in shown and "pw2" not in shown

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 from collections.abc import Iterator
 
 import click
@@ -75,9 +76,13 @@ def one_init_at_a_time(settings: Settings) -> Iterator[None]:
         path = sqlite_file.with_name(sqlite_file.name + ".init-lock")
         make_private_dir(path.parent)
         create_private_file(path)
-        with path.open("rb") as held:
-            fcntl.flock(held, fcntl.LOCK_EX)  # released when the file is closed
+        # Never through a symlink (one left in its place could point at a FIFO or elsewhere).
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
             yield
+        finally:
+            os.close(fd)  # releases the lock
         return
     if not settings.database_url.startswith("postgresql"):
         yield  # an in-memory SQLite database has one user

@@ -255,3 +255,52 @@ def test_introspection_that_cannot_be_asked_is_unavailable_not_inactive(served):
     with pytest.raises(IntrospectionUnavailable) as raised:
         wrong.introspect(_token(served, READ))
     assert raised.value.status == 503
+
+
+def test_a_proof_for_another_host_is_refused_whatever_host_header_the_client_sends(served, tokens):
+    from authserver_verify.integrations.flask import require_token
+    from flask import Flask, g
+
+    resource = ResourceServer(served.issuer, audience=served.issuer,
+                              public_url="https://orders.example")  # fmt: skip
+    app = Flask("orders")
+
+    @app.get("/bound")
+    @require_token(resource, [READ], dpop=True)
+    def bound():
+        return {"caller": g.token_claims["client_id"]}
+
+    client = app.test_client()
+    token = tokens["bound"]
+
+    def call(htu: str, host: str, *, twice: bool = False) -> int:
+        proof = _proof(tokens["key"], "GET", htu, ath=ath_of(token))
+        headers = {"Authorization": f"DPoP {token}", "DPoP": proof, "Host": host}
+        if twice:
+            headers["DPoP"] = f"{proof}, {proof}"
+        return client.get("/bound", headers=headers).status_code
+
+    # A proof made for another API, replayed here with that API's Host header: refused.
+    assert call("https://other.example/bound", "other.example") == 401
+    # Behind a TLS-terminating proxy the request looks like http://internal: the proof is for
+    # the public URL, and that is what is checked.
+    assert call("https://orders.example/bound", "internal:8080") == 200
+    assert call("https://orders.example/bound", "orders.example", twice=True) == 401
+
+
+def test_introspection_refuses_a_dpop_bound_token_and_another_audience(served, tokens):
+    from authserver_verify import InvalidToken
+
+    api = served.api_client
+    introspector = Introspector(served.issuer + "/oauth/introspect", api["client_id"],
+                                api["client_secret"], audience=served.issuer)  # fmt: skip
+    assert introspector.require_active(tokens["read"], [READ])["active"] is True
+    with pytest.raises(InvalidToken, match="DPoP-bound"):
+        introspector.require_active(tokens["bound"], [READ])  # RFC 9449 §7.2: no proof here
+    elsewhere = Introspector(served.issuer + "/oauth/introspect", api["client_id"],
+                             api["client_secret"], audience="https://billing.example")  # fmt: skip
+    with pytest.raises(InvalidToken, match="another audience"):
+        elsewhere.require_active(tokens["read"], [READ])
+    answer = introspector.introspect(tokens["read"])
+    answer["active"] = False  # a caller's change does not reach the cache
+    assert introspector.introspect(tokens["read"])["active"] is True

@@ -263,3 +263,50 @@ def test_require_token_with_dpop_checks_the_proof(cache, make_client, http):
                   ).status_code == 401  # fmt: skip
     as_bearer = rs.get("/plain", headers={"Authorization": f"Bearer {token}"})
     assert as_bearer.status_code == 401 and "DPoP-bound" in as_bearer.json["error_description"]
+
+
+def test_the_example_resource_server_runs_with_a_token_of_this_server(
+    make_client, get_token, jwks_fetch, monkeypatch
+):
+    import runpy
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "resource_server.py"
+    monkeypatch.setenv("AUTHSERVER_ISSUER", ISSUER)
+    namespace = runpy.run_path(str(example), run_name="example")
+    namespace["api"].jwks._fetch = jwks_fetch  # the app in-process instead of HTTP
+    http = namespace["app"].test_client()
+    assert http.get("/orders").status_code == 401
+    token = get_token(make_client("demo:read"), scope="demo:read")["access_token"]
+    answer = http.get("/orders", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200 and answer.json["orders"]
+
+
+def test_a_reply_that_is_not_http_leaves_the_key_set_unavailable_not_an_exception():
+    import http.client
+
+    def broken(url, etag, timeout):
+        raise http.client.BadStatusLine("SSH-2.0-OpenSSH")
+
+    cache = verify.JWKSCache(ISSUER + "/.well-known/jwks.json", fetch=broken)
+    with pytest.raises(verify.JWKSUnavailable):
+        cache.get("any")
+    introspector = verify.Introspector(ISSUER + "/oauth/introspect", "id", "secret",
+                                       post=lambda *a: (_ for _ in ()).throw(
+                                           http.client.IncompleteRead(b"")))  # fmt: skip
+    with pytest.raises(verify.IntrospectionUnavailable) as raised:
+        introspector.introspect("token")
+    assert "IncompleteRead" not in str(raised.value)
+
+
+def test_seen_proofs_stay_bounded_and_forget_the_oldest_first():
+    from authserver_verify.resource import _SeenProofs
+
+    seen = _SeenProofs(limit=3)
+    for jti in ("a", "b", "c", "d"):
+        assert seen.first_use(jti, ttl=60)
+    assert not seen.first_use("d", ttl=60) and not seen.first_use("b", ttl=60)
+    assert seen.first_use("a", ttl=60)  # the oldest went when the table was full
+    assert len(seen._until) == 3
+    expired = _SeenProofs(limit=100)
+    assert expired.first_use("x", ttl=-1) and expired.first_use("x", ttl=60)  # expired: gone

@@ -1,8 +1,15 @@
 """Asking the issuer about a token (RFC 7662), for APIs that must honour revocation at once or
 accept opaque tokens and API keys, with a small cache of answers.
 
-    introspector = Introspector("https://id.example.com/oauth/introspect", "api", "secret")
+    introspector = Introspector("https://id.example.com/oauth/introspect", "api", "secret",
+                                audience="https://api.example.com")
     claims = introspector.require_active(token, scopes=["orders:read"])
+
+``require_active`` refuses what an introspection answer alone cannot vouch for: a token for
+another audience (API keys carry none and are accepted by scope), and a DPoP-bound token
+(``cnf.jkt``, RFC 9449 §7.2: it must come with a proof of its key, which
+``ResourceServer.authenticate(..., dpop=True)`` checks for JWTs). An API key's IP allow-list is
+the issuer's to apply where it sees the key's user; an introspection answer does not carry it.
 
 An active answer is remembered for ``positive_ttl_seconds`` (never past the token's ``exp``), an
 inactive one for ``negative_ttl_seconds``: a revocation reaches this API within the positive
@@ -12,7 +19,9 @@ time-to-live (0 asks every time). Tokens are remembered by their SHA-256, never 
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
+import http.client
 import threading
 import time
 import urllib.error
@@ -51,6 +60,7 @@ class Introspector:
         client_id: str,
         client_secret: str,
         *,
+        audience: str | None = None,
         positive_ttl_seconds: float = 10.0,
         negative_ttl_seconds: float = 5.0,
         max_entries: int = 10_000,
@@ -60,6 +70,7 @@ class Introspector:
         now: Callable[[], float] = time.time,
     ) -> None:
         self.endpoint = endpoint
+        self.audience = audience
         self._authorization = _basic(client_id, client_secret)
         self.positive_ttl_seconds = positive_ttl_seconds
         self.negative_ttl_seconds = negative_ttl_seconds
@@ -80,7 +91,7 @@ class Introspector:
             cached = self._answers.get(key)
             if cached is not None and cached[0] > self._monotonic():
                 self._answers.move_to_end(key)
-                return cached[1]
+                return copy.deepcopy(cached[1])  # a caller's change must not change the cache
         answer = self._ask(token)
         ttl = self.positive_ttl_seconds if answer["active"] else self.negative_ttl_seconds
         expires = answer.get("exp")
@@ -92,13 +103,19 @@ class Introspector:
                 self._answers.move_to_end(key)
                 while len(self._answers) > self.max_entries:
                     self._answers.popitem(last=False)
-        return answer
+        return copy.deepcopy(answer)
 
     def require_active(self, token: str, scopes: Iterable[str] = ()) -> dict:
         """The claims of an active token granting ``scopes``, or a TokenVerificationError."""
         answer = self.introspect(token)
         if not answer["active"]:
             raise InvalidToken("the token is not active")
+        if (answer.get("cnf") or {}).get("jkt") or str(answer.get("token_type")) == "DPoP":
+            raise InvalidToken("a DPoP-bound token must be sent with its proof")
+        if self.audience is not None and "aud" in answer:
+            audiences = answer["aud"] if isinstance(answer["aud"], list) else [answer["aud"]]
+            if self.audience not in audiences:
+                raise InvalidToken("the token is for another audience")
         missing = set(scopes) - set(str(answer.get("scope", "")).split())
         if missing:
             raise InsufficientScope(f"missing scope: {' '.join(sorted(missing))}")
@@ -111,8 +128,11 @@ class Introspector:
         try:
             self.requests += 1
             status, raw = self._post(self.endpoint, body, headers, self.timeout_seconds)
-        except (OSError, ValueError) as e:
-            raise IntrospectionUnavailable(f"the introspection endpoint: {e}") from None
+        except (OSError, ValueError, http.client.HTTPException):
+            # The reason stays here: its text (addresses, TLS details) is not the caller's.
+            raise IntrospectionUnavailable(
+                "the introspection endpoint could not be asked"
+            ) from None
         if status != 200 or len(raw) > _MAX_ANSWER:
             raise IntrospectionUnavailable(f"the introspection endpoint answered {status}")
         try:

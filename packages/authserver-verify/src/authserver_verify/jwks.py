@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import http.client
 import threading
 import time
 import urllib.error
@@ -91,7 +92,8 @@ class JWKSCache:
             if status != 200:
                 raise OSError(f"JWKS answered {status}")
             keys = self._parse(body)
-        except (OSError, ValueError, JoseError):
+        # http.client.HTTPException (a reply that is not HTTP, a short body) is no OSError.
+        except (OSError, ValueError, JoseError, http.client.HTTPException):
             # Keep the last good set; try again after the minimum interval.
             self._fresh_until = now + self.min_refresh_seconds
             return

@@ -7,7 +7,9 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from urllib.parse import urlsplit, urlunsplit
 
 from authserver_verify.dpop import MAX_AGE_SECONDS, InvalidProof, check_proof
 from authserver_verify.errors import InsufficientScope, InvalidToken, TokenVerificationError
@@ -25,20 +27,26 @@ class Refusal:
 
 
 class _SeenProofs:
-    """DPoP proof jtis this process accepted recently (RFC 9449 §11.1), bounded in size."""
+    """DPoP proof jtis this process accepted recently (RFC 9449 §11.1), at most ``limit``.
+
+    Every entry lives as long, so the oldest is always the first to expire: expired ones are
+    dropped from the front, and when full the oldest goes (a proof that old is past its
+    ``iat`` window anyway, or the flood that filled the table is its sender's own)."""
 
     def __init__(self, limit: int = 100_000) -> None:
-        self._until: dict[str, float] = {}
+        self._until: OrderedDict[str, float] = OrderedDict()
         self._limit = limit
         self._lock = threading.Lock()
 
     def first_use(self, jti: str, ttl: float) -> bool:
         now = time.monotonic()
         with self._lock:
-            if len(self._until) >= self._limit:
-                self._until = {k: v for k, v in self._until.items() if v > now}
-            if self._until.get(jti, 0) > now:
+            while self._until and next(iter(self._until.values())) <= now:
+                self._until.popitem(last=False)
+            if jti in self._until:
                 return False
+            if len(self._until) >= self._limit:
+                self._until.popitem(last=False)
             self._until[jti] = now + ttl
             return True
 
@@ -46,7 +54,11 @@ class _SeenProofs:
 class ResourceServer:
     """An API that accepts access tokens of ``issuer`` for ``audience``.
 
-    ``jwks`` defaults to the issuer's published set (``/.well-known/jwks.json``)."""
+    ``jwks`` defaults to the issuer's published set (``/.well-known/jwks.json``).
+    ``public_url`` is the API's own base URL as its clients call it (``https://api.example.com``,
+    its scheme and host): a DPoP proof's ``htu`` is checked against it and the request's path,
+    never against the ``Host`` header a client chose, and a TLS-terminating proxy in front does
+    not change it. Without it the adapters use the URL the framework reports."""
 
     def __init__(
         self,
@@ -54,12 +66,14 @@ class ResourceServer:
         audience: str,
         *,
         jwks: JWKSCache | None = None,
+        public_url: str | None = None,
         leeway_seconds: int = 30,
         now: Callable[[], float] = time.time,
     ) -> None:
         self.issuer = issuer
         self.audience = audience
         self.jwks = jwks or JWKSCache(issuer.rstrip("/") + "/.well-known/jwks.json")
+        self.public_url = public_url.rstrip("/") if public_url else None
         self.leeway_seconds = leeway_seconds
         self._now = now
         self._seen = _SeenProofs()
@@ -97,6 +111,11 @@ class ResourceServer:
             if bound:
                 raise InvalidToken("a DPoP-bound token must be sent with its proof")
             return claims
+        if dpop_proof is not None and "," in dpop_proof:
+            raise InvalidToken("DPoP proof: more than one DPoP header")  # RFC 9449 §4.3 (1)
+        if self.public_url is not None:
+            path = urlsplit(url).path or "/"
+            url = urlunsplit((*urlsplit(self.public_url)[:2], path, "", ""))
         try:
             proof = check_proof(dpop_proof or "", method=method, url=url,
                                 now=int(self._now()), access_token=token)  # fmt: skip
