@@ -236,8 +236,9 @@ _PENDING = "authserver.revoked_jtis"
 # Changes that may end an API key's or a token's use, or narrow what a key grants: a key revoked
 # or its expiry moved (rotation), its owner or a token's user or client disabled, a role given or
 # taken; any deletion of such a row.
-_WATCHED = {"api_keys": ("revoked_at", "expires_at"), "users": ("is_active", "roles"),
-            "clients": ("is_active", "roles")}  # fmt: skip
+_WATCHED = {"api_keys": ("revoked_at", "expires_at"),
+            "users": ("is_active", "roles", "tokens_valid_after"),
+            "clients": ("is_active", "roles", "tokens_valid_after")}  # fmt: skip
 # Any change to these narrows or widens what roles permit.
 _ROLE_TABLES = frozenset({"roles", "role_permissions"})
 

@@ -203,7 +203,7 @@ def test_readyz_reports_an_unreachable_redis_and_the_server_works_on(tmp_path):
 
     url = f"redis://127.0.0.1:{free_port()}/0"
     for required, status in ((False, 200), (True, 503)):
-        app = make_app(tmp_path / str(required), rate_limit_storage=url,
+        app = make_app(tmp_path / str(required), redis_address=url,
                        readyz_requires_redis=required)  # fmt: skip
         init_app(app)
         with app.app_context():

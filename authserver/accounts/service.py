@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from authserver import clock
 from authserver.accounts.passwords import (
@@ -20,7 +20,7 @@ from authserver.audit.tags import Tag
 from authserver.errors import Conflict, InvalidInput
 from authserver.extensions import db
 from authserver.metrics import sign_in_failures
-from authserver.models import User
+from authserver.models import RefreshToken, User
 from authserver.rbac.containment import Caller, require_can_act_on
 from authserver.rbac.service import check_assignable, roles_named
 
@@ -103,6 +103,7 @@ def disable_user(user: User, *, caller: Caller) -> int:
     require_can_act_on(caller, user, action="disabling")
     user.is_active = False
     end_all_sessions(user)
+    end_tokens(user)  # so that enabling the user again does not bring them back
     revoked = revoke_keys_of(user, reason="owner disabled", actor=caller.actor)
     record(Tag.USER_DISABLED, actor=caller.actor, user=user.email, apikeys_revoked=revoked)
     db.session.flush()
@@ -111,17 +112,34 @@ def disable_user(user: User, *, caller: Caller) -> int:
 
 def set_password(user: User, password: str, *, caller: Caller) -> int:
     """A new password (the policy applies), chosen by an operator or an administrator who may
-    act on the user. Every session of the user ends, as after a reset in Keycloak: whoever
-    knew the old password is signed out. Returns how many sessions ended."""
+    act on the user. Every session of the user ends and every token issued to it dies (refresh
+    tokens revoked, access tokens issued before now inactive), as after a reset in Keycloak:
+    whoever knew the old password is signed out. Returns how many sessions ended."""
     from authserver.accounts.sessions import end_all_sessions
 
     require_can_act_on(caller, user, action="setting the password of")
     check_policy(password)
     user.password_hash = hash_password(password)
     ended = end_all_sessions(user)
-    record(Tag.PASSWORD_SET, actor=caller.actor, user=user.email, sessions_ended=ended)
+    refresh_revoked = end_tokens(user)
+    record(Tag.PASSWORD_SET, actor=caller.actor, user=user.email, sessions_ended=ended,
+           refresh_tokens_revoked=refresh_revoked)  # fmt: skip
     db.session.flush()
     return ended
+
+
+def end_tokens(user: User) -> int:
+    """Every token issued to the user until now dies: its refresh tokens are revoked (one
+    UPDATE) and access tokens issued before now are no longer active (``tokens_valid_after``,
+    which stays when the user is enabled again). Returns how many refresh tokens."""
+    now = clock.now()
+    user.tokens_valid_after = now
+    revoked = db.session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return revoked.rowcount
 
 
 def authenticate(email: str, password: str) -> User | None:

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from authserver import clock
 from authserver.apikeys.format import ALPHABET
@@ -19,7 +19,7 @@ from authserver.audit.tags import Tag
 from authserver.config import SIGNING_ALGORITHMS, Settings, is_resource_uri
 from authserver.errors import InvalidInput
 from authserver.extensions import db
-from authserver.models import Client, ClientSecret
+from authserver.models import Client, ClientSecret, RefreshToken
 from authserver.outbound.policy import OutboundPolicy, UrlRefused
 from authserver.rates import parse_rates, rates_text
 from authserver.rbac.containment import Caller, require_can_act_on, require_can_confer
@@ -259,6 +259,14 @@ def disable_client(client: Client, *, caller: Caller) -> int:
 
     require_can_act_on(caller, client, action="disabling")
     client.is_active = False
+    # Its tokens die for good: enabling the client again does not bring them back.
+    now = clock.now()
+    client.tokens_valid_after = now
+    db.session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.client_id == client.client_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
     revoked = revoke_keys_of(client, reason="owner disabled", actor=caller.actor)
     record(Tag.CLIENT_DISABLED, actor=caller.actor, client=client.client_id,
            apikeys_revoked=revoked)  # fmt: skip

@@ -39,6 +39,8 @@ class ClientView(ClientMixin):
     jwks_uri: str | None = None
     token_quota: str | None = None
     introspection_quota: str | None = None
+    # POSIX seconds: tokens with an earlier iat are dead (clients.tokens_valid_after).
+    tokens_valid_after: int | None = None
 
     @classmethod
     def of(cls, client: Client) -> ClientView:
@@ -64,6 +66,9 @@ class ClientView(ClientMixin):
             jwks_uri=client.jwks_uri,
             token_quota=client.token_quota,
             introspection_quota=client.introspection_quota,
+            tokens_valid_after=(
+                int(client.tokens_valid_after.timestamp()) if client.tokens_valid_after else None
+            ),
         )
 
     @property

@@ -57,6 +57,8 @@ class Client(db.Model):
     token_quota: Mapped[str | None] = mapped_column(String(100))
     introspection_quota: Mapped[str | None] = mapped_column(String(100))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Access tokens issued before this (a disable) stay dead after the client is enabled again.
+    tokens_valid_after: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
     secrets: Mapped[list[ClientSecret]] = relationship(

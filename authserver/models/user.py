@@ -23,6 +23,9 @@ class User(db.Model):
     # argon2id, see accounts/passwords.py
     password_hash: Mapped[str | None] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Access tokens issued before this (a disable, a password change) stay dead, also after
+    # the user is enabled again (a "not before" time, as Keycloak's; iat in whole seconds).
+    tokens_valid_after: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     # Failed second-factor checks in a row, and the back-off they earned (per account, any IP).
     mfa_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

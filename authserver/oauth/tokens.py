@@ -190,7 +190,8 @@ class AccessToken:
 
     def _holders_active(self) -> bool:
         clients = current_runtime().clients
-        if clients.get(self.client_id) is None:  # unknown or disabled
+        client = clients.get(self.client_id)
+        if client is None or self._issued_before(client.tokens_valid_after):  # or disabled
             return False
         subject = self.claims["sub"]
         if subject == self.client_id:
@@ -199,12 +200,24 @@ class AccessToken:
         if row.revoked is not None:
             return False
         if row.user_active is not None:
-            return bool(row.user_active)
+            return bool(row.user_active) and not self._issued_before(_seconds(row.valid_after))
         # Not a user: the owner client of an exchanged API key (RFC 8693).
-        return clients.get(subject) is not None
+        owner = clients.get(subject)
+        return owner is not None and not self._issued_before(owner.tokens_valid_after)
+
+    def _issued_before(self, valid_after: int | None) -> bool:
+        # Whole seconds, as iat is: a token of the same second as the change is kept (a token
+        # issued right after a password change must work).
+        return valid_after is not None and self.claims["iat"] < valid_after
 
     def check_client(self, client) -> bool:  # noqa: ANN001
         return self.client_id == client.get_client_id()
+
+
+def _seconds(when: dt.datetime | None) -> int | None:
+    if when is None:
+        return None
+    return int((when if when.tzinfo else when.replace(tzinfo=dt.UTC)).timestamp())
 
 
 # Built once, and a bare row instead of an ORM object: this runs on every introspection.
@@ -213,6 +226,8 @@ _REVOKED_OR_USER = select(
     _REVOKED.scalar_subquery().label("revoked"),
     select(User.is_active).where(User.subject == bindparam("sub")).scalar_subquery()
     .label("user_active"),
+    select(User.tokens_valid_after).where(User.subject == bindparam("sub")).scalar_subquery()
+    .label("valid_after"),
 )  # fmt: skip
 
 _REQUIRED_CLAIMS = ("iss", "sub", "exp", "iat", "jti", "client_id")

@@ -55,6 +55,7 @@ class Browser:
         self.http = http
         self.rp = rp
         self.verifier, self.challenge = pkce()
+        self.password = "correct horse battery staple"
 
     def authorize_url(self, **extra) -> str:
         return "/oauth/authorize?" + urlencode(self.authorize_url_params(**extra))
@@ -81,7 +82,7 @@ class Browser:
             "/login",
             data={
                 "email": "ada@example.com",
-                "password": "correct horse battery staple",
+                "password": self.password,
                 "next": next_url,
                 "csrf_token": csrf_of(page),
             },

@@ -146,7 +146,7 @@ def test_a_proof_seen_while_redis_was_down_is_not_new_once_it_is_back(tmp_path, 
     back, both are asked, so a proof accepted meanwhile cannot be replayed through Redis."""
     import time
 
-    app = make_app(tmp_path, rate_limit_storage=redis_url)
+    app = make_app(tmp_path, redis_address=redis_url)
     init_app(app)
     with app.app_context():
         from authserver.cli import cli
