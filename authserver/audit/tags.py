@@ -26,6 +26,7 @@ class Tag(enum.StrEnum):
     USER_CREATED = "account:user:created"
     USER_UPDATED = "account:user:updated"
     PASSWORD_SET = "account:password:set"  # noqa: S105 - an event name
+    PERSON_EXPORTED = "account:data:exported"
     ROLE_CREATED = "rbac:role:created"
     ROLE_UPDATED = "rbac:role:updated"
     ROLE_DELETED = "rbac:role:deleted"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import click
@@ -19,6 +20,7 @@ from authserver.cli.output import emit, fail, iso, json_option, split_multi, tra
 from authserver.errors import NotFound
 from authserver.mfa.service import factors_of, reset_mfa
 from authserver.models import User
+from authserver.privacy.export import export_person
 from authserver.rbac.containment import OPERATOR
 from authserver.security import generate_secret
 
@@ -103,6 +105,18 @@ def show_command(email: str, as_json: bool) -> None:
         f"{key}: {' '.join(v) if isinstance(v, list) else v}" for key, v in value.items()
     )
     emit(value, as_json, text)
+
+
+@group.command("export")
+@click.argument("email")
+@json_option
+def export_command(email: str, as_json: bool) -> None:
+    """Everything the server holds about a user, as one JSON document (GDPR Art. 15, 20;
+    docs/data-protection.md); indented unless --json."""
+    user = _the_user(email)
+    with transaction():
+        document = export_person(user, caller=OPERATOR)
+    click.echo(json.dumps(document) if as_json else json.dumps(document, indent=2))
 
 
 @group.command("update")

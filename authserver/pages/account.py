@@ -1,7 +1,8 @@
-"""Sign-in pages: /login, /logout, /account (sessions, sign out everywhere)."""
+"""Sign-in pages: /login, /logout, /account (sessions, sign out everywhere, download my data)."""
 
 from __future__ import annotations
 
+import json
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, make_response, redirect, render_template, request
@@ -11,12 +12,20 @@ from authserver.accounts.service import authenticate
 from authserver.accounts.sessions import end_all_sessions, end_session
 from authserver.extensions import db
 from authserver.mfa.service import factors_of
+from authserver.privacy.export import export_person
+from authserver.rbac.containment import caller_for
 from authserver.web.browser import (
     clear_session_cookie,
     current_session,
     safe_next,
 )
-from authserver.web.forms import LoginForm, PasskeyForm, SignOutEverywhereForm, SignOutForm
+from authserver.web.forms import (
+    ExportForm,
+    LoginForm,
+    PasskeyForm,
+    SignOutEverywhereForm,
+    SignOutForm,
+)
 from authserver.web.signin import SECURITY, begin_second_factor, finish_sign_in, step_up
 
 bp = Blueprint("accounts", __name__)
@@ -92,4 +101,28 @@ def account() -> Response | str:
         session=session,
         sign_out=SignOutForm(),
         everywhere=everywhere,
+        export=ExportForm(),
     )
+
+
+@bp.post("/account/export")
+def export_my_data() -> Response:
+    """GDPR Art. 15 and 20: the signed-in person's data, as a JSON file (a form with a CSRF
+    token, not a link: the export is audited, and a cross-site page must not start one)."""
+    session = current_session()
+    if session is None:
+        return redirect("/login?next=/account", code=303)
+    if session.user.requires_mfa:
+        gate = step_up(session, acr.MULTI_FACTOR, "/account")
+        if gate is not None:
+            return gate
+    if not ExportForm().validate_on_submit():
+        return make_response(render_template("error.html", message="The form expired."), 400)
+    user = session.user
+    document = export_person(user, caller=caller_for(user, user.email))
+    db.session.commit()
+    response = make_response(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    response.mimetype = "application/json"
+    response.headers["Content-Disposition"] = 'attachment; filename="my-authserver-data.json"'
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -16,6 +16,8 @@ class Permission(enum.StrEnum):
     CLIENTS_REGISTER = "clients:register"
     USERS_READ = "users:read"
     USERS_WRITE = "users:write"
+    # A person's whole record (GDPR Art. 15): sessions with addresses, the audit trail about them.
+    USERS_EXPORT = "users:export"
     ROLES_READ = "roles:read"
     ROLES_WRITE = "roles:write"
     AUDIT_READ = "audit:read"

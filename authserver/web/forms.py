@@ -28,6 +28,10 @@ class SignOutEverywhereForm(FlaskForm):
     submit = SubmitField("Sign out everywhere")
 
 
+class ExportForm(FlaskForm):
+    submit = SubmitField("Download my data")
+
+
 class ActionForm(FlaskForm):
     """A button that changes something (set up, remove, regenerate): CSRF and nothing else."""
 

@@ -99,6 +99,22 @@ class UserList(Output):
     next_cursor: str | None
 
 
+class PersonExport(Output):
+    """Everything the server holds about a person (GDPR Art. 15, 20): docs/data-protection.md
+    describes each member; never a secret, a hash, a public key or a credential id."""
+
+    format: Literal["authserver.person-export"]
+    version: int = Field(description="1; a new version is a change a reader must know of.")
+    exported_at: str
+    profile: dict
+    roles: list[str]
+    second_factors: dict
+    sessions: list[dict]
+    consents: list[dict]
+    api_keys: list[dict]
+    audit_events: list[dict]
+
+
 class UserCreate(Input):
     email: Email
     password: Annotated[str, StringConstraints(min_length=12, max_length=1024)]

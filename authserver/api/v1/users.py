@@ -6,10 +6,18 @@ from sqlalchemy import select
 
 from authserver.accounts.service import create_user, find_user_by_subject, update_user
 from authserver.api.v1.framework import Principal, Reply, check_if_match, operation
-from authserver.api.v1.schemas import PageQuery, UserCreate, UserList, UserOut, UserUpdate
+from authserver.api.v1.schemas import (
+    PageQuery,
+    PersonExport,
+    UserCreate,
+    UserList,
+    UserOut,
+    UserUpdate,
+)
 from authserver.errors import NotFound
 from authserver.mfa.service import reset_mfa
 from authserver.models import User
+from authserver.privacy.export import export_person
 from authserver.rbac.permissions import Permission
 from authserver.web.paging import page
 
@@ -86,3 +94,12 @@ def update(principal: Principal, user_id: str, body: UserUpdate) -> Reply:
 )  # fmt: skip
 def mfa_reset(principal: Principal, user_id: str) -> None:
     reset_mfa(get_user(user_id), caller=principal)
+
+
+@operation(
+    "GET", "/users/{user_id}/export",
+    summary="Everything the server holds about a user, as one JSON document (GDPR Art. 15, 20)",
+    tag=TAG, permission=Permission.USERS_EXPORT, response=PersonExport,
+)  # fmt: skip
+def export(principal: Principal, user_id: str) -> PersonExport:
+    return PersonExport(**export_person(get_user(user_id), caller=principal))

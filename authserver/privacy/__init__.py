@@ -1,0 +1,1 @@
+"""What the server holds about a person, handed to that person (GDPR Art. 15 and 20)."""
