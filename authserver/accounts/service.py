@@ -20,7 +20,7 @@ from authserver.audit.tags import Tag
 from authserver.errors import Conflict, InvalidInput
 from authserver.extensions import db
 from authserver.metrics import sign_in_failures
-from authserver.models import RefreshToken, User
+from authserver.models import RefreshToken, User, UserSession
 from authserver.rbac.containment import Caller, require_can_act_on
 from authserver.rbac.service import check_assignable, roles_named
 
@@ -124,6 +124,27 @@ def set_password(user: User, password: str, *, caller: Caller) -> int:
     refresh_revoked = end_tokens(user)
     record(Tag.PASSWORD_SET, actor=caller.actor, user=user.email, sessions_ended=ended,
            refresh_tokens_revoked=refresh_revoked)  # fmt: skip
+    db.session.flush()
+    return ended
+
+
+def change_password(user: User, current: str, new: str, *, keep: UserSession) -> int:
+    """The signed-in person changes their own password: the current one must be right (a
+    wrong one counts as a failed sign-in), the policy applies to the new one, every other
+    session ends and every token issued before now dies. Returns how many sessions ended.
+    Raises InvalidInput for a wrong current password or a new one the policy refuses."""
+    from authserver.accounts.sessions import end_other_sessions
+
+    if not verify_password(user.password_hash, current[:MAX_LENGTH]):
+        record(Tag.SIGN_IN_FAILED, actor=user.email, outcome="failure", reason="password change")
+        sign_in_failures.labels("password").inc()
+        raise InvalidInput("current_password: not right")
+    check_policy(new)
+    user.password_hash = hash_password(new)
+    ended = end_other_sessions(user, keep)
+    revoked = end_tokens(user)
+    record(Tag.PASSWORD_SET, actor=user.email, user=user.email, own=True, sessions_ended=ended,
+           refresh_tokens_revoked=revoked)  # fmt: skip
     db.session.flush()
     return ended
 

@@ -75,6 +75,30 @@ def end_session(row: UserSession) -> None:
         sessions_ended.send(row.user.subject, sids=[row.sid])
 
 
+def live_sessions_of(user: User) -> list[UserSession]:
+    now = clock.now()
+    rows = db.session.scalars(
+        select(UserSession)
+        .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None),
+               UserSession.expires_at > now)
+        .order_by(UserSession.created_at.desc())
+    )  # fmt: skip
+    return list(rows)
+
+
+def end_other_sessions(user: User, keep: UserSession) -> int:
+    """Every live session of the user but ``keep`` ends (a password change on this device)."""
+    sids = [s.sid for s in live_sessions_of(user) if s.id != keep.id]
+    for row in live_sessions_of(user):
+        if row.id != keep.id:
+            row.ended_at = clock.now()
+    if sids:
+        sessions_ended.send(user.subject, sids=sids)
+        record(Tag.SESSION_ENDED, actor=user.email, others=True, count=len(sids))
+    db.session.flush()
+    return len(sids)
+
+
 def end_all_sessions(user: User) -> int:
     sids = list(db.session.scalars(
         select(UserSession.sid).where(UserSession.user_id == user.id,

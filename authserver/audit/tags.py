@@ -41,6 +41,7 @@ class Tag(enum.StrEnum):
     SESSION_STARTED = "account:session:started"
     SESSION_ENDED = "account:session:ended"
     CONSENT_GRANTED = "oauth:consent:granted"
+    CONSENT_WITHDRAWN = "oauth:consent:withdrawn"
     DEVICE_DECIDED = "oauth:device:decided"
     BACKCHANNEL_LOGOUT = "oauth:backchannel-logout:sent"
     TOKEN_ISSUED = "oauth:token:issued"  # noqa: S105 - an event name

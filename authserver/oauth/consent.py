@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from authserver import clock
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
 from authserver.extensions import db
-from authserver.models import ConsentGrant, User
+from authserver.models import Client, ConsentGrant, RefreshToken, User
 
 SCOPE_WORDS = {
     "openid": "Know who you are (sign you in)",
@@ -45,3 +45,35 @@ def remember_consent(user: User, client_id: str, scope: str) -> None:
     grant.updated_at = clock.now()
     db.session.flush()
     record(Tag.CONSENT_GRANTED, actor=user.email, client=client_id, scope=scope)
+
+
+def consents_of(user: User) -> list[tuple[ConsentGrant, str | None]]:
+    """What the user allowed each client, with the client's name (None: the client is gone)."""
+    rows = db.session.execute(
+        select(ConsentGrant, Client.name)
+        .join(Client, Client.client_id == ConsentGrant.client_id, isouter=True)
+        .where(ConsentGrant.user_id == user.id)
+        .order_by(ConsentGrant.updated_at.desc())
+    )
+    return [(grant, name) for grant, name in rows]
+
+
+def withdraw_consent(user: User, client_id: str) -> bool:
+    """The user takes back what it allowed the client: the grant goes (the client asks again
+    next time) and the client's refresh tokens for the user are revoked in one UPDATE, so it
+    can no longer act for the user once its access token (minutes) expires. False: there was
+    no such grant."""
+    grant = _grant(user, client_id)
+    if grant is None:
+        return False
+    db.session.delete(grant)
+    revoked = db.session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user.id, RefreshToken.client_id == client_id,
+               RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=clock.now())
+    )  # fmt: skip
+    db.session.flush()
+    record(Tag.CONSENT_WITHDRAWN, actor=user.email, client=client_id,
+           refresh_tokens_revoked=revoked.rowcount)  # fmt: skip
+    return True

@@ -8,10 +8,17 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, make_response, redirect, render_template, request
 
 from authserver import acr
-from authserver.accounts.service import authenticate
-from authserver.accounts.sessions import end_all_sessions, end_session
+from authserver.accounts.service import authenticate, change_password
+from authserver.accounts.sessions import (
+    end_all_sessions,
+    end_session,
+    find_session_by_sid,
+    live_sessions_of,
+)
+from authserver.errors import InvalidInput
 from authserver.extensions import db
 from authserver.mfa.service import factors_of
+from authserver.oauth.consent import consents_of, describe_scopes, withdraw_consent
 from authserver.privacy.export import export_person
 from authserver.rbac.containment import caller_for
 from authserver.web.browser import (
@@ -20,9 +27,11 @@ from authserver.web.browser import (
     safe_next,
 )
 from authserver.web.forms import (
+    ActionForm,
     ExportForm,
     LoginForm,
     PasskeyForm,
+    PasswordChangeForm,
     SignOutEverywhereForm,
     SignOutForm,
 )
@@ -77,19 +86,31 @@ def logout() -> Response:
     return response
 
 
-@bp.route("/account", methods=["GET", "POST"])
-def account() -> Response | str:
+def _signed_in(back: str = "/account"):  # noqa: ANN202
+    """(session, None), or (None, the answer that sends the person to sign in or step up)."""
     session = current_session()
     if session is None:
-        return redirect("/login?next=/account", code=303)
+        return None, redirect(f"/login?next={back}", code=303)
     if session.user.requires_mfa:
-        gate = step_up(session, acr.MULTI_FACTOR, "/account")
+        gate = step_up(session, acr.MULTI_FACTOR, back)
         if gate is not None:
-            return gate
+            return None, gate
+    return session, None
+
+
+def _expired() -> Response:
+    return make_response(render_template("error.html", message="The form expired."), 400)
+
+
+@bp.route("/account", methods=["GET", "POST"])
+def account() -> Response | str:
+    session, elsewhere = _signed_in()
+    if session is None:
+        return elsewhere
     everywhere = SignOutEverywhereForm()
     if request.method == "POST":
         if not everywhere.validate_on_submit():
-            return make_response(render_template("error.html", message="The form expired."), 400)
+            return _expired()
         end_all_sessions(session.user)
         db.session.commit()
         response = redirect("/login", code=303)
@@ -102,22 +123,80 @@ def account() -> Response | str:
         sign_out=SignOutForm(),
         everywhere=everywhere,
         export=ExportForm(),
+        action=ActionForm(),
+        sessions=live_sessions_of(session.user),
+        consents=[
+            (grant, name, describe_scopes(grant.scope)) for grant, name in consents_of(session.user)
+        ],  # fmt: skip
     )
+
+
+@bp.post("/account/sessions/<sid>/end")
+def end_one_session(sid: str) -> Response:
+    """Sign out one of the person's other devices (their own sessions only)."""
+    session, elsewhere = _signed_in()
+    if session is None:
+        return elsewhere
+    if not ActionForm().validate_on_submit():
+        return _expired()
+    row = find_session_by_sid(sid[:64])
+    if row is None or row.user_id != session.user_id:
+        return make_response(render_template("error.html", message="No such session."), 404)
+    end_session(row)
+    db.session.commit()
+    return redirect("/account", code=303)
+
+
+@bp.post("/account/consents/<client_id>/withdraw")
+def withdraw(client_id: str) -> Response:
+    """Take back what the person allowed an application (its refresh tokens go with it)."""
+    session, elsewhere = _signed_in()
+    if session is None:
+        return elsewhere
+    if not ActionForm().validate_on_submit():
+        return _expired()
+    if not withdraw_consent(session.user, client_id[:64]):
+        return make_response(render_template("error.html", message="No such application."), 404)
+    db.session.commit()
+    return redirect("/account", code=303)
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+def password() -> Response | str:
+    """Change one's own password: the current one, a new one twice; other devices are signed
+    out and apps must sign in again (the tokens they hold die)."""
+    session, elsewhere = _signed_in("/account/password")
+    if session is None:
+        return elsewhere
+    form = PasswordChangeForm()
+    if request.method == "GET":
+        return render_template("password.html", form=form)
+    if not form.validate_on_submit():
+        errors = [e for field in form for e in field.errors]
+        return make_response(render_template("password.html", form=form,
+                                             error=" ".join(errors) or None), 400)  # fmt: skip
+    try:
+        ended = change_password(session.user, form.current_password.data,
+                                form.new_password.data, keep=session)  # fmt: skip
+    except InvalidInput as e:
+        db.session.commit()  # the audit of a wrong current password; nothing else was written
+        message = ("The current password is not right." if e.description.startswith("current")
+                   else e.description.removeprefix("password: ").capitalize() + ".")  # fmt: skip
+        return make_response(render_template("password.html", form=PasswordChangeForm(),
+                                             error=message), 400)  # fmt: skip
+    db.session.commit()
+    return render_template("password.html", form=PasswordChangeForm(), done=ended)
 
 
 @bp.post("/account/export")
 def export_my_data() -> Response:
     """GDPR Art. 15 and 20: the signed-in person's data, as a JSON file (a form with a CSRF
     token, not a link: the export is audited, and a cross-site page must not start one)."""
-    session = current_session()
+    session, elsewhere = _signed_in()
     if session is None:
-        return redirect("/login?next=/account", code=303)
-    if session.user.requires_mfa:
-        gate = step_up(session, acr.MULTI_FACTOR, "/account")
-        if gate is not None:
-            return gate
+        return elsewhere
     if not ExportForm().validate_on_submit():
-        return make_response(render_template("error.html", message="The form expired."), 400)
+        return _expired()
     user = session.user
     document = export_person(user, caller=caller_for(user, user.email))
     db.session.commit()

@@ -459,6 +459,11 @@ def install_rate_limits(app: Flask, settings: Settings) -> RateLimits:
         wrap(EndpointBudgets(limits, endpoint, PAGE,
                              attempts=[Rule("second-factor-ip", per_ip, by_ip)]),
              methods=("POST",))  # fmt: skip
+    # Guessing the current password from a signed-in session: wrong ones count against the
+    # address, as second-factor attempts do.
+    wrap(EndpointBudgets(limits, "accounts.password", PAGE,
+                         attempts=[Rule("password-change-ip", per_ip, by_ip)],
+                         failed=lambda status: status == 400), methods=("POST",))  # fmt: skip
     # Guessing device user codes: wrong codes count against the address (RFC 8628 §5.1).
     wrap(EndpointBudgets(limits, "device.enter_code", PAGE,
                          attempts=[Rule("device-code-ip", per_ip, by_ip)],

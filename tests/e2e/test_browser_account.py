@@ -1,0 +1,87 @@
+"""Account self-service in a real browser (Debian's Chromium through Playwright) against the
+server subprocess: two devices signed in, one signs the other out, then changes the password
+(the other device's session is gone, the new password signs in). Screenshots of the account
+and password pages at 1280 and 390 px are kept in tests/artifacts/account/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import PASSWORD
+from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, requires_chromium
+from tests.server_process import ServerProcess
+
+pytestmark = requires_chromium
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "account"
+WIDTHS = {"desktop": 1280, "phone": 390}
+NEW = "a brand new passphrase"
+
+
+def _sign_in(page, base: str, password: str = PASSWORD) -> None:
+    page.goto(f"{base}/login?next=/account")
+    page.get_by_label("Email").fill("ada@example.com")
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+
+
+def _screenshots(page, name: str) -> None:
+    for label, width in WIDTHS.items():
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=str(ARTIFACTS / f"{name}-{label}.png"), full_page=True)
+        # Nothing wider than the screen: no sideways scrolling of the page itself.
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{name} overflows at {width} px by {overflow} px"
+    page.set_viewport_size({"width": WIDTHS["desktop"], "height": 900})
+
+
+def test_a_person_signs_out_another_device_and_changes_the_password(tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    server = ServerProcess(tmp_path)
+    server.cli("init")
+    server.cli("users", "create", "ada@example.com", "--password-stdin", input=PASSWORD + "\n")
+    base = server.issuer
+    with server.running(workers=1), sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            laptop = browser.new_context(user_agent="Laptop browser").new_page()
+            phone = browser.new_context(user_agent="Phone browser").new_page()
+            for page in (laptop, phone):
+                page.set_default_timeout(15000)
+                _sign_in(page, base)
+                page.wait_for_url(base + "/account")
+
+            laptop.reload()  # it signed in before the phone did
+            expect(laptop.get_by_role("cell", name="Phone browser", exact=True)).to_be_visible()
+            expect(laptop.get_by_text("this device")).to_be_visible()
+            _screenshots(laptop, "account")
+            laptop.get_by_role("button", name="Sign out Phone browser").click()
+            laptop.wait_for_url(base + "/account")
+            expect(laptop.get_by_role("cell", name="Phone browser", exact=True)).to_have_count(0)
+            phone.goto(base + "/account")
+            expect(phone.get_by_label("Email")).to_be_visible()  # back at the sign-in page
+
+            laptop.get_by_role("link", name="Change password").click()
+            laptop.wait_for_url(base + "/account/password")
+            for label in ("Current password", "New password", "New password again"):
+                expect(laptop.get_by_label(label, exact=True)).to_be_visible()  # labelled
+            _screenshots(laptop, "password")
+            laptop.get_by_label("Current password").fill("not my password")
+            laptop.get_by_label("New password", exact=True).fill(NEW)
+            laptop.get_by_label("New password again").fill(NEW)
+            laptop.get_by_role("button", name="Change password").click()
+            expect(laptop.get_by_role("alert")).to_contain_text("current password is not right")
+            laptop.get_by_label("Current password").fill(PASSWORD)
+            laptop.get_by_label("New password", exact=True).fill(NEW)
+            laptop.get_by_label("New password again").fill(NEW)
+            laptop.get_by_role("button", name="Change password").click()
+            expect(laptop.get_by_role("status")).to_contain_text("Your password is changed.")
+
+            _sign_in(phone, base, password=PASSWORD)
+            expect(phone.get_by_text("The email or password is not right.")).to_be_visible()
+            _sign_in(phone, base, password=NEW)
+            phone.wait_for_url(base + "/account")
+        finally:
+            browser.close()
