@@ -28,7 +28,7 @@ from authserver.extensions import db
 from authserver.headers import page_policy
 from authserver.oauth import paths
 from authserver.oauth.authorization_request import validated_grant
-from authserver.oauth.consent import describe_scopes, remember_consent
+from authserver.oauth.consent import describe_scopes, remember_consent, scope_to_grant
 from authserver.oauth.interaction import Asked, Step, next_step
 from authserver.oauth.par import consume, find_pushed
 from authserver.oauth.server import oauth_server
@@ -121,6 +121,8 @@ def authorize() -> Response:
     response_mode = args.get("response_mode", "query")
     client = grant.client
     scope = grant.request.scope or ""
+    if user is not None:
+        scope = scope_to_grant(client, user, scope)
     prompt = frozenset(args.get("prompt", "").split())
     asked = Asked(scope, client.client_id, args.get("acr_values"), prompt, args.get("max_age"),
                   skip_consent=client.skip_consent)  # fmt: skip

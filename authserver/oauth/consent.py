@@ -18,6 +18,16 @@ SCOPE_WORDS = {
 }
 
 
+def scope_to_grant(client, user: User, scope: str) -> str:  # noqa: ANN001 - a ClientView
+    """What the user would really grant: the scopes asked, narrowed to the client's registration
+    and to what the user's roles permit, as the token will be (oauth.tokens). The consent page
+    shows only these, and consent is remembered for these: a scope the user could not grant is
+    neither shown nor remembered (it is asked for again if the user gains it)."""
+    from authserver.rbac.service import grantable_scope
+
+    return grantable_scope(client.get_allowed_scope(scope), user.permissions)
+
+
 def describe_scopes(scope: str) -> list[tuple[str, str]]:
     return [(s, SCOPE_WORDS.get(s, f"Use the “{s}” permission")) for s in scope.split()]
 

@@ -12,7 +12,7 @@ from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
 from authserver.extensions import db
-from authserver.oauth.consent import describe_scopes
+from authserver.oauth.consent import describe_scopes, scope_to_grant
 from authserver.oauth.device import DEVICE_PAGE, decide, find_by_user_code
 from authserver.oauth.interaction import Asked, Step, next_step
 from authserver.runtime import current_runtime, current_settings
@@ -75,6 +75,10 @@ def confirm() -> Response:
         return make_response(render_template("device_done.html", approved=bool(form.allow.data),
                                              client=client))  # fmt: skip
     page = render_template(
-        "consent.html", form=form, client=client, scopes=describe_scopes(row.scope), action=here
+        "consent.html",
+        form=form,
+        client=client,
+        action=here,
+        scopes=describe_scopes(scope_to_grant(client, session.user, row.scope)),
     )
     return make_response(page)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.oauth2.rfc6749 import OAuth2Error
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oidc.core import OpenIDCode, UserInfo, UserInfoEndpoint
 from authlib.oidc.rpinitiated import EndSessionEndpoint
@@ -79,7 +80,14 @@ class IDToken(OpenIDCode):
                 AuthorizationCode.nonce == nonce,
             )
         )
-        return found is not None
+        if found is not None:
+            # Authlib's own description is "Replay attack"; the person who sees this is most
+            # likely the application's user, who reloaded or went back.
+            raise InvalidRequestError(
+                "This sign-in request was used already (its nonce); start again from the "
+                "application."
+            )
+        return False
 
     def generate_user_info(self, user: User, scope: str) -> UserInfo:
         return user_claims(user, scope)

@@ -195,7 +195,7 @@ def test_oversized_values_get_an_error_page(browser, http, name):
     assert "too long" in response.get_data(as_text=True)
 
 
-def test_consent_is_remembered_for_the_same_scopes(browser, http, rp):
+def test_consent_is_remembered_for_the_same_scopes(browser, http, rp, runner):
     browser.code()
     granted = db.session.scalars(
         select(AuditEvent).where(AuditEvent.event == "oauth:consent:granted")
@@ -204,7 +204,9 @@ def test_consent_is_remembered_for_the_same_scopes(browser, http, rp):
     # second time: no consent page, straight back to the client
     response = http.get(browser.authorize_url())
     assert response.status_code == 302
-    # more scopes than consented: asked again
+    # more scopes than consented (and the user may grant them): asked again
+    runner("roles", "create", "orders", "--scope", "orders:read")
+    runner("roles", "grant", "orders", "--user", "ada@example.com")
     response = http.get(browser.authorize_url(scope="openid orders:read"))
     assert response.status_code == 200
     assert "orders:read" in response.get_data(as_text=True)
