@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 
 from authserver import clock
 from authserver.accounts.passwords import (
@@ -65,6 +65,19 @@ def create_user(
 
 def find_user(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == email.strip().lower()))
+
+
+def users_matching(email: str = "", *, exact: bool = False) -> Select:
+    """Users whose email contains ``email`` (case-insensitively; the whole email with
+    ``exact``), as Keycloak's admin API filters them; every user for an empty one."""
+    statement = select(User)
+    wanted = email.strip().lower()[:320]
+    if not wanted:
+        return statement
+    if exact:
+        return statement.where(User.email == wanted)
+    escaped = wanted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return statement.where(User.email.like(f"%{escaped}%", escape="\\"))
 
 
 def list_users() -> list[User]:

@@ -7,7 +7,7 @@ from flask import flash, make_response, redirect, render_template, request
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from authserver.accounts.service import disable_user, find_user_by_subject
+from authserver.accounts.service import disable_user, find_user_by_subject, users_matching
 from authserver.admin.access import admin_page, caller_of, can, confirmed, paged, require
 from authserver.admin.blueprint import bp
 from authserver.admin.forms import ConfirmForm, GrantRoleForm, choices
@@ -24,11 +24,7 @@ from authserver.web.errors import roll_back
 @admin_page(Permission.USERS_READ)
 def users(user: User) -> str:
     search = (request.args.get("q") or "").strip()[:320]
-    statement = select(User)
-    if search:
-        escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        statement = statement.where(User.email.like(f"%{escaped}%", escape="\\"))
-    rows, cursor = paged(statement, User.id)
+    rows, cursor = paged(users_matching(search), User.id)
     return render_template("admin/users.html", users=rows, next_cursor=cursor, search=search,
                            args=request.args)  # fmt: skip
 

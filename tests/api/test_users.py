@@ -65,3 +65,21 @@ def test_disable_through_patch_revokes_keys_and_needs_if_match(admin, runner):
     assert '"revoked_at": null' not in listed
     events = admin("GET", "/audit-events", query_string={"event": "account:user:disabled"})
     assert events.get_json()["items"][-1]["data"]["user"] == user["email"]
+
+
+def test_users_are_filtered_by_email_as_keycloaks_admin_api_does(admin):
+    for email in ("ann.lee@example.com", "anne@example.org", "bob@example.com"):
+        created = admin("POST", "/users", {"email": email, "password": "a long passphrase 1"})
+        assert created.status_code == 201
+    part = admin("GET", "/users?email=ANN")
+    assert sorted(u["email"] for u in part.get_json()["items"]) == [
+        "ann.lee@example.com", "anne@example.org"
+    ]  # fmt: skip
+    exact = admin("GET", "/users?email=anne@example.org&exact=true").get_json()["items"]
+    assert [u["email"] for u in exact] == ["anne@example.org"]
+    wildcard = admin("GET", "/users?email=%25").get_json()["items"]
+    assert wildcard == []  # % is a character to look for, not a wildcard
+    assert admin("GET", "/users?email=" + "x" * 400).status_code == 422  # as other bad queries
+    spec = admin("GET", "/openapi.json").get_json()
+    names = [p["name"] for p in spec["paths"]["/users"]["get"]["parameters"]]
+    assert "email" in names and "exact" in names

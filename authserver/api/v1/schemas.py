@@ -72,6 +72,13 @@ class PageQuery(BaseModel):
     cursor: str | None = Field(None, max_length=40, description="From the previous page.")
 
 
+class UserQuery(PageQuery):
+    email: str | None = Field(
+        None, max_length=320, description="Users whose email contains this (case-insensitive)."
+    )
+    exact: bool = Field(False, description="With email: the whole email, not a part of it.")
+
+
 class GrantQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

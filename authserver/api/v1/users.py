@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
-from authserver.accounts.service import create_user, find_user_by_subject, update_user
+from authserver.accounts.service import (
+    create_user,
+    find_user_by_subject,
+    update_user,
+    users_matching,
+)
 from authserver.api.v1.framework import Principal, Reply, check_if_match, operation
 from authserver.api.v1.schemas import (
-    PageQuery,
     PersonExport,
     UserCreate,
     UserList,
     UserOut,
+    UserQuery,
     UserUpdate,
 )
 from authserver.errors import NotFound
@@ -44,11 +47,12 @@ def get_user(user_id: str) -> User:
 
 
 @operation(
-    "GET", "/users", summary="List users", tag=TAG, permission=Permission.USERS_READ,
-    query=PageQuery, response=UserList,
+    "GET", "/users", summary="List users, or those whose email contains ?email=", tag=TAG,
+    permission=Permission.USERS_READ, query=UserQuery, response=UserList,
 )  # fmt: skip
-def list_users(principal: Principal, query: PageQuery) -> UserList:
-    items, next_cursor = page(select(User), User.id, query, to_item=user_out)
+def list_users(principal: Principal, query: UserQuery) -> UserList:
+    matching = users_matching(query.email or "", exact=query.exact)
+    items, next_cursor = page(matching, User.id, query, to_item=user_out)
     return UserList(items=items, next_cursor=next_cursor)
 
 
