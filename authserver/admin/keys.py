@@ -11,7 +11,7 @@ from authserver.admin.access import actor_of, admin_page, paged, require
 from authserver.admin.blueprint import bp
 from authserver.admin.forms import RevokeKeyForm, RotateForm, ScheduleForm
 from authserver.config import SIGNING_ALGORITHMS
-from authserver.durations import parse_duration
+from authserver.durations import format_duration, parse_duration
 from authserver.errors import AuthServerError
 from authserver.extensions import db
 from authserver.keys.events import keys_changed
@@ -22,13 +22,6 @@ from authserver.keys.timeline import planned_transitions
 from authserver.models import SigningKey, User
 from authserver.rbac.permissions import Permission
 from authserver.runtime import current_runtime
-
-
-def _human(seconds: int) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
 
 
 def _keys_page(user: User, *, forms: dict | None = None, errors: dict | None = None,
@@ -42,9 +35,9 @@ def _keys_page(user: User, *, forms: dict | None = None, errors: dict | None = N
         if alg not in forms:
             forms[alg] = ScheduleForm(
                 formdata=None,
-                rotate_every=_human(schedule.rotate_every_seconds),
-                publish_ahead=_human(schedule.publish_ahead_seconds),
-                retire_after=_human(schedule.retire_after_seconds),
+                rotate_every=format_duration(schedule.rotate_every_seconds),
+                publish_ahead=format_duration(schedule.publish_ahead_seconds),
+                retire_after=format_duration(schedule.retire_after_seconds),
             )
     page = render_template(
         "admin/keys.html",
@@ -78,8 +71,8 @@ def rotate(user: User, alg: str) -> Response | str:
         status = 400 if request.method == "POST" else 200
         page = render_template(
             "admin/key_rotate.html", form=form, alg=alg,
-            publish_ahead=_human(schedule.publish_ahead_seconds),
-            emergency_publish=_human(current_runtime().settings.emergency_publish_seconds),
+            publish_ahead=format_duration(schedule.publish_ahead_seconds),
+            emergency_publish=format_duration(current_runtime().settings.emergency_publish_seconds),
         )  # fmt: skip
         return make_response(page, status)
     runtime = current_runtime()

@@ -378,3 +378,18 @@ def test_a_schedule_change_is_audited_alike_from_the_ui_the_api_and_the_cli(as_a
     }  # fmt: skip
     assert from_cli.actor == "cli" and from_cli.data["rotate_every_seconds"] == 21 * day
     assert {k for k in from_cli.data if k.endswith("_seconds")} == {"rotate_every_seconds"}
+
+
+def test_audit_details_read_as_words_not_python_reprs(as_admin, runner):
+    assert runner("roles", "create", "readers", "--scope", "x:read", "--require-mfa").exit_code == 0
+    page = as_admin.get("/admin/audit?event=account:session:started").get_data(as_text=True)
+    assert "amr</b> " in page and "[&#39;" not in page and "['" not in page  # a list, joined
+    created = as_admin.get("/admin/audit?event=rbac:role:created").get_data(as_text=True)
+    assert "True" not in created and "False" not in created
+
+
+def test_durations_on_the_keys_page_are_written_as_people_write_them(as_admin, runner):
+    set_ = runner("keys", "schedule", "--alg", "ES256", "--publish-ahead", "661s")
+    assert set_.exit_code == 0, set_.output
+    page = as_admin.get("/admin/keys").get_data(as_text=True)
+    assert 'value="11m 1s"' in page and "661s" not in page
