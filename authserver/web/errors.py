@@ -50,6 +50,14 @@ def _is_admin_api() -> bool:
     return request.path.startswith("/api/")
 
 
+def _wants_a_page() -> bool:
+    """A browser asking for a page that is not there (not the API, not a protocol client)."""
+    if _is_admin_api() or request.path.startswith(("/oauth/", "/.well-known/")):
+        return False
+    accept = request.accept_mimetypes
+    return accept.accept_html and accept["text/html"] >= accept["application/json"]
+
+
 def _problem(status: int, detail: str) -> Response:
     """RFC 9457, the admin API's error format."""
     return problem_for(status, detail).response()
@@ -124,6 +132,8 @@ def register_error_handlers(app: Flask) -> None:
         if request.path.startswith("/admin/") or request.path == "/admin":
             message = "No such page." if status == 404 else (e.name or "Bad request")
             return make_response(render_template("error.html", message=message), status)
+        if status == 404 and _wants_a_page():
+            return make_response(render_template("error.html", message="No such page."), 404)
         if not _is_admin_api():
             return json_error_for(e, request.method, request.path)
         response = _problem(status, e.name or "Bad request")
