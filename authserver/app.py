@@ -80,6 +80,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     from authserver.ops.metrics import bp as metrics_bp
     from authserver.pages.account import bp as accounts_bp
     from authserver.pages.home import bp as home_bp
+    from authserver.pages.reset import bp as reset_bp
     from authserver.pages.security import bp as mfa_bp
     from authserver.request_id import register_request_id
     from authserver.runtime import install_runtime
@@ -103,6 +104,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(health_bp)
     app.register_blueprint(home_bp)
     app.register_blueprint(accounts_bp)
+    app.register_blueprint(reset_bp)
     app.register_blueprint(mfa_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(authorize_bp)

@@ -202,6 +202,14 @@ class Settings:
     outbound_timeout_seconds: int = 5
     # Extra CA certificates (PEM) trusted for those requests, besides the system's (private PKI).
     outbound_ca_file: str | None = None
+    # The SMTP relay for mail to people (password-reset links): smtps://host:465 or
+    # smtp://[user:password@]host:587 (STARTTLS required but on loopback). Unset: no mail, and
+    # no "forgot password".
+    smtp_url: str | None = dataclasses.field(default=None, repr=False)
+    # The From of that mail; default: authserver@ the issuer's host.
+    mail_from: str | None = None
+    # How long a password-reset link works (single use).
+    password_reset_ttl_seconds: int = 30 * 60
     # Security-event webhooks: attempts per delivery (the first included) and the delay after
     # the first failed attempt; each further delay is 4 times the one before, at most 12 h, plus
     # up to 10 % jitter (so the default retries over about two days).
@@ -225,6 +233,10 @@ class Settings:
     @property
     def audience(self) -> str:
         return self.access_token_audience or self.issuer
+
+    @property
+    def mail_sender(self) -> str:
+        return self.mail_from or f"authserver@{urlsplit(self.issuer).hostname or 'localhost'}"
 
     @property
     def uses_redis(self) -> bool:
@@ -357,6 +369,9 @@ _ENV_VARS: dict[str, tuple[str, Any]] = {
     "AUTHSERVER_USAGE_FLUSH_INTERVAL": ("usage_flush_seconds", parse_duration),
     "AUTHSERVER_AUDIT_TOKEN_ISSUANCE": ("audit_token_issuance", parse_bool),
     "AUTHSERVER_OUTBOUND_ALLOW": ("outbound_allow", str),
+    "AUTHSERVER_SMTP_URL": ("smtp_url", str),
+    "AUTHSERVER_MAIL_FROM": ("mail_from", str),
+    "AUTHSERVER_PASSWORD_RESET_TTL": ("password_reset_ttl_seconds", parse_duration),
     "AUTHSERVER_OUTBOUND_TIMEOUT": ("outbound_timeout_seconds", parse_duration),
     "AUTHSERVER_OUTBOUND_CA_FILE": ("outbound_ca_file", str),
     "AUTHSERVER_WEBHOOK_MAX_ATTEMPTS": ("webhook_max_attempts", int),
@@ -512,6 +527,13 @@ def validate(settings: Settings) -> None:
         fail("apikey_default_ttl_seconds", "must be positive and at most the maximum")
     if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         fail("log_level", "must be DEBUG, INFO, WARNING or ERROR")
+    if settings.smtp_url is not None:
+        smtp = urlsplit(settings.smtp_url)
+        if smtp.scheme not in ("smtp", "smtps") or not smtp.hostname:
+            fail("smtp_url", "smtp://host:587 or smtps://host:465 (a user and password may go "
+                 "before the host)")  # fmt: skip
+    if not 60 <= settings.password_reset_ttl_seconds <= 86400:
+        fail("password_reset_ttl_seconds", "from 1m to 24h")
     if settings.log_format not in ("auto", "json", "console"):
         fail("log_format", "must be auto, json or console")
     settings.resource_policy_map  # noqa: B018 - raises ConfigError on a bad value

@@ -27,6 +27,7 @@ class Tag(enum.StrEnum):
     USER_UPDATED = "account:user:updated"
     PASSWORD_SET = "account:password:set"  # noqa: S105 - an event name
     PERSON_EXPORTED = "account:data:exported"
+    PASSWORD_RESET_REQUESTED = "account:password-reset:requested"  # noqa: S105 - an event name
     ROLE_CREATED = "rbac:role:created"
     ROLE_UPDATED = "rbac:role:updated"
     ROLE_DELETED = "rbac:role:deleted"

@@ -15,7 +15,7 @@ from authserver.models.oauth import (
 from authserver.models.par import DpopProof, PushedRequest
 from authserver.models.rbac import Role, RolePermission, client_roles, user_roles
 from authserver.models.server_secret import ServerSecret
-from authserver.models.session import UserSession
+from authserver.models.session import PasswordReset, UserSession
 from authserver.models.signing_key import KeySchedule, KeyState, SigningKey
 from authserver.models.usage import UsageCount
 from authserver.models.user import User
@@ -33,6 +33,7 @@ __all__ = [
     "DpopProof",
     "RefreshToken",
     "UserSession",
+    "PasswordReset",
     "ApiKey",
     "AuditChain",
     "AuditEvent",

@@ -32,3 +32,17 @@ class UserSession(db.Model):
 
     def is_live_at(self, when: dt.datetime) -> bool:
         return self.ended_at is None and when < self.expires_at and self.user.is_active
+
+
+class PasswordReset(db.Model):
+    """A password-reset link sent by mail: the table holds only its HMAC; single use (the
+    UPDATE that sets ``used_at`` decides), short-lived."""
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

@@ -21,6 +21,7 @@ from authserver.mfa.service import factors_of
 from authserver.oauth.consent import consents_of, describe_scopes, withdraw_consent
 from authserver.privacy.export import export_person
 from authserver.rbac.containment import caller_for
+from authserver.runtime import current_settings
 from authserver.web.browser import (
     clear_session_cookie,
     current_session,
@@ -68,7 +69,8 @@ def login() -> Response | str:
 
 
 def _login_page(form: LoginForm, *, error: str | None = None, status: int = 200) -> Response:
-    page = render_template("login.html", form=form, passkey_form=PasskeyForm(), error=error)
+    page = render_template("login.html", form=form, passkey_form=PasskeyForm(), error=error,
+                           password_reset=bool(current_settings().smtp_url))  # fmt: skip
     return make_response(page, status)
 
 

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 _HTTP_ERROR_CODES = {405: "invalid_request", 404: "not_found", 413: "invalid_request"}
 # Browser pages answer with the error page; everything else is JSON.
-_PAGE_BLUEPRINTS = frozenset({"accounts", "mfa", "home", "admin", "device"})
+_PAGE_BLUEPRINTS = frozenset({"accounts", "mfa", "home", "admin", "device", "reset"})
 _PAGE_ENDPOINTS = frozenset({"authorize.authorize", "authorize.end_session"})
 #: How long a client should wait before retrying while the database is unreachable.
 DATABASE_RETRY_AFTER_SECONDS = 5

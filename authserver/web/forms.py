@@ -38,6 +38,19 @@ class PasswordChangeForm(FlaskForm):
     submit = SubmitField("Change password")
 
 
+class ResetRequestForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=320)])
+    submit = SubmitField("Send me a link")
+
+
+class ResetForm(FlaskForm):
+    new_password = PasswordField("New password", validators=[DataRequired(), Length(max=1024)])
+    confirm = PasswordField("New password again", validators=[
+        DataRequired(), EqualTo("new_password", message="The two new passwords differ."),
+    ])  # fmt: skip
+    submit = SubmitField("Set password")
+
+
 class ExportForm(FlaskForm):
     submit = SubmitField("Download my data")
 

@@ -464,6 +464,14 @@ def install_rate_limits(app: Flask, settings: Settings) -> RateLimits:
     wrap(EndpointBudgets(limits, "accounts.password", PAGE,
                          attempts=[Rule("password-change-ip", per_ip, by_ip)],
                          failed=lambda status: status == 400), methods=("POST",))  # fmt: skip
+    # Reset mail: each request may send one, so a budget per address (as for passkey options);
+    # guessing a link's token counts its failures against the address.
+    wrap(EndpointBudgets(limits, "reset.ask", PAGE,
+                         requests=[Rule("password-reset-ip", per_ip, by_ip)]),
+         methods=("POST",))  # fmt: skip
+    wrap(EndpointBudgets(limits, "reset.choose", PAGE,
+                         attempts=[Rule("password-reset-link-ip", per_ip, by_ip)],
+                         failed=lambda status: status == 400), methods=("POST",))  # fmt: skip
     # Guessing device user codes: wrong codes count against the address (RFC 8628 §5.1).
     wrap(EndpointBudgets(limits, "device.enter_code", PAGE,
                          attempts=[Rule("device-code-ip", per_ip, by_ip)],

@@ -15,6 +15,7 @@ PACKAGE = Path(authserver.__file__).parent
 #: Modules that may talk HTTP or sockets, and why.
 ALLOWED = {
     "outbound/client.py": "the one door",
+    "outbound/mail.py": "the one mail door: the operator's SMTP relay (AUTHSERVER_SMTP_URL)",
     "serving.py": "binds the listening socket `serve` accepts on; it never connects",
 }
 NETWORK_MODULES = ("urllib.request", "http.client", "socket", "ssl", "requests", "httpx",

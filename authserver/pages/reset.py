@@ -1,0 +1,90 @@
+"""Forgot password: /account/reset asks for the email and always answers the same; the mail
+(sent off the request, so its time says nothing either) holds a single-use link to
+/account/reset/<token>, where the new password is set. Only when AUTHSERVER_SMTP_URL is set."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, abort, make_response, render_template
+
+from authserver.accounts.resets import request_reset, reset_is_usable, use_reset
+from authserver.config import Settings
+from authserver.errors import InvalidInput
+from authserver.extensions import db
+from authserver.job_queue import JobQueue
+from authserver.outbound.mail import MailError, send_mail
+from authserver.runtime import current_settings
+from authserver.web.forms import ResetForm, ResetRequestForm
+
+bp = Blueprint("reset", __name__)
+log = logging.getLogger(__name__)
+
+SENT = ("If an account uses that email, a link to set a new password is on its way. It works "
+        "once, for {minutes} minutes.")  # fmt: skip
+
+
+def _send(jobs: list[tuple[Settings, str, str]]) -> None:
+    for settings, to, link in jobs:
+        minutes = settings.password_reset_ttl_seconds // 60
+        text = (
+            f"Someone asked to set a new password for {to} at {settings.issuer}.\n\n"
+            f"To choose one, open this link within {minutes} minutes (it works once):\n"
+            f"{link}\n\nIf it was not you, ignore this mail: your password stays.\n"
+        )
+        try:
+            send_mail(settings, to, "Set a new password", text)
+        except MailError as e:
+            log.error("password-reset mail not sent: %s", e)  # never the address or the link
+
+
+MAIL = JobQueue("authserver-mail", _send)
+
+
+def _available() -> Settings:
+    settings = current_settings()
+    if not settings.smtp_url:
+        abort(404)  # no mail, no forgotten passwords: an administrator sets one instead
+    return settings
+
+
+@bp.route("/account/reset", methods=["GET", "POST"])
+def ask() -> Response | str:
+    settings = _available()
+    form = ResetRequestForm()
+    if not form.validate_on_submit():
+        status = 400 if form.is_submitted() else 200
+        return make_response(render_template("reset_request.html", form=form), status)
+    made = request_reset(settings, form.email.data)
+    db.session.commit()
+    if made is not None:
+        user, token = made
+        MAIL.submit((settings, user.email, settings.url(f"/account/reset/{token}")))
+    minutes = settings.password_reset_ttl_seconds // 60
+    return render_template("reset_request.html", form=None, sent=SENT.format(minutes=minutes))
+
+
+@bp.route("/account/reset/<token>", methods=["GET", "POST"])
+def choose(token: str) -> Response | str:
+    _available()
+    if not reset_is_usable(token):
+        return _gone()
+    form = ResetForm()
+    if not form.validate_on_submit():
+        errors = [e for field in form for e in field.errors] if form.is_submitted() else []
+        return make_response(render_template("reset.html", form=form, error=" ".join(errors)
+                                             or None), 400 if errors else 200)  # fmt: skip
+    try:
+        user = use_reset(token, form.new_password.data)
+    except InvalidInput as e:
+        message = e.description.removeprefix("password: ").capitalize() + "."
+        return make_response(render_template("reset.html", form=ResetForm(), error=message), 400)
+    if user is None:  # spent by another request meanwhile
+        return _gone()
+    db.session.commit()
+    return render_template("reset.html", form=None, done=True)
+
+
+def _gone() -> Response:
+    message = "This link was used already or has expired. Ask for a new one."
+    return make_response(render_template("error.html", message=message), 400)
