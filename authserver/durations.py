@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_BARE = re.compile(r"^\d{1,12}$")
-_COMPOUND = re.compile(r"^(?:\d{1,12}[smhd] ?){1,4}$")
-_PART = re.compile(r"(\d+)([smhd])")
+_BARE = re.compile(r"^[0-9]{1,12}$")  # ASCII digits (\d would take "٣" too)
+_COMPOUND = re.compile(r"^(?:[0-9]{1,12}[smhd] ?){1,4}$")
+_PART = re.compile(r"([0-9]+)([smhd])")
 
 
 def parse_duration(text: str) -> int:

@@ -174,6 +174,18 @@ def configure_logging(level: str, log_format: str = "json") -> None:
         access_log.propagate = False
 
 
+#: Paths that carry a secret of their own (a password-reset link's token): logged without it.
+_SECRET_PATHS = ("/account/reset/",)
+
+
+def loggable_path(path: str) -> str:
+    """``path`` as a log may hold it: without the secret some paths carry."""
+    for prefix in _SECRET_PATHS:
+        if path.startswith(prefix) and len(path) > len(prefix):
+            return prefix + "…"
+    return path
+
+
 def write_access_line(
     method: str, path: str, status: int, duration_ms: float | None, client: str | None,
     request_id: str,
@@ -184,12 +196,13 @@ def write_access_line(
     also look up the caller's frame, which no line of ours prints, on every request."""
     if not access_log.isEnabledFor(logging.INFO):
         return
+    path = loggable_path(path)[:512]
     record = logging.LogRecord(
         access_log.name, logging.INFO, __file__, 0, "%s %s %s", (method, path, status), None
     )
     record.request_id = request_id
     record.method = method
-    record.path = path[:512]
+    record.path = path
     record.status = status
     record.duration_ms = round(duration_ms, 2) if duration_ms is not None else None
     record.client = client

@@ -34,6 +34,11 @@ def request_reset(settings: Settings, email: str) -> tuple[User, str] | None:
         record(Tag.PASSWORD_RESET_REQUESTED, actor=email.strip().lower()[:320], known=False)
         return None
     now = clock.now()
+    if _sent_lately(user, now):
+        # One mail a minute per account at most: a flood of requests neither fills the
+        # person's mailbox nor keeps voiding the link they just received.
+        record(Tag.PASSWORD_RESET_REQUESTED, actor=user.email, known=True, throttled=True)
+        return None
     _spend_all(user, now)
     token = generate_secret()
     db.session.add(PasswordReset(
@@ -61,7 +66,9 @@ def use_reset(token: str, new_password: str) -> User | None:
     spent = claim(
         update(PasswordReset)
         .where(PasswordReset.token_hash == hash_secret(token), PasswordReset.used_at.is_(None),
-               PasswordReset.expires_at > now)
+               PasswordReset.expires_at > now,
+               # A disabled account's links do nothing (disabling also spends them).
+               PasswordReset.user_id.in_(select(User.id).where(User.is_active.is_(True))))
         .values(used_at=now)
     )  # fmt: skip
     if not spent:
@@ -75,6 +82,16 @@ def use_reset(token: str, new_password: str) -> User | None:
            sessions_ended=ended, refresh_tokens_revoked=revoked)  # fmt: skip
     db.session.flush()
     return user
+
+
+def _sent_lately(user: User, now: dt.datetime) -> bool:
+    latest = db.session.scalar(
+        select(PasswordReset.created_at)
+        .where(PasswordReset.user_id == user.id)
+        .order_by(PasswordReset.created_at.desc())
+        .limit(1)
+    )
+    return latest is not None and now - latest < dt.timedelta(seconds=60)
 
 
 def _row(token: str) -> PasswordReset | None:

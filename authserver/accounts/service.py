@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, false, select, update
 
 from authserver import clock
 from authserver.accounts.passwords import (
@@ -20,7 +20,7 @@ from authserver.audit.tags import Tag
 from authserver.errors import Conflict, InvalidInput
 from authserver.extensions import db
 from authserver.metrics import sign_in_failures
-from authserver.models import RefreshToken, User, UserSession
+from authserver.models import PasswordReset, RefreshToken, User, UserSession
 from authserver.rbac.containment import Caller, require_can_act_on
 from authserver.rbac.service import check_assignable, roles_named
 
@@ -74,6 +74,8 @@ def users_matching(email: str = "", *, exact: bool = False) -> Select:
     wanted = email.strip().lower()[:320]
     if not wanted:
         return statement
+    if "\x00" in wanted:  # no email holds one (PostgreSQL would refuse the text)
+        return statement.where(false())
     if exact:
         return statement.where(User.email == wanted)
     escaped = wanted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -168,6 +170,12 @@ def end_tokens(user: User) -> int:
     which stays when the user is enabled again). Returns how many refresh tokens."""
     now = clock.now()
     user.tokens_valid_after = now
+    # A reset link mailed before a disable or a password change must not outlive it.
+    db.session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
+        .values(used_at=now)
+    )
     revoked = db.session.execute(
         update(RefreshToken)
         .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))

@@ -25,6 +25,7 @@ from authserver.audit.tags import Tag
 from authserver.extensions import db
 from authserver.mfa.policy import without_step_up_scopes
 from authserver.models import AuthorizationCode, RefreshToken, User
+from authserver.oauth.consent import scope_to_grant
 from authserver.oauth.dpop import bound_key
 from authserver.oauth.grants import check_requested_scope
 from authserver.oauth.refresh_tokens import claim_refresh_token, revoke_family
@@ -122,8 +123,12 @@ class AuthorizationCodeFlow(grants.AuthorizationCodeGrant):
                 user_id=request.user.id,
                 sid=session.sid,
                 redirect_uri=payload.redirect_uri or request.client.get_default_redirect_uri(),
-                # Defence in depth: the authorization endpoint stepped up already.
-                scope=without_step_up_scopes(request.scope or "", session.amr, current_settings()),
+                # What the consent page showed (oauth.consent.scope_to_grant), so that a role
+                # given between consent and exchange adds nothing unseen; and, in depth, no
+                # step-up scope the sign-in did not earn (the endpoint stepped up already).
+                scope=without_step_up_scopes(
+                    _shown_scope(request), session.amr, current_settings()
+                ),  # fmt: skip
                 nonce=payload.data.get("nonce"),
                 code_challenge=payload.data["code_challenge"],
                 code_challenge_method=payload.data["code_challenge_method"],
@@ -240,3 +245,10 @@ def live_refresh_tokens(user_id: int) -> list[RefreshToken]:
             )
         )
     )
+
+
+def _shown_scope(request) -> str:  # noqa: ANN001 - Authlib's request
+    """The scope the consent page showed; the request's when that is empty (an empty scope
+    would mean the client's whole registration)."""
+    asked = request.scope or ""
+    return scope_to_grant(request.client, request.user, asked) or asked

@@ -28,6 +28,7 @@ from authserver.extensions import db
 from authserver.mfa.policy import without_step_up_scopes
 from authserver.models import DeviceAuthorization, User, UserSession
 from authserver.oauth.code_flow import TOKEN_AUTH_METHODS, remember_authentication
+from authserver.oauth.consent import scope_to_grant
 from authserver.oauth.grants import check_requested_scope
 from authserver.oauth.resources import (
     check_resources,
@@ -35,7 +36,7 @@ from authserver.oauth.resources import (
     granted_resources,
     requested,
 )
-from authserver.runtime import current_settings
+from authserver.runtime import current_runtime, current_settings
 from authserver.security import generate_secret, hash_secret
 from authserver.single_use import claim, commit_now
 
@@ -198,6 +199,11 @@ def decide(row: DeviceAuthorization, session: UserSession, *, approved: bool) ->
     code) cannot both stand, nor can the second change who approved (RFC 8628 §3.3, §5.1)."""
     now = clock.now()
     decision = "approved" if approved else "denied"
+    # What the page showed (oauth.consent.scope_to_grant): a role given before the device
+    # polls adds nothing the user did not see.
+    client = current_runtime().clients.get(row.client_id)
+    # (Empty, the request stays as it was: an empty scope would mean the client's default.)
+    scope = (scope_to_grant(client, session.user, row.scope) if client else "") or row.scope
     decided = claim(
         update(DeviceAuthorization)
         .where(
@@ -205,11 +211,11 @@ def decide(row: DeviceAuthorization, session: UserSession, *, approved: bool) ->
             DeviceAuthorization.decision.is_(None),
             DeviceAuthorization.expires_at > now,
         )
-        .values(decision=decision, user_id=session.user_id, sid=session.sid,
+        .values(decision=decision, user_id=session.user_id, sid=session.sid, scope=scope,
                 auth_time=session.auth_time, amr=list(session.amr), decided_at=now)
     )  # fmt: skip
     if not decided:
         return False
     record(Tag.DEVICE_DECIDED, actor=session.user.email, client=row.client_id,
-           decision=decision, scope=row.scope)  # fmt: skip
+           decision=decision, scope=scope)  # fmt: skip
     return True

@@ -141,7 +141,7 @@ def end_one_session(sid: str) -> Response:
         return elsewhere
     if not ActionForm().validate_on_submit():
         return _expired()
-    row = find_session_by_sid(sid[:64])
+    row = None if "\x00" in sid else find_session_by_sid(sid[:64])
     if row is None or row.user_id != session.user_id:
         return make_response(render_template("error.html", message="No such session."), 404)
     end_session(row)
@@ -157,7 +157,7 @@ def withdraw(client_id: str) -> Response:
         return elsewhere
     if not ActionForm().validate_on_submit():
         return _expired()
-    if not withdraw_consent(session.user, client_id[:64]):
+    if "\x00" in client_id or not withdraw_consent(session.user, client_id[:64]):
         return make_response(render_template("error.html", message="No such application."), 404)
     db.session.commit()
     return redirect("/account", code=303)

@@ -122,6 +122,16 @@ def _audit_events(user: User) -> list[dict]:
     )  # fmt: skip
     return [
         {"id": e.id, "at": _iso(e.at), "event": e.event, "actor": e.actor,
-         "outcome": e.outcome, "details": e.data}
+         "outcome": e.outcome, "details": _theirs(e, user)}
         for e in rows
     ]  # fmt: skip
+
+
+def _theirs(event: AuditEvent, user: User) -> dict:
+    """The record's details; where someone else acted (an administrator), without that
+    person's address and user agent: they are not the exported person's data."""
+    details = dict(event.data or {})
+    if event.actor != user.email:
+        details.pop("ip", None)
+        details.pop("user_agent", None)
+    return details

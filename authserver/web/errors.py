@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from authserver.errors import AuthServerError
 from authserver.extensions import db
 from authserver.keys.kek import KekError
+from authserver.logging_setup import loggable_path
 from authserver.rbac.containment import NotPermitted, audit_refusal
 from authserver.web.problems import problem_for
 
@@ -92,7 +93,7 @@ def json_error_for(error: Exception, method: str, path: str) -> Response:
         response = _json_error(503, "temporarily_unavailable", _UNAVAILABLE)
         response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
         return response
-    log.exception("unexpected error on %s %s", method, path)
+    log.exception("unexpected error on %s %s", method, loggable_path(path))
     return _json_error(500, "server_error", "The server could not handle the request.")
 
 
@@ -176,6 +177,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(e: Exception) -> Response:
         if _is_admin_api():
-            log.exception("unexpected error on %s %s", request.method, request.path)
+            log.exception("unexpected error on %s %s", request.method,
+                          loggable_path(request.path))  # fmt: skip
             return _problem(500, "The server could not handle the request.")
         return json_error_for(e, request.method, request.path)

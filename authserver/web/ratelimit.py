@@ -393,6 +393,13 @@ def _response_of(view: Callable, args: tuple, kwargs: dict) -> Response:
         return current_app.make_response(current_app.handle_user_exception(error))
 
 
+def _signed_in_subject(request: Request) -> str | None:
+    from authserver.web.browser import current_session
+
+    session = current_session()
+    return session.user.subject if session is not None else None
+
+
 def install_rate_limits(app: Flask, settings: Settings) -> RateLimits:
     runtime = runtime_of(app)
     limits = RateLimits(runtime.counters, settings)
@@ -461,9 +468,11 @@ def install_rate_limits(app: Flask, settings: Settings) -> RateLimits:
              methods=("POST",))  # fmt: skip
     # Guessing the current password from a signed-in session: wrong ones count against the
     # address, as second-factor attempts do.
-    wrap(EndpointBudgets(limits, "accounts.password", PAGE,
-                         attempts=[Rule("password-change-ip", per_ip, by_ip)],
-                         failed=lambda status: status == 400), methods=("POST",))  # fmt: skip
+    wrap(EndpointBudgets(limits, "accounts.password", PAGE, attempts=[
+        Rule("password-change-ip", per_ip, by_ip),
+        # and against the account, as sign-in does: many addresses do not make many guesses
+        Rule("password-change-account", per_account, _signed_in_subject),
+    ], failed=lambda status: status == 400), methods=("POST",))  # fmt: skip
     # Reset mail: each request may send one, so a budget per address (as for passkey options);
     # guessing a link's token counts its failures against the address.
     wrap(EndpointBudgets(limits, "reset.ask", PAGE,

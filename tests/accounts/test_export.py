@@ -84,6 +84,10 @@ def test_the_admin_api_exports_with_its_own_permission_only(app, runner, user, c
     assert answer.status_code == 200 and answer.headers["Cache-Control"] == "no-store"
     document = answer.get_json()
     assert set(document) == SECTIONS and document["profile"]["subject"] == subject
+    again = exporter("GET", f"/users/{subject}/export").get_json()["audit_events"]
+    by_others = [e for e in again if e["actor"] != user]
+    assert by_others  # the first export, among others, named the person
+    assert not any("ip" in e["details"] or "user_agent" in e["details"] for e in by_others)
     assert exporter("GET", "/users/nobody/export").status_code == 404
     spec = app.test_client().get("/api/v1/openapi.json").get_json()
     assert "/users/{user_id}/export" in spec["paths"]

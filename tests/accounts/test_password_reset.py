@@ -113,11 +113,33 @@ def test_a_forgotten_password_is_set_again_through_a_link_that_works_once(mailin
     assert again.status_code == 400 and "used already" in again.get_data(as_text=True)
 
     clock.freeze()
+    clock.advance(61)  # one mail a minute per account at most
     _ask(http, "ada@example.com")
     assert MAIL.wait_idle(30)
     late = "/" + inbox.link().split("://", 1)[1].split("/", 1)[1]
+    _ask(http, "ada@example.com")  # again at once: the same answer, but no second mail
+    assert MAIL.wait_idle(30) and inbox.messages == []
     clock.advance(current_runtime().settings.password_reset_ttl_seconds + 1)
     assert _choose(http, late, "another long passphrase").status_code == 400  # expired
+
+
+def test_a_link_is_never_logged_and_dies_with_a_disable(mailing_app, smtp, runner, caplog):
+    _, inbox = smtp
+    http = mailing_app.test_client()
+    runner("users", "create", "ada@example.com", "--password-stdin", input=PASSWORD + "\n")
+    _ask(http, "ada@example.com")
+    assert MAIL.wait_idle(30)
+    link = inbox.link()
+    token = link.rsplit("/", 1)[1]
+    path = "/" + link.split("://", 1)[1].split("/", 1)[1]
+    with caplog.at_level("INFO", logger="authserver.access"):
+        assert http.get(path).status_code == 200
+    lines = [r.getMessage() for r in caplog.records if r.name == "authserver.access"]
+    assert lines and not any(token in line for line in lines)
+    assert any("/account/reset/…" in line for line in lines)
+    assert runner("users", "disable", "ada@example.com").exit_code == 0
+    assert runner("users", "enable", "ada@example.com").exit_code == 0
+    assert _choose(http, path, NEW).status_code == 400  # spent by the disable
 
 
 def test_without_a_mail_relay_there_is_no_forgotten_password(http):

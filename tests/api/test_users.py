@@ -80,6 +80,7 @@ def test_users_are_filtered_by_email_as_keycloaks_admin_api_does(admin):
     wildcard = admin("GET", "/users?email=%25").get_json()["items"]
     assert wildcard == []  # % is a character to look for, not a wildcard
     assert admin("GET", "/users?email=" + "x" * 400).status_code == 422  # as other bad queries
+    assert admin("GET", "/users?email=a%00b").status_code == 400  # never a 5xx
     spec = admin("GET", "/openapi.json").get_json()
     names = [p["name"] for p in spec["paths"]["/users"]["get"]["parameters"]]
     assert "email" in names and "exact" in names
