@@ -85,3 +85,51 @@ def test_a_person_signs_out_another_device_and_changes_the_password(tmp_path):
             phone.wait_for_url(base + "/account")
         finally:
             browser.close()
+
+
+def test_a_person_who_forgot_the_password_follows_the_mailed_link(tmp_path):
+    """A real SMTP server (aiosmtpd) receives the mail; the browser opens its link, sets a new
+    password and signs in with it; the link does nothing a second time."""
+    from aiosmtpd.controller import Controller
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.accounts.test_password_reset import Inbox
+    from tests.server_process import free_port
+
+    inbox = Inbox()
+    relay = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    relay.start()
+    try:
+        server = ServerProcess(tmp_path, AUTHSERVER_SMTP_URL=f"smtp://127.0.0.1:{relay.port}")
+        server.cli("init")
+        server.cli("users", "create", "ada@example.com", "--password-stdin",
+                   input=PASSWORD + "\n")  # fmt: skip
+        base = server.issuer
+        with server.running(workers=1), sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page()
+                page.set_default_timeout(15000)
+                page.goto(base + "/login")
+                page.get_by_role("link", name="Forgot your password?").click()
+                page.get_by_label("Email").fill("ada@example.com")
+                page.get_by_role("button", name="Send me a link").click()
+                expect(page.get_by_role("status")).to_contain_text("If an account uses that email")
+                _screenshots(page, "reset-sent")
+                link = inbox.link()
+                assert link.startswith(base + "/account/reset/")
+                page.goto(link)
+                page.get_by_label("New password", exact=True).fill(NEW)
+                page.get_by_label("New password again").fill(NEW)
+                _screenshots(page, "reset-choose")
+                page.get_by_role("button", name="Set password").click()
+                expect(page.get_by_role("status")).to_contain_text("Your password is set.")
+                page.get_by_role("link", name="Sign in").click()
+                _sign_in(page, base, password=NEW)
+                page.wait_for_url(base + "/account")
+                page.goto(link)
+                expect(page.get_by_text("used already or has expired")).to_be_visible()
+            finally:
+                browser.close()
+    finally:
+        relay.stop()
