@@ -15,9 +15,13 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from authserver.budgets.buckets import Mode
 from authserver.budgets.host import HostCounters, ProcessCounters
 from authserver.budgets.store import Counters
-from authserver.checks import check_settings
 from authserver.clients.cache import ClientCache
-from authserver.config import (
+from authserver.keys.kek import Envelope, kek_source_for
+from authserver.keys.keyring import KeyRing
+from authserver.keys.pepper import load_pepper
+from authserver.outbound import Outbound
+from authserver.platform.checks import check_settings
+from authserver.platform.config import (
     INSTANCE_DIR,
     MIGRATIONS_DIR,
     TEMPLATES_DIR,
@@ -25,15 +29,11 @@ from authserver.config import (
     load_settings,
     unknown_variables,
 )
-from authserver.extensions import db, migrate
-from authserver.keys.kek import Envelope, kek_source_for
-from authserver.keys.keyring import KeyRing
-from authserver.keys.pepper import load_pepper
-from authserver.logging_setup import configure_logging
-from authserver.outbound import Outbound
-from authserver.private_files import create_private_file, make_private_dir
-from authserver.redis_link import RedisLink
-from authserver.revocation_cache import RevocationCache
+from authserver.platform.extensions import db, migrate
+from authserver.platform.logging_setup import configure_logging
+from authserver.platform.private_files import create_private_file, make_private_dir
+from authserver.platform.redis_link import RedisLink
+from authserver.platform.revocation_cache import RevocationCache
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +65,6 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     from authserver.admin.blueprint import bp as admin_bp
     from authserver.api.v1 import bp as api_v1_bp
     from authserver.audit.background import install_background_audit
-    from authserver.front_door import FrontDoor
-    from authserver.headers import register_security_headers
-    from authserver.metrics import initialise_series
     from authserver.oauth.authorize import bp as authorize_bp
     from authserver.oauth.backchannel import install_backchannel
     from authserver.oauth.device_pages import bp as device_bp
@@ -82,10 +79,13 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     from authserver.pages.home import bp as home_bp
     from authserver.pages.reset import bp as reset_bp
     from authserver.pages.security import bp as mfa_bp
-    from authserver.request_id import register_request_id
-    from authserver.runtime import install_runtime
+    from authserver.platform.front_door import FrontDoor
+    from authserver.platform.headers import register_security_headers
+    from authserver.platform.metrics import initialise_series
+    from authserver.platform.request_id import register_request_id
+    from authserver.platform.runtime import install_runtime
+    from authserver.platform.vocabulary import GRANT_TYPES
     from authserver.usage import install_usage_counter
-    from authserver.vocabulary import GRANT_TYPES
     from authserver.web.browser import configure_browser
     from authserver.web.errors import register_error_handlers
     from authserver.web.ratelimit import install_rate_limits
@@ -129,7 +129,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
 
 
 class AppRuntime:
-    """The application's state (``authserver.runtime.Runtime``), built once per app."""
+    """The application's state (``authserver.platform.runtime.Runtime``), built once per app."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -187,7 +187,8 @@ def _engine_options(settings: Settings) -> dict:
 
 def _ensure_sqlite_file(settings: Settings) -> None:
     """The database file (and its folder) private before SQLite first opens it: SQLite gives
-    the -wal and -shm files it makes later the database file's mode (authserver.private_files)."""
+    the -wal and -shm files it makes later the database file's mode
+    (authserver.platform.private_files)."""
     path = settings.sqlite_file
     if path is not None:
         make_private_dir(path.parent)

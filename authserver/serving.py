@@ -15,7 +15,7 @@
    never share or wipe each other's folder, and a restarted one never counts a dead one's files.
 3. **Sets ``PROMETHEUS_MULTIPROC_DIR``** to that folder, for the workers' prometheus_client,
    which reads it once, when first imported: so nothing the CLI loads imports it (the metrics
-   are built at their first use, authserver/metrics.py), and ``serve`` refuses to start if
+   are built at their first use, authserver/platform/metrics.py), and ``serve`` refuses to start if
    something did.
 
 Granian's master (this process) then forks the workers (``authserver.wsgi:worker_app``), which
@@ -41,7 +41,7 @@ import sys
 import time
 from pathlib import Path
 
-from authserver.private_files import make_private_dir
+from authserver.platform.private_files import make_private_dir
 
 _INSTANCE = re.compile(r"serve-(\d+)")
 
@@ -211,7 +211,7 @@ def _granian_server(listener: socket.socket, config: dict):  # noqa: ANN202
     from granian.http import HTTP1Settings
     from granian.server import Server
 
-    from authserver.logging_setup import granian_log_config
+    from authserver.platform.logging_setup import granian_log_config
 
     listen_fd = listener.fileno()
 

@@ -37,7 +37,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import SessionTransaction
 
-from authserver.extensions import db
+from authserver.platform.extensions import db
 
 
 def claim(statement: Update | Delete) -> bool:

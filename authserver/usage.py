@@ -15,9 +15,9 @@ from flask import Flask
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from authserver import clock
-from authserver.extensions import db
 from authserver.models import UsageCount
+from authserver.platform import clock
+from authserver.platform.extensions import db
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ def worker_app() -> Flask:
     from prometheus_client import multiprocess
 
     from authserver.app import create_app
-    from authserver.metrics import require_multiprocess_values
     from authserver.ops.scheduler import Scheduler
-    from authserver.runtime import runtime_of
+    from authserver.platform.metrics import require_multiprocess_values
+    from authserver.platform.runtime import runtime_of
     from authserver.webhooks.worker import webhook_worker
 
     app = create_app()

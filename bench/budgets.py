@@ -87,8 +87,8 @@ def _charge_cost(redis_url: str) -> dict:
     from authserver.budgets.buckets import Charge, Mode
     from authserver.budgets.host import HostCounters
     from authserver.budgets.store import RedisCounters
-    from authserver.rates import parse_rates
-    from authserver.redis_link import RedisLink
+    from authserver.platform.rates import parse_rates
+    from authserver.platform.redis_link import RedisLink
 
     rates = parse_rates("5/minute;10/15minutes;20/hour;50/day")
     result = {}

@@ -6,8 +6,9 @@ from alembic import context
 from flask import current_app
 
 config = context.config
-# No fileConfig(alembic.ini): the app has configured logging (authserver.logging_setup), and
-# alembic.ini's would lower the root level and add a second handler.
+# No fileConfig(alembic.ini): the app has configured logging
+# (authserver.platform.logging_setup), and alembic.ini's would lower the root level and add a
+# second handler.
 logger = logging.getLogger("alembic.env")
 
 target_db = current_app.extensions["migrate"].db

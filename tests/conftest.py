@@ -14,14 +14,14 @@ import sqlite3
 
 import pytest
 
-from authserver import clock
 from authserver.app import create_app
 from authserver.cli import cli
+from authserver.platform import clock
 from authserver.rbac.permissions import PROTOCOL_SCOPES
 from tests.pg import postgres_url  # noqa: F401 (fixture)
 from tests.redis_server import redis_url  # noqa: F401 (fixture)
 
-# Overrides are setting names (authserver.config.Settings fields).
+# Overrides are setting names (authserver.platform.config.Settings fields).
 Overrides = dict
 
 #: ``make test`` runs the suite twice: on SQLite with in-memory rate limits, then with
@@ -85,7 +85,7 @@ def _close_databases(request):
     """Close every connection pool a test's apps opened (PostgreSQL warns about open ones), and
     on PostgreSQL drop the test's own database."""
     yield
-    from authserver.extensions import db
+    from authserver.platform.extensions import db
 
     while _apps:
         with _apps.pop().app_context():
@@ -145,7 +145,7 @@ class Initialised:
     def __init__(self, home) -> None:
         app = make_app(home)
         init_app(app)
-        from authserver.extensions import db
+        from authserver.platform.extensions import db
 
         with app.app_context():
             db.engine.dispose()  # a PostgreSQL template must have no connection left
@@ -180,8 +180,8 @@ def _keys_made_now() -> None:
     """The copied keys as if ``init`` had just made them: rotation schedules count from there."""
     from sqlalchemy import update
 
-    from authserver.extensions import db
     from authserver.models import SigningKey
+    from authserver.platform.extensions import db
 
     now = clock.now()
     db.session.execute(update(SigningKey).values(created_at=now, activated_at=now))

@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 from authserver.cli import cli
-from authserver.extensions import db
+from authserver.platform.extensions import db
 from tests.conftest import init_app, make_app
 from tests.pg import postgres_url  # noqa: F401 (fixture)
 from tests.services import postgres_binary

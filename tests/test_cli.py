@@ -6,10 +6,10 @@ import json
 
 from sqlalchemy import select
 
-from authserver import clock
-from authserver.extensions import db
 from authserver.models import SigningKey, User
-from authserver.runtime import current_runtime
+from authserver.platform import clock
+from authserver.platform.extensions import db
+from authserver.platform.runtime import current_runtime
 
 
 def test_init_is_idempotent(app, runner):

@@ -6,8 +6,8 @@ import base64
 
 import pytest
 
-from authserver.checks import check_settings
-from authserver.config import ConfigError, load_settings
+from authserver.platform.checks import check_settings
+from authserver.platform.config import ConfigError, load_settings
 
 
 def test_defaults():
@@ -168,7 +168,7 @@ def test_production_refuses_debug_mode():
 def test_where_the_hosts_budgets_are_counted():
     from pathlib import Path
 
-    from authserver.config import INSTANCE_DIR
+    from authserver.platform.config import INSTANCE_DIR
 
     sqlite = load_settings({"AUTHSERVER_DATABASE_URL": "sqlite:////srv/auth/auth.db"})
     assert sqlite.rate_limit_path == Path("/srv/auth/auth.db.budgets")
@@ -197,7 +197,7 @@ def test_the_redis_address_has_its_own_setting_and_the_older_spelling_still_work
 
 
 def test_a_misspelt_variable_is_named_with_the_setting_it_most_likely_meant():
-    from authserver.config import unknown_variables
+    from authserver.platform.config import unknown_variables
 
     found = unknown_variables({"AUTHSERVER_REDIS_ULR": "redis://x", "AUTHSERVER_ISSUER": "x",
                                "AUTHSERVER_TEST_BACKEND": "postgresql", "AUTHSERVER_ZZZ": "1",

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from authserver.config import _ENV_VARS
+from authserver.platform.config import _ENV_VARS
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 UNIT = DEPLOY / "systemd" / "authserver.service"

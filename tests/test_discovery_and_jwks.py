@@ -7,10 +7,10 @@ from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 from authlib.oidc.discovery import OpenIDProviderMetadata
 from sqlalchemy import select
 
-from authserver.extensions import db
 from authserver.keys.service import create_signing_key
 from authserver.models import KeyState, SigningKey
-from authserver.runtime import current_runtime
+from authserver.platform.extensions import db
+from authserver.platform.runtime import current_runtime
 
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "k"}
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from authserver.durations import format_duration, parse_duration
+from authserver.platform.durations import format_duration, parse_duration
 
 
 @given(st.integers(min_value=1, max_value=10**9))

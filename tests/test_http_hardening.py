@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 
-from authserver.extensions import db
 from authserver.models import AuditEvent
+from authserver.platform.extensions import db
 from tests.accounts.conftest import csrf_of
 from tests.conftest import PASSWORD, init_app, make_app
 from tests.server_process import ServerProcess

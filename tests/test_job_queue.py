@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from authserver.job_queue import JobQueue
+from authserver.platform.job_queue import JobQueue
 
 
 def test_jobs_are_handled_in_order_in_batches_and_a_failure_does_not_stop_the_queue():

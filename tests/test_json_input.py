@@ -18,8 +18,8 @@ from authserver_verify.json_input import MAX_DEPTH, JSONInputError, depth_of, lo
 from joserfc import jws
 from joserfc.jwk import ECKey
 
-from authserver import clock
-from authserver.config import ConfigError, load_settings
+from authserver.platform import clock
+from authserver.platform.config import ConfigError, load_settings
 from tests.accounts.conftest import csrf_of
 from tests.api.conftest import admin, caller  # noqa: F401 (fixtures)
 from tests.mfa.conftest import ada  # noqa: F401 (fixture)

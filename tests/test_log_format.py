@@ -86,7 +86,7 @@ def test_a_traceback_in_the_console_format_shows_no_local_variables():
     installed (it is, through the dev tools): a secret in a local must not reach the log."""
     import logging
 
-    from authserver.logging_setup import console_formatter
+    from authserver.platform.logging_setup import console_formatter
 
     def authenticate(client_secret: str) -> None:
         raise RuntimeError("boom")
@@ -107,7 +107,7 @@ def test_a_traceback_in_the_console_format_shows_no_local_variables():
 def test_the_console_access_line_escapes_the_path():
     import logging
 
-    from authserver.logging_setup import ConsoleAccessLineFormatter
+    from authserver.platform.logging_setup import ConsoleAccessLineFormatter
 
     record = logging.LogRecord("authserver.access", logging.INFO, __file__, 0, "%s %s %s",
                                ("GET", "/x", 404), None)  # fmt: skip
@@ -120,7 +120,7 @@ def test_the_console_access_line_escapes_the_path():
 
 
 def test_settings_never_show_the_kek_or_a_database_password_in_their_repr():
-    from authserver.config import load_settings
+    from authserver.platform.config import load_settings
 
     settings = load_settings({"AUTHSERVER_KEK": "dOySLm/b7P2c8DD0JnbkdZ57ij42vcqJi9QgVyA/NEw=",
                               "AUTHSERVER_DATABASE_URL": "postgresql+psycopg://u:pw1@db/a",

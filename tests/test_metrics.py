@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from authserver import clock
+from authserver.platform import clock
 
 
 def metric(text: str, name: str, **labels) -> float | None:

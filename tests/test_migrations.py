@@ -9,7 +9,7 @@ from alembic.migration import MigrationContext
 from flask_migrate import upgrade
 
 from authserver.app import MIGRATIONS_DIR
-from authserver.extensions import db
+from authserver.platform.extensions import db
 from tests.conftest import make_app
 from tests.pg import postgres_url  # noqa: F401 (fixture)
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from authserver.cli import cli
-from authserver.extensions import db
+from authserver.platform.extensions import db
 from tests.conftest import init_app, make_app
 from tests.pg import postgres_url  # noqa: F401 (fixture)
 

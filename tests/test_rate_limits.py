@@ -14,10 +14,10 @@ import json
 import pytest
 from sqlalchemy import select
 
-from authserver import clock
 from authserver.cli import cli
-from authserver.extensions import db
 from authserver.models import AuditEvent
+from authserver.platform import clock
+from authserver.platform.extensions import db
 from tests.accounts.conftest import csrf_of
 from tests.conftest import PASSWORD, init_app, make_app
 from tests.test_metrics import metric
@@ -200,7 +200,7 @@ def test_sign_in_failures_back_off_in_steps_by_default(tmp_path):
 
 
 def test_a_bad_rate_is_a_configuration_error():
-    from authserver.config import ConfigError, load_settings
+    from authserver.platform.config import ConfigError, load_settings
 
     with pytest.raises(ConfigError, match="AUTHSERVER_RATE_LIMIT_CLIENT_AUTH"):
         load_settings({"AUTHSERVER_RATE_LIMIT_CLIENT_AUTH": "lots"})

@@ -10,11 +10,11 @@ from joserfc import jwk
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from authserver.extensions import db
 from authserver.keys.kek import Envelope, FileKekSource, KekError, kek_id
 from authserver.keys.service import create_signing_key, load_private_key
 from authserver.models import KeyState, ServerSecret, SigningKey
-from authserver.runtime import current_runtime
+from authserver.platform.extensions import db
+from authserver.platform.runtime import current_runtime
 
 
 def test_init_creates_one_active_key_per_algorithm(app):

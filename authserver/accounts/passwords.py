@@ -10,7 +10,7 @@ from importlib import resources
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from authserver.errors import InvalidInput
+from authserver.platform.errors import InvalidInput
 
 MIN_LENGTH = 12  # NIST SP 800-63B §3.1.1.2 (no composition rules)
 MAX_LENGTH = 1024

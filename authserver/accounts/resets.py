@@ -9,17 +9,17 @@ import datetime as dt
 
 from sqlalchemy import select, update
 
-from authserver import clock
 from authserver.accounts.passwords import check_policy, hash_password
 from authserver.accounts.service import end_tokens, find_user, normalize_email
 from authserver.accounts.sessions import end_all_sessions
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
-from authserver.config import Settings
-from authserver.errors import InvalidInput
-from authserver.extensions import db
 from authserver.models import PasswordReset, User
-from authserver.security import generate_secret, hash_secret
+from authserver.platform import clock
+from authserver.platform.config import Settings
+from authserver.platform.errors import InvalidInput
+from authserver.platform.extensions import db
+from authserver.platform.security import generate_secret, hash_secret
 from authserver.single_use import claim
 
 

@@ -7,7 +7,6 @@ import secrets
 
 from sqlalchemy import Select, false, select, update
 
-from authserver import clock
 from authserver.accounts.passwords import (
     MAX_LENGTH,
     check_policy,
@@ -17,10 +16,11 @@ from authserver.accounts.passwords import (
 )
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
-from authserver.errors import Conflict, InvalidInput
-from authserver.extensions import db
-from authserver.metrics import sign_in_failures
 from authserver.models import PasswordReset, RefreshToken, User, UserSession
+from authserver.platform import clock
+from authserver.platform.errors import Conflict, InvalidInput
+from authserver.platform.extensions import db
+from authserver.platform.metrics import sign_in_failures
 from authserver.rbac.containment import Caller, require_can_act_on
 from authserver.rbac.service import check_assignable, roles_named
 

@@ -10,15 +10,15 @@ from urllib.parse import urlencode
 
 from flask import Response, abort, flash, make_response, redirect, render_template, request
 
-from authserver import acr, clock
-from authserver.durations import parse_duration
-from authserver.errors import AuthServerError
-from authserver.extensions import db
 from authserver.mfa.service import factors_of
 from authserver.models import User, UserSession
+from authserver.platform import acr, clock
+from authserver.platform.durations import parse_duration
+from authserver.platform.errors import AuthServerError
+from authserver.platform.extensions import db
+from authserver.platform.runtime import current_settings
 from authserver.rbac.containment import Caller, caller_for
 from authserver.rbac.permissions import Permission
-from authserver.runtime import current_settings
 from authserver.web.browser import current_session
 from authserver.web.errors import roll_back
 from authserver.web.paging import decode_cursor, encode_cursor, page

@@ -7,7 +7,6 @@ from flask import make_response, render_template, request
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from authserver import clock
 from authserver.accounts.service import find_user
 from authserver.admin.access import (
     admin_page,
@@ -30,12 +29,13 @@ from authserver.apikeys.service import (
     rotate_api_key,
 )
 from authserver.clients.service import find_client
-from authserver.durations import parse_duration
-from authserver.errors import AuthServerError, InvalidInput
-from authserver.extensions import db
 from authserver.models import ApiKey, User
+from authserver.platform import clock
+from authserver.platform.durations import parse_duration
+from authserver.platform.errors import AuthServerError, InvalidInput
+from authserver.platform.extensions import db
+from authserver.platform.runtime import current_settings
 from authserver.rbac.permissions import Permission
-from authserver.runtime import current_settings
 from authserver.web.errors import roll_back
 
 

@@ -14,8 +14,8 @@ from flask import Response, make_response, render_template, request, stream_with
 from authserver.admin.access import admin_page, paged
 from authserver.admin.blueprint import bp
 from authserver.audit.query import AuditFilter, audit_events
-from authserver.extensions import db
 from authserver.models import AuditEvent, User
+from authserver.platform.extensions import db
 from authserver.rbac.permissions import Permission
 
 EXPORT_LIMIT = 100_000

@@ -29,11 +29,11 @@ from authserver.clients.service import (
     rotate_client_secret,
     update_client,
 )
-from authserver.errors import AuthServerError
-from authserver.extensions import db
 from authserver.models import Client, User
+from authserver.platform.errors import AuthServerError
+from authserver.platform.extensions import db
+from authserver.platform.runtime import current_settings
 from authserver.rbac.permissions import Permission
-from authserver.runtime import current_settings
 from authserver.web.errors import roll_back
 
 

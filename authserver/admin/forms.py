@@ -7,7 +7,7 @@ from wtforms import BooleanField, SelectField, StringField, SubmitField, TextAre
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
-from authserver.vocabulary import AUTH_METHODS, GRANT_TYPES
+from authserver.platform.vocabulary import AUTH_METHODS, GRANT_TYPES
 
 
 def choices(values) -> list[SelectChoice]:  # noqa: ANN001

@@ -10,18 +10,18 @@ from werkzeug.wrappers import Response
 from authserver.admin.access import actor_of, admin_page, paged, require
 from authserver.admin.blueprint import bp
 from authserver.admin.forms import RevokeKeyForm, RotateForm, ScheduleForm
-from authserver.config import SIGNING_ALGORITHMS
-from authserver.durations import format_duration, parse_duration
-from authserver.errors import AuthServerError
-from authserver.extensions import db
 from authserver.keys.events import keys_changed
 from authserver.keys.lifecycle import revoke_key, rotate_now
 from authserver.keys.schedule import ScheduleChange, load_schedules, set_schedule
 from authserver.keys.service import find_key, list_keys
 from authserver.keys.timeline import planned_transitions
 from authserver.models import SigningKey, User
+from authserver.platform.config import SIGNING_ALGORITHMS
+from authserver.platform.durations import format_duration, parse_duration
+from authserver.platform.errors import AuthServerError
+from authserver.platform.extensions import db
+from authserver.platform.runtime import current_runtime
 from authserver.rbac.permissions import Permission
-from authserver.runtime import current_runtime
 
 
 def _keys_page(user: User, *, forms: dict | None = None, errors: dict | None = None,

@@ -8,18 +8,18 @@ import datetime as dt
 from flask import render_template
 from sqlalchemy import func, select
 
-from authserver import clock
 from authserver.admin.access import admin_page
 from authserver.admin.blueprint import bp
 from authserver.admin.timeline import build_timeline
 from authserver.apikeys.service import expiring_keys
-from authserver.extensions import db
 from authserver.keys.schedule import load_schedules
 from authserver.keys.service import list_keys
 from authserver.keys.timeline import planned_transitions
 from authserver.models import AuditEvent, User
+from authserver.platform import clock
+from authserver.platform.extensions import db
+from authserver.platform.runtime import current_settings
 from authserver.rbac.permissions import Permission
-from authserver.runtime import current_settings
 from authserver.usage import TOKENS_ISSUED, count_since
 
 _FAILED_SIGN_INS = ("account:sign-in:failed", "account:mfa:failed")

@@ -11,10 +11,10 @@ from authserver.accounts.service import disable_user, find_user_by_subject, user
 from authserver.admin.access import admin_page, caller_of, can, confirmed, paged, require
 from authserver.admin.blueprint import bp
 from authserver.admin.forms import ConfirmForm, GrantRoleForm, choices
-from authserver.errors import AuthServerError
-from authserver.extensions import db
 from authserver.mfa.service import factors_of, reset_mfa
 from authserver.models import Role, User
+from authserver.platform.errors import AuthServerError
+from authserver.platform.extensions import db
 from authserver.rbac.permissions import Permission
 from authserver.rbac.service import grant_role, list_roles, revoke_role
 from authserver.web.errors import roll_back

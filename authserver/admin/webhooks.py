@@ -9,7 +9,6 @@ from flask import flash, make_response, redirect, render_template, request
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from authserver import clock
 from authserver.admin.access import (
     admin_page,
     caller_of,
@@ -23,9 +22,10 @@ from authserver.admin.access import (
 from authserver.admin.blueprint import bp
 from authserver.admin.forms import ConfirmForm, WebhookForm
 from authserver.audit.tags import Tag
-from authserver.errors import AuthServerError
-from authserver.extensions import db
 from authserver.models import DeliveryState, User, WebhookDelivery, WebhookSubscription
+from authserver.platform import clock
+from authserver.platform.errors import AuthServerError
+from authserver.platform.extensions import db
 from authserver.rbac.permissions import Permission
 from authserver.web.errors import roll_back
 from authserver.webhooks.service import (

@@ -17,14 +17,16 @@ import logging
 
 from sqlalchemy import bindparam, func, select, update
 
-from authserver import clock
 from authserver.apikeys import format as keyformat
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
-from authserver.config import Settings
-from authserver.errors import Conflict, InvalidInput, NotFound
-from authserver.extensions import db
 from authserver.models import ApiKey, Client, RolePermission, User, client_roles, user_roles
+from authserver.platform import clock
+from authserver.platform.config import Settings
+from authserver.platform.errors import Conflict, InvalidInput, NotFound
+from authserver.platform.extensions import db
+from authserver.platform.revocation_cache import RevocationCache
+from authserver.platform.security import hash_secret
 from authserver.rbac.containment import (
     Caller,
     permissions_of,
@@ -32,8 +34,6 @@ from authserver.rbac.containment import (
     require_can_confer,
 )
 from authserver.rbac.scopes import validate_scope
-from authserver.revocation_cache import RevocationCache
-from authserver.security import hash_secret
 
 log = logging.getLogger(__name__)
 

@@ -12,10 +12,10 @@ import logging
 
 from flask import Flask
 
-from authserver import clock
 from authserver.audit.tags import Tag
-from authserver.extensions import db
-from authserver.job_queue import JobQueue
+from authserver.platform import clock
+from authserver.platform.extensions import db
+from authserver.platform.job_queue import JobQueue
 
 log = logging.getLogger(__name__)
 

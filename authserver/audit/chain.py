@@ -15,8 +15,8 @@ from collections.abc import Iterator
 
 from sqlalchemy import bindparam, select, update
 
-from authserver.extensions import db
 from authserver.models import AuditChain, AuditEvent
+from authserver.platform.extensions import db
 
 GENESIS = "0" * 64
 

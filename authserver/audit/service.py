@@ -18,12 +18,12 @@ import logging
 
 from blinker import Namespace
 
-from authserver import clock
 from authserver.audit.chain import append
 from authserver.audit.tags import Tag
-from authserver.current_request import current_request
 from authserver.models import AuditEvent
-from authserver.request_id import current_request_id
+from authserver.platform import clock
+from authserver.platform.current_request import current_request
+from authserver.platform.request_id import current_request_id
 
 log = logging.getLogger("authserver.audit")
 

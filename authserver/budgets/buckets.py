@@ -30,7 +30,7 @@ import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from authserver.rates import MAX_TIERS, Rate
+from authserver.platform.rates import MAX_TIERS, Rate
 
 #: Float slack: a request exactly at the edge of its bucket is allowed.
 EPSILON = 1e-9

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from werkzeug.datastructures import Headers
 
 from authserver.budgets.buckets import TierState, Verdict
-from authserver.request_state import state_of
+from authserver.platform.request_state import state_of
 
 
 def _name(policy: str, state: TierState, several: bool) -> str:

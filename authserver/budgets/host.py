@@ -31,8 +31,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from authserver.budgets.buckets import Charge, Mode, Outcome, apply
-from authserver.private_files import PRIVATE_FILE, make_private_dir
-from authserver.rates import MAX_TIERS
+from authserver.platform.private_files import PRIVATE_FILE, make_private_dir
+from authserver.platform.rates import MAX_TIERS
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from authserver import clock
 from authserver.budgets.buckets import Charge, Mode, Outcome, TierState, Verdict
 from authserver.budgets.host import digest
-from authserver.redis_link import RedisLink, RedisUnavailable
+from authserver.platform import clock
+from authserver.platform.redis_link import RedisLink, RedisUnavailable
 
 PREFIX = "authserver:budget:"
 

@@ -9,7 +9,7 @@ import sys
 import click
 from flask.cli import ScriptInfo
 
-from authserver.config import ConfigError
+from authserver.platform.config import ConfigError
 
 # name → (module, attribute, the one-line help `authserver --help` shows without importing it;
 # tests/test_cli.py checks each against the command's own).

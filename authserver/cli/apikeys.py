@@ -19,10 +19,10 @@ from authserver.apikeys.service import (
 from authserver.cli.keys import Duration
 from authserver.cli.output import emit, iso, json_option, split_multi, transaction
 from authserver.clients.service import find_client
-from authserver.errors import InvalidInput, NotFound
 from authserver.models import ApiKey
+from authserver.platform.errors import InvalidInput, NotFound
+from authserver.platform.runtime import current_runtime
 from authserver.rbac.containment import OPERATOR
-from authserver.runtime import current_runtime
 
 group = AppGroup("apikeys", help="API keys.")
 

@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from authserver.audit.chain import verify
 from authserver.cli.output import emit, json_option
-from authserver.extensions import db
 from authserver.models import AuditEvent
+from authserver.platform.extensions import db
 
 group = AppGroup("audit", help="The audit trail.")
 

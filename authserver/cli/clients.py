@@ -21,10 +21,10 @@ from authserver.clients.service import (
     rotate_client_secret,
     update_client,
 )
-from authserver.errors import InvalidInput, NotFound
 from authserver.models import Client
+from authserver.platform.errors import InvalidInput, NotFound
+from authserver.platform.runtime import current_runtime
 from authserver.rbac.containment import OPERATOR
-from authserver.runtime import current_runtime
 
 group = AppGroup("clients", help="OAuth clients.")
 _QUOTA_HELP = 'Quota on the client\'s {} requests, e.g. "600/minute burst 100"; off: none.'

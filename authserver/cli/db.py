@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from authserver.config import MIGRATIONS_DIR
+from authserver.platform.config import MIGRATIONS_DIR
 
 group = AppGroup("db", help="The database schema (migrations).")
 

@@ -6,11 +6,11 @@ import sys
 
 import click
 
-from authserver.checks import mode_checks, production_checks
 from authserver.cli.output import emit, json_option
-from authserver.config import load_settings, unknown_variables
 from authserver.keys.kek import FileKekSource, kek_source_for
-from authserver.private_files import database_paths
+from authserver.platform.checks import mode_checks, production_checks
+from authserver.platform.config import load_settings, unknown_variables
+from authserver.platform.private_files import database_paths
 
 
 @click.command("doctor")

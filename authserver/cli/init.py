@@ -15,17 +15,17 @@ from sqlalchemy import text
 
 from authserver.accounts.service import create_user, find_user
 from authserver.clients.service import NewClient, create_client, find_client_by_name
-from authserver.config import MIGRATIONS_DIR, ConfigError, Settings
-from authserver.extensions import db
 from authserver.keys.kek import FileKekSource, kek_source_for
 from authserver.keys.lifecycle import run_due_transitions
 from authserver.keys.pepper import ensure_pepper
 from authserver.keys.schedule import ensure_schedules
-from authserver.private_files import create_private_file, make_private_dir
+from authserver.platform.config import MIGRATIONS_DIR, ConfigError, Settings
+from authserver.platform.extensions import db
+from authserver.platform.private_files import create_private_file, make_private_dir
+from authserver.platform.runtime import current_runtime
+from authserver.platform.security import generate_secret
 from authserver.rbac.containment import OPERATOR
 from authserver.rbac.service import create_role, ensure_builtin_roles, find_role, update_role
-from authserver.runtime import current_runtime
-from authserver.security import generate_secret
 
 DEMO_ADMIN_EMAIL = "admin@example.com"
 DEMO_CLIENT_NAME = "demo-client"

@@ -28,7 +28,7 @@ def rotate_command(as_json: bool) -> None:
     """
     from authserver.cli.output import emit
     from authserver.keys.rewrap import rotate_kek
-    from authserver.runtime import current_runtime
+    from authserver.platform.runtime import current_runtime
 
     kek_id, count = rotate_kek(current_runtime().settings, actor="cli")
     value = {"kek_id": kek_id, "rewrapped": count}

@@ -6,8 +6,6 @@ import click
 from flask.cli import AppGroup
 
 from authserver.cli.output import emit, iso, json_option, transaction
-from authserver.config import SIGNING_ALGORITHMS
-from authserver.durations import parse_duration
 from authserver.keys.lifecycle import (
     activate_when_published,
     revoke_key,
@@ -17,7 +15,9 @@ from authserver.keys.lifecycle import (
 from authserver.keys.schedule import ScheduleChange, load_schedules, set_schedule
 from authserver.keys.service import list_keys
 from authserver.keys.timeline import planned_transitions
-from authserver.runtime import current_runtime
+from authserver.platform.config import SIGNING_ALGORITHMS
+from authserver.platform.durations import parse_duration
+from authserver.platform.runtime import current_runtime
 
 group = AppGroup("keys", help="Signing keys.")
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from authserver.errors import AuthServerError
+from authserver.platform.errors import AuthServerError
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -43,7 +43,9 @@ def split_multi(values: tuple[str, ...]) -> tuple[str, ...]:
 def transaction() -> Iterator[None]:
     """The command owns the transaction: commit on success; on a domain error roll back,
     print the error and exit 1."""
-    from authserver.extensions import db  # here: commands that need no database import this
+    from authserver.platform.extensions import (
+        db,  # here: commands that need no database import this
+    )
 
     try:
         yield

@@ -8,7 +8,7 @@ from flask.cli import AppGroup
 from authserver.accounts.service import find_user
 from authserver.cli.output import emit, json_option, split_multi, transaction
 from authserver.clients.service import find_client
-from authserver.errors import InvalidInput, NotFound
+from authserver.platform.errors import InvalidInput, NotFound
 from authserver.rbac.containment import OPERATOR
 from authserver.rbac.service import (
     create_role,

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import click
 
-from authserver.checks import check_settings
-from authserver.config import load_settings
-from authserver.durations import parse_duration
+from authserver.platform.checks import check_settings
+from authserver.platform.config import load_settings
+from authserver.platform.durations import parse_duration
 
 
 class _Duration(click.ParamType):
@@ -98,7 +98,7 @@ def serve_command(
         listener = bind_listener(host, port, backlog, reuse_port=reuse_port)
     except ServeError as e:
         raise click.ClickException(str(e)) from None
-    if "prometheus_client" in sys.modules:  # see authserver/metrics.py
+    if "prometheus_client" in sys.modules:  # see authserver/platform/metrics.py
         raise click.ClickException(
             "prometheus_client was imported before serve set PROMETHEUS_MULTIPROC_DIR: the "
             "workers' counters would never reach /metrics (a module imports it at load time)"
@@ -131,7 +131,7 @@ def _announce(settings, listening: str, workers: int) -> None:  # noqa: ANN001
     """Where to go, in the log's format (a collector reading JSON lines gets one more)."""
     import logging
 
-    from authserver.logging_setup import configure_logging
+    from authserver.platform.logging_setup import configure_logging
 
     configure_logging(settings.log_level, settings.log_format)
     logging.getLogger("authserver.serve").info(

@@ -17,12 +17,12 @@ from authserver.accounts.service import (
     update_user,
 )
 from authserver.cli.output import emit, fail, iso, json_option, split_multi, transaction
-from authserver.errors import NotFound
 from authserver.mfa.service import factors_of, reset_mfa
 from authserver.models import User
+from authserver.platform.errors import NotFound
+from authserver.platform.security import generate_secret
 from authserver.privacy.export import export_person
 from authserver.rbac.containment import OPERATOR
-from authserver.security import generate_secret
 
 group = AppGroup("users", help="User accounts.")
 

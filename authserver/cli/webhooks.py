@@ -7,11 +7,11 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from authserver import clock
 from authserver.cli.keys import Duration
 from authserver.cli.output import emit, iso, json_option, split_multi, transaction
-from authserver.extensions import db
 from authserver.models import WebhookDelivery, WebhookSubscription
+from authserver.platform import clock
+from authserver.platform.extensions import db
 from authserver.rbac.containment import OPERATOR
 from authserver.webhooks.service import (
     NewWebhook,

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from sqlalchemy import select
 
 from authserver.clients.view import ClientView
-from authserver.extensions import db
 from authserver.models import Client
+from authserver.platform.extensions import db
 
 MAX_ENTRIES = 10_000
 

@@ -12,25 +12,25 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy import select, update
 
-from authserver import clock
 from authserver.apikeys.format import ALPHABET
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
-from authserver.config import SIGNING_ALGORITHMS, Settings, is_resource_uri
-from authserver.errors import InvalidInput
-from authserver.extensions import db
 from authserver.models import Client, ClientSecret, RefreshToken
 from authserver.outbound.policy import OutboundPolicy, UrlRefused
-from authserver.rates import parse_rates, rates_text
-from authserver.rbac.containment import Caller, require_can_act_on, require_can_confer
-from authserver.rbac.scopes import validate_scope
-from authserver.rbac.service import check_assignable, roles_named
-from authserver.security import generate_secret, hash_secret
-from authserver.vocabulary import (
+from authserver.platform import clock
+from authserver.platform.config import SIGNING_ALGORITHMS, Settings, is_resource_uri
+from authserver.platform.errors import InvalidInput
+from authserver.platform.extensions import db
+from authserver.platform.rates import parse_rates, rates_text
+from authserver.platform.security import generate_secret, hash_secret
+from authserver.platform.vocabulary import (
     AUTH_METHODS,
     GRANT_TYPES,
     SECRET_AUTH_METHODS,
 )
+from authserver.rbac.containment import Caller, require_can_act_on, require_can_confer
+from authserver.rbac.scopes import validate_scope
+from authserver.rbac.service import check_assignable, roles_named
 
 CLIENT_ID_LENGTH = 24  # ≈ 143 bits: public, but not guessable
 

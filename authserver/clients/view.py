@@ -10,9 +10,9 @@ import datetime as dt
 
 from authlib.oauth2.rfc6749 import ClientMixin
 
-from authserver import clock
 from authserver.models import Client
-from authserver.security import secret_matches_any
+from authserver.platform import clock
+from authserver.platform.security import secret_matches_any
 
 
 @dataclasses.dataclass(frozen=True)

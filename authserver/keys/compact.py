@@ -17,7 +17,7 @@ from joserfc.jwk import Key
 from joserfc.jws import JWSRegistry
 from joserfc.util import json_b64encode, urlsafe_b64encode
 
-from authserver.config import SIGNING_ALGORITHMS
+from authserver.platform.config import SIGNING_ALGORITHMS
 
 _REGISTRY = JWSRegistry(algorithms=list(SIGNING_ALGORITHMS))
 

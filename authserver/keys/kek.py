@@ -19,8 +19,13 @@ from typing import Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from authserver.config import ConfigError, Settings, decode_kek
-from authserver.private_files import PRIVATE_DIR, PRIVATE_FILE, make_private_dir, tighten_dir
+from authserver.platform.config import ConfigError, Settings, decode_kek
+from authserver.platform.private_files import (
+    PRIVATE_DIR,
+    PRIVATE_FILE,
+    make_private_dir,
+    tighten_dir,
+)
 
 _NONCE_BYTES = 12
 KEK_FILE_NAME = "kek"

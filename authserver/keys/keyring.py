@@ -17,13 +17,13 @@ from collections.abc import Callable
 from joserfc import jwk
 from sqlalchemy import select
 
-from authserver.config import Settings
-from authserver.errors import AuthServerError
-from authserver.extensions import db
 from authserver.keys.kek import Envelope, KekError
 from authserver.keys.schedule import jwks_max_age, load_schedules
 from authserver.keys.service import import_public_key, load_private_key
 from authserver.models.signing_key import PUBLISHED_STATES, VERIFYING_STATES, KeyState, SigningKey
+from authserver.platform.config import Settings
+from authserver.platform.errors import AuthServerError
+from authserver.platform.extensions import db
 
 
 class NoActiveKey(AuthServerError):

@@ -13,17 +13,17 @@ import datetime as dt
 
 from sqlalchemy import select, update
 
-from authserver import clock
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
-from authserver.config import SIGNING_ALGORITHMS, Settings
-from authserver.errors import Conflict, InvalidInput, NotFound
-from authserver.extensions import db
 from authserver.keys.kek import Envelope
 from authserver.keys.rotation import Action, KeyView, Schedule, Transition, plan, ready_at
 from authserver.keys.schedule import ensure_schedules, load_schedules
 from authserver.keys.service import create_signing_key, find_key
 from authserver.models import KeySchedule, KeyState, SigningKey
+from authserver.platform import clock
+from authserver.platform.config import SIGNING_ALGORITHMS, Settings
+from authserver.platform.errors import Conflict, InvalidInput, NotFound
+from authserver.platform.extensions import db
 
 _LIVE_STATES = (KeyState.PENDING, KeyState.ACTIVE, KeyState.RETIRED)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import secrets
 
-from authserver import clock
-from authserver.extensions import db
 from authserver.keys.kek import Envelope
 from authserver.models import ServerSecret
+from authserver.platform import clock
+from authserver.platform.extensions import db
 
 PEPPER = "pepper"
 

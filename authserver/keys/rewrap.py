@@ -12,10 +12,10 @@ from sqlalchemy import select
 
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
-from authserver.config import Settings
-from authserver.extensions import db
 from authserver.keys.kek import Envelope, FileKekSource, kek_source_for
 from authserver.models import ServerSecret, SigningKey, TotpCredential, WebhookSecret
+from authserver.platform.config import Settings
+from authserver.platform.extensions import db
 
 
 def rotate_kek(settings: Settings, *, actor: str) -> tuple[str, int]:

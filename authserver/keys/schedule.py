@@ -20,14 +20,14 @@ import dataclasses
 
 from sqlalchemy import select
 
-from authserver import clock
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
-from authserver.config import SIGNING_ALGORITHMS, Settings
-from authserver.errors import InvalidInput
-from authserver.extensions import db
 from authserver.keys.rotation import Schedule
 from authserver.models import KeySchedule
+from authserver.platform import clock
+from authserver.platform.config import SIGNING_ALGORITHMS, Settings
+from authserver.platform.errors import InvalidInput
+from authserver.platform.extensions import db
 
 DEFAULT_ROTATE_EVERY_SECONDS = 30 * 86400
 DEFAULT_PUBLISH_AHEAD_SECONDS = 86400

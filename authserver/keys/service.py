@@ -14,10 +14,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from joserfc import jwk
 from sqlalchemy import select
 
-from authserver import clock
-from authserver.extensions import db
 from authserver.keys.kek import Envelope
 from authserver.models import KeyState, SigningKey
+from authserver.platform import clock
+from authserver.platform.extensions import db
 
 _KEY_TYPES = {"ES256": jwk.ECKey, "RS256": jwk.RSAKey, "Ed25519": jwk.OKPKey}
 

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from authserver_verify import json_input
 
-from authserver.config import Settings
+from authserver.platform.config import Settings
 
 if TYPE_CHECKING:
     from webauthn.helpers.structs import PublicKeyCredentialDescriptor

@@ -1,13 +1,13 @@
 """When a second factor is needed: what an authorization request demands (role, step-up
 scopes, ``acr_values``) and which scopes a session without one may not have. The vocabulary
-(``amr``, ``acr`` and their levels) is ``authserver.acr``."""
+(``amr``, ``acr`` and their levels) is ``authserver.platform.acr``."""
 
 from __future__ import annotations
 
 import dataclasses
 
-from authserver.acr import MULTI_FACTOR, ONE_FACTOR, requested_level
-from authserver.config import Settings
+from authserver.platform.acr import MULTI_FACTOR, ONE_FACTOR, requested_level
+from authserver.platform.config import Settings
 
 
 def step_up_scopes(settings: Settings) -> frozenset[str]:

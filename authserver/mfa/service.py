@@ -13,18 +13,18 @@ import hmac
 
 from sqlalchemy import delete, func, select, update
 
-from authserver import clock
 from authserver.accounts.sessions import end_all_sessions
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
-from authserver.errors import AuthServerError, Conflict, InvalidInput, NotFound
-from authserver.extensions import db
 from authserver.mfa import recovery, totp
 from authserver.mfa.passkeys import Assertion, NewPasskey, is_sign_count_regression
 from authserver.models import RecoveryCode, TotpCredential, User, WebAuthnCredential
+from authserver.platform import clock
+from authserver.platform.errors import AuthServerError, Conflict, InvalidInput, NotFound
+from authserver.platform.extensions import db
+from authserver.platform.runtime import current_runtime
+from authserver.platform.security import hash_secret
 from authserver.rbac.containment import Caller, require_can_act_on
-from authserver.runtime import current_runtime
-from authserver.security import hash_secret
 from authserver.single_use import claim
 
 _BACKOFF_START_SECONDS = 30

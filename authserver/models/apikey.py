@@ -7,10 +7,10 @@ import datetime as dt
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from authserver.extensions import db
 from authserver.models.client import Client
 from authserver.models.types import UTCDateTime
 from authserver.models.user import User
+from authserver.platform.extensions import db
 
 
 class ApiKey(db.Model):

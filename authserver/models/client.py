@@ -13,9 +13,9 @@ import datetime as dt
 from sqlalchemy import JSON, Boolean, ForeignKey, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from authserver.extensions import db
 from authserver.models.rbac import Role, client_roles
 from authserver.models.types import UTCDateTime
+from authserver.platform.extensions import db
 
 
 class Client(db.Model):
@@ -52,7 +52,7 @@ class Client(db.Model):
     require_pushed_authorization_requests: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false()
     )
-    # Optional quotas (token buckets, authserver.rates syntax: "600/minute burst 100")
+    # Optional quotas (token buckets, authserver.platform.rates syntax: "600/minute burst 100")
     # on this client's token and introspection requests; None: no quota.
     token_quota: Mapped[str | None] = mapped_column(String(100))
     introspection_quota: Mapped[str | None] = mapped_column(String(100))

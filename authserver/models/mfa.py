@@ -8,8 +8,8 @@ import datetime as dt
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from authserver.extensions import db
 from authserver.models.types import UTCDateTime
+from authserver.platform.extensions import db
 
 
 class TotpCredential(db.Model):

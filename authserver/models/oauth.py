@@ -8,9 +8,9 @@ import datetime as dt
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from authserver.acr import acr_of
-from authserver.extensions import db
 from authserver.models.types import UTCDateTime
+from authserver.platform.acr import acr_of
+from authserver.platform.extensions import db
 
 
 class RevokedAccessToken(db.Model):

@@ -9,8 +9,8 @@ import datetime as dt
 from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from authserver.extensions import db
 from authserver.models.types import UTCDateTime
+from authserver.platform.extensions import db
 
 
 class PushedRequest(db.Model):

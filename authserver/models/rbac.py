@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Boolean, Column, ForeignKey, String, Table, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from authserver.extensions import db
+from authserver.platform.extensions import db
 
 client_roles = Table(
     "client_roles",

@@ -7,8 +7,8 @@ import datetime as dt
 from sqlalchemy import LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from authserver.extensions import db
 from authserver.models.types import UTCDateTime
+from authserver.platform.extensions import db
 
 
 class ServerSecret(db.Model):

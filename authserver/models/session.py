@@ -7,9 +7,9 @@ import datetime as dt
 from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from authserver.extensions import db
 from authserver.models.types import UTCDateTime
 from authserver.models.user import User
+from authserver.platform.extensions import db
 
 
 class UserSession(db.Model):

@@ -24,8 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from authserver.extensions import db
 from authserver.models.types import UTCDateTime
+from authserver.platform.extensions import db
 
 
 class KeyState(enum.StrEnum):

@@ -18,7 +18,7 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value is None:
             return None
         if value.tzinfo is None:
-            raise ValueError("naive datetime; read time through authserver.clock")
+            raise ValueError("naive datetime; read time through authserver.platform.clock")
         return value.astimezone(dt.UTC)
 
     def process_result_value(self, value: dt.datetime | None, dialect):  # noqa: ANN001

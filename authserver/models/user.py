@@ -7,9 +7,9 @@ import datetime as dt
 from sqlalchemy import Boolean, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from authserver.extensions import db
 from authserver.models.rbac import Role, user_roles
 from authserver.models.types import UTCDateTime
+from authserver.platform.extensions import db
 
 
 class User(db.Model):

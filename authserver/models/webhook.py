@@ -23,9 +23,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from authserver.extensions import db
 from authserver.models.audit import AuditEvent
 from authserver.models.types import UTCDateTime
+from authserver.platform.extensions import db
 
 
 class DeliveryState(enum.StrEnum):

@@ -24,16 +24,16 @@ from flask import (
 )
 from werkzeug.datastructures import MultiDict
 
-from authserver.extensions import db
-from authserver.headers import page_policy
 from authserver.oauth import paths
 from authserver.oauth.authorization_request import validated_grant
 from authserver.oauth.consent import describe_scopes, remember_consent, scope_to_grant
 from authserver.oauth.interaction import Asked, Step, next_step
 from authserver.oauth.par import consume, find_pushed
 from authserver.oauth.server import oauth_server
-from authserver.request_state import request_state
-from authserver.runtime import current_runtime, current_settings
+from authserver.platform.extensions import db
+from authserver.platform.headers import page_policy
+from authserver.platform.request_state import request_state
+from authserver.platform.runtime import current_runtime, current_settings
 from authserver.web.browser import clear_session_cookie, current_session
 from authserver.web.forms import ConsentForm, SignOutForm
 from authserver.web.signin import step_up

@@ -19,14 +19,14 @@ from joserfc import jwt
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from authserver import clock
 from authserver.accounts.sessions import sessions_ended
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
-from authserver.extensions import db
-from authserver.job_queue import JobQueue
 from authserver.models import AuthorizationCode, RefreshToken
 from authserver.outbound import Outbound, OutboundError
+from authserver.platform import clock
+from authserver.platform.extensions import db
+from authserver.platform.job_queue import JobQueue
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class BackchannelSender:
                 log.exception("back-channel logout to %s failed", client_id)
 
     def _deliver(self, client_id: str, subject: str, sid: str) -> None:
-        from authserver.runtime import runtime_of
+        from authserver.platform.runtime import runtime_of
 
         runtime = runtime_of(self._app)
         client = runtime.clients.get(client_id)

@@ -10,13 +10,13 @@ from authserver_verify.dpop import ALGORITHMS as DPOP_ALGORITHMS
 from flask import current_app, request
 
 from authserver.accounts.service import find_user_by_subject
-from authserver.acr import ACR_MFA
 from authserver.apikeys import format as keyformat
 from authserver.apikeys.service import check_presented_key, ip_allowed, note_use
 from authserver.oauth.dpop import check_request
 from authserver.oauth.tokens import AccessToken, is_for, read_access_token
+from authserver.platform.acr import ACR_MFA
+from authserver.platform.runtime import runtime_of
 from authserver.rbac.containment import Caller
-from authserver.runtime import runtime_of
 from authserver.web.problems import TITLES, Problem
 
 REALM = 'realm="authserver"'

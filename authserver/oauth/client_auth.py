@@ -21,12 +21,12 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy import delete, insert
 
-from authserver import clock
-from authserver.config import Settings
 from authserver.models import UsedAssertion
 from authserver.oauth import paths
 from authserver.oauth.guards import CLIENT_AUTH_FAILED
 from authserver.oauth.remote_jwks import RemoteJwks
+from authserver.platform import clock
+from authserver.platform.config import Settings
 from authserver.single_use import insert_apart
 
 

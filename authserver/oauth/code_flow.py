@@ -19,10 +19,8 @@ from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grant
 from authlib.oauth2.rfc7636 import CodeChallenge
 from sqlalchemy import select, update
 
-from authserver import clock
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
-from authserver.extensions import db
 from authserver.mfa.policy import without_step_up_scopes
 from authserver.models import AuthorizationCode, RefreshToken, User
 from authserver.oauth.consent import scope_to_grant
@@ -36,11 +34,13 @@ from authserver.oauth.resources import (
     requested,
 )
 from authserver.oauth.tokens import remember_revoked
-from authserver.request_state import request_state
-from authserver.runtime import current_settings
-from authserver.security import generate_secret, hash_secret
+from authserver.platform import clock
+from authserver.platform.extensions import db
+from authserver.platform.request_state import request_state
+from authserver.platform.runtime import current_settings
+from authserver.platform.security import generate_secret, hash_secret
+from authserver.platform.vocabulary import AUTH_METHODS
 from authserver.single_use import Standing, commit_now
-from authserver.vocabulary import AUTH_METHODS
 from authserver.web.browser import current_session
 
 TOKEN_AUTH_METHODS = list(AUTH_METHODS)

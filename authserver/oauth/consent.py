@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
-from authserver import clock
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
-from authserver.extensions import db
 from authserver.models import Client, ConsentGrant, RefreshToken, User
+from authserver.platform import clock
+from authserver.platform.extensions import db
 
 SCOPE_WORDS = {
     "openid": "Know who you are (sign you in)",

@@ -20,11 +20,8 @@ from authlib.oauth2.rfc8628.errors import (
 )
 from sqlalchemy import delete, select, update
 
-from authserver import clock
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
-from authserver.config import Settings
-from authserver.extensions import db
 from authserver.mfa.policy import without_step_up_scopes
 from authserver.models import DeviceAuthorization, User, UserSession
 from authserver.oauth.code_flow import TOKEN_AUTH_METHODS, remember_authentication
@@ -36,8 +33,11 @@ from authserver.oauth.resources import (
     granted_resources,
     requested,
 )
-from authserver.runtime import current_runtime, current_settings
-from authserver.security import generate_secret, hash_secret
+from authserver.platform import clock
+from authserver.platform.config import Settings
+from authserver.platform.extensions import db
+from authserver.platform.runtime import current_runtime, current_settings
+from authserver.platform.security import generate_secret, hash_secret
 from authserver.single_use import claim, commit_now
 
 DEVICE_PAGE = "/device"

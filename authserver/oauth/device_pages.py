@@ -11,11 +11,11 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
-from authserver.extensions import db
 from authserver.oauth.consent import describe_scopes, scope_to_grant
 from authserver.oauth.device import DEVICE_PAGE, decide, find_by_user_code
 from authserver.oauth.interaction import Asked, Step, next_step
-from authserver.runtime import current_runtime, current_settings
+from authserver.platform.extensions import db
+from authserver.platform.runtime import current_runtime, current_settings
 from authserver.web.browser import current_session
 from authserver.web.forms import ConsentForm
 from authserver.web.signin import step_up

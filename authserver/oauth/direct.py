@@ -8,7 +8,7 @@ work itself (bench/README.md). Here a POST to one of them is answered inside an 
 environ (the same form parsing and size limits), the answer functions of ``oauth.views`` (these
 paths have no Flask view: this is their one route), the same failure budgets
 (``web.ratelimit``) and the same headers, metrics and access line (``front_door``). Code on this
-path reads the request through ``authserver.current_request``, never ``flask.request``.
+path reads the request through ``authserver.platform.current_request``, never ``flask.request``.
 
 Other methods get 405 here; other paths go to Flask. An exception while answering (a body over
 the size limit, the database unreachable, a bug) is answered in the OAuth error format exactly as
@@ -24,11 +24,11 @@ from collections.abc import Callable, Iterable
 from flask import Flask
 from werkzeug.exceptions import MethodNotAllowed
 
-from authserver.current_request import answering_directly
-from authserver.front_door import FrontDoor, WSGIApp
 from authserver.oauth import paths
 from authserver.oauth.views import DIRECT_ANSWERS
-from authserver.runtime import runtime_of
+from authserver.platform.current_request import answering_directly
+from authserver.platform.front_door import FrontDoor, WSGIApp
+from authserver.platform.runtime import runtime_of
 from authserver.web.errors import json_error_for
 from authserver.web.ratelimit import RateLimits
 

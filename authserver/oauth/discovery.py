@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from authserver_verify.dpop import ALGORITHMS as DPOP_ALGORITHMS
 
-from authserver.acr import ACR_VALUES
-from authserver.config import SIGNING_ALGORITHMS, Settings
 from authserver.oauth import paths
 from authserver.oauth.consent import SCOPE_WORDS
 from authserver.oauth.revocation import Revocation
-from authserver.token_types import API_KEY_TOKEN_TYPE
-from authserver.vocabulary import CONFIDENTIAL_AUTH_METHODS, GRANT_TYPES
+from authserver.platform.acr import ACR_VALUES
+from authserver.platform.config import SIGNING_ALGORITHMS, Settings
+from authserver.platform.token_types import API_KEY_TOKEN_TYPE
+from authserver.platform.vocabulary import CONFIDENTIAL_AUTH_METHODS, GRANT_TYPES
 
 # Algorithms joserfc accepts for client assertions (its recommended asymmetric set).
 ASSERTION_SIGNING_ALGS = ["RS256", "ES256"]

@@ -7,10 +7,10 @@ import functools
 import hashlib
 import json
 
-from authserver.config import Settings
 from authserver.keys.jwks import SerializedJwks
 from authserver.keys.keyring import KeyRing
 from authserver.oauth.discovery import server_metadata
+from authserver.platform.config import Settings
 
 JWKS_MEDIA_TYPE = "application/jwk-set+json"
 METADATA_MEDIA_TYPE = "application/json"

@@ -23,13 +23,13 @@ from authserver_verify.dpop import MAX_AGE_SECONDS, InvalidProof, Proof, check_p
 from flask import Request, Response, current_app
 from sqlalchemy import delete, insert
 
-from authserver import clock
-from authserver.config import Settings
 from authserver.models import DpopProof
-from authserver.redis_link import RedisUnavailable
-from authserver.request_state import request_state
-from authserver.runtime import runtime_of
-from authserver.security import hash_secret
+from authserver.platform import clock
+from authserver.platform.config import Settings
+from authserver.platform.redis_link import RedisUnavailable
+from authserver.platform.request_state import request_state
+from authserver.platform.runtime import runtime_of
+from authserver.platform.security import hash_secret
 from authserver.single_use import insert_apart
 
 HEADER = "DPoP"

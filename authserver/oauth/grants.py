@@ -5,10 +5,10 @@ from __future__ import annotations
 from authlib.oauth2.rfc6749 import InvalidScopeError
 from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
 
-from authserver.errors import InvalidInput
 from authserver.oauth.resources import check_resources, grant_resources, requested
+from authserver.platform.errors import InvalidInput
+from authserver.platform.vocabulary import CONFIDENTIAL_AUTH_METHODS
 from authserver.rbac.scopes import validate_scope as _validate_scope_syntax
-from authserver.vocabulary import CONFIDENTIAL_AUTH_METHODS
 
 
 def check_scope_syntax(scope: str | None, redirect_uri: str | None = None) -> None:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import dataclasses
 import enum
 
-from authserver import acr, clock
-from authserver.config import Settings
 from authserver.mfa import policy
 from authserver.mfa.service import factors_of
 from authserver.models import UserSession
 from authserver.oauth.consent import has_consent
+from authserver.platform import acr, clock
+from authserver.platform.config import Settings
 
 
 class Step(enum.Enum):

@@ -12,15 +12,15 @@ from __future__ import annotations
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from joserfc import jwt
 
-from authserver import clock
 from authserver.apikeys.service import note_use
-from authserver.current_request import client_address
-from authserver.metrics import introspections
 from authserver.oauth.guards import PresentedTokenEndpoint
 from authserver.oauth.presented import ApiKeyToken, introspection_of, read_presented
 from authserver.oauth.tokens import AccessToken
+from authserver.platform import clock
+from authserver.platform.current_request import client_address
+from authserver.platform.metrics import introspections
+from authserver.platform.vocabulary import CONFIDENTIAL_AUTH_METHODS
 from authserver.rbac.permissions import Permission
-from authserver.vocabulary import CONFIDENTIAL_AUTH_METHODS
 
 INTROSPECTION_JWT_TYPE = "token-introspection+jwt"
 _JWT_MEDIA_TYPE = "application/" + INTROSPECTION_JWT_TYPE

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from authserver.accounts.sessions import end_session
-from authserver.request_state import request_state
+from authserver.platform.request_state import request_state
 from authserver.web.browser import current_session
 
 

@@ -18,15 +18,15 @@ from flask import request as flask_request
 from joserfc.jwk import KeySet
 from sqlalchemy import select
 
-from authserver import clock
 from authserver.clients.cache import ClientCache
-from authserver.config import Settings
-from authserver.extensions import db
 from authserver.keys.keyring import KeyRing
 from authserver.models import AuthorizationCode, KeyState, SigningKey, User
 from authserver.oauth import paths
 from authserver.oauth.dpop import check_request
 from authserver.oauth.tokens import AccessToken, is_for, read_access_token
+from authserver.platform import clock
+from authserver.platform.config import Settings
+from authserver.platform.extensions import db
 
 
 def user_claims(user: User, scope: str) -> UserInfo:

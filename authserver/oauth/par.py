@@ -16,12 +16,12 @@ from flask import Request, Response, jsonify
 from sqlalchemy import delete, select, update
 from werkzeug.datastructures import MultiDict
 
-from authserver import clock
-from authserver.extensions import db
 from authserver.models import PushedRequest
 from authserver.oauth.authorization_request import validated_grant
 from authserver.oauth.code_flow import TOKEN_AUTH_METHODS
-from authserver.security import generate_secret, hash_secret
+from authserver.platform import clock
+from authserver.platform.extensions import db
+from authserver.platform.security import generate_secret, hash_secret
 from authserver.single_use import claim
 
 REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"

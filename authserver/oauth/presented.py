@@ -7,11 +7,11 @@ import dataclasses
 
 from authserver.apikeys import format as keyformat
 from authserver.apikeys.service import PresentedKey, check_presented_key
-from authserver.config import Settings
 from authserver.keys.keyring import KeyRing
 from authserver.models import ApiKey
 from authserver.oauth.tokens import AccessToken, read_access_token
-from authserver.runtime import current_runtime
+from authserver.platform.config import Settings
+from authserver.platform.runtime import current_runtime
 
 _JWT_CLAIMS = (
     "scope",

@@ -21,8 +21,6 @@ from flask import Flask, Response
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import MethodNotAllowed
 
-from authserver.front_door import FrontDoor, WSGIApp
-from authserver.metrics import jwks_requests
 from authserver.oauth import paths
 from authserver.oauth.documents import (
     JWKS_MEDIA_TYPE,
@@ -30,7 +28,9 @@ from authserver.oauth.documents import (
     jwks_document,
     metadata_document,
 )
-from authserver.runtime import runtime_of
+from authserver.platform.front_door import FrontDoor, WSGIApp
+from authserver.platform.metrics import jwks_requests
+from authserver.platform.runtime import runtime_of
 from authserver.web.errors import json_error_for
 
 

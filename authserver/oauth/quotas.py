@@ -18,10 +18,10 @@ from flask import current_app
 from authserver.budgets.buckets import Charge
 from authserver.budgets.fields import note, retry_after_seconds
 from authserver.clients.view import ClientView
-from authserver.current_request import current_request
-from authserver.metrics import rate_limited
-from authserver.rates import Rate, parse_rates
-from authserver.runtime import runtime_of
+from authserver.platform.current_request import current_request
+from authserver.platform.metrics import rate_limited
+from authserver.platform.rates import Rate, parse_rates
+from authserver.platform.runtime import runtime_of
 
 #: Authlib's endpoint name → (the quota's field on the client, its policy name).
 _QUOTAS = {

@@ -10,13 +10,13 @@ import secrets
 
 from sqlalchemy import select, update
 
-from authserver import clock
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
-from authserver.config import Settings
-from authserver.extensions import db
 from authserver.models import RefreshToken
-from authserver.security import generate_secret, hash_secret
+from authserver.platform import clock
+from authserver.platform.config import Settings
+from authserver.platform.extensions import db
+from authserver.platform.security import generate_secret, hash_secret
 from authserver.single_use import claim, commit_now
 
 

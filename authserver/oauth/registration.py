@@ -25,14 +25,14 @@ from authserver.clients.service import (
     disable_client,
     update_client,
 )
-from authserver.errors import AuthServerError
-from authserver.extensions import db
 from authserver.models import Client
 from authserver.oauth.bearer import authenticate
+from authserver.platform.errors import AuthServerError
+from authserver.platform.extensions import db
+from authserver.platform.runtime import current_runtime, current_settings
+from authserver.platform.security import generate_secret, hash_secret
 from authserver.rbac.containment import Caller, caller_for
 from authserver.rbac.permissions import Permission
-from authserver.runtime import current_runtime, current_settings
-from authserver.security import generate_secret, hash_secret
 from authserver.web.problems import Problem
 
 REGISTRATION = "/oauth/register"

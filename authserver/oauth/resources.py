@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from authlib.oauth2.rfc6749 import OAuth2Error
 
-from authserver.config import ResourcePolicy, Settings, is_resource_uri
-from authserver.request_state import request_state
+from authserver.platform.config import ResourcePolicy, Settings, is_resource_uri
+from authserver.platform.request_state import request_state
 
 
 class InvalidTargetError(OAuth2Error):

@@ -17,8 +17,8 @@ from authserver.clients.service import find_client
 from authserver.oauth.guards import PresentedTokenEndpoint
 from authserver.oauth.presented import ApiKeyToken, read_presented
 from authserver.oauth.tokens import AccessToken, revoke_access_token
+from authserver.platform.vocabulary import AUTH_METHODS
 from authserver.rbac.containment import caller_for
-from authserver.vocabulary import AUTH_METHODS
 
 
 class Revocation(PresentedTokenEndpoint, RevocationEndpoint):

@@ -10,7 +10,6 @@ from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask, Request
 from flask import request as flask_request
 
-from authserver.config import Settings
 from authserver.oauth.client_auth import PrivateKeyJWT
 from authserver.oauth.code_flow import (
     AuthorizationCodeFlow,
@@ -39,8 +38,9 @@ from authserver.oauth.resources import granted_resources
 from authserver.oauth.revocation import Revocation
 from authserver.oauth.token_exchange import ApiKeyExchange
 from authserver.oauth.tokens import AccessTokenGenerator
-from authserver.request_state import state_of
-from authserver.runtime import Runtime
+from authserver.platform.config import Settings
+from authserver.platform.request_state import state_of
+from authserver.platform.runtime import Runtime
 
 _EXTENSION = "authserver.oauth"
 

@@ -28,8 +28,6 @@ from authlib.oauth2.rfc6749.grants.base import TokenEndpointMixin
 from flask import current_app
 
 from authserver.apikeys.service import PresentedKey, check_presented_key, ip_allowed, note_use
-from authserver.current_request import client_address
-from authserver.extensions import db
 from authserver.models import User
 from authserver.oauth.grants import check_scope_syntax
 from authserver.oauth.resources import (
@@ -38,13 +36,15 @@ from authserver.oauth.resources import (
     grant_resources,
     requested,
 )
-from authserver.runtime import current_runtime, runtime_of
-from authserver.token_types import (
+from authserver.platform.current_request import client_address
+from authserver.platform.extensions import db
+from authserver.platform.runtime import current_runtime, runtime_of
+from authserver.platform.token_types import (
     ACCESS_TOKEN_TYPE,
     API_KEY_TOKEN_TYPE,
     TOKEN_EXCHANGE_GRANT,
 )
-from authserver.vocabulary import CONFIDENTIAL_AUTH_METHODS
+from authserver.platform.vocabulary import CONFIDENTIAL_AUTH_METHODS
 
 
 class UnsupportedTokenType(OAuth2Error):

@@ -2,7 +2,7 @@
 
 Authlib's ``JWTBearerTokenGenerator`` writes no ``kid`` and hands joserfc a key set, from
 which joserfc would pick a random key; ours signs with the one active key of the configured
-algorithm and names it in the header, and reads time from ``authserver.clock``.
+algorithm and names it in the header, and reads time from ``authserver.platform.clock``.
 """
 
 from __future__ import annotations
@@ -17,22 +17,22 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from sqlalchemy import bindparam, delete, select
 
-from authserver import clock
-from authserver.acr import acr_of
-from authserver.config import Settings
-from authserver.current_request import client_address
-from authserver.extensions import db
 from authserver.keys.compact import sign_jwt
 from authserver.keys.keyring import KeyRing
-from authserver.metrics import tokens_issued, tokens_signed
 from authserver.models import RevokedAccessToken, User
 from authserver.oauth.dpop import InvalidDPoPProofError, bound_key
 from authserver.oauth.refresh_tokens import new_refresh_token
 from authserver.oauth.resources import granted_resources, policy_for
+from authserver.platform import clock
+from authserver.platform.acr import acr_of
+from authserver.platform.config import Settings
+from authserver.platform.current_request import client_address
+from authserver.platform.extensions import db
+from authserver.platform.metrics import tokens_issued, tokens_signed
+from authserver.platform.request_state import request_state
+from authserver.platform.revocation_cache import note_revoked
+from authserver.platform.runtime import current_runtime
 from authserver.rbac.service import grantable_scope
-from authserver.request_state import request_state
-from authserver.revocation_cache import note_revoked
-from authserver.runtime import current_runtime
 from authserver.single_use import add_once
 from authserver.usage import TOKENS_ISSUED, usage_counter
 
@@ -127,7 +127,7 @@ def _audit_issuance(grant_type: str, client, user, scope: str) -> None:  # noqa:
     """Queued, not written: the token endpoint does not wait on the audit chain's lock."""
     from authserver.audit.background import background_audit
     from authserver.audit.tags import Tag
-    from authserver.request_id import current_request_id
+    from authserver.platform.request_id import current_request_id
 
     background_audit(current_app).submit(
         Tag.TOKEN_ISSUED,

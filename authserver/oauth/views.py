@@ -8,14 +8,14 @@ from collections.abc import Callable
 from authlib.oauth2.rfc6749 import OAuth2Error
 from flask import Blueprint, Request, Response, current_app, request
 
-from authserver.extensions import commit_if_used, db
 from authserver.oauth import paths
 from authserver.oauth.dpop import check_request, with_nonce
 from authserver.oauth.guards import check_form_request
 from authserver.oauth.par import push_request
 from authserver.oauth.server import oauth_server
-from authserver.request_state import state_of
-from authserver.runtime import current_settings
+from authserver.platform.extensions import commit_if_used, db
+from authserver.platform.request_state import state_of
+from authserver.platform.runtime import current_settings
 
 bp = Blueprint("oauth", __name__)
 

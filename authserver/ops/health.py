@@ -11,11 +11,11 @@ from flask import Blueprint, jsonify
 from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from authserver.extensions import db
 from authserver.keys.kek import KekError
 from authserver.keys.pepper import PepperMissing
 from authserver.models import KeyState, SigningKey
-from authserver.runtime import current_runtime
+from authserver.platform.extensions import db
+from authserver.platform.runtime import current_runtime
 
 bp = Blueprint("health", __name__)
 

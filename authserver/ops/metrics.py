@@ -1,19 +1,19 @@
-"""``GET /metrics``: every worker's counters (``authserver.metrics``) summed, and the gauges of
-key lifecycle, API-key expiry and the webhook queue, computed from the database at scrape time so
-that every worker reports the same truth."""
+"""``GET /metrics``: every worker's counters (``authserver.platform.metrics``) summed, and the
+gauges of key lifecycle, API-key expiry and the webhook queue, computed from the database at
+scrape time so that every worker reports the same truth."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response
 
-from authserver import clock
 from authserver.apikeys.service import count_expiring
 from authserver.keys.schedule import load_schedules
 from authserver.keys.service import list_keys
 from authserver.keys.timeline import planned_transitions
-from authserver.metrics import COUNTERS
 from authserver.models import KeyState
-from authserver.runtime import current_runtime
+from authserver.platform import clock
+from authserver.platform.metrics import COUNTERS
+from authserver.platform.runtime import current_runtime
 from authserver.webhooks.outbox import queue_stats
 
 bp = Blueprint("metrics", __name__)

@@ -15,12 +15,12 @@ import threading
 from flask import Flask
 from sqlalchemy.exc import OperationalError
 
-from authserver import clock
 from authserver.apikeys.service import warn_expiring
-from authserver.extensions import db
 from authserver.keys.events import keys_changed
 from authserver.keys.lifecycle import next_activation_at, run_due_transitions
-from authserver.runtime import runtime_of
+from authserver.platform import clock
+from authserver.platform.extensions import db
+from authserver.platform.runtime import runtime_of
 
 log = logging.getLogger(__name__)
 

@@ -32,8 +32,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
-from authserver.config import Settings
 from authserver.outbound.policy import IPAddress, OutboundPolicy, Target, UrlRefused
+from authserver.platform.config import Settings
 
 log = logging.getLogger(__name__)
 

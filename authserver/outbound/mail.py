@@ -15,7 +15,7 @@ import ssl
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
-from authserver.config import Settings
+from authserver.platform.config import Settings
 
 
 class MailError(Exception):

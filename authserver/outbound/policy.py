@@ -24,8 +24,8 @@ import dataclasses
 import ipaddress
 from urllib.parse import urlsplit
 
-from authserver.config import Settings
-from authserver.hostnames import IPNetwork, is_dns_name, parse_allow_list
+from authserver.platform.config import Settings
+from authserver.platform.hostnames import IPNetwork, is_dns_name, parse_allow_list
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

@@ -7,7 +7,6 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, make_response, redirect, render_template, request
 
-from authserver import acr
 from authserver.accounts.service import authenticate, change_password
 from authserver.accounts.sessions import (
     end_all_sessions,
@@ -15,13 +14,14 @@ from authserver.accounts.sessions import (
     find_session_by_sid,
     live_sessions_of,
 )
-from authserver.errors import InvalidInput
-from authserver.extensions import db
 from authserver.mfa.service import factors_of
 from authserver.oauth.consent import consents_of, describe_scopes, withdraw_consent
+from authserver.platform import acr
+from authserver.platform.errors import InvalidInput
+from authserver.platform.extensions import db
+from authserver.platform.runtime import current_settings
 from authserver.privacy.export import export_person
 from authserver.rbac.containment import caller_for
-from authserver.runtime import current_settings
 from authserver.web.browser import (
     clear_session_cookie,
     current_session,

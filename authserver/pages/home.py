@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 
 from authserver.oauth import paths
+from authserver.platform.runtime import current_settings
 from authserver.rbac.permissions import Permission
-from authserver.runtime import current_settings
 from authserver.web.browser import current_session
 
 bp = Blueprint("home", __name__)

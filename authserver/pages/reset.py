@@ -9,12 +9,12 @@ import logging
 from flask import Blueprint, Flask, Response, abort, current_app, make_response, render_template
 
 from authserver.accounts.resets import request_reset, reset_is_usable, use_reset
-from authserver.config import Settings
-from authserver.errors import InvalidInput
-from authserver.extensions import db
-from authserver.job_queue import JobQueue
 from authserver.outbound.mail import MailError, send_mail
-from authserver.runtime import current_settings
+from authserver.platform.config import Settings
+from authserver.platform.errors import InvalidInput
+from authserver.platform.extensions import db
+from authserver.platform.job_queue import JobQueue
+from authserver.platform.runtime import current_settings
 from authserver.web.forms import ResetForm, ResetRequestForm
 
 bp = Blueprint("reset", __name__)

@@ -24,12 +24,12 @@ from flask import (
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms.validators import ValidationError
 
-from authserver import acr, clock
-from authserver.errors import AuthServerError
-from authserver.extensions import db
 from authserver.mfa import passkeys, service, totp
 from authserver.models import User, UserSession
-from authserver.runtime import current_settings
+from authserver.platform import acr, clock
+from authserver.platform.errors import AuthServerError
+from authserver.platform.extensions import db
+from authserver.platform.runtime import current_settings
 from authserver.web import challenges
 from authserver.web.browser import current_session, safe_next
 from authserver.web.forms import ActionForm, CodeForm, PasskeyForm, RecoveryCodeForm

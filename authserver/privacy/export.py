@@ -12,12 +12,12 @@ import datetime as dt
 
 from sqlalchemy import or_, select
 
-from authserver import clock
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
-from authserver.extensions import db
 from authserver.mfa.service import factors_of
 from authserver.models import ApiKey, AuditEvent, Client, ConsentGrant, User, UserSession
+from authserver.platform import clock
+from authserver.platform.extensions import db
 from authserver.rbac.containment import Caller
 
 FORMAT = "authserver.person-export"

@@ -24,8 +24,8 @@ from collections.abc import Iterable
 
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
-from authserver.errors import AuthServerError
 from authserver.models import Client, Role, User
+from authserver.platform.errors import AuthServerError
 from authserver.rbac.permissions import PROTOCOL_SCOPES, Permission
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from authserver.errors import InvalidInput
+from authserver.platform.errors import InvalidInput
 
 # scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")

@@ -10,9 +10,9 @@ from sqlalchemy import delete, select
 
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
-from authserver.errors import Conflict, InvalidInput, NotFound
-from authserver.extensions import db
 from authserver.models import Client, Role, RolePermission, User, client_roles, user_roles
+from authserver.platform.errors import Conflict, InvalidInput, NotFound
+from authserver.platform.extensions import db
 from authserver.rbac.containment import (
     Caller,
     describe,

@@ -12,12 +12,12 @@ from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy.exc import SQLAlchemyError
 
 from authserver.accounts.sessions import COOKIE_NAME, find_session
-from authserver.config import ConfigError, Settings
 from authserver.keys.kek import KekError
 from authserver.keys.pepper import PepperMissing
 from authserver.models import UserSession
-from authserver.request_state import NOT_LOOKED_UP, request_state
-from authserver.runtime import current_settings, runtime_of
+from authserver.platform.config import ConfigError, Settings
+from authserver.platform.request_state import NOT_LOOKED_UP, request_state
+from authserver.platform.runtime import current_settings, runtime_of
 
 
 def current_session() -> UserSession | None:

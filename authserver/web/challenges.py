@@ -11,10 +11,10 @@ import secrets
 from flask import session as cookie
 from sqlalchemy import delete, select
 
-from authserver import clock
-from authserver.extensions import db
 from authserver.models import MfaChallenge, User
-from authserver.security import generate_secret, hash_secret
+from authserver.platform import clock
+from authserver.platform.extensions import db
+from authserver.platform.security import generate_secret, hash_secret
 
 SIGN_IN = "sign-in"
 PASSKEY_REGISTRATION = "passkey-registration"

@@ -24,7 +24,7 @@ import secrets
 
 from flask import Request, Response
 
-from authserver.runtime import current_runtime
+from authserver.platform.runtime import current_runtime
 from authserver.web.browser import cookie_name
 
 NAME = "authserver_device"

@@ -14,10 +14,10 @@ from flask import Flask, Response, jsonify, make_response, render_template, requ
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from authserver.errors import AuthServerError
-from authserver.extensions import db
 from authserver.keys.kek import KekError
-from authserver.logging_setup import loggable_path
+from authserver.platform.errors import AuthServerError
+from authserver.platform.extensions import db
+from authserver.platform.logging_setup import loggable_path
 from authserver.rbac.containment import NotPermitted, audit_refusal
 from authserver.web.problems import problem_for
 

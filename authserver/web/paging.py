@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 
-from authserver.extensions import db
+from authserver.platform.extensions import db
 from authserver.web.problems import TITLES, Problem
 
 

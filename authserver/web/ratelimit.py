@@ -64,11 +64,11 @@ from authserver.audit.tags import Tag
 from authserver.budgets.buckets import Charge, Mode, Outcome, Verdict
 from authserver.budgets.fields import add_fields, noted, retry_after_seconds
 from authserver.budgets.store import Counters
-from authserver.config import Settings
-from authserver.extensions import db
-from authserver.metrics import lockouts, rate_limited, sign_ins_slowed
-from authserver.rates import Rate, parse_rates
-from authserver.runtime import runtime_of
+from authserver.platform.config import Settings
+from authserver.platform.extensions import db
+from authserver.platform.metrics import lockouts, rate_limited, sign_ins_slowed
+from authserver.platform.rates import Rate, parse_rates
+from authserver.platform.runtime import runtime_of
 from authserver.web.device_cookies import device_of
 from authserver.web.problems import problem_for
 

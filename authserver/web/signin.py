@@ -9,12 +9,12 @@ from urllib.parse import urlencode
 
 from flask import Response, redirect, request
 
-from authserver import acr
 from authserver.accounts.sessions import end_session, start_session
-from authserver.extensions import db
 from authserver.mfa import service
 from authserver.models import User, UserSession
-from authserver.runtime import current_settings
+from authserver.platform import acr
+from authserver.platform.extensions import db
+from authserver.platform.runtime import current_settings
 from authserver.web import challenges
 from authserver.web.browser import current_session, safe_next, set_session_cookie
 from authserver.web.device_cookies import remember_device

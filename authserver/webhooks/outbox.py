@@ -28,10 +28,8 @@ from blinker import Namespace
 from sqlalchemy import and_, delete, event, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from authserver import clock
 from authserver.audit.service import recorded
 from authserver.audit.tags import Tag
-from authserver.extensions import db
 from authserver.models import (
     AuditEvent,
     DeliveryState,
@@ -40,6 +38,8 @@ from authserver.models import (
     WebhookSubscription,
 )
 from authserver.models.webhook import UNDELIVERED
+from authserver.platform import clock
+from authserver.platform.extensions import db
 from authserver.single_use import claim
 
 _SUBSCRIPTIONS = "authserver.webhooks.subscriptions"

@@ -25,11 +25,8 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import delete, func, select, update
 
-from authserver import clock
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
-from authserver.errors import Conflict, InvalidInput, NotFound
-from authserver.extensions import db
 from authserver.models import (
     DeliveryState,
     WebhookDelivery,
@@ -37,9 +34,12 @@ from authserver.models import (
     WebhookSubscription,
 )
 from authserver.outbound import UrlRefused
+from authserver.platform import clock
+from authserver.platform.errors import Conflict, InvalidInput, NotFound
+from authserver.platform.extensions import db
+from authserver.platform.runtime import current_runtime
 from authserver.rbac.containment import Caller, require_can_confer
 from authserver.rbac.permissions import Permission
-from authserver.runtime import current_runtime
 from authserver.webhooks import outbox, signing
 
 MAX_FILTERS = 50

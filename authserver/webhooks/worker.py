@@ -24,13 +24,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import joinedload
 
-from authserver import clock
-from authserver.extensions import db
 from authserver.keys.kek import KekError
-from authserver.metrics import webhook_deliveries
 from authserver.models import WebhookDelivery
 from authserver.outbound import OutboundError
-from authserver.runtime import runtime_of
+from authserver.platform import clock
+from authserver.platform.extensions import db
+from authserver.platform.metrics import webhook_deliveries
+from authserver.platform.runtime import runtime_of
 from authserver.webhooks import outbox, service, signing
 
 log = logging.getLogger(__name__)

@@ -10,10 +10,10 @@ from sqlalchemy import select
 
 from authserver.accounts.service import find_user
 from authserver.accounts.sessions import start_session
-from authserver.extensions import db
 from authserver.models import ApiKey, User
 from authserver.oauth.consent import remember_consent
-from authserver.runtime import current_runtime
+from authserver.platform.extensions import db
+from authserver.platform.runtime import current_runtime
 from tests.accounts.conftest import csrf_of
 from tests.api.conftest import Api, caller  # noqa: F401 (fixture)
 

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from authserver.accounts.passwords import hash_password
-from authserver.extensions import db
 from authserver.models import User, UserSession
+from authserver.platform.extensions import db
 from tests.accounts.conftest import PASSWORD, csrf_of
 
 

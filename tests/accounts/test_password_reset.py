@@ -13,12 +13,12 @@ from email import message_from_bytes
 import pytest
 import requests
 
-from authserver import clock
 from authserver.accounts.service import authenticate, find_user
 from authserver.accounts.sessions import find_session, start_session
-from authserver.extensions import db
 from authserver.pages.reset import MAIL
-from authserver.runtime import current_runtime
+from authserver.platform import clock
+from authserver.platform.extensions import db
+from authserver.platform.runtime import current_runtime
 from tests.accounts.conftest import PASSWORD, csrf_of
 from tests.conftest import make_app
 from tests.server_process import ServerProcess, free_port

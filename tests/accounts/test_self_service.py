@@ -8,13 +8,13 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from authserver import clock
 from authserver.accounts.service import authenticate, find_user
 from authserver.accounts.sessions import find_session, start_session
-from authserver.extensions import db
 from authserver.models import AuditEvent, ConsentGrant, RefreshToken
 from authserver.oauth.consent import remember_consent
-from authserver.runtime import current_runtime
+from authserver.platform import clock
+from authserver.platform.extensions import db
+from authserver.platform.runtime import current_runtime
 from tests.accounts.conftest import PASSWORD, csrf_of
 
 NEW = "a brand new passphrase"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from authserver.extensions import db
 from authserver.models import User
+from authserver.platform.extensions import db
 from tests.accounts.conftest import csrf_of
 from tests.conftest import PASSWORD
 from tests.mfa.conftest import app_code, enrol_totp, post_code, sign_in_password

@@ -9,9 +9,9 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from authserver import clock
-from authserver.extensions import db
 from authserver.models import ApiKey, AuditEvent, Client, KeyState, SigningKey, User
+from authserver.platform import clock
+from authserver.platform.extensions import db
 from tests.admin.conftest import form_of, make_person, sign_in_with_code
 from tests.mfa.conftest import sign_in_password
 

@@ -10,8 +10,8 @@ import re
 import pytest
 from sqlalchemy import select
 
-from authserver.extensions import db
 from authserver.models import AuditEvent, WebhookSubscription
+from authserver.platform.extensions import db
 from authserver.webhooks.worker import webhook_worker
 from tests.admin.conftest import form_of, make_person, sign_in_with_code
 from tests.webhooks.receiver import Receiver

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from authserver import clock
+from authserver.platform import clock
 
 
 def register(admin, **extra):

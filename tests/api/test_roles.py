@@ -43,7 +43,7 @@ def test_create_assign_and_delete_a_role(admin, make_client, get_token, http):
     members = admin("GET", "/roles/orders/members").get_json()
     assert members["clients"] == [client.client_id]
     # The granted scope = asked ∩ registered ∩ permitted through roles; the token says so.
-    from authserver.runtime import current_runtime
+    from authserver.platform.runtime import current_runtime
 
     current_runtime().clients.invalidate()  # other workers: within the refresh interval
     token = get_token(client, scope="orders:read")

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from authserver.extensions import db
 from authserver.models import AuditEvent
+from authserver.platform.extensions import db
 
 HOOK = "https://hooks.example.com/security"
 

@@ -8,11 +8,11 @@ import json
 import pytest
 from sqlalchemy import select
 
-from authserver import clock
 from authserver.apikeys.service import check_presented_key, warn_expiring
-from authserver.extensions import db
 from authserver.models import ApiKey
-from authserver.runtime import current_settings
+from authserver.platform import clock
+from authserver.platform.extensions import db
+from authserver.platform.runtime import current_settings
 
 
 def usable(key: str) -> bool:

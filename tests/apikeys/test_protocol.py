@@ -12,10 +12,10 @@ from joserfc.jwk import KeySet
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from authserver import clock
 from authserver.cli import cli
-from authserver.extensions import db
 from authserver.models import ApiKey, KeyState, SigningKey
+from authserver.platform import clock
+from authserver.platform.extensions import db
 from tests.conftest import init_app, make_app
 
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"

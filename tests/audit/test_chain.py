@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from authserver.cli import cli
-from authserver.extensions import db
+from authserver.platform.extensions import db
 from tests.conftest import make_app
 from tests.pg import postgres_url  # noqa: F401 (fixture)
 

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from authserver.audit.background import background_audit
 from authserver.audit.chain import verify
 from authserver.cli import cli
-from authserver.extensions import db
 from authserver.models import AuditEvent
+from authserver.platform.extensions import db
 from tests.conftest import init_app, make_app
 
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 from werkzeug.datastructures import Headers
 
-from authserver import clock
 from authserver.budgets.buckets import Charge, Mode
 from authserver.budgets.fields import add_fields
 from authserver.budgets.host import HostCounters
 from authserver.budgets.store import Counters
-from authserver.rates import parse_rates
+from authserver.platform import clock
+from authserver.platform.rates import parse_rates
 
 
 @pytest.fixture

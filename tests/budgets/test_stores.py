@@ -10,12 +10,12 @@ import random
 import stat
 from concurrent.futures import ProcessPoolExecutor
 
-from authserver import clock
 from authserver.budgets.buckets import Charge, Mode
 from authserver.budgets.host import HostCounters
 from authserver.budgets.store import Counters, RedisCounters
-from authserver.rates import parse_rates
-from authserver.redis_link import RedisLink
+from authserver.platform import clock
+from authserver.platform.rates import parse_rates
+from authserver.platform.redis_link import RedisLink
 from tests.redis_server import redis_url  # noqa: F401 (fixture)
 from tests.services import free_port
 

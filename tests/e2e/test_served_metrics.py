@@ -13,7 +13,7 @@ from pathlib import Path
 
 import requests
 
-from authserver import metrics
+from authserver.platform import metrics
 from tests.e2e.served_metrics import drive, scrape, served, value, worker_counts
 from tests.server_process import AUTHSERVER, ServerProcess
 

@@ -8,9 +8,9 @@ import json
 import pytest
 from sqlalchemy import select
 
-from authserver.extensions import db
 from authserver.models import SigningKey
-from authserver.runtime import current_runtime
+from authserver.platform.extensions import db
+from authserver.platform.runtime import current_runtime
 
 
 def kid_of(token: str) -> str:

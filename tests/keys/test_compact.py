@@ -8,8 +8,8 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
-from authserver.config import SIGNING_ALGORITHMS
 from authserver.keys.compact import sign_jwt
+from authserver.platform.config import SIGNING_ALGORITHMS
 
 KEYS = {
     "ES256": lambda: ECKey.import_key(ec.generate_private_key(ec.SECP256R1())),

@@ -10,10 +10,10 @@ import os
 from sqlalchemy import select
 
 from authserver.cli import cli
-from authserver.extensions import db
 from authserver.keys.kek import Envelope, kek_id
 from authserver.keys.service import load_private_key
 from authserver.models import ServerSecret, SigningKey
+from authserver.platform.extensions import db
 from tests.conftest import make_app
 
 
@@ -89,8 +89,8 @@ def test_kek_generate_prints_a_valid_kek(runner):
 def test_every_table_that_names_a_kek_is_rewrapped():
     """A new sealed column must be added to keys.rewrap.SEALED, or KEK rotation would leave it
     under a KEK the operator is about to drop."""
-    from authserver.extensions import db
     from authserver.keys.rewrap import SEALED
+    from authserver.platform.extensions import db
 
     sealed = {model.__table__.name for model, _ in SEALED}
     naming_a_kek = {t.name for t in db.metadata.sorted_tables if "kek_id" in t.columns}

@@ -6,11 +6,11 @@ import json
 
 from sqlalchemy import select
 
-from authserver import clock
-from authserver.extensions import db
 from authserver.keys.lifecycle import revoke_key, rotate_now, run_due_transitions
 from authserver.models import SigningKey
-from authserver.runtime import current_runtime
+from authserver.platform import clock
+from authserver.platform.extensions import db
+from authserver.platform.runtime import current_runtime
 from tests.keys.conftest import kid_of
 
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from authserver import clock
 from authserver.ops.scheduler import Scheduler
-from authserver.runtime import current_runtime
+from authserver.platform import clock
+from authserver.platform.runtime import current_runtime
 
 
 def schedule(runner, *args):

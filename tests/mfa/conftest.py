@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from authserver import clock
-from authserver.extensions import db
 from authserver.mfa import service, totp
 from authserver.models import TotpCredential, User
+from authserver.platform import clock
+from authserver.platform.extensions import db
 from tests.accounts.conftest import csrf_of
 from tests.api.conftest import admin, caller  # noqa: F401 (fixtures)
 from tests.conftest import PASSWORD

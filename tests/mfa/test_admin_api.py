@@ -9,9 +9,9 @@ import json
 import pytest
 from sqlalchemy import select
 
-from authserver.extensions import db
 from authserver.mfa import service
 from authserver.models import AuditEvent, Role
+from authserver.platform.extensions import db
 from tests.api.conftest import Api
 from tests.mfa.conftest import app_code, enrol_totp, post_code, sign_in_password
 from tests.oauth.test_code_flow import REDIRECT, Browser

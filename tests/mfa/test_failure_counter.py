@@ -9,10 +9,10 @@ import threading
 
 from sqlalchemy import select
 
-from authserver import clock
-from authserver.extensions import db
 from authserver.mfa import service
 from authserver.models import User
+from authserver.platform import clock
+from authserver.platform.extensions import db
 from tests.mfa.conftest import app_code, enrol_totp
 
 THREADS = 8  # within the connection pool (5 + 5 overflow), the test holding one

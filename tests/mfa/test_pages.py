@@ -12,11 +12,11 @@ import pytest
 from joserfc import jwt
 from sqlalchemy import select
 
-from authserver import clock
-from authserver.acr import ACR_MFA, ACR_PHISHING_RESISTANT
-from authserver.extensions import db
 from authserver.mfa import service, totp
 from authserver.models import User, UserSession
+from authserver.platform import clock
+from authserver.platform.acr import ACR_MFA, ACR_PHISHING_RESISTANT
+from authserver.platform.extensions import db
 from tests.accounts.conftest import csrf_of
 from tests.mfa.conftest import app_code, enrol_totp, post_code, sign_in_password
 from tests.oauth.test_code_flow import REDIRECT, Browser, jwks

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from authserver import acr
-from authserver.acr import ACR_MFA, ACR_ONE_FACTOR, ACR_PHISHING_RESISTANT
-from authserver.config import Settings
 from authserver.mfa import policy
+from authserver.platform import acr
+from authserver.platform.acr import ACR_MFA, ACR_ONE_FACTOR, ACR_PHISHING_RESISTANT
+from authserver.platform.config import Settings
 
 
 @pytest.mark.parametrize(

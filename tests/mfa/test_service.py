@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from authserver import clock
-from authserver.errors import Conflict, InvalidInput
-from authserver.extensions import db
 from authserver.keys.kek import KekError
 from authserver.mfa import recovery, service, totp
 from authserver.mfa.passkeys import Assertion, NewPasskey
 from authserver.models import AuditEvent, RecoveryCode, TotpCredential, WebAuthnCredential
+from authserver.platform import clock
+from authserver.platform.errors import Conflict, InvalidInput
+from authserver.platform.extensions import db
 from authserver.rbac.containment import OPERATOR
 from tests.mfa.conftest import app_code, enrol_totp
 

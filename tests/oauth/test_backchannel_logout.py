@@ -13,9 +13,9 @@ import pytest
 from joserfc import jws, jwt
 from sqlalchemy import select
 
-from authserver.extensions import db
 from authserver.models import AuditEvent
 from authserver.oauth.backchannel import backchannel_sender
+from authserver.platform.extensions import db
 from tests.accounts.conftest import csrf_of
 from tests.oauth.test_code_flow import REDIRECT, Browser, jwks
 

@@ -10,8 +10,8 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import func, select
 
-from authserver.extensions import db
 from authserver.models import Client, RevokedAccessToken, UsedAssertion
+from authserver.platform.extensions import db
 from tests.oauth.test_code_flow import REDIRECT, Browser
 
 ENDPOINTS = ["/oauth/token", "/oauth/introspect", "/oauth/revoke"]

@@ -11,9 +11,9 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
-from authserver import clock
 from authserver.cli import cli
-from authserver.config import ConfigError, load_settings
+from authserver.platform import clock
+from authserver.platform.config import ConfigError, load_settings
 from tests.conftest import init_app, make_app
 
 TOKEN_URL = "http://localhost:5000/oauth/token"

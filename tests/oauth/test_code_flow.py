@@ -14,9 +14,9 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from sqlalchemy import select
 
-from authserver import clock
-from authserver.extensions import db
 from authserver.models import AuditEvent, AuthorizationCode, RefreshToken, User
+from authserver.platform import clock
+from authserver.platform.extensions import db
 from tests.accounts.conftest import csrf_of
 
 REDIRECT = "https://rp.example/callback"

@@ -7,8 +7,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import select
 
-from authserver.extensions import db
 from authserver.models import ConsentGrant
+from authserver.platform.extensions import db
 from tests.oauth.test_code_flow import REDIRECT, Browser, rp  # noqa: F401 (fixture)
 
 

@@ -10,9 +10,9 @@ import pytest
 from joserfc import jwt
 from sqlalchemy import select
 
-from authserver import clock
-from authserver.extensions import db
 from authserver.models import DeviceAuthorization
+from authserver.platform import clock
+from authserver.platform.extensions import db
 from tests.accounts.conftest import csrf_of
 from tests.conftest import PASSWORD
 from tests.oauth.test_code_flow import jwks

@@ -10,8 +10,8 @@ import io
 import pytest
 from sqlalchemy import select
 
-from authserver.extensions import db
 from authserver.models import AuditEvent
+from authserver.platform.extensions import db
 from tests.test_metrics import metric
 
 

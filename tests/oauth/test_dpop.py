@@ -12,7 +12,7 @@ from authserver_verify.dpop import ath_of
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
-from authserver import clock
+from authserver.platform import clock
 from tests.conftest import init_app, make_app
 from tests.oauth.test_code_flow import REDIRECT, Browser, jwks
 

@@ -7,11 +7,11 @@ import json
 import pytest
 from sqlalchemy import select
 
-from authserver import clock
-from authserver.extensions import db
 from authserver.keys.service import create_signing_key
 from authserver.models import KeyState, SigningKey
-from authserver.runtime import current_runtime
+from authserver.platform import clock
+from authserver.platform.extensions import db
+from authserver.platform.runtime import current_runtime
 from tests.oauth.test_code_flow import REDIRECT, Browser
 
 
@@ -154,7 +154,7 @@ def test_a_cached_not_revoked_answer_costs_no_query_and_a_revocation_ends_it(tmp
     from sqlalchemy import event
 
     from authserver.cli import cli
-    from authserver.extensions import db
+    from authserver.platform.extensions import db
     from tests.conftest import init_app, make_app
 
     app = make_app(tmp_path, revocation_cache_ttl_seconds=30)

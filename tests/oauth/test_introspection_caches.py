@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from authserver import clock
 from authserver.cli import cli
-from authserver.revocation_cache import RevocationCache
+from authserver.platform import clock
+from authserver.platform.revocation_cache import RevocationCache
 from tests.conftest import init_app, make_app
 from tests.keys.conftest import kid_of
 
@@ -166,7 +166,7 @@ def test_the_stamp_file_tells_every_process(tmp_path):
 
 def test_without_a_shared_channel_nothing_is_remembered_by_default(tmp_path):
     # PostgreSQL without Redis: the processes may be on several hosts, so the cache stays off.
-    from authserver.config import load_settings
+    from authserver.platform.config import load_settings
 
     settings = load_settings(overrides={"database_url": "postgresql+psycopg://h/db",
                                         "keys_dir": str(tmp_path)})  # fmt: skip
@@ -202,7 +202,7 @@ def test_a_remembered_api_key_is_not_exchanged_once_revoked_elsewhere(workers, s
 def test_with_redis_the_cache_is_trusted_only_while_subscribed_and_redis_answers(redis_url):
     import time
 
-    from authserver.redis_link import RedisLink
+    from authserver.platform.redis_link import RedisLink
 
     link = RedisLink(redis_url)
     cache = RevocationCache(30, link)
@@ -220,7 +220,7 @@ def test_with_redis_the_cache_is_trusted_only_while_subscribed_and_redis_answers
 
 
 def test_a_redis_that_is_not_there_means_no_cache_and_no_error():
-    from authserver.redis_link import RedisLink
+    from authserver.platform.redis_link import RedisLink
     from tests.services import free_port
 
     cache = RevocationCache(30, RedisLink(f"redis://127.0.0.1:{free_port()}/0"))

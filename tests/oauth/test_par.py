@@ -11,7 +11,7 @@ import pytest
 from joserfc import jwt
 from werkzeug.datastructures import MultiDict
 
-from authserver import clock
+from authserver.platform import clock
 from tests.accounts.conftest import csrf_of
 from tests.conftest import init_app, make_app
 from tests.oauth.test_code_flow import REDIRECT, Browser, jwks

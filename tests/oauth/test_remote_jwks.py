@@ -15,9 +15,9 @@ import time
 import pytest
 from joserfc import jwk, jwt
 
-from authserver.config import Settings
 from authserver.oauth.remote_jwks import RemoteJwks
 from authserver.outbound import Outbound
+from authserver.platform.config import Settings
 from tests.outbound.listeners import Listener, answer
 
 ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"

@@ -11,7 +11,7 @@ import pytest
 from joserfc import jws, jwt
 from werkzeug.datastructures import MultiDict
 
-from authserver.config import ConfigError, load_settings
+from authserver.platform.config import ConfigError, load_settings
 from authserver.rbac.permissions import Permission
 from tests.conftest import init_app, make_app
 from tests.oauth.test_code_flow import REDIRECT, Browser, jwks

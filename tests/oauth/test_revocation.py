@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from authserver import clock
-from authserver.extensions import db
 from authserver.models import AuditEvent, RevokedAccessToken
+from authserver.platform import clock
+from authserver.platform.extensions import db
 
 
 def revoke(http, caller, token: str):

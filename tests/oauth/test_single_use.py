@@ -14,8 +14,8 @@ from authserver_verify.dpop import ath_of
 from joserfc.jwk import ECKey
 from sqlalchemy import select
 
-from authserver.extensions import db
 from authserver.models import AuditEvent
+from authserver.platform.extensions import db
 from tests.conftest import init_app, make_app
 from tests.oauth.test_code_flow import REDIRECT, Browser
 from tests.oauth.test_dpop import USERINFO_URL, proof

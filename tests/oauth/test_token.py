@@ -10,11 +10,11 @@ import pytest
 from joserfc import jwk, jwt
 from sqlalchemy import select
 
-from authserver import clock
-from authserver.extensions import db
 from authserver.keys.service import create_signing_key
 from authserver.models import ClientSecret, KeyState, SigningKey
-from authserver.runtime import current_runtime
+from authserver.platform import clock
+from authserver.platform.extensions import db
+from authserver.platform.runtime import current_runtime
 
 
 def _header(token: str) -> dict:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from authserver import clock
+from authserver.platform import clock
 from tests.oauth.test_code_flow import Browser, rp  # noqa: F401 (fixture)
 
 NEW_PASSWORD = "a new and long passphrase"

@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from authserver.config import Settings
 from authserver.outbound import Outbound, OutboundError
+from authserver.platform.config import Settings
 from tests.outbound.listeners import Certificates, Listener, answer
 
 LOOPBACK = "127.0.0.1/32"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from authserver.errors import Conflict
-from authserver.extensions import db
 from authserver.models import Client, Role
+from authserver.platform.errors import Conflict
+from authserver.platform.extensions import db
 from authserver.rbac.containment import OPERATOR, permissions_of
 from authserver.rbac.service import (
     create_role,

@@ -29,11 +29,11 @@ from hypothesis.stateful import (
 from sqlalchemy import select
 
 from authserver.clients.service import NewClient, create_client
-from authserver.extensions import db
 from authserver.models import ApiKey, Client, Role, User
+from authserver.platform.extensions import db
+from authserver.platform.runtime import current_settings
 from authserver.rbac.containment import OPERATOR
 from authserver.rbac.service import create_role
-from authserver.runtime import current_settings
 
 #: The permissions in play: enough to delegate every kind of change, and an API's scopes.
 UNIVERSE = ("apikeys:write", "clients:write", "users:write", "roles:write", "orders:read",

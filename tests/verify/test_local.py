@@ -17,8 +17,8 @@ from authserver_verify.integrations.flask import require_token
 from flask import Flask
 from joserfc import jwk, jwt
 
-from authserver import clock
-from authserver.runtime import current_runtime
+from authserver.platform import clock
+from authserver.platform.runtime import current_runtime
 
 ISSUER = AUDIENCE = "http://localhost:5000"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from authserver.extensions import db
+from authserver.platform.extensions import db
 from authserver.rbac.containment import OPERATOR
 from authserver.webhooks.service import NewWebhook, create_webhook
 from authserver.webhooks.worker import webhook_worker

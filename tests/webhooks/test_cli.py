@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from authserver.extensions import db
+from authserver.platform.extensions import db
 
 
 def _json(result) -> object:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from authserver import clock
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
-from authserver.extensions import db
+from authserver.platform import clock
+from authserver.platform.extensions import db
 from tests.test_metrics import metric
 from tests.webhooks.conftest import MAX_ATTEMPTS, RETRY_BASE
 from tests.webhooks.receiver import always

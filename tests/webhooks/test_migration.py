@@ -8,7 +8,7 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import text
 
 from authserver.app import MIGRATIONS_DIR
-from authserver.extensions import db
+from authserver.platform.extensions import db
 from tests.conftest import make_app
 
 BEFORE = "5e1c0a7d9b21"  # 0015

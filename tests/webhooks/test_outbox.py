@@ -12,11 +12,11 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from authserver import clock
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
-from authserver.extensions import db
 from authserver.models import AuditEvent, DeliveryState, WebhookDelivery, WebhookSubscription
+from authserver.platform import clock
+from authserver.platform.extensions import db
 from authserver.rbac.containment import OPERATOR
 from authserver.webhooks import outbox
 from authserver.webhooks.service import get_webhook, update_webhook

@@ -13,16 +13,16 @@ import json
 import pytest
 from sqlalchemy import select
 
-from authserver import clock
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
-from authserver.config import Settings
-from authserver.errors import Conflict, InvalidInput
-from authserver.extensions import db
 from authserver.models import AuditEvent, WebhookDelivery, WebhookSecret
 from authserver.outbound import Outbound
+from authserver.platform import clock
+from authserver.platform.config import Settings
+from authserver.platform.errors import Conflict, InvalidInput
+from authserver.platform.extensions import db
+from authserver.platform.runtime import current_runtime
 from authserver.rbac.containment import OPERATOR, Caller, NotPermitted
-from authserver.runtime import current_runtime
 from authserver.webhooks.service import (
     NewWebhook,
     create_webhook,

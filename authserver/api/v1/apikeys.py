@@ -28,10 +28,10 @@ from authserver.apikeys.service import (
     rotate_api_key,
 )
 from authserver.clients.service import find_client
-from authserver.errors import InvalidInput, NotFound
 from authserver.models import ApiKey
+from authserver.platform.errors import InvalidInput, NotFound
+from authserver.platform.runtime import runtime_of
 from authserver.rbac.permissions import Permission
-from authserver.runtime import runtime_of
 from authserver.web.paging import page
 
 TAG = "API keys"

@@ -28,10 +28,10 @@ from authserver.clients.service import (
     rotate_client_secret,
     update_client,
 )
-from authserver.errors import NotFound
 from authserver.models import Client
+from authserver.platform.errors import NotFound
+from authserver.platform.runtime import runtime_of
 from authserver.rbac.permissions import Permission
-from authserver.runtime import runtime_of
 from authserver.web.paging import page
 
 TAG = "clients"

@@ -34,9 +34,9 @@ from authserver_verify import json_input
 from flask import Blueprint, Response, request
 from pydantic import BaseModel, ValidationError
 
-from authserver.errors import AuthServerError
-from authserver.extensions import db
 from authserver.oauth.bearer import REALM, authenticate
+from authserver.platform.errors import AuthServerError
+from authserver.platform.extensions import db
 from authserver.rbac.containment import Caller, NotPermitted
 from authserver.rbac.permissions import Permission
 from authserver.web.errors import roll_back

@@ -16,16 +16,16 @@ from authserver.api.v1.schemas import (
     SigningKeyOut,
     TransitionList,
 )
-from authserver.config import SIGNING_ALGORITHMS
-from authserver.errors import NotFound
 from authserver.keys.events import keys_changed
 from authserver.keys.lifecycle import Performed, revoke_key, rotate_now
 from authserver.keys.schedule import ScheduleChange, load_schedules, set_schedule
 from authserver.keys.service import find_key, list_keys
 from authserver.keys.timeline import planned_transitions
 from authserver.models import KeyState, SigningKey
+from authserver.platform.config import SIGNING_ALGORITHMS
+from authserver.platform.errors import NotFound
+from authserver.platform.runtime import runtime_of
 from authserver.rbac.permissions import Permission
-from authserver.runtime import runtime_of
 
 TAG = "signing keys"
 

@@ -15,7 +15,7 @@ from pydantic.json_schema import models_json_schema
 
 from authserver.api.v1 import schemas
 from authserver.api.v1.framework import OPERATIONS, Operation, bp
-from authserver.runtime import runtime_of
+from authserver.platform.runtime import runtime_of
 
 REF = "#/components/schemas/{model}"
 

@@ -16,9 +16,9 @@ from authserver.api.v1.schemas import (
     RoleUpdate,
 )
 from authserver.api.v1.users import get_user
-from authserver.errors import NotFound
-from authserver.extensions import db
 from authserver.models import Client, Role, User, client_roles, user_roles
+from authserver.platform.errors import NotFound
+from authserver.platform.extensions import db
 from authserver.rbac.permissions import Permission
 from authserver.rbac.service import (
     create_role,

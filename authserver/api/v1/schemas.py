@@ -11,8 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-from authserver.config import SIGNING_ALGORITHMS
-from authserver.vocabulary import AUTH_METHODS, GRANT_TYPES
+from authserver.platform.config import SIGNING_ALGORITHMS
+from authserver.platform.vocabulary import AUTH_METHODS, GRANT_TYPES
 
 MAX_DAYS = 3650 * 86400
 

@@ -17,9 +17,9 @@ from authserver.api.v1.schemas import (
     UserQuery,
     UserUpdate,
 )
-from authserver.errors import NotFound
 from authserver.mfa.service import reset_mfa
 from authserver.models import User
+from authserver.platform.errors import NotFound
 from authserver.privacy.export import export_person
 from authserver.rbac.permissions import Permission
 from authserver.web.paging import page

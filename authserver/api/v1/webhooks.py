@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from authserver import clock
 from authserver.api.v1.framework import Principal, Reply, check_if_match, operation
 from authserver.api.v1.schemas import (
     DeliveryList,
@@ -24,6 +23,7 @@ from authserver.api.v1.schemas import (
     WebhookUpdate,
 )
 from authserver.models import WebhookDelivery, WebhookSubscription
+from authserver.platform import clock
 from authserver.rbac.permissions import Permission
 from authserver.web.paging import page
 from authserver.webhooks.service import (

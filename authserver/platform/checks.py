@@ -11,8 +11,8 @@ import dataclasses
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from authserver.config import ConfigError, Settings
-from authserver.private_files import loose_mode
+from authserver.platform.config import ConfigError, Settings
+from authserver.platform.private_files import loose_mode
 
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
@@ -53,7 +53,7 @@ def production_checks(settings: Settings, workers: int = 1) -> list[Check]:
 
 
 def mode_checks(paths: list[tuple[str, Path, int]]) -> list[Check]:
-    """One check per private file or folder that exists (``authserver.private_files``): no
+    """One check per private file or folder that exists (``authserver.platform.private_files``): no
     other local user may read it (or, for a folder, add files to it)."""
     checks = []
     for what, path, allowed in paths:

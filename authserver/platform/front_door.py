@@ -5,7 +5,7 @@ JWKS and discovery (``authserver.oauth.published``) and the token, introspection
 endpoints (``authserver.oauth.direct``) are answered by WSGI middleware in front of Flask and
 call ``FrontDoor.respond``; every other response passes Flask's ``after_request`` hook that
 ``FrontDoor.install`` registers. Both end in the same two methods, so the doors cannot drift
-apart. (Pages add their own headers on top: ``authserver.headers``.)
+apart. (Pages add their own headers on top: ``authserver.platform.headers``.)
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from collections.abc import Callable, Iterable
 from flask import Flask, Response, request
 from werkzeug.datastructures import Headers
 
-from authserver.config import Settings
-from authserver.logging_setup import write_access_line
-from authserver.metrics import observe_request
-from authserver.request_id import HEADER as REQUEST_ID_HEADER
-from authserver.request_id import current_request_id, request_elapsed, request_id_for
+from authserver.platform.config import Settings
+from authserver.platform.logging_setup import write_access_line
+from authserver.platform.metrics import observe_request
+from authserver.platform.request_id import HEADER as REQUEST_ID_HEADER
+from authserver.platform.request_id import current_request_id, request_elapsed, request_id_for
 
 _REQUEST_ID_ENVIRON = "HTTP_" + REQUEST_ID_HEADER.upper().replace("-", "_")
 

@@ -21,11 +21,12 @@ from urllib.parse import urlsplit
 
 from authserver_verify import json_input
 
-from authserver.durations import parse_duration
-from authserver.hostnames import parse_allow_list
-from authserver.rates import parse_rates
+from authserver.platform.durations import parse_duration
+from authserver.platform.hostnames import parse_allow_list
+from authserver.platform.rates import parse_rates
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+# This module is authserver/platform/config.py: the package is two folders up.
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
 # A git checkout (an editable install runs from it) or an installed release (the wheel).
 CHECKOUT = PACKAGE_DIR.parent if (PACKAGE_DIR.parent / "pyproject.toml").is_file() else None
 # A release carries its templates and migrations inside the package; a checkout at its top.
@@ -429,7 +430,7 @@ def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
     return found
 
 
-#: Settings that are rates (authserver.rates syntax).
+#: Settings that are rates (authserver.platform.rates syntax).
 RATE_FIELDS = (
     "rate_limit_client_auth",
     "rate_limit_sign_in_account",

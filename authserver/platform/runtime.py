@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from flask import Flask, current_app
 
-from authserver.config import Settings
+from authserver.platform.config import Settings
 
 _EXTENSION = "authserver"
 
@@ -21,9 +21,9 @@ class Runtime(Protocol):
     keyring: Any  # authserver.keys.keyring.KeyRing
     outbound: Any  # authserver.outbound.Outbound
     clients: Any  # authserver.clients.cache.ClientCache
-    redis: Any  # authserver.redis_link.RedisLink | None
+    redis: Any  # authserver.platform.redis_link.RedisLink | None
     counters: Any  # authserver.budgets.store.Counters
-    revocations: Any  # authserver.revocation_cache.RevocationCache
+    revocations: Any  # authserver.platform.revocation_cache.RevocationCache
 
     def envelope(self, reload: bool = False) -> Any:  # authserver.keys.kek.Envelope
         """The KEK envelope; ``reload`` re-reads the KEK source (after a KEK rotation)."""

@@ -18,7 +18,7 @@ import sys
 
 import structlog
 
-from authserver.request_id import current_request_id
+from authserver.platform.request_id import current_request_id
 
 _QUIET_LIBRARIES = ("authlib", "sqlalchemy.engine", "urllib3")
 _configured = False
@@ -130,7 +130,7 @@ class ConsoleAccessLineFormatter(logging.Formatter):
 
 def granian_log_config(log_format: str = "json") -> dict:
     """Granian's own lines (start, workers, stop) in the server's format, on stderr."""
-    factory = f"authserver.logging_setup.{resolved_format(log_format)}_formatter"
+    factory = f"authserver.platform.logging_setup.{resolved_format(log_format)}_formatter"
     return {
         "version": 1,
         "disable_existing_loggers": False,

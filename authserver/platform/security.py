@@ -43,6 +43,6 @@ def secret_matches_any(secret: str, stored_hashes: list[str]) -> bool:
 
 
 def _pepper() -> bytes:
-    from authserver.runtime import runtime_of
+    from authserver.platform.runtime import runtime_of
 
     return runtime_of(current_app).pepper()

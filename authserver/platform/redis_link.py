@@ -106,7 +106,7 @@ class RedisLink:
 
     def failed(self, error: BaseException) -> None:
         """Redis did not answer: enter degraded mode (once) and start probing."""
-        from authserver.metrics import redis_degraded, redis_transitions
+        from authserver.platform.metrics import redis_degraded, redis_transitions
 
         with self._lock:
             if self._degraded_since is not None:
@@ -125,7 +125,7 @@ class RedisLink:
         prober.start()
 
     def _recovered(self) -> None:
-        from authserver.metrics import redis_degraded, redis_transitions
+        from authserver.platform.metrics import redis_degraded, redis_transitions
 
         with self._lock:
             if self._degraded_since is None:

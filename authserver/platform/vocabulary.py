@@ -3,7 +3,7 @@ implements and the ways a client authenticates (RFC 6749 §2.3 and §4, RFC 7523
 §2, RFC 8628, RFC 8693). The services validate against these, discovery publishes them, the API
 schema and the admin forms offer them."""
 
-from authserver.token_types import TOKEN_EXCHANGE_GRANT
+from authserver.platform.token_types import TOKEN_EXCHANGE_GRANT
 
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 GRANT_TYPES = (

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from authserver.config import Settings
+from authserver.platform.config import Settings
 
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from authserver.current_request import current_request
+from authserver.platform.current_request import current_request
 
 _KEY = "authserver.state"
 #: ``browser_session`` before the cookie was looked up (None means: looked up, no session).

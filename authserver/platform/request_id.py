@@ -10,7 +10,7 @@ import time
 
 from flask import Flask, g, request
 
-from authserver.current_request import current_request
+from authserver.platform.current_request import current_request
 
 HEADER = "X-Request-Id"
 _SANE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")

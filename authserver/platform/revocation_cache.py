@@ -35,7 +35,7 @@ from flask import has_app_context
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
-from authserver.redis_link import RedisLink, RedisUnavailable
+from authserver.platform.redis_link import RedisLink, RedisUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +245,7 @@ _ROLE_TABLES = frozenset({"roles", "role_permissions"})
 
 def note_revoked(jti: str) -> None:
     """A revocation in this transaction: the caches forget the jti once it commits."""
-    from authserver.extensions import db
+    from authserver.platform.extensions import db
 
     db.session.info.setdefault(_PENDING, []).append(jti)
 
@@ -270,7 +270,7 @@ def _ends_use(session: Session, obj: object, watched: tuple[str, ...] | None) ->
 def _announce(session: Session) -> None:
     jtis = session.info.pop(_PENDING, None)
     if jtis and has_app_context():
-        from authserver.runtime import current_runtime
+        from authserver.platform.runtime import current_runtime
 
         for jti in jtis:
             current_runtime().revocations.revoked(jti)
