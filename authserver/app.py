@@ -12,6 +12,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from authserver.accounts.passwords import use_cost as use_password_cost
 from authserver.budgets.buckets import Mode
 from authserver.budgets.host import HostCounters, ProcessCounters
 from authserver.budgets.store import Counters
@@ -42,6 +43,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     settings = load_settings(overrides=config_overrides)
     check_settings(settings)
     configure_logging(settings.log_level, settings.log_format)
+    use_password_cost(settings.password_cost)
     for warning in unknown_variables():
         log.warning("%s; it is ignored", warning)
 

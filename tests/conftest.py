@@ -27,7 +27,38 @@ Overrides = dict
 #: ``make test`` runs the suite twice: on SQLite with in-memory rate limits, then with
 #: AUTHSERVER_TEST_BACKEND=postgresql on real PostgreSQL and Redis servers the tests start.
 BACKEND = os.environ.get("AUTHSERVER_TEST_BACKEND", "sqlite")
+#: The cheapest argon2id cost the server accepts (OWASP's minimum, 7 MiB × 5 passes, one lane):
+#: a fifth of the default's work for every password a test hashes or checks. The default
+#: itself is tested in tests/accounts/test_passwords.py.
+PASSWORD_COST = "m=7168,t=5,p=1"
 _shared_services: dict = {}
+
+
+def _share_url_builders() -> None:
+    """Werkzeug compiles two Python functions per URL rule for ``url_for`` (an AST through
+    ``compile``), nine tenths of ``create_app``'s time with this app's rules, and the suite
+    makes an app per test. A builder is a pure function of its rule (the function takes the
+    rule as its first argument), so the same rule in the next app gets the same function.
+    Matching and building are unchanged; without the private method this does nothing."""
+    from werkzeug.routing.rules import Rule
+
+    original = getattr(Rule, "_compile_builder", None)
+    if original is None:
+        return
+    made: dict = {}
+
+    def shared(self, append_unknown=True):
+        domain = self.host if self.map.host_matching else self.subdomain
+        defaults = tuple(sorted((k, repr(v)) for k, v in (self.defaults or {}).items()))
+        key = (self.rule, domain, tuple(self._trace), defaults, append_unknown)
+        if key not in made:
+            made[key] = original(self, append_unknown)
+        return made[key]
+
+    Rule._compile_builder = shared
+
+
+_share_url_builders()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -103,6 +134,7 @@ def make_app(tmp_path, **overrides):
         "issuer": "http://localhost:5000",
         # No background writer outliving its test: tests flush usage counts themselves.
         "usage_flush_seconds": 0,
+        "password_hash": PASSWORD_COST,
         **backend_overrides(tmp_path),
     }
     settings.update(overrides)

@@ -31,7 +31,7 @@ class ServerProcess:
         self.log_path = tmp_path / "server.log"
         # What requests checks the server's certificate against, when it serves https itself.
         self.verify: str | bool = True
-        from tests.conftest import backend_overrides
+        from tests.conftest import PASSWORD_COST, backend_overrides
 
         backend = backend_overrides(tmp_path)
         self.env = {
@@ -45,6 +45,7 @@ class ServerProcess:
             "AUTHSERVER_KEYS_DIR": str(tmp_path / "keys"),
             "AUTHSERVER_METRICS_DIR": str(tmp_path / "metrics"),
             "AUTHSERVER_ISSUER": self.issuer,
+            "AUTHSERVER_PASSWORD_HASH": PASSWORD_COST,
             **env,
         }
         if "redis_address" in backend:  # the PostgreSQL pass's Redis

@@ -11,24 +11,37 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from authserver.platform.errors import InvalidInput
+from authserver.platform.password_cost import DEFAULT, PasswordCost
 
 MIN_LENGTH = 12  # NIST SP 800-63B §3.1.1.2 (no composition rules)
 MAX_LENGTH = 1024
-_hasher = PasswordHasher()
 
 
 def _b64(n: int) -> str:
     return base64.b64encode(secrets.token_bytes(n)).decode().rstrip("=")
 
 
-# Compared against when the email is unknown, so that both answers cost one argon2 verify: a
-# hash in the hasher's own parameters with a random salt and digest (no password has it).
-# Written out rather than hashed, since hashing at import cost every process (each CLI call,
-# each worker) a full argon2 computation before it did anything.
-_DUMMY_HASH = (
-    f"$argon2id$v=19$m={_hasher.memory_cost},t={_hasher.time_cost},p={_hasher.parallelism}"
-    f"${_b64(_hasher.salt_len)}${_b64(_hasher.hash_len)}"
-)
+def use_cost(cost: PasswordCost) -> None:
+    """The cost of every hash made from now on in this process (``AUTHSERVER_PASSWORD_HASH``,
+    set by the app at start). A hash of another cost still verifies, and is remade at the next
+    sign-in (``needs_rehash``)."""
+    global _hasher, _DUMMY_HASH
+    _hasher = PasswordHasher(
+        time_cost=cost.time_cost, memory_cost=cost.memory_kib, parallelism=cost.parallelism
+    )
+    # Compared against when the email is unknown, so that both answers cost one argon2
+    # verify: a hash of the same cost with a random salt and digest (no password has it).
+    # Written out rather than hashed, since hashing here would cost every process (each CLI
+    # call, each worker) a full argon2 computation before it did anything.
+    _DUMMY_HASH = (
+        f"$argon2id$v=19$m={cost.memory_kib},t={cost.time_cost},p={cost.parallelism}"
+        f"${_b64(_hasher.salt_len)}${_b64(_hasher.hash_len)}"
+    )
+
+
+_hasher: PasswordHasher
+_DUMMY_HASH: str
+use_cost(DEFAULT)
 
 
 @functools.cache

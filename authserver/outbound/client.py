@@ -80,9 +80,8 @@ class Outbound:
         self.default_deadline_seconds = settings.outbound_timeout_seconds
         self._resolve = resolve
         self._monotonic = monotonic
-        self._tls = ssl.create_default_context()
-        if settings.outbound_ca_file:
-            self._tls.load_verify_locations(cafile=settings.outbound_ca_file)
+        self._ca_file = settings.outbound_ca_file
+        self._tls_context: ssl.SSLContext | None = None
         self._lock = threading.Lock()
         self._busy: dict[tuple[str, int], int] = {}
         self._failed_until: dict[str, float] = {}
@@ -91,6 +90,18 @@ class Outbound:
         self._resolvers = concurrent.futures.ThreadPoolExecutor(
             max_workers=4, thread_name_prefix="authserver-resolve"
         )
+
+    @property
+    def _tls(self) -> ssl.SSLContext:
+        """Made at the first TLS connection: loading the system's CAs costs tens of
+        milliseconds, which most processes (each CLI call, each test app) never need."""
+        with self._lock:
+            if self._tls_context is None:
+                context = ssl.create_default_context()
+                if self._ca_file:
+                    context.load_verify_locations(cafile=self._ca_file)
+                self._tls_context = context
+            return self._tls_context
 
     def get(self, url: str, **options) -> Response:  # noqa: ANN003
         return self.request("GET", url, **options)

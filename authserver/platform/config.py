@@ -23,6 +23,8 @@ from authserver_verify import json_input
 
 from authserver.platform.durations import parse_duration
 from authserver.platform.hostnames import parse_allow_list
+from authserver.platform.password_cost import DEFAULT as DEFAULT_PASSWORD_COST
+from authserver.platform.password_cost import PasswordCost, parse_password_cost
 from authserver.platform.rates import parse_rates
 
 # This module is authserver/platform/config.py: the package is two folders up.
@@ -211,6 +213,9 @@ class Settings:
     mail_from: str | None = None
     # How long a password-reset link works (single use).
     password_reset_ttl_seconds: int = 30 * 60
+    # argon2id's cost for new password hashes (m=KiB,t=passes,p=lanes; at least the OWASP
+    # minimum). A hash made with another cost is remade at its owner's next sign-in.
+    password_hash: str = str(DEFAULT_PASSWORD_COST)
     # Security-event webhooks: attempts per delivery (the first included) and the delay after
     # the first failed attempt; each further delay is 4 times the one before, at most 12 h, plus
     # up to 10 % jitter (so the default retries over about two days).
@@ -259,6 +264,10 @@ class Settings:
             return sqlite_file.with_name(sqlite_file.name + ".budgets")
         name = hashlib.sha256(self.database_url.encode()).hexdigest()[:16]
         return INSTANCE_DIR / f"budgets-{name}"
+
+    @property
+    def password_cost(self) -> PasswordCost:
+        return parse_password_cost(self.password_hash)
 
     @property
     def sqlite_file(self) -> Path | None:
@@ -373,6 +382,7 @@ _ENV_VARS: dict[str, tuple[str, Any]] = {
     "AUTHSERVER_SMTP_URL": ("smtp_url", str),
     "AUTHSERVER_MAIL_FROM": ("mail_from", str),
     "AUTHSERVER_PASSWORD_RESET_TTL": ("password_reset_ttl_seconds", parse_duration),
+    "AUTHSERVER_PASSWORD_HASH": ("password_hash", str),
     "AUTHSERVER_OUTBOUND_TIMEOUT": ("outbound_timeout_seconds", parse_duration),
     "AUTHSERVER_OUTBOUND_CA_FILE": ("outbound_ca_file", str),
     "AUTHSERVER_WEBHOOK_MAX_ATTEMPTS": ("webhook_max_attempts", int),
@@ -535,6 +545,10 @@ def validate(settings: Settings) -> None:
                  "before the host)")  # fmt: skip
     if not 60 <= settings.password_reset_ttl_seconds <= 86400:
         fail("password_reset_ttl_seconds", "from 1m to 24h")
+    try:
+        parse_password_cost(settings.password_hash)
+    except ValueError as e:
+        fail("password_hash", str(e))
     if settings.log_format not in ("auto", "json", "console"):
         fail("log_format", "must be auto, json or console")
     settings.resource_policy_map  # noqa: B018 - raises ConfigError on a bad value
