@@ -1,7 +1,7 @@
 #!/bin/sh
 # The suite's two passes at the same time, each in its own temporary tree: on SQLite with the
 # host's counter file, and on PostgreSQL and Redis servers the tests start (tests marked postgres
-# already ran on PostgreSQL in the first pass). Much of a pass is waiting (servers starting,
+# already ran on PostgreSQL in the first pass; those marked sqlite use SQLite in either pass). Much of a pass is waiting (servers starting,
 # subprocesses, a browser), so two at once take little longer than one. Each pass's output is
 # printed whole once both have ended; the exit status fails if either failed.
 #
@@ -16,7 +16,7 @@ started=$(date +%s)
     > "$logs/sqlite.log" 2>&1 &
 sqlite=$!
 AUTHSERVER_TEST_BACKEND=postgresql "$python" -m pytest -p no:cacheprovider --durations=10 \
-    --basetemp="$logs/postgresql" -m "not postgres" --ignore=tests/soak "$@" \
+    --basetemp="$logs/postgresql" -m "not postgres and not sqlite" --ignore=tests/soak "$@" \
     > "$logs/postgresql.log" 2>&1 &
 postgresql=$!
 

@@ -51,7 +51,8 @@ class PostgresServer:
         self.port = free_port()
         self.options = (
             f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={sockets}"
-            + ("" if fsync else " -c fsync=off")
+            # A test cluster need not survive a crash: no flush, no commit waiting for its WAL.
+            + ("" if fsync else " -c fsync=off -c synchronous_commit=off -c full_page_writes=off")
         )
         initdb = postgres_binary("initdb")
         subprocess.run(

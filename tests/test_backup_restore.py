@@ -61,6 +61,7 @@ def _serves_what_was_issued(tmp_path, database_url: str, kek: str, auth: tuple, 
         db.engine.dispose()
 
 
+@pytest.mark.sqlite
 def test_a_sqlite_online_backup_restores(tmp_path):
     # docs/production.md: sqlite3's online backup (the CLI's .backup, here Python's sqlite3).
     kek = _kek()

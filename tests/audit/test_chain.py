@@ -160,6 +160,7 @@ def _concurrent_appends(tmp_path, url: str) -> tuple[subprocess.CompletedProcess
     return verified, created, forks
 
 
+@pytest.mark.sqlite
 def test_concurrent_writers_keep_one_chain_on_sqlite(tmp_path):
     verified, created, forks = _concurrent_appends(tmp_path, f"sqlite:///{tmp_path / 'auth.db'}")
     assert verified.returncode == 0, verified.stderr

@@ -102,6 +102,7 @@ def _check_concurrent_rotation(tmp_path, url: str) -> None:
         db.engine.dispose()
 
 
+@pytest.mark.sqlite
 def test_concurrent_rotation_on_sqlite(tmp_path):
     _check_concurrent_rotation(tmp_path, f"sqlite:///{tmp_path / 'auth.db'}")
 
