@@ -31,6 +31,7 @@ from authserver.platform.config import (
     unknown_variables,
 )
 from authserver.platform.extensions import db, migrate
+from authserver.platform.ip_privacy import use_ip_addresses
 from authserver.platform.logging_setup import configure_logging
 from authserver.platform.private_files import create_private_file, make_private_dir
 from authserver.platform.redis_link import RedisLink
@@ -44,6 +45,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     check_settings(settings)
     configure_logging(settings.log_level, settings.log_format)
     use_password_cost(settings.password_cost)
+    use_ip_addresses(settings.ip_addresses)
     for warning in unknown_variables():
         log.warning("%s; it is ignored", warning)
 
@@ -205,4 +207,7 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:  # noqa: ANN00
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        # A deleted row's bytes are overwritten, not left in free pages: an erased person's
+        # data must not be readable in the file (docs/data-protection.md).
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from authserver.accounts.passwords import check_policy, hash_password
 from authserver.accounts.service import end_tokens, find_user, normalize_email
 from authserver.accounts.sessions import end_all_sessions
+from authserver.audit.sealing import address_actor
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
 from authserver.models import PasswordReset, User
@@ -31,13 +32,14 @@ def request_reset(settings: Settings, email: str) -> tuple[User, str] | None:
     except InvalidInput:
         return None
     if user is None or not user.is_active:
-        record(Tag.PASSWORD_RESET_REQUESTED, actor=email.strip().lower()[:320], known=False)
+        who = user.actor if user is not None else address_actor(email)
+        record(Tag.PASSWORD_RESET_REQUESTED, actor=who, known=False)
         return None
     now = clock.now()
     if _sent_lately(user, now):
         # One mail a minute per account at most: a flood of requests neither fills the
         # person's mailbox nor keeps voiding the link they just received.
-        record(Tag.PASSWORD_RESET_REQUESTED, actor=user.email, known=True, throttled=True)
+        record(Tag.PASSWORD_RESET_REQUESTED, actor=user.actor, known=True, throttled=True)
         return None
     _spend_all(user, now)
     token = generate_secret()
@@ -45,7 +47,7 @@ def request_reset(settings: Settings, email: str) -> tuple[User, str] | None:
         token_hash=hash_secret(token), user_id=user.id, created_at=now,
         expires_at=now + dt.timedelta(seconds=settings.password_reset_ttl_seconds),
     ))  # fmt: skip
-    record(Tag.PASSWORD_RESET_REQUESTED, actor=user.email, known=True)
+    record(Tag.PASSWORD_RESET_REQUESTED, actor=user.actor, known=True)
     db.session.flush()
     return user, token
 
@@ -78,7 +80,7 @@ def use_reset(token: str, new_password: str) -> User | None:
     ended = end_all_sessions(user)
     revoked = end_tokens(user)
     _spend_all(user, now)
-    record(Tag.PASSWORD_SET, actor=user.email, user=user.email, by_reset_link=True,
+    record(Tag.PASSWORD_SET, actor=user.actor, user=user.subject, by_reset_link=True,
            sessions_ended=ended, refresh_tokens_revoked=revoked)  # fmt: skip
     db.session.flush()
     return user

@@ -14,6 +14,7 @@ from authserver.accounts.passwords import (
     needs_rehash,
     verify_password,
 )
+from authserver.audit.sealing import address_actor
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
 from authserver.models import PasswordReset, RefreshToken, User, UserSession
@@ -59,7 +60,7 @@ def create_user(
     user.roles = chosen
     db.session.add(user)
     db.session.flush()
-    record(Tag.USER_CREATED, actor=caller.actor, user=email, roles=sorted(roles))
+    record(Tag.USER_CREATED, actor=caller.actor, user=user.subject, roles=sorted(roles))
     return user
 
 
@@ -69,8 +70,9 @@ def find_user(email: str) -> User | None:
 
 def users_matching(email: str = "", *, exact: bool = False) -> Select:
     """Users whose email contains ``email`` (case-insensitively; the whole email with
-    ``exact``), as Keycloak's admin API filters them; every user for an empty one."""
-    statement = select(User)
+    ``exact``), as Keycloak's admin API filters them; every user for an empty one. Erased
+    people are not users any more (their rows are tombstones: privacy/erasure.py)."""
+    statement = select(User).where(User.erased_at.is_(None))
     wanted = email.strip().lower()[:320]
     if not wanted:
         return statement
@@ -83,7 +85,7 @@ def users_matching(email: str = "", *, exact: bool = False) -> Select:
 
 
 def list_users() -> list[User]:
-    return list(db.session.scalars(select(User).order_by(User.id)))
+    return list(db.session.scalars(users_matching().order_by(User.id)))
 
 
 def find_user_by_subject(subject: str) -> User | None:
@@ -94,17 +96,19 @@ def update_user(
     user: User, *, display_name: str | None = None, is_active: bool | None = None, caller: Caller
 ) -> User:
     require_can_act_on(caller, user, action="changing")
+    if user.erased_at is not None:
+        raise Conflict("this person was erased: nothing of them can change")
     actor = caller.actor
     if display_name is not None:
         if not display_name.strip() or len(display_name) > 200:
             raise InvalidInput("display_name: 1 to 200 characters")
         user.display_name = display_name.strip()
-        record(Tag.USER_UPDATED, actor=actor, user=user.email)
+        record(Tag.USER_UPDATED, actor=actor, user=user.subject)
     if is_active is False and user.is_active:
         disable_user(user, caller=caller)
     elif is_active is True and not user.is_active:
         user.is_active = True
-        record(Tag.USER_UPDATED, actor=actor, user=user.email, enabled=True)
+        record(Tag.USER_UPDATED, actor=actor, user=user.subject, enabled=True)
     db.session.flush()
     return user
 
@@ -120,7 +124,7 @@ def disable_user(user: User, *, caller: Caller) -> int:
     end_all_sessions(user)
     end_tokens(user)  # so that enabling the user again does not bring them back
     revoked = revoke_keys_of(user, reason="owner disabled", actor=caller.actor)
-    record(Tag.USER_DISABLED, actor=caller.actor, user=user.email, apikeys_revoked=revoked)
+    record(Tag.USER_DISABLED, actor=caller.actor, user=user.subject, apikeys_revoked=revoked)
     db.session.flush()
     return revoked
 
@@ -137,7 +141,7 @@ def set_password(user: User, password: str, *, caller: Caller) -> int:
     user.password_hash = hash_password(password)
     ended = end_all_sessions(user)
     refresh_revoked = end_tokens(user)
-    record(Tag.PASSWORD_SET, actor=caller.actor, user=user.email, sessions_ended=ended,
+    record(Tag.PASSWORD_SET, actor=caller.actor, user=user.subject, sessions_ended=ended,
            refresh_tokens_revoked=refresh_revoked)  # fmt: skip
     db.session.flush()
     return ended
@@ -151,14 +155,14 @@ def change_password(user: User, current: str, new: str, *, keep: UserSession) ->
     from authserver.accounts.sessions import end_other_sessions
 
     if not verify_password(user.password_hash, current[:MAX_LENGTH]):
-        record(Tag.SIGN_IN_FAILED, actor=user.email, outcome="failure", reason="password change")
+        record(Tag.SIGN_IN_FAILED, actor=user.actor, outcome="failure", reason="password change")
         sign_in_failures.labels("password").inc()
         raise InvalidInput("current_password: not right")
     check_policy(new)
     user.password_hash = hash_password(new)
     ended = end_other_sessions(user, keep)
     revoked = end_tokens(user)
-    record(Tag.PASSWORD_SET, actor=user.email, user=user.email, own=True, sessions_ended=ended,
+    record(Tag.PASSWORD_SET, actor=user.actor, user=user.subject, own=True, sessions_ended=ended,
            refresh_tokens_revoked=revoked)  # fmt: skip
     db.session.flush()
     return ended
@@ -194,10 +198,11 @@ def authenticate(email: str, password: str) -> User | None:
     user = find_user(normalized) if normalized else None
     stored = user.password_hash if user is not None and user.is_active else None
     if not verify_password(stored, password[:MAX_LENGTH]):
-        record(Tag.SIGN_IN_FAILED, actor=(normalized or "invalid")[:320], outcome="failure")
+        who = user.actor if user is not None else address_actor(normalized or "")
+        record(Tag.SIGN_IN_FAILED, actor=who, outcome="failure")
         sign_in_failures.labels("password").inc()
         return None
     if needs_rehash(stored):
         user.password_hash = hash_password(password)
-    record(Tag.SIGN_IN_SUCCEEDED, actor=user.email)
+    record(Tag.SIGN_IN_SUCCEEDED, actor=user.actor)
     return user

@@ -18,6 +18,7 @@ from authserver.models import User, UserSession
 from authserver.platform import clock
 from authserver.platform.config import Settings
 from authserver.platform.extensions import db
+from authserver.platform.ip_privacy import minimised_ip
 from authserver.platform.security import generate_secret, hash_secret
 
 COOKIE_NAME = "authserver_session"
@@ -41,14 +42,14 @@ def start_session(
         user_id=user.id,
         auth_time=now,
         amr=amr,
-        ip=(ip or "")[:64],
+        ip=(minimised_ip(ip) or "")[:64],
         user_agent=(user_agent or "")[:400],
         created_at=now,
         expires_at=now + dt.timedelta(seconds=settings.session_ttl_seconds),
     )
     db.session.add(row)
     db.session.flush()
-    record(Tag.SESSION_STARTED, actor=user.email, sid=row.sid, ip=row.ip, amr=amr)
+    record(Tag.SESSION_STARTED, actor=user.actor, sid=row.sid, ip=row.ip, amr=amr)
     return cookie, row
 
 
@@ -71,7 +72,7 @@ def end_session(row: UserSession) -> None:
     if row.ended_at is None:
         row.ended_at = clock.now()
         db.session.flush()
-        record(Tag.SESSION_ENDED, actor=row.user.email, sid=row.sid)
+        record(Tag.SESSION_ENDED, actor=row.user.actor, sid=row.sid)
         sessions_ended.send(row.user.subject, sids=[row.sid])
 
 
@@ -94,7 +95,7 @@ def end_other_sessions(user: User, keep: UserSession) -> int:
             row.ended_at = clock.now()
     if sids:
         sessions_ended.send(user.subject, sids=sids)
-        record(Tag.SESSION_ENDED, actor=user.email, others=True, count=len(sids))
+        record(Tag.SESSION_ENDED, actor=user.actor, others=True, count=len(sids))
     db.session.flush()
     return len(sids)
 
@@ -110,5 +111,5 @@ def end_all_sessions(user: User) -> int:
         .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
         .values(ended_at=clock.now())
     )
-    record(Tag.SESSION_ENDED, actor=user.email, everywhere=True, count=result.rowcount)
+    record(Tag.SESSION_ENDED, actor=user.actor, everywhere=True, count=result.rowcount)
     return result.rowcount

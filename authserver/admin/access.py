@@ -100,7 +100,7 @@ def paged(statement, id_column, *, newest_first: bool = False) -> tuple[list, st
 
 
 def actor_of(user: User) -> str:
-    return f"user:{user.subject}"
+    return user.actor
 
 
 def caller_of(user: User) -> Caller:

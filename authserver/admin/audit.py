@@ -14,6 +14,7 @@ from flask import Response, make_response, render_template, request, stream_with
 from authserver.admin.access import admin_page, paged
 from authserver.admin.blueprint import bp
 from authserver.audit.query import AuditFilter, audit_events
+from authserver.audit.reading import ReadableEvent, readable
 from authserver.models import AuditEvent, User
 from authserver.platform.extensions import db
 from authserver.rbac.permissions import Permission
@@ -49,10 +50,10 @@ def _filter() -> AuditFilter:
                        until=_moment("until"), subject=text("subject"))  # fmt: skip
 
 
-def _row(event: AuditEvent) -> dict:
+def _row(event: ReadableEvent) -> dict:
     return {"id": event.id, "at": event.at.isoformat(), "event": event.event,
-            "actor": event.actor, "outcome": event.outcome, "data": event.data or {},
-            "hash": event.hash}  # fmt: skip
+            "actor": event.actor, "actor_name": event.actor_name, "outcome": event.outcome,
+            "data": event.data, "hash": event.hash}  # fmt: skip
 
 
 @bp.get("/audit")
@@ -66,7 +67,8 @@ def audit(user: User) -> Response | str:
         return make_response(page, 400)
     rows, cursor = paged(audit_events(where), AuditEvent.id, newest_first=True)
     filters = {k: v for k, v in request.args.items() if k != "cursor" and v}
-    return render_template("admin/audit.html", events=rows, next_cursor=cursor, error=None,
+    return render_template("admin/audit.html", events=readable(rows), next_cursor=cursor,
+                           error=None,
                            args=request.args, export_query=filters)  # fmt: skip
 
 
@@ -86,7 +88,7 @@ def audit_export(user: User, fmt: str) -> Response:
     return response
 
 
-def _events(where: AuditFilter) -> Iterator[AuditEvent]:
+def _events(where: AuditFilter) -> Iterator[ReadableEvent]:
     """Oldest first, in batches (a long trail never sits in memory at once)."""
     last, sent = 0, 0
     while sent < EXPORT_LIMIT:
@@ -95,7 +97,7 @@ def _events(where: AuditFilter) -> Iterator[AuditEvent]:
         ))  # fmt: skip
         if not batch:
             return
-        yield from batch
+        yield from readable(batch)
         sent += len(batch)
         last = batch[-1].id
 
@@ -106,7 +108,7 @@ def _jsonl(where: AuditFilter) -> Iterator[str]:
 
 
 def _csv(where: AuditFilter) -> Iterator[str]:
-    columns = ["id", "at", "event", "actor", "outcome", "data", "hash"]
+    columns = ["id", "at", "event", "actor", "actor_name", "outcome", "data", "hash"]
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(columns)

@@ -29,6 +29,12 @@ class RevokeKeyForm(FlaskForm):
     reason = StringField("Reason", validators=[DataRequired(), Length(max=500)])
 
 
+class EraseForm(FlaskForm):
+    confirm_email = StringField(
+        "Type the email to confirm", validators=[DataRequired(), Length(max=320)]
+    )
+
+
 class ScheduleForm(FlaskForm):
     rotate_every = StringField("Rotate every", validators=[DataRequired(), Length(max=20)])
     publish_ahead = StringField("Publish ahead", validators=[DataRequired(), Length(max=20)])

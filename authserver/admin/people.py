@@ -1,5 +1,5 @@
 """/admin/users and /admin/roles: find users, give and take roles, disable a user (sessions end,
-API keys revoked), reset a user's second factors; roles with their permissions."""
+API keys revoked), reset a user's second factors, erase a person; roles with their permissions."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from werkzeug.wrappers import Response
 from authserver.accounts.service import disable_user, find_user_by_subject, users_matching
 from authserver.admin.access import admin_page, caller_of, can, confirmed, paged, require
 from authserver.admin.blueprint import bp
-from authserver.admin.forms import ConfirmForm, GrantRoleForm, choices
+from authserver.admin.forms import ConfirmForm, EraseForm, GrantRoleForm, choices
 from authserver.mfa.service import factors_of, reset_mfa
 from authserver.models import Role, User
 from authserver.platform.errors import AuthServerError
 from authserver.platform.extensions import db
+from authserver.privacy.erasure import erase_person
 from authserver.rbac.permissions import Permission
 from authserver.rbac.service import grant_role, list_roles, revoke_role
 from authserver.web.errors import roll_back
@@ -31,7 +32,7 @@ def users(user: User) -> str:
 
 def _get(subject: str) -> User | Response:
     found = find_user_by_subject(subject)
-    if found is None:
+    if found is None or found.erased_at is not None:
         return make_response(render_template("error.html", message="No such user."), 404)
     return found
 
@@ -47,7 +48,7 @@ def user_detail(user: User, subject: str) -> Response | str:
     return render_template(
         "admin/user.html", person=person, factors=factors_of(person), form=form,
         action=ConfirmForm(), can_write=can(user, Permission.USERS_WRITE),
-        can_roles=can(user, Permission.ROLES_WRITE),
+        can_roles=can(user, Permission.ROLES_WRITE), can_erase=can(user, Permission.USERS_ERASE),
     )  # fmt: skip
 
 
@@ -134,6 +135,36 @@ def user_reset_mfa(user: User, subject: str) -> Response | str:
         "sessions end; they sign in with the password alone (and set up a factor again if a "
         "role requires one). Do this only after checking who is asking.",
     )  # fmt: skip
+
+
+@bp.route("/users/<subject>/erase", methods=["GET", "POST"])
+@admin_page(Permission.USERS_READ)
+def user_erase(user: User, subject: str) -> Response | str:
+    """Two steps, as revoking a signing key: this page, then the email typed again."""
+    require(user, Permission.USERS_ERASE)
+    person = _get(subject)
+    if isinstance(person, Response):
+        return person
+    form = EraseForm()
+    error = None
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            error = "Type the email to confirm."
+        elif form.confirm_email.data.strip().lower() != person.email:
+            error = "The email typed does not match: nothing was erased."
+        else:
+            try:
+                erase_person(person, caller=caller_of(user))
+            except AuthServerError as e:
+                roll_back(e)
+                error = e.description
+            else:
+                db.session.commit()
+                flash(f"{form.confirm_email.data.strip().lower()} erased; their audit records "
+                      "stay, their personal fields unreadable.")  # fmt: skip
+                return redirect("/admin/users", code=303)
+    page = render_template("admin/user_erase.html", person=person, form=form, error=error)
+    return make_response(page, 400 if error else 200)
 
 
 @bp.get("/roles")

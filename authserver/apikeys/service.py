@@ -25,6 +25,7 @@ from authserver.platform import clock
 from authserver.platform.config import Settings
 from authserver.platform.errors import Conflict, InvalidInput, NotFound
 from authserver.platform.extensions import db
+from authserver.platform.ip_privacy import minimised_ip
 from authserver.platform.revocation_cache import RevocationCache
 from authserver.platform.security import hash_secret
 from authserver.rbac.containment import (
@@ -364,7 +365,7 @@ def note_use(key: ApiKey | PresentedKey, remote_addr: str | None) -> None:
                 update(ApiKey)
                 .where(ApiKey.id == key.id)
                 .where((ApiKey.last_used_at.is_(None)) | (ApiKey.last_used_at < cutoff))
-                .values(last_used_at=now, last_used_ip=(remote_addr or "")[:64])
+                .values(last_used_at=now, last_used_ip=(minimised_ip(remote_addr) or "")[:64])
             )
     except Exception:  # noqa: BLE001 - never fail a request over a usage timestamp
         log.warning("could not record the last use of API key %s", key.key_id)

@@ -1,7 +1,8 @@
 """The audit hash chain: how a record is hashed, appended under the head's lock, and verified.
 
 hash = SHA-256(prev_hash || canonical JSON of the record's content), hex. The first record's
-prev_hash is GENESIS. The canonical form is JSON with sorted keys and no spaces, so it does not
+prev_hash is GENESIS, or the first record is a signed checkpoint standing for pruned ones
+(audit/pruning.py). The canonical form is JSON with sorted keys and no spaces, so it does not
 depend on the database or on the order fields were given.
 """
 
@@ -15,6 +16,8 @@ from collections.abc import Iterator
 
 from sqlalchemy import bindparam, select, update
 
+from authserver.audit.checkpoint import CHECKPOINT_PREV, signature_holds
+from authserver.audit.tags import Tag
 from authserver.models import AuditChain, AuditEvent
 from authserver.platform.extensions import db
 
@@ -65,9 +68,10 @@ _MOVE_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(last_hash=bindparam("di
 
 @dataclasses.dataclass(frozen=True)
 class Verdict:
-    checked: int
+    checked: int  # records, counting those a checkpoint stands for
     broken_at: int | None = None  # id of the first record that does not fit
     reason: str = ""
+    pruned: int = 0  # records the checkpoint stands for (audit/pruning.py)
 
     @property
     def intact(self) -> bool:
@@ -76,19 +80,28 @@ class Verdict:
 
 def verify(batch: int = 1000) -> Verdict:
     """Walk the chain in id order; the first record whose links or content do not match."""
-    expected_prev, checked = GENESIS, 0
+    expected_prev, checked, pruned = GENESIS, 0, 0
     for row in _rows(batch):
+        if row.event == Tag.AUDIT_CHECKPOINT:
+            # Only the first record may stand for pruned ones, and only with its signature.
+            if expected_prev != GENESIS:
+                return Verdict(checked, row.id, "a checkpoint inside the chain", pruned)
+            if row.prev_hash != CHECKPOINT_PREV or not signature_holds(row):
+                return Verdict(checked, row.id, "its checkpoint signature does not hold")
+            expected_prev, checked = row.hash, row.data["records"]
+            pruned = checked
+            continue
         if row.prev_hash != expected_prev:
-            return Verdict(checked, row.id, "does not follow the record before it")
+            return Verdict(checked, row.id, "does not follow the record before it", pruned)
         recomputed = content_hash(row.prev_hash, row.at, row.event, row.actor, row.outcome,
                                   row.data)  # fmt: skip
         if recomputed != row.hash:
-            return Verdict(checked, row.id, "its content was changed")
+            return Verdict(checked, row.id, "its content was changed", pruned)
         expected_prev, checked = row.hash, checked + 1
     head = db.session.get(AuditChain, 1)
     if head is None or head.last_hash != expected_prev or head.length != checked:
-        return Verdict(checked, -1, "records after the last one were removed")
-    return Verdict(checked)
+        return Verdict(checked, -1, "records after the last one were removed", pruned)
+    return Verdict(checked, pruned=pruned)
 
 
 def _rows(batch: int) -> Iterator[AuditEvent]:

@@ -7,7 +7,9 @@ import datetime as dt
 
 from sqlalchemy import Select, String, cast, select
 
-from authserver.models import AuditEvent
+from authserver.audit.sealing import address_actor
+from authserver.models import AuditEvent, User
+from authserver.platform.extensions import db
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,6 +27,15 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _as_recorded(name: str) -> str:
+    """Records name a person by subject, and an address of no account by its keyed hash: an
+    email asked for is looked up (no record holds it)."""
+    if "@" not in name:
+        return name
+    user = db.session.scalar(select(User).where(User.email == name.strip().lower()))
+    return user.actor if user is not None else address_actor(name)
+
+
 def audit_events(where: AuditFilter) -> Select:
     statement = select(AuditEvent)
     if where.event:
@@ -34,12 +45,13 @@ def audit_events(where: AuditFilter) -> Select:
         else:
             statement = statement.where(AuditEvent.event == where.event)
     if where.actor:
-        statement = statement.where(AuditEvent.actor == where.actor)
+        statement = statement.where(AuditEvent.actor == _as_recorded(where.actor))
     if where.since:
         statement = statement.where(AuditEvent.at >= where.since)
     if where.until:
         statement = statement.where(AuditEvent.at < where.until)
     if where.subject:
-        pattern = "%" + _like_escape(where.subject) + "%"
+        named = _as_recorded(where.subject).removeprefix("user:")
+        pattern = "%" + _like_escape(named) + "%"
         statement = statement.where(cast(AuditEvent.data, String).like(pattern, escape="\\"))
     return statement

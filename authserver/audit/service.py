@@ -19,17 +19,18 @@ import logging
 from blinker import Namespace
 
 from authserver.audit.chain import append
+from authserver.audit.sealing import REQUEST_FIELDS, SEALED, person_of, seal
 from authserver.audit.tags import Tag
 from authserver.models import AuditEvent
 from authserver.platform import clock
 from authserver.platform.current_request import current_request
+from authserver.platform.ip_privacy import minimised_ip
 from authserver.platform.request_id import current_request_id
 
 log = logging.getLogger("authserver.audit")
 
 #: Events an operator must see even with a quiet log level.
 _LOUD = {Tag.KEY_REVOKED}
-_COLUMNS = ("event", "at", "actor", "outcome")
 
 #: Sent with each appended AuditEvent row (the sender), in the transaction that appends it.
 recorded = Namespace().signal("authserver.audit.recorded")
@@ -41,24 +42,33 @@ def record(
     actor: str = "system",
     outcome: str = "success",
     at: dt.datetime | None = None,
+    personal: tuple[str, ...] = (),
     **fields: object,
 ) -> AuditEvent:
-    """Append an event; ``at`` when it happened earlier (a record written in the background)."""
+    """Append an event; ``at`` when it happened earlier (a record written in the background).
+
+    Where a person acts (``actor`` is ``user:<subject>``), their request's address and user
+    agent, and the fields named in ``personal``, are sealed under that person's key
+    (audit/sealing.py): erasing the person makes them unreadable, the chain unchanged."""
     now = at or clock.now()
     request = current_request()
     if request is not None:
         # Where it came from: enough to follow one request from the proxy to this record.
-        fields.setdefault("ip", request.remote_addr)
+        fields.setdefault("ip", minimised_ip(request.remote_addr))
         fields.setdefault("user_agent", request.headers.get("User-Agent", "")[:200])
         fields.setdefault("request_id", current_request_id())
+    # Through JSON once: what is stored, hashed and logged is the same plain data.
+    data = json.loads(json.dumps(fields, default=str, sort_keys=True))
+    subject = person_of(actor)
+    private = {k: data.pop(k) for k in (*REQUEST_FIELDS, *personal) if k in data}
+    if subject and private:
+        data[SEALED] = seal(subject, private)
+    else:
+        data.update(private)
     event = {"event": tag.value, "at": now.isoformat(), "actor": actor, "outcome": outcome}
-    event.update(fields)
+    # The log line is the record as stored: a person's sealed fields stay out of the logs too.
     level = logging.CRITICAL if tag in _LOUD else logging.INFO
-    line = json.dumps(event, default=str, sort_keys=True)
-    # The record as a nested object of the JSON log line (its field names may clash with
-    # LogRecord's own, such as ``name``).
-    log.log(level, tag.value, extra={"audit": json.loads(line)})
-    data = {k: v for k, v in json.loads(line).items() if k not in _COLUMNS}
+    log.log(level, tag.value, extra={"audit": event | data})
     row = append(now, tag.value, actor[:200], outcome, data)
     recorded.send(row)
     return row

@@ -14,6 +14,9 @@ class Tag(enum.StrEnum):
     KEY_REVOKED = "key:signing:revoked"
     KEY_SCHEDULE_CHANGED = "key:schedule:changed"
     KEK_ROTATED = "key:kek:rotated"
+    # The first record after a pruning: it stands for every record before it (audit/pruning.py).
+    AUDIT_CHECKPOINT = "audit:chain:checkpoint"
+    AUDIT_PRUNED = "audit:chain:pruned"
     APIKEY_CREATED = "apikey:key:created"
     APIKEY_ROTATED = "apikey:key:rotated"
     APIKEY_REVOKED = "apikey:key:revoked"
@@ -27,6 +30,7 @@ class Tag(enum.StrEnum):
     USER_UPDATED = "account:user:updated"
     PASSWORD_SET = "account:password:set"  # noqa: S105 - an event name
     PERSON_EXPORTED = "account:data:exported"
+    PERSON_ERASED = "account:data:erased"
     PASSWORD_RESET_REQUESTED = "account:password-reset:requested"  # noqa: S105 - an event name
     ROLE_CREATED = "rbac:role:created"
     ROLE_UPDATED = "rbac:role:updated"

@@ -25,6 +25,8 @@ COMMANDS = {
              "Create or upgrade everything the server needs (idempotent)."),
     "kek": ("authserver.cli.kek", "group", "The key-encryption key."),
     "keys": ("authserver.cli.keys", "group", "Signing keys."),
+    "retention": ("authserver.cli.retention", "group",
+                  "Retention of audit records, sessions and tokens' rows."),
     "roles": ("authserver.cli.roles", "group", "Roles and their assignments."),
     "serve": ("authserver.cli.serve", "serve_command",
               "Serve HTTP with Granian (worker processes, keep-alive), or HTTPS with --certfile."),

@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from authserver.audit.chain import verify
+from authserver.audit.reading import ReadableEvent, readable
 from authserver.cli.output import emit, json_option
 from authserver.models import AuditEvent
 from authserver.platform.extensions import db
@@ -24,11 +25,13 @@ def verify_command(as_json: bool) -> None:
     """Walk the hash chain; exit 1 and name the first broken link if any record was changed,
     removed or inserted."""
     verdict = verify()
-    value = {"intact": verdict.intact, "checked": verdict.checked,
+    value = {"intact": verdict.intact, "checked": verdict.checked, "pruned": verdict.pruned,
              "broken_at": None if verdict.intact else verdict.broken_at,
              "reason": None if verdict.intact else verdict.reason}  # fmt: skip
     if verdict.intact:
-        emit(value, as_json, f"{verdict.checked} records, chain intact")
+        behind = f" ({verdict.pruned} of them pruned behind a signed checkpoint)"
+        emit(value, as_json, f"{verdict.checked} records, chain intact"
+             + (behind if verdict.pruned else ""))  # fmt: skip
         return
     where = "at the end" if verdict.broken_at == -1 else f"at record {verdict.broken_at}"
     if as_json:
@@ -46,22 +49,22 @@ def tail_command(count: int, follow: bool) -> None:
     """The newest records, oldest first, one JSON object a line."""
     rows = list(db.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(count)))
     last_id = rows[0].id if rows else 0
-    for row in reversed(rows):
+    for row in readable(reversed(rows)):
         _print(row)
     while follow:
         db.session.rollback()  # a fresh snapshot: see what other processes committed
-        for row in db.session.scalars(
+        for row in readable(db.session.scalars(
             select(AuditEvent).where(AuditEvent.id > last_id).order_by(AuditEvent.id)
-        ):
+        )):  # fmt: skip
             _print(row)
             last_id = row.id
         time.sleep(1)
 
 
-def _print(row: AuditEvent) -> None:
+def _print(row: ReadableEvent) -> None:
     record = {
         "id": row.id, "at": row.at.isoformat(), "event": row.event, "actor": row.actor,
-        "outcome": row.outcome, **row.data,
+        "actor_name": row.actor_name, "outcome": row.outcome, **row.data,
     }  # fmt: skip
     click.echo(json.dumps(record, sort_keys=True), nl=True)
     sys.stdout.flush()

@@ -19,8 +19,9 @@ from authserver.accounts.service import (
 from authserver.cli.output import emit, fail, iso, json_option, split_multi, transaction
 from authserver.mfa.service import factors_of, reset_mfa
 from authserver.models import User
-from authserver.platform.errors import NotFound
+from authserver.platform.errors import InvalidInput, NotFound
 from authserver.platform.security import generate_secret
+from authserver.privacy.erasure import erase_person
 from authserver.privacy.export import export_person
 from authserver.rbac.containment import OPERATOR
 
@@ -117,6 +118,32 @@ def export_command(email: str, as_json: bool) -> None:
     with transaction():
         document = export_person(user, caller=OPERATOR)
     click.echo(json.dumps(document) if as_json else json.dumps(document, indent=2))
+
+
+@group.command("erase")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Do not ask to type the email again.")
+@json_option
+def erase_command(email: str, yes: bool, as_json: bool) -> None:
+    """Erase a person (GDPR Art. 17; docs/data-protection.md): their sessions, tokens, API
+    keys, second factors and consents go, their audit records' personal fields become
+    unreadable, the audit chain stays verifiable. Cannot be undone."""
+    user = _the_user(email)
+    if not yes:
+        typed = click.prompt(f"This cannot be undone. Type {user.email} to erase them",
+                             default="", show_default=False)  # fmt: skip
+        if typed.strip().lower() != user.email:
+            fail(InvalidInput("not erased: the email typed does not match"))
+    with transaction():
+        erased = erase_person(user, caller=OPERATOR)
+    emit({"subject": erased.subject, "erased": True, "rows_removed": erased.rows_removed,
+          "audit_key_destroyed": erased.audit_key_destroyed,
+          "legacy_audit_records": erased.legacy_audit_records}, as_json,
+         f"erased {email} (subject {erased.subject})")  # fmt: skip
+    if erased.legacy_audit_records:
+        click.echo(f"{erased.legacy_audit_records} audit record(s) written before migration "
+                   "0021 name them in the clear; AUTHSERVER_AUDIT_RETENTION prunes them",
+                   err=True)  # fmt: skip
 
 
 @group.command("update")

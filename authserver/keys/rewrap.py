@@ -1,5 +1,5 @@
 """KEK rotation: re-wrap every ciphertext (signing keys, the pepper, TOTP secrets, webhook
-signing secrets) under the newest KEK, in one transaction.
+signing secrets, the people's audit keys) under the newest KEK, in one transaction.
 
 The envelope holds the newest KEK first and older ones after it, so every row still opens
 while this runs; afterwards every row names the new KEK (the Hydra model). Hashes made
@@ -13,7 +13,13 @@ from sqlalchemy import select
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
 from authserver.keys.kek import Envelope, FileKekSource, kek_source_for
-from authserver.models import ServerSecret, SigningKey, TotpCredential, WebhookSecret
+from authserver.models import (
+    PersonKey,
+    ServerSecret,
+    SigningKey,
+    TotpCredential,
+    WebhookSecret,
+)
 from authserver.platform.config import Settings
 from authserver.platform.extensions import db
 
@@ -44,6 +50,7 @@ SEALED = (
     (ServerSecret, "ciphertext"),
     (TotpCredential, "secret_ciphertext"),
     (WebhookSecret, "ciphertext"),
+    (PersonKey, "ciphertext"),
 )
 
 

@@ -119,7 +119,7 @@ def _failed(user: User, method: str) -> None:
     db.session.expire(user, ["mfa_failures", "mfa_blocked_until"])
     record(
         Tag.MFA_FAILED,
-        actor=user.email,
+        actor=user.actor,
         outcome="failure",
         method=method,
         failures=failures,
@@ -130,7 +130,7 @@ def _failed(user: User, method: str) -> None:
 def _succeeded(user: User, method: str) -> None:
     user.mfa_failures = 0
     user.mfa_blocked_until = None
-    record(Tag.MFA_SUCCEEDED, actor=user.email, method=method)
+    record(Tag.MFA_SUCCEEDED, actor=user.actor, method=method)
     db.session.flush()
 
 
@@ -193,7 +193,7 @@ def confirm_totp(user: User, code: str) -> list[str] | None:
         raise Conflict("the authenticator app was set up already")
     db.session.refresh(row)
     _succeeded(user, "otp")
-    record(Tag.MFA_TOTP_ENROLLED, actor=user.email)
+    record(Tag.MFA_TOTP_ENROLLED, actor=user.actor)
     return issue_recovery_codes(user) if first else None
 
 
@@ -232,7 +232,7 @@ def remove_totp(user: User, *, actor: str) -> None:
         raise NotFound("no authenticator app is set up")
     db.session.delete(row)
     db.session.flush()
-    record(Tag.MFA_TOTP_REMOVED, actor=actor, user=user.email)
+    record(Tag.MFA_TOTP_REMOVED, actor=actor, user=user.subject)
     _forget_recovery_codes_if_no_factor(user)
 
 
@@ -259,7 +259,7 @@ def issue_recovery_codes(user: User) -> list[str]:
             )
         )
     db.session.flush()
-    record(Tag.MFA_RECOVERY_CODES_ISSUED, actor=user.email, count=len(codes))
+    record(Tag.MFA_RECOVERY_CODES_ISSUED, actor=user.actor, count=len(codes))
     return codes
 
 
@@ -293,7 +293,7 @@ def use_recovery_code(user: User, code: str) -> int | None:
         return None
     _succeeded(user, "recovery-code")
     left = recovery_codes_left(user)
-    record(Tag.MFA_RECOVERY_CODE_USED, actor=user.email, remaining=left)
+    record(Tag.MFA_RECOVERY_CODE_USED, actor=user.actor, remaining=left)
     return left
 
 
@@ -328,7 +328,8 @@ def add_passkey(user: User, new: NewPasskey, name: str) -> list[str] | None:
         )
     )
     db.session.flush()
-    record(Tag.MFA_PASSKEY_ADDED, actor=user.email, name=name, synced=new.is_backup_eligible)
+    record(Tag.MFA_PASSKEY_ADDED, actor=user.actor, name=name, synced=new.is_backup_eligible,
+           personal=("name",))  # fmt: skip
     return issue_recovery_codes(user) if first else None
 
 
@@ -343,9 +344,10 @@ def accept_assertion(credential: WebAuthnCredential, assertion: Assertion, user:
     if is_sign_count_regression(credential.sign_count, assertion.new_sign_count):
         record(
             Tag.MFA_PASSKEY_SIGN_COUNT_REGRESSED,
-            actor=user.email,
+            actor=user.actor,
             outcome="failure",
             passkey=credential.name,
+            personal=("passkey",),
             stored=credential.sign_count,
             presented=assertion.new_sign_count,
         )
@@ -366,7 +368,8 @@ def remove_passkey(user: User, passkey_id: int, *, actor: str) -> None:
         raise NotFound("no such passkey")
     db.session.delete(row)
     db.session.flush()
-    record(Tag.MFA_PASSKEY_REMOVED, actor=actor, user=user.email, name=row.name)
+    record(Tag.MFA_PASSKEY_REMOVED, actor=actor, user=user.subject, name=row.name,
+           personal=("name",))  # fmt: skip
     _forget_recovery_codes_if_no_factor(user)
 
 
@@ -384,5 +387,5 @@ def reset_mfa(user: User, *, caller: Caller) -> None:
     user.mfa_failures = 0
     user.mfa_blocked_until = None
     end_all_sessions(user)
-    record(Tag.MFA_RESET, actor=caller.actor, user=user.email)
+    record(Tag.MFA_RESET, actor=caller.actor, user=user.subject)
     db.session.flush()

@@ -1,7 +1,7 @@
 """SQLAlchemy models, one module per artefact. Importing this package registers them all."""
 
 from authserver.models.apikey import ApiKey
-from authserver.models.audit import AuditChain, AuditEvent
+from authserver.models.audit import AuditChain, AuditEvent, PersonKey
 from authserver.models.client import Client, ClientSecret
 from authserver.models.device import DeviceAuthorization
 from authserver.models.mfa import MfaChallenge, RecoveryCode, TotpCredential, WebAuthnCredential
@@ -45,6 +45,7 @@ __all__ = [
     "TotpCredential",
     "WebAuthnCredential",
     "KeyState",
+    "PersonKey",
     "PushedRequest",
     "RevokedAccessToken",
     "Role",

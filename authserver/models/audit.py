@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Index, Integer, String
+from sqlalchemy import JSON, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from authserver.models.types import UTCDateTime
@@ -39,3 +39,21 @@ class AuditChain(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     last_hash: Mapped[str] = mapped_column(String(64))
     length: Mapped[int] = mapped_column(Integer)
+
+
+class PersonKey(db.Model):
+    """A person's key for the personal fields of their audit records (an AES-256 key, sealed
+    under the KEK). Erasure deletes the row: the records stay in the chain, verifiable, and
+    their personal fields can no longer be opened (crypto-shredding)."""
+
+    __tablename__ = "person_keys"
+
+    # The person's ``users.subject``.
+    subject: Mapped[str] = mapped_column(String(43), primary_key=True)
+    kek_id: Mapped[str] = mapped_column(String(32))
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+    @property
+    def associated_data(self) -> bytes:
+        return f"person_keys:{self.subject}".encode()

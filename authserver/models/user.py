@@ -30,10 +30,19 @@ class User(db.Model):
     # Failed second-factor checks in a row, and the back-off they earned (per account, any IP).
     mfa_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     mfa_blocked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # Set when the person was erased: the row stays as a tombstone (its subject is never given
+    # again, and tokens that name it stay dead); every personal field is gone.
+    erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     roles: Mapped[list[Role]] = relationship(secondary=user_roles, lazy="selectin")
 
     def get_user_id(self) -> str:
         return self.subject
+
+    @property
+    def actor(self) -> str:
+        """How audit records name the person: by subject, never by email (the email may be
+        erased; the records may not change)."""
+        return f"user:{self.subject}"
 
     @property
     def role_names(self) -> list[str]:

@@ -54,7 +54,7 @@ def remember_consent(user: User, client_id: str, scope: str) -> None:
     grant.scope = " ".join(sorted(set(grant.scope.split()) | set(scope.split())))
     grant.updated_at = clock.now()
     db.session.flush()
-    record(Tag.CONSENT_GRANTED, actor=user.email, client=client_id, scope=scope)
+    record(Tag.CONSENT_GRANTED, actor=user.actor, client=client_id, scope=scope)
 
 
 def consents_of(user: User) -> list[tuple[ConsentGrant, str | None]]:
@@ -84,6 +84,6 @@ def withdraw_consent(user: User, client_id: str) -> bool:
         .values(revoked_at=clock.now())
     )  # fmt: skip
     db.session.flush()
-    record(Tag.CONSENT_WITHDRAWN, actor=user.email, client=client_id,
+    record(Tag.CONSENT_WITHDRAWN, actor=user.actor, client=client_id,
            refresh_tokens_revoked=revoked.rowcount)  # fmt: skip
     return True

@@ -216,6 +216,6 @@ def decide(row: DeviceAuthorization, session: UserSession, *, approved: bool) ->
     )  # fmt: skip
     if not decided:
         return False
-    record(Tag.DEVICE_DECIDED, actor=session.user.email, client=row.client_id,
+    record(Tag.DEVICE_DECIDED, actor=session.user.actor, client=row.client_id,
            decision=decision, scope=scope)  # fmt: skip
     return True

@@ -1,6 +1,7 @@
 """Periodic jobs inside each server process: due key transitions (so a deployment without
-cron still rotates) and API-key expiry warnings. Safe to run in every worker on every host:
-each job is idempotent, and key transitions serialise on the per-algorithm lock.
+cron still rotates), API-key expiry warnings and retention (privacy/retention.py). Safe to
+run in every worker on every host: each job is idempotent, and key transitions serialise on
+the per-algorithm lock.
 
 Between runs the scheduler sleeps ``key_rotation_check_seconds``, or less when a pending key
 becomes ready to sign sooner (an emergency rotation signs seconds after it was made); a change
@@ -8,6 +9,7 @@ made in this process (the admin API or UI) wakes it (``keys.events.keys_changed`
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import random
 import threading
@@ -21,6 +23,7 @@ from authserver.keys.lifecycle import next_activation_at, run_due_transitions
 from authserver.platform import clock
 from authserver.platform.extensions import db
 from authserver.platform.runtime import runtime_of
+from authserver.privacy.retention import prune as prune_retention
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,7 @@ class Scheduler:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="authserver-jobs", daemon=True)
+        self._last_retention: dt.datetime | None = None
 
     def start(self) -> Scheduler:
         self._app.extensions[_EXTENSION] = self
@@ -62,6 +66,8 @@ class Scheduler:
             performed = self._job("key rotation check", run_due_transitions, runtime.settings,
                                   runtime.envelope()) or []  # fmt: skip
             self._job("API-key expiry check", warn_expiring, runtime.settings)
+            if self._retention_due(runtime.settings.retention_check_seconds):
+                self._job("retention", prune_retention, runtime.settings)
         if performed:
             runtime.keyring.invalidate()
         return len(performed)
@@ -95,6 +101,14 @@ class Scheduler:
             soon = self._seconds_to_next_activation()
             if soon is not None:
                 delay = min(delay, max(soon, 0.05))
+
+    def _retention_due(self, interval: int) -> bool:
+        now = clock.now()
+        last = self._last_retention
+        if last is not None and dt.timedelta(0) <= now - last < dt.timedelta(seconds=interval):
+            return False
+        self._last_retention = now
+        return True
 
     def _seconds_to_next_activation(self) -> float | None:
         with self._app.app_context():

@@ -200,7 +200,7 @@ def export_my_data() -> Response:
     if not ExportForm().validate_on_submit():
         return _expired()
     user = session.user
-    document = export_person(user, caller=caller_for(user, user.email))
+    document = export_person(user, caller=caller_for(user, user.actor))
     db.session.commit()
     response = make_response(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     response.mimetype = "application/json"

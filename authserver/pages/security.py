@@ -201,7 +201,7 @@ def totp_remove() -> Response:
     if isinstance(session, Response):
         return session
     try:
-        service.remove_totp(session.user, actor=session.user.email)
+        service.remove_totp(session.user, actor=session.user.actor)
     except AuthServerError as e:
         return _page_error(e.description, e.status)
     db.session.commit()
@@ -277,7 +277,7 @@ def passkey_remove(passkey_id: int) -> Response:
     if isinstance(session, Response):
         return session
     try:
-        service.remove_passkey(session.user, passkey_id, actor=session.user.email)
+        service.remove_passkey(session.user, passkey_id, actor=session.user.actor)
     except AuthServerError as e:
         return _page_error(e.description, e.status)
     db.session.commit()

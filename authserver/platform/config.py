@@ -227,6 +227,17 @@ class Settings:
     webhook_timeout_seconds: int = 15
     # Delivered, failed and cancelled deliveries stay in the delivery log this long.
     webhook_log_retention_seconds: int = 30 * 86400
+    # Retention (docs/data-protection.md): audit records older than this are pruned behind a
+    # signed checkpoint (0: kept for ever); ended sessions, spent tokens' rows and usage counts
+    # are deleted this long after they stopped mattering.
+    audit_retention_seconds: int = 0
+    session_retention_seconds: int = 90 * 86400
+    token_retention_seconds: int = 30 * 86400
+    usage_retention_seconds: int = 400 * 86400
+    # How often the scheduler prunes what retention allows.
+    retention_check_seconds: int = 3600
+    # "full" or "truncated" (IPv4 /24, IPv6 /48): what is written down of a client's address.
+    ip_addresses: str = "full"
 
     @property
     def is_production(self) -> bool:
@@ -390,6 +401,12 @@ _ENV_VARS: dict[str, tuple[str, Any]] = {
     "AUTHSERVER_WEBHOOK_POLL_INTERVAL": ("webhook_poll_seconds", parse_duration),
     "AUTHSERVER_WEBHOOK_TIMEOUT": ("webhook_timeout_seconds", parse_duration),
     "AUTHSERVER_WEBHOOK_LOG_RETENTION": ("webhook_log_retention_seconds", parse_duration),
+    "AUTHSERVER_AUDIT_RETENTION": ("audit_retention_seconds", parse_duration),
+    "AUTHSERVER_SESSION_RETENTION": ("session_retention_seconds", parse_duration),
+    "AUTHSERVER_TOKEN_RETENTION": ("token_retention_seconds", parse_duration),
+    "AUTHSERVER_USAGE_RETENTION": ("usage_retention_seconds", parse_duration),
+    "AUTHSERVER_RETENTION_CHECK_INTERVAL": ("retention_check_seconds", parse_duration),
+    "AUTHSERVER_IP_ADDRESSES": ("ip_addresses", str),
     "PROMETHEUS_MULTIPROC_DIR": ("prometheus_multiproc_dir", str),
     "FLASK_DEBUG": ("flask_debug", parse_bool),
 }
@@ -488,6 +505,10 @@ def validate(settings: Settings) -> None:
         "webhook_poll_seconds",
         "webhook_timeout_seconds",
         "webhook_log_retention_seconds",
+        "session_retention_seconds",
+        "token_retention_seconds",
+        "usage_retention_seconds",
+        "retention_check_seconds",
         "worker_connections",
         "header_read_timeout_seconds",
     ):
@@ -549,6 +570,13 @@ def validate(settings: Settings) -> None:
         parse_password_cost(settings.password_hash)
     except ValueError as e:
         fail("password_hash", str(e))
+    if settings.audit_retention_seconds < 0:
+        fail("audit_retention_seconds", "0 (kept for ever) or a duration")
+    if 0 < settings.audit_retention_seconds < 7 * 86400:
+        # A webhook delivery retries for about two days: its record must outlive it.
+        fail("audit_retention_seconds", "at least 7d (or 0: kept for ever)")
+    if settings.ip_addresses not in ("full", "truncated"):
+        fail("ip_addresses", "must be full or truncated")
     if settings.log_format not in ("auto", "json", "console"):
         fail("log_format", "must be auto, json or console")
     settings.resource_policy_map  # noqa: B018 - raises ConfigError on a bad value

@@ -18,6 +18,7 @@ import sys
 
 import structlog
 
+from authserver.platform.ip_privacy import minimised_ip
 from authserver.platform.request_id import current_request_id
 
 _QUIET_LIBRARIES = ("authlib", "sqlalchemy.engine", "urllib3")
@@ -205,5 +206,5 @@ def write_access_line(
     record.path = path
     record.status = status
     record.duration_ms = round(duration_ms, 2) if duration_ms is not None else None
-    record.client = client
+    record.client = minimised_ip(client)
     access_log.handle(record)

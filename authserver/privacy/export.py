@@ -12,6 +12,8 @@ import datetime as dt
 
 from sqlalchemy import or_, select
 
+from authserver.audit.reading import readable
+from authserver.audit.sealing import REQUEST_FIELDS
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
 from authserver.mfa.service import factors_of
@@ -107,31 +109,30 @@ def _api_keys(user: User) -> list[dict]:
 
 
 def _audit_events(user: User) -> list[dict]:
-    """Records the person acted in (actor) and records naming the person: ``user`` (by email,
-    or by subject), ``owner`` (an API key's, by subject), ``target`` (a refused change)."""
+    """Records the person acted in (actor) and records naming the person: ``user`` (by
+    subject; by email in records older than migration 0021), ``owner`` (an API key's),
+    ``target`` (a refused change). Where someone else acted (an administrator), that person's
+    sealed fields (their address and user agent) stay sealed: they are not this person's data."""
     field = AuditEvent.data
     rows = db.session.scalars(
         select(AuditEvent)
         .where(or_(
-            AuditEvent.actor == user.email,
+            AuditEvent.actor.in_((user.actor, user.email)),
             field["user"].as_string().in_((user.email, user.subject)),
             field["owner"].as_string() == user.subject,
             field["target"].as_string() == f"user {user.email}",
+            field["target"].as_string().contains(user.actor, autoescape=True),
         ))
         .order_by(AuditEvent.id)
     )  # fmt: skip
-    return [
-        {"id": e.id, "at": _iso(e.at), "event": e.event, "actor": e.actor,
-         "outcome": e.outcome, "details": _theirs(e, user)}
-        for e in rows
-    ]  # fmt: skip
+    events = []
+    for e in readable(rows):
+        details = e.data if e.actor == user.actor else _without_others(e.data)
+        events.append({"id": e.id, "at": _iso(e.at), "event": e.event, "actor": e.actor_name,
+                       "outcome": e.outcome, "details": details})  # fmt: skip
+    return events
 
 
-def _theirs(event: AuditEvent, user: User) -> dict:
-    """The record's details; where someone else acted (an administrator), without that
-    person's address and user agent: they are not the exported person's data."""
-    details = dict(event.data or {})
-    if event.actor != user.email:
-        details.pop("ip", None)
-        details.pop("user_agent", None)
-    return details
+def _without_others(details: dict) -> dict:
+    return {k: v for k, v in details.items()
+            if k not in (*REQUEST_FIELDS, "personal_data")}  # fmt: skip

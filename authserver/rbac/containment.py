@@ -20,12 +20,16 @@ is rolled back by the face, which then records the refusal with ``audit_refusal`
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterable
+
+from sqlalchemy import select
 
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
 from authserver.models import Client, Role, User
 from authserver.platform.errors import AuthServerError
+from authserver.platform.extensions import db
 from authserver.rbac.permissions import PROTOCOL_SCOPES, Permission
 
 
@@ -112,6 +116,20 @@ def audit_refusal(error: NotPermitted) -> None:
         actor=error.caller.actor,
         outcome="failure",
         action=error.action,
-        target=error.target,
+        target=_as_recorded(error.target),
         missing=error.missing,
     )
+
+
+_USER_NAMED = re.compile(r"\buser (\S+@\S+)")
+
+
+def _as_recorded(target: str) -> str:
+    """The refusal's message names a user by email; the record names them by subject (records
+    hold no email: audit/sealing.py)."""
+
+    def subject_of(match: re.Match) -> str:
+        user = db.session.scalar(select(User).where(User.email == match.group(1)))
+        return user.actor if user is not None else "user (unknown)"
+
+    return _USER_NAMED.sub(subject_of, target)

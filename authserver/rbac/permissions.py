@@ -18,6 +18,8 @@ class Permission(enum.StrEnum):
     USERS_WRITE = "users:write"
     # A person's whole record (GDPR Art. 15): sessions with addresses, the audit trail about them.
     USERS_EXPORT = "users:export"
+    # Erasing a person (GDPR Art. 17): cannot be undone.
+    USERS_ERASE = "users:erase"
     ROLES_READ = "roles:read"
     ROLES_WRITE = "roles:write"
     AUDIT_READ = "audit:read"

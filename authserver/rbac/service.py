@@ -148,7 +148,7 @@ def delete_role(role: Role, *, caller: Caller) -> None:
 
 
 def _holder(subject: User | Client) -> dict[str, str]:
-    return {"user": subject.email} if isinstance(subject, User) else {"client": subject.client_id}
+    return {"user": subject.subject} if isinstance(subject, User) else {"client": subject.client_id}
 
 
 def check_assignable(roles: list[Role], subject: User | Client, *, caller: Caller,

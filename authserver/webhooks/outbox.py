@@ -28,6 +28,7 @@ from blinker import Namespace
 from sqlalchemy import and_, delete, event, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from authserver.audit.sealing import SEALED
 from authserver.audit.service import recorded
 from authserver.audit.tags import Tag
 from authserver.models import (
@@ -149,11 +150,15 @@ def iso(when: dt.datetime) -> str:
 
 def payload(row: AuditEvent) -> bytes:
     """Standard Webhooks' recommended shape: ``type``, ``timestamp`` (when the event happened)
-    and ``data``, which is the audit record as ``GET /api/v1/audit-events`` shows it. The
+    and ``data``, which is the audit record as stored (``GET /api/v1/audit-events`` shows the
+    same, with a person's name and sealed fields opened, which a delivery never carries). The
     record is immutable (hash-chained), so every attempt sends the same bytes."""
     at = iso(row.at)
+    # A person's sealed fields stay sealed: the box is dropped (a receiver could not open it,
+    # and a delivery log must not keep what erasure is to destroy).
+    data = {k: v for k, v in (row.data or {}).items() if k != SEALED}
     record = {"id": row.id, "at": at, "event": row.event, "actor": row.actor,
-              "outcome": row.outcome, "data": row.data or {}}  # fmt: skip
+              "outcome": row.outcome, "data": data}  # fmt: skip
     body = {"type": row.event, "timestamp": at, "data": record}
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                       default=str).encode("utf-8")  # fmt: skip

@@ -25,3 +25,7 @@ def sign_in(http, user):
         return http.post("/login", data=form)
 
     return do
+
+
+# Last: that module reads csrf_of from this one.
+from tests.oauth.test_code_flow import rp  # noqa: E402, F401 (fixture)

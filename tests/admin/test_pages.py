@@ -295,7 +295,7 @@ def test_the_audit_log_filters_pages_and_exports(as_admin, runner):
     assert [line["data"]["role"] for line in lines] == ["team-0", "team-1", "team-2"]
     assert rows.headers["Content-Disposition"] == 'attachment; filename="audit.jsonl"'
     csv_text = as_admin.get("/admin/audit/export.csv?subject=team-1").get_data(as_text=True)
-    assert csv_text.splitlines()[0] == "id,at,event,actor,outcome,data,hash"
+    assert csv_text.splitlines()[0] == "id,at,event,actor,actor_name,outcome,data,hash"
     assert len(csv_text.splitlines()) == 2 and "team-1" in csv_text
     assert as_admin.get("/admin/audit?since=yesterday").status_code == 400
 
@@ -393,3 +393,40 @@ def test_durations_on_the_keys_page_are_written_as_people_write_them(as_admin, r
     assert set_.exit_code == 0, set_.output
     page = as_admin.get("/admin/keys").get_data(as_text=True)
     assert 'value="11m 1s"' in page and "661s" not in page
+
+
+def test_a_person_is_erased_after_the_email_is_typed_again(app, runner, as_admin):
+    person = make_person(app, runner, "ada@example.com", "user")
+    path = f"/admin/users/{person.subject}"
+    assert "Erase this person" in as_admin.get(path).get_data(as_text=True)
+    warning = as_admin.get(path + "/erase").get_data(as_text=True)
+    assert "This cannot be undone" in warning and "ada@example.com" in warning
+    token = form_of(as_admin, path + "/erase")
+    wrong = as_admin.post(path + "/erase", data={"csrf_token": token, "confirm_email": "ada@"})
+    assert wrong.status_code == 400 and "does not match" in wrong.get_data(as_text=True)
+    assert (
+        as_admin.post(path + "/erase", data={"confirm_email": "ada@example.com"}).status_code == 400
+    )
+    db.session.expire_all()
+    assert db.session.get(User, person.id).erased_at is None  # nothing erased yet
+    done = as_admin.post(path + "/erase", data={"csrf_token": token,
+                                                "confirm_email": " ADA@example.com "})  # fmt: skip
+    assert done.status_code == 303 and done.headers["Location"] == "/admin/users"
+    db.session.expire_all()
+    erased = db.session.get(User, person.id)
+    assert erased.erased_at is not None and erased.email.endswith("@erased.invalid")
+    assert as_admin.get(path).status_code == 404
+    assert "ada@example.com" not in as_admin.get("/admin/users").get_data(as_text=True)
+    audit = as_admin.get("/admin/audit?event=account:data:erased").get_data(as_text=True)
+    assert "account:data:erased" in audit and "root@example.com" in audit  # who erased
+
+
+def test_erasing_needs_its_own_permission(app, runner, http):
+    clerk = make_person(app, runner, "clerk@example.com", "auditor")
+    person = make_person(app, runner, "ada@example.com", "user", totp=False)
+    runner("roles", "create", "people", "--scope", "users:read users:write")
+    runner("roles", "grant", "people", "--user", "clerk@example.com")
+    sign_in_with_code(http, clerk)
+    page = http.get(f"/admin/users/{person.subject}").get_data(as_text=True)
+    assert "Erase this person" not in page
+    assert http.get(f"/admin/users/{person.subject}/erase").status_code == 403

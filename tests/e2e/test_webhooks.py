@@ -153,8 +153,10 @@ def test_events_arrive_signed_once_each_retries_stop_and_a_restart_delivers_the_
 
         # Each event once by webhook-id, after a 500; each attempt sent by one process only.
         failures = _by_type(siem_answers.processed, "account:sign-in:failed")
-        assert sorted(r.json()["data"]["actor"] for r in failures) == [
-            f"intruder{n}@example.com" for n in range(3)]  # fmt: skip
+        # Three addresses of no account: three keyed hashes, never the addresses typed.
+        actors = {r.json()["data"]["actor"] for r in failures}
+        assert len(actors) == 3 and all(a.startswith("address:") for a in actors)
+        assert not any(b"intruder" in r.body for r in failures)
         (issued,) = _by_type(siem_answers.processed, "apikey:key:created")
         assert issued.json()["data"]["data"]["key_id"] == key.json()["id"]
         assert key.json()["key"] not in issued.body.decode()  # never a secret

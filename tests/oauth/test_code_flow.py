@@ -14,6 +14,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from sqlalchemy import select
 
+from authserver.accounts.service import find_user
 from authserver.models import AuditEvent, AuthorizationCode, RefreshToken, User
 from authserver.platform import clock
 from authserver.platform.extensions import db
@@ -200,7 +201,8 @@ def test_consent_is_remembered_for_the_same_scopes(browser, http, rp, runner):
     granted = db.session.scalars(
         select(AuditEvent).where(AuditEvent.event == "oauth:consent:granted")
     ).all()
-    assert [(e.actor, e.data["client"]) for e in granted] == [("ada@example.com", rp["client_id"])]
+    ada = find_user("ada@example.com")
+    assert [(e.actor, e.data["client"]) for e in granted] == [(ada.actor, rp["client_id"])]
     # second time: no consent page, straight back to the client
     response = http.get(browser.authorize_url())
     assert response.status_code == 302

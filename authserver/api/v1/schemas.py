@@ -122,6 +122,23 @@ class PersonExport(Output):
     audit_events: list[dict]
 
 
+class ErasureOut(Output):
+    """What an erasure removed (docs/data-protection.md); the person's row stays as a
+    tombstone with its subject only."""
+
+    subject: str
+    erased: bool
+    rows_removed: dict[str, int] = Field(description="Rows deleted, per table.")
+    audit_key_destroyed: bool = Field(
+        description="The person's audit key was destroyed: the personal fields of their audit "
+        "records can no longer be read."
+    )
+    legacy_audit_records: int = Field(
+        description="Audit records written before migration 0021 that name the person in the "
+        "clear (the chain forbids changing them; AUTHSERVER_AUDIT_RETENTION prunes them)."
+    )
+
+
 class UserCreate(Input):
     email: Email
     password: Annotated[str, StringConstraints(min_length=12, max_length=1024)]
@@ -406,8 +423,12 @@ class AuditEventOut(Output):
     id: int
     at: dt.datetime
     event: str
+    # As recorded: ``user:<subject>`` for a person, ``client:<id>``, ``cli`` or ``system``.
     actor: str
+    # The person's email (``erased user`` once erased), or ``actor`` when not a person.
+    actor_name: str
     outcome: str
+    # A person's own fields (address, user agent) opened, or ``personal_data: "[erased]"``.
     data: dict
 
 

@@ -10,6 +10,7 @@ from authserver.accounts.service import (
 )
 from authserver.api.v1.framework import Principal, Reply, check_if_match, operation
 from authserver.api.v1.schemas import (
+    ErasureOut,
     PersonExport,
     UserCreate,
     UserList,
@@ -20,6 +21,7 @@ from authserver.api.v1.schemas import (
 from authserver.mfa.service import reset_mfa
 from authserver.models import User
 from authserver.platform.errors import NotFound
+from authserver.privacy.erasure import erase_person
 from authserver.privacy.export import export_person
 from authserver.rbac.permissions import Permission
 from authserver.web.paging import page
@@ -41,7 +43,7 @@ def user_out(user: User) -> UserOut:
 def get_user(user_id: str) -> User:
     """The user with this id (subject), or 404."""
     user = find_user_by_subject(user_id)
-    if user is None:
+    if user is None or user.erased_at is not None:
         raise NotFound("no such user")
     return user
 
@@ -107,3 +109,15 @@ def mfa_reset(principal: Principal, user_id: str) -> None:
 )  # fmt: skip
 def export(principal: Principal, user_id: str) -> PersonExport:
     return PersonExport(**export_person(get_user(user_id), caller=principal))
+
+
+@operation(
+    "POST", "/users/{user_id}/erase",
+    summary="Erase a person (GDPR Art. 17): their data goes, the audit chain stays verifiable",
+    tag=TAG, permission=Permission.USERS_ERASE, response=ErasureOut,
+)  # fmt: skip
+def erase(principal: Principal, user_id: str) -> ErasureOut:
+    erased = erase_person(get_user(user_id), caller=principal)
+    return ErasureOut(subject=erased.subject, erased=True, rows_removed=erased.rows_removed,
+                      audit_key_destroyed=erased.audit_key_destroyed,
+                      legacy_audit_records=erased.legacy_audit_records)  # fmt: skip

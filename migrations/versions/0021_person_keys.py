@@ -1,0 +1,35 @@
+"""per-person keys for the personal fields of audit records; erased users
+
+Revision ID: 4c1d7e9b2a35
+Revises: 2b8e5d0a7c16
+Create Date: 2026-12-02 17:00:00.000000
+
+"""
+from alembic import op
+import sqlalchemy as sa
+import authserver.models.types
+
+
+# revision identifiers, used by Alembic.
+revision = '4c1d7e9b2a35'
+down_revision = '2b8e5d0a7c16'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table('person_keys',
+    sa.Column('subject', sa.String(length=43), nullable=False),
+    sa.Column('kek_id', sa.String(length=32), nullable=False),
+    sa.Column('ciphertext', sa.LargeBinary(), nullable=False),
+    sa.Column('created_at', authserver.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('subject')
+    )
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('erased_at', authserver.models.types.UTCDateTime(timezone=True), nullable=True))
+
+
+def downgrade():
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_column('erased_at')
+    op.drop_table('person_keys')
