@@ -17,6 +17,7 @@ class Tag(enum.StrEnum):
     # The first record after a pruning: it stands for every record before it (audit/pruning.py).
     AUDIT_CHECKPOINT = "audit:chain:checkpoint"
     AUDIT_PRUNED = "audit:chain:pruned"
+    AUDIT_RESEALED = "audit:chain:resealed"
     APIKEY_CREATED = "apikey:key:created"
     APIKEY_ROTATED = "apikey:key:rotated"
     APIKEY_REVOKED = "apikey:key:revoked"

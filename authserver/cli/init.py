@@ -14,6 +14,7 @@ from flask_migrate import upgrade
 from sqlalchemy import text
 
 from authserver.accounts.service import create_user, find_user
+from authserver.audit.reseal import reseal_legacy_records
 from authserver.clients.service import NewClient, create_client, find_client_by_name
 from authserver.keys.kek import FileKekSource, kek_source_for
 from authserver.keys.lifecycle import run_due_transitions
@@ -50,6 +51,10 @@ def init_command(demo: bool) -> None:
         upgrade(directory=str(current_runtime_migrations()))
         envelope = runtime.envelope()
         ensure_pepper(envelope)
+        resealed = reseal_legacy_records()
+        if resealed:
+            click.echo(f"resealed {resealed} audit record(s) written before the audit keys "
+                       "(docs/data-protection.md)", err=True)  # fmt: skip
         ensure_builtin_roles()
         ensure_schedules(runtime.settings)
         for done in run_due_transitions(runtime.settings, envelope):

@@ -39,6 +39,9 @@ class AuditChain(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     last_hash: Mapped[str] = mapped_column(String(64))
     length: Mapped[int] = mapped_column(Integer)
+    # 1: records older than migration 0021 may hold people's data in the clear; 2: resealed
+    # (audit/reseal.py), or none were.
+    format: Mapped[int] = mapped_column(Integer, default=2, server_default="1")
 
 
 class PersonKey(db.Model):

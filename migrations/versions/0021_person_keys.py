@@ -27,9 +27,15 @@ def upgrade():
     )
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('erased_at', authserver.models.types.UTCDateTime(timezone=True), nullable=True))
+    with op.batch_alter_table('audit_chain', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('format', sa.Integer(), server_default='1', nullable=False))
+    # An empty trail has nothing to reseal; `init` reseals the records of an older one.
+    op.execute("UPDATE audit_chain SET format = 2 WHERE length = 0")
 
 
 def downgrade():
+    with op.batch_alter_table('audit_chain', schema=None) as batch_op:
+        batch_op.drop_column('format')
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_column('erased_at')
     op.drop_table('person_keys')
