@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from authserver.cli import cli
-from authserver.models import AuditEvent
+from authserver.models import AuditEvent, User
 from authserver.platform import clock
 from authserver.platform.extensions import db
 from tests.accounts.conftest import csrf_of
@@ -122,6 +122,16 @@ def test_sign_in_is_refused_per_account_and_address_not_for_the_owner_elsewhere(
     assert _sign_in(owner, PASSWORD, ip=OWNER).status_code == 303
     assert attacker.get("/login").status_code == 200  # the page itself is not limited
     assert len(_lockouts("sign-in-account-ip")) == 1
+    # The record names the account by subject, with the address sealed (erasable), never the
+    # email typed; a lockout of an address of no account names its keyed hash.
+    (lockout,) = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.event == "ratelimit:lockout:started"))  # fmt: skip
+    ada = db.session.scalar(select(User).where(User.email == "ada@example.com"))
+    assert lockout.actor == ada.actor and "sealed" in lockout.data and "ip" not in lockout.data
+    for _ in range(4):
+        _sign_in(attacker, "not the password at all", email="nobody@example.com", ip=ATTACKER)
+    stored = [(e.actor, e.data) for e in db.session.scalars(select(AuditEvent))]
+    assert "nobody@example.com" not in str(stored) and "ada@example.com" not in str(stored)
 
 
 def test_failures_from_everywhere_slow_an_accounts_sign_ins_but_never_refuse_them(tmp_path):

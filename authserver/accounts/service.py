@@ -89,6 +89,8 @@ def list_users() -> list[User]:
 
 
 def find_user_by_subject(subject: str) -> User | None:
+    if len(subject) > 43 or "\x00" in subject:  # no subject is (PostgreSQL refuses a NUL)
+        return None
     return db.session.scalar(select(User).where(User.subject == subject))
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 from sqlalchemy import bindparam, select, update
 
-from authserver.audit.checkpoint import CHECKPOINT_PREV, signature_holds
+from authserver.audit.checkpoint import CHECKPOINT_PREV, head_mac, head_mac_holds, signature_holds
 from authserver.audit.tags import Tag
 from authserver.models import AuditChain, AuditEvent
 from authserver.platform.extensions import db
@@ -43,9 +43,9 @@ def append(at: dt.datetime, event: str, actor: str, outcome: str, data: dict) ->
     # write lock on SQLite. A second writer waits here and then sees the new head.
     # The head's statements are Core (no ORM session synchronisation), and the first returns the
     # head it locked: three statements under the lock instead of four.
-    prev_hash = db.session.execute(
+    prev_hash, length = db.session.execute(
         _TAKE_HEAD, execution_options={"synchronize_session": False}
-    ).scalar_one()
+    ).one()
     digest = content_hash(prev_hash, at, event, actor, outcome, data)
     row = AuditEvent(
         at=at, event=event, actor=actor, outcome=outcome, data=data,
@@ -53,17 +53,20 @@ def append(at: dt.datetime, event: str, actor: str, outcome: str, data: dict) ->
     )  # fmt: skip
     db.session.add(row)
     db.session.execute(
-        _MOVE_HEAD, {"digest": digest}, execution_options={"synchronize_session": False}
-    )
+        _MOVE_HEAD, {"digest": digest, "mac": head_mac(digest, length)},
+        execution_options={"synchronize_session": False},
+    )  # fmt: skip
     return row
 
 
 _HEAD = AuditChain.__table__
 _TAKE_HEAD = (
     update(_HEAD).where(_HEAD.c.id == 1).values(length=_HEAD.c.length + 1)
-    .returning(_HEAD.c.last_hash)
+    .returning(_HEAD.c.last_hash, _HEAD.c.length)
 )  # fmt: skip
-_MOVE_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(last_hash=bindparam("digest"))
+_MOVE_HEAD = (
+    update(_HEAD).where(_HEAD.c.id == 1).values(last_hash=bindparam("digest"), mac=bindparam("mac"))
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,6 +104,10 @@ def verify(batch: int = 1000) -> Verdict:
     head = db.session.get(AuditChain, 1)
     if head is None or head.last_hash != expected_prev or head.length != checked:
         return Verdict(checked, -1, "records after the last one were removed", pruned)
+    if checked and not head_mac_holds(head.mac, head.last_hash, head.length):
+        # Consistent but not signed by this server: rewritten (from its start, or from a
+        # removed checkpoint) by someone without the pepper.
+        return Verdict(checked, -1, "the head's signature does not hold", pruned)
     return Verdict(checked, pruned=pruned)
 
 

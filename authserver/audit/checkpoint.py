@@ -1,6 +1,7 @@
-"""The signature of an audit checkpoint (audit/pruning.py): HMAC-SHA256 over
-``id | hash | count | time`` under a key derived from the pepper, which the database holds only
-sealed under the KEK, so whoever can write to the database alone cannot forge one."""
+"""The audit chain's signatures, HMAC-SHA256 under a key derived from the pepper (which the
+database holds only sealed under the KEK, so whoever can write to the database alone cannot
+forge one): a checkpoint's (audit/pruning.py) over ``id | hash | count | time``, and the head's
+over ``head | last hash | length``, renewed at each append."""
 
 from __future__ import annotations
 
@@ -26,6 +27,16 @@ def signature_holds(row: AuditEvent) -> bool:
     if not isinstance(count, int) or not isinstance(data.get("signature"), str):
         return False
     return hmac.compare_digest(signature(row.id, row.hash, count, row.at), data["signature"])
+
+
+def head_mac(last_hash: str, length: int) -> str:
+    """The head's signature: what ``verify`` requires of the chain it walked."""
+    message = f"head|{last_hash}|{length}"
+    return hmac.new(_key(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def head_mac_holds(mac: str | None, last_hash: str, length: int) -> bool:
+    return mac is not None and hmac.compare_digest(mac, head_mac(last_hash, length))
 
 
 def _key() -> bytes:

@@ -30,9 +30,12 @@ class ReadableEvent:
     hash: str
 
 
-def readable(rows: Iterable[AuditEvent]) -> list[ReadableEvent]:
+def readable(rows: Iterable[AuditEvent], *, opening: Iterable[str] | None = None
+             ) -> list[ReadableEvent]:  # fmt: skip
+    """``opening``: only these people's boxes are opened (a person's export opens theirs)."""
     rows = list(rows)
-    keys = keys_for(subjects_in(rows))
+    people = subjects_in(rows)
+    keys = keys_for(people if opening is None else people & set(opening))
     emails = emails_of(person_of(row.actor) for row in rows)
     return [
         ReadableEvent(

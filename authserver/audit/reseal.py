@@ -14,7 +14,7 @@ import re
 from sqlalchemy import select, update
 
 from authserver.audit.chain import GENESIS, content_hash
-from authserver.audit.checkpoint import CHECKPOINT_PREV
+from authserver.audit.checkpoint import CHECKPOINT_PREV, head_mac
 from authserver.audit.sealing import REQUEST_FIELDS, SEALED, address_actor, person_of, seal
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
@@ -57,7 +57,8 @@ def reseal_legacy_records() -> int:
         db.session.flush()
         last_id = rows[-1].id
     db.session.execute(update(AuditChain).where(AuditChain.id == 1)
-                       .values(last_hash=prev, format=SEALED_FORMAT))  # fmt: skip
+                       .values(last_hash=prev, format=SEALED_FORMAT,
+                               mac=head_mac(prev, head.length)))  # fmt: skip
     if changed:
         record(Tag.AUDIT_RESEALED, records=changed, previous_head=previous_head)
     return changed

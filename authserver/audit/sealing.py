@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from authserver.models import PersonKey
+from authserver.models import PersonKey, User
 from authserver.platform import clock
 from authserver.platform.extensions import db
 from authserver.platform.runtime import current_runtime
@@ -51,11 +51,26 @@ def address_actor(email: str) -> str:
     return f"address:{digest.hexdigest()[:32]}"
 
 
-def seal(subject: str, fields: dict) -> dict:
-    """The box for ``fields`` under the person's key (made on their first record)."""
+def as_recorded_actor(actor: str) -> str:
+    """An email as actor (a sign-in rule names the account typed) as records hold it: the
+    person's ``user:<subject>``, or the keyed hash of an address of no account."""
+    if "@" not in actor or actor.startswith((_PERSON, "address:")):
+        return actor
+    user = db.session.scalar(
+        select(User).where(User.email == actor.strip().lower(), User.erased_at.is_(None))
+    )  # fmt: skip
+    return user.actor if user is not None else address_actor(actor)
+
+
+def seal(subject: str, fields: dict) -> dict | None:
+    """The box for ``fields`` under the person's key (made on their first record); None for a
+    person erased (a request of theirs still in flight: nothing of it is kept)."""
+    key = _key(subject)
+    if key is None:
+        return None
     plain = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
     nonce = secrets.token_bytes(_NONCE_BYTES)
-    box = nonce + AESGCM(_key(subject)).encrypt(nonce, plain.encode(), _aad(subject))
+    box = nonce + AESGCM(key).encrypt(nonce, plain.encode(), _aad(subject))
     return {"person": subject, "box": base64.urlsafe_b64encode(box).decode().rstrip("=")}
 
 
@@ -100,11 +115,15 @@ def shred(subject: str) -> bool:
     return result.rowcount > 0
 
 
-def _key(subject: str) -> bytes:
-    """The person's key, made the first time (two first records at once: one key wins)."""
+def _key(subject: str) -> bytes | None:
+    """The person's key, made the first time (two first records at once: one key wins); None
+    once the person is erased (never a new key for them)."""
     envelope = current_runtime().envelope()
     row = db.session.get(PersonKey, subject)
     if row is None:
+        erased = db.session.scalar(select(User.erased_at).where(User.subject == subject))
+        if erased is not None:
+            return None
         candidate = PersonKey(subject=subject, created_at=clock.now())
         kek_id, ciphertext = envelope.encrypt(secrets.token_bytes(32), candidate.associated_data)
         dialect = db.session.get_bind().dialect.name

@@ -19,7 +19,7 @@ import logging
 from blinker import Namespace
 
 from authserver.audit.chain import append
-from authserver.audit.sealing import REQUEST_FIELDS, SEALED, person_of, seal
+from authserver.audit.sealing import REQUEST_FIELDS, SEALED, as_recorded_actor, person_of, seal
 from authserver.audit.tags import Tag
 from authserver.models import AuditEvent
 from authserver.platform import clock
@@ -43,13 +43,17 @@ def record(
     outcome: str = "success",
     at: dt.datetime | None = None,
     personal: tuple[str, ...] = (),
+    about: str | None = None,
     **fields: object,
 ) -> AuditEvent:
     """Append an event; ``at`` when it happened earlier (a record written in the background).
 
     Where a person acts (``actor`` is ``user:<subject>``), their request's address and user
     agent, and the fields named in ``personal``, are sealed under that person's key
-    (audit/sealing.py): erasing the person makes them unreadable, the chain unchanged."""
+    (audit/sealing.py): erasing the person makes them unreadable, the chain unchanged. ``about``
+    names the person (a subject) when a client acts for them (a token issued to a user).
+    An email given as the actor is never stored: a person's becomes ``user:<subject>``, one of
+    no account its keyed hash."""
     now = at or clock.now()
     request = current_request()
     if request is not None:
@@ -59,10 +63,13 @@ def record(
         fields.setdefault("request_id", current_request_id())
     # Through JSON once: what is stored, hashed and logged is the same plain data.
     data = json.loads(json.dumps(fields, default=str, sort_keys=True))
-    subject = person_of(actor)
+    actor = as_recorded_actor(actor)
+    subject = about or person_of(actor)
     private = {k: data.pop(k) for k in (*REQUEST_FIELDS, *personal) if k in data}
     if subject and private:
-        data[SEALED] = seal(subject, private)
+        box = seal(subject, private)
+        if box is not None:  # None: the person was erased, and their fields are not kept
+            data[SEALED] = box
     else:
         data.update(private)
     event = {"event": tag.value, "at": now.isoformat(), "actor": actor, "outcome": outcome}

@@ -42,6 +42,9 @@ class AuditChain(db.Model):
     # 1: records older than migration 0021 may hold people's data in the clear; 2: resealed
     # (audit/reseal.py), or none were.
     format: Mapped[int] = mapped_column(Integer, default=2, server_default="1")
+    # HMAC over the head and the length under a key from the pepper (audit/checkpoint.py): a
+    # chain rewritten from its start, or cut short, with a head to match is still found.
+    mac: Mapped[str | None] = mapped_column(String(64))
 
 
 class PersonKey(db.Model):

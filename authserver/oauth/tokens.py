@@ -127,6 +127,7 @@ def _audit_issuance(grant_type: str, client, user, scope: str) -> None:  # noqa:
     """Queued, not written: the token endpoint does not wait on the audit chain's lock."""
     from authserver.audit.background import background_audit
     from authserver.audit.tags import Tag
+    from authserver.platform.ip_privacy import minimised_ip
     from authserver.platform.request_id import current_request_id
 
     background_audit(current_app).submit(
@@ -136,7 +137,9 @@ def _audit_issuance(grant_type: str, client, user, scope: str) -> None:  # noqa:
         subject=user.get_user_id() if user is not None else client.get_client_id(),
         scope=scope,
         jti=request_state().issued_jti,
-        ip=client_address(),
+        ip=minimised_ip(client_address()),
+        # A token issued to a person: their device's address is theirs (sealed, erasable).
+        about=user.get_user_id() if user is not None else None,
         request_id=current_request_id(),
     )
 

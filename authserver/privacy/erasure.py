@@ -12,8 +12,11 @@ user agents, passkey names) can no longer be opened. The erasure is audited by s
 from __future__ import annotations
 
 import dataclasses
+import logging
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import String, cast, delete, event, func, or_, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from authserver.accounts.service import end_tokens
 from authserver.accounts.sessions import end_all_sessions
@@ -29,6 +32,7 @@ from authserver.models import (
     DeviceAuthorization,
     MfaChallenge,
     PasswordReset,
+    PushedRequest,
     RecoveryCode,
     RefreshToken,
     TotpCredential,
@@ -45,6 +49,9 @@ from authserver.rbac.containment import Caller, require_can_act_on
 #: The email an erased person's row keeps: unique, and in RFC 2606's ``.invalid`` domain, which
 #: no one can sign in with or receive mail at.
 ERASED_DOMAIN = "erased.invalid"
+
+_SETTLE_WAL = "authserver.erasure.settle_wal"
+log = logging.getLogger(__name__)
 
 #: Every table with rows about a person (by ``user_id``, or as an API key's owner).
 _PERSONAL_ROWS = (
@@ -87,6 +94,9 @@ def erase_person(user: User, *, caller: Caller) -> Erased:
     for model, column in _PERSONAL_ROWS:
         result = db.session.execute(delete(model).where(column == user.id))
         removed[model.__tablename__] = result.rowcount
+    # A pushed request names no user, but its parameters may hold the email (``login_hint``).
+    hinted = cast(PushedRequest.params, String).contains(user.email, autoescape=True)
+    removed["pushed_requests"] = db.session.execute(delete(PushedRequest).where(hinted)).rowcount
     db.session.execute(delete(user_roles).where(user_roles.c.user_id == user.id))
     db.session.expire(user, ["roles"])
     _tombstone(user)
@@ -94,7 +104,31 @@ def erase_person(user: User, *, caller: Caller) -> Erased:
     record(Tag.PERSON_ERASED, actor=caller.actor, user=user.subject,
            audit_key_destroyed=destroyed)  # fmt: skip
     db.session.flush()
+    db.session.info[_SETTLE_WAL] = True
     return Erased(user.subject, removed, destroyed, legacy)
+
+
+@event.listens_for(Session, "after_commit")
+def _settle_wal(session: Session) -> None:
+    """SQLite keeps the pages an erasure overwrote in its write-ahead log until a checkpoint:
+    once the erasure has committed, copy the log into the file (where secure_delete overwrote the
+    rows) and truncate it. Best effort: a reader still holding old pages makes it wait for the
+    next automatic checkpoint. (PostgreSQL: the dead rows are gone from every query and dump at
+    once; a VACUUM lets their space be reused: docs/data-protection.md.)"""
+    if not session.info.pop(_SETTLE_WAL, None):
+        return
+    if db.engine.dialect.name != "sqlite":
+        return
+    try:
+        with db.engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    except OperationalError:
+        log.warning("after an erasure: the write-ahead log could not be checkpointed now")
+
+
+@event.listens_for(Session, "after_rollback")
+def _nothing_to_settle(session: Session) -> None:
+    session.info.pop(_SETTLE_WAL, None)
 
 
 def _legacy_records(email: str) -> int:

@@ -126,7 +126,7 @@ def _audit_events(user: User) -> list[dict]:
         .order_by(AuditEvent.id)
     )  # fmt: skip
     events = []
-    for e in readable(rows):
+    for e in readable(rows, opening=[user.subject]):
         details = e.data if e.actor == user.actor else _without_others(e.data)
         events.append({"id": e.id, "at": _iso(e.at), "event": e.event, "actor": e.actor_name,
                        "outcome": e.outcome, "details": details})  # fmt: skip

@@ -3,9 +3,9 @@
 - audit records older than ``AUTHSERVER_AUDIT_RETENTION`` (off by default), pruned behind a
   signed checkpoint that keeps the chain verifiable (audit/pruning.py);
 - sessions that ended or expired, ``AUTHSERVER_SESSION_RETENTION`` (90 days) after;
-- the rows of tokens, codes, pushed requests and reset links that can no longer be used,
+- the rows of tokens, codes and reset links that can no longer be used,
   ``AUTHSERVER_TOKEN_RETENTION`` (30 days) after their expiry; replay-detection rows (DPoP
-  proofs, client assertions, revoked access tokens) once they have expired;
+  proofs, client assertions, revoked access tokens) and pushed requests once they expired;
 - hourly usage counts older than ``AUTHSERVER_USAGE_RETENTION`` (400 days);
 - the webhook delivery log, ``AUTHSERVER_WEBHOOK_LOG_RETENTION`` (30 days).
 
@@ -38,10 +38,10 @@ from authserver.platform.extensions import db
 from authserver.webhooks import outbox
 
 #: Rows that stop mattering at ``expires_at`` (a refresh token's is its family's end).
-_SPENT_AT_EXPIRY = (RefreshToken, AuthorizationCode, DeviceAuthorization, PushedRequest,
-                    PasswordReset)  # fmt: skip
-#: Replay memory: needed until expiry, not after.
-_REPLAY_MEMORY = (DpopProof, UsedAssertion, RevokedAccessToken)
+_SPENT_AT_EXPIRY = (RefreshToken, AuthorizationCode, DeviceAuthorization, PasswordReset)
+#: Needed until expiry, not after: replay memory, and pushed requests (whose parameters may
+#: carry a ``login_hint``, an email).
+_REPLAY_MEMORY = (DpopProof, UsedAssertion, RevokedAccessToken, PushedRequest)
 
 
 def prune(settings: Settings) -> dict[str, int]:

@@ -1,4 +1,5 @@
-"""per-person keys for the personal fields of audit records; erased users
+"""per-person keys for the personal fields of audit records; erased users; the audit chain's
+head signed, and whether its old records were resealed
 
 Revision ID: 4c1d7e9b2a35
 Revises: 2b8e5d0a7c16
@@ -29,12 +30,14 @@ def upgrade():
         batch_op.add_column(sa.Column('erased_at', authserver.models.types.UTCDateTime(timezone=True), nullable=True))
     with op.batch_alter_table('audit_chain', schema=None) as batch_op:
         batch_op.add_column(sa.Column('format', sa.Integer(), server_default='1', nullable=False))
+        batch_op.add_column(sa.Column('mac', sa.String(length=64), nullable=True))
     # An empty trail has nothing to reseal; `init` reseals the records of an older one.
     op.execute("UPDATE audit_chain SET format = 2 WHERE length = 0")
 
 
 def downgrade():
     with op.batch_alter_table('audit_chain', schema=None) as batch_op:
+        batch_op.drop_column('mac')
         batch_op.drop_column('format')
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_column('erased_at')

@@ -179,3 +179,24 @@ def test_the_scheduler_prunes_once_per_interval(app, runner):
     scheduler.run_once()  # within the hour: no second pruning
     db.session.commit()
     assert len([r for r in _rows() if r.event == Tag.AUDIT_PRUNED]) == pruned_records == 1
+
+
+def test_a_chain_rewritten_without_its_checkpoint_and_a_matching_head_is_found(app, runner):
+    """Delete the checkpoint and more, re-hash the rest from the start, fix the head's hash and
+    length: every link holds, but the head's signature (under the pepper) does not."""
+    from authserver.audit.chain import GENESIS, content_hash
+
+    _an_old_and_a_new_part(runner)
+    prune_before(clock.now() - dt.timedelta(days=7))
+    db.session.commit()
+    checkpoint, dropped, *kept = _rows()
+    _sql("DELETE FROM audit_events WHERE id IN (:a, :b)", a=checkpoint.id, b=dropped.id)
+    prev = GENESIS
+    for row in kept:
+        digest = content_hash(prev, row.at, row.event, row.actor, row.outcome, row.data)
+        _sql("UPDATE audit_events SET prev_hash = :p, hash = :h WHERE id = :id",
+             p=prev, h=digest, id=row.id)  # fmt: skip
+        prev = digest
+    _sql("UPDATE audit_chain SET last_hash = :h, length = :n", h=prev, n=len(kept))
+    verdict = verify()
+    assert verdict.broken_at == -1 and verdict.reason == "the head's signature does not hold"
