@@ -23,13 +23,11 @@ import dataclasses
 import re
 from collections.abc import Iterable
 
-from sqlalchemy import select
-
+from authserver.audit.sealing import as_recorded_actor
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
 from authserver.models import Client, Role, User
 from authserver.platform.errors import AuthServerError
-from authserver.platform.extensions import db
 from authserver.rbac.permissions import PROTOCOL_SCOPES, Permission
 
 
@@ -125,11 +123,6 @@ _USER_NAMED = re.compile(r"\buser (\S+@\S+)")
 
 
 def _as_recorded(target: str) -> str:
-    """The refusal's message names a user by email; the record names them by subject (records
-    hold no email: audit/sealing.py)."""
-
-    def subject_of(match: re.Match) -> str:
-        user = db.session.scalar(select(User).where(User.email == match.group(1)))
-        return user.actor if user is not None else "user (unknown)"
-
-    return _USER_NAMED.sub(subject_of, target)
+    """The refusal's message names a user by email; the record names them as records name an
+    actor (audit/sealing.py: by subject, never by email)."""
+    return _USER_NAMED.sub(lambda match: as_recorded_actor(match.group(1)), target)

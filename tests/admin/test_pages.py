@@ -357,6 +357,9 @@ def test_a_delegated_admin_cannot_escalate_through_the_ui(app, http, runner, adm
         select(AuditEvent).where(AuditEvent.event == "rbac:escalation:refused")
     ).all()
     assert len(refusals) == 3 and {r.actor for r in refusals} == {f"user:{clerk.subject}"}
+    # The refusal's message named the admin by email; the record names them by subject.
+    targets = [r.data["target"] for r in refusals]
+    assert admin_user.actor in targets and "root@example.com" not in str(targets)
 
 
 def test_a_schedule_change_is_audited_alike_from_the_ui_the_api_and_the_cli(as_admin, runner):
