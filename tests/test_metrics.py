@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from authserver.platform import clock
+from tests.conftest import _keys_made_now
 
 
 def metric(text: str, name: str, **labels) -> float | None:
@@ -35,8 +36,11 @@ def test_counters_and_key_gauges(http, make_client, get_token, runner):
 
 
 def test_overdue_gauge_rises_when_a_key_signs_past_its_rotation(http, runner):
-    runner("keys", "schedule", "--rotate-every", "100s", "--publish-ahead", "20s")
+    # The keys count as made at the frozen moment (on a busy machine seconds pass between the
+    # fixture's copy and this line).
     clock.freeze()
+    _keys_made_now()
+    runner("keys", "schedule", "--rotate-every", "100s", "--publish-ahead", "20s")
     clock.advance(160)  # nothing ran the scheduler: the key is 60 s overdue
     text = http.get("/metrics").get_data(as_text=True)
     overdue = metric(text, "authserver_signing_key_retirement_overdue_seconds", alg="ES256")

@@ -174,7 +174,9 @@ def test_one_link_spent_by_many_requests_at_once_sets_one_password(tmp_path, smt
             statuses = list(pool.map(spend, range(8)))
     assert sorted(statuses) == [200] + [400] * 7, statuses
     winner = statuses.index(200)
-    app = make_app(tmp_path / "check", database_url=server.env["AUTHSERVER_DATABASE_URL"])
+    # The server's database and KEK (a sign-in is audited: the chain's head is signed).
+    app = make_app(tmp_path / "check", database_url=server.env["AUTHSERVER_DATABASE_URL"],
+                   keys_dir=server.env["AUTHSERVER_KEYS_DIR"])  # fmt: skip
     with app.app_context():
         assert authenticate("ada@example.com", f"racing passphrase number {winner}")
         others = [n for n in range(8) if n != winner]
