@@ -69,6 +69,9 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     from authserver.admin.blueprint import bp as admin_bp
     from authserver.api.v1 import bp as api_v1_bp
     from authserver.audit.background import install_background_audit
+    from authserver.gateway.endpoint import bp as gateway_bp
+    from authserver.gateway.endpoint import install as install_gateway
+    from authserver.gateway.rules import rule_book
     from authserver.oauth.authorize import bp as authorize_bp
     from authserver.oauth.backchannel import install_backchannel
     from authserver.oauth.device_pages import bp as device_bp
@@ -89,7 +92,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     from authserver.platform.request_id import register_request_id
     from authserver.platform.runtime import install_runtime
     from authserver.platform.vocabulary import GRANT_TYPES
-    from authserver.usage import install_usage_counter
+    from authserver.usage import UsageCounter, add_gateway_count, install_usage_counter
     from authserver.web.browser import configure_browser
     from authserver.web.errors import register_error_handlers
     from authserver.web.ratelimit import install_rate_limits
@@ -97,6 +100,8 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
 
     runtime = install_runtime(app, AppRuntime(settings))
     install_usage_counter(app, settings.usage_flush_seconds)
+    gateway_usage = UsageCounter(app, settings.usage_flush_seconds, writer=add_gateway_count)
+    install_gateway(app, rule_book(settings.gateway_rules_ttl_seconds), gateway_usage)
     install_backchannel(app)
     # The outbox listens to every audit record from here on; `serve`'s workers start the sender.
     install_webhooks(app)
@@ -116,6 +121,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(registration_bp)
     app.register_blueprint(metrics_bp)
     app.register_blueprint(api_v1_bp)
+    app.register_blueprint(gateway_bp)
     register_error_handlers(app)
     register_security_headers(app)
     register_request_id(app)

@@ -235,6 +235,9 @@ class PresentedKey:
     expires_at: dt.datetime | None
     allowed_cidrs: tuple[str, ...]
     owner_user_pk: int | None
+    # The gateway's limits (gateway/limits.py): buckets, and whether a quota is to be spent.
+    rate_limit: str | None = None
+    quota_limit: int | None = None
 
     @property
     def scopes(self) -> set[str]:
@@ -281,6 +284,8 @@ def check_presented_key(
         expires_at=row.expires_at,
         allowed_cidrs=tuple(row.allowed_cidrs or ()),
         owner_user_pk=row.owner_user_id,
+        rate_limit=row.rate_limit,
+        quota_limit=row.quota_limit,
     )
     if memory is not None:
         memory.remember_key(lookup, facts, generation)
@@ -305,6 +310,8 @@ _FACTS_BY_KEY_ID = (
         ApiKey.expires_at,
         ApiKey.revoked_at,
         ApiKey.allowed_cidrs,
+        ApiKey.rate_limit,
+        ApiKey.quota_limit,
         ApiKey.owner_user_id,
         ApiKey.owner_client_pk,
         User.subject.label("user_subject"),

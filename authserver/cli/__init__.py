@@ -21,6 +21,8 @@ COMMANDS = {
     "doctor": ("authserver.cli.doctor", "doctor_command",
                "Check the settings against what production requires, and that the database and "
                "key files are private; exit 1 if any check fails."),
+    "gateway": ("authserver.cli.gateway", "group",
+                "The API gateway's decision endpoint: rules and limits."),
     "init": ("authserver.cli.init", "init_command",
              "Create or upgrade everything the server needs (idempotent)."),
     "kek": ("authserver.cli.kek", "group", "The key-encryption key."),

@@ -39,6 +39,9 @@ class ClientView(ClientMixin):
     jwks_uri: str | None = None
     token_quota: str | None = None
     introspection_quota: str | None = None
+    # The gateway's limits on this client's tokens (gateway/limits.py).
+    rate_limit: str | None = None
+    quota_limit: int | None = None
     # POSIX seconds: tokens with an earlier iat are dead (clients.tokens_valid_after).
     tokens_valid_after: int | None = None
 
@@ -66,6 +69,8 @@ class ClientView(ClientMixin):
             jwks_uri=client.jwks_uri,
             token_quota=client.token_quota,
             introspection_quota=client.introspection_quota,
+            rate_limit=client.rate_limit,
+            quota_limit=client.quota_limit,
             tokens_valid_after=(
                 int(client.tokens_valid_after.timestamp()) if client.tokens_valid_after else None
             ),

@@ -4,6 +4,7 @@ from authserver.models.apikey import ApiKey
 from authserver.models.audit import AuditChain, AuditEvent, PersonKey
 from authserver.models.client import Client, ClientSecret
 from authserver.models.device import DeviceAuthorization
+from authserver.models.gateway import GatewayRule, GatewayUsage
 from authserver.models.mfa import MfaChallenge, RecoveryCode, TotpCredential, WebAuthnCredential
 from authserver.models.oauth import (
     AuthorizationCode,
@@ -31,6 +32,8 @@ __all__ = [
     "ConsentGrant",
     "DeviceAuthorization",
     "DpopProof",
+    "GatewayRule",
+    "GatewayUsage",
     "RefreshToken",
     "UserSession",
     "PasswordReset",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from authserver.models.client import Client
@@ -46,6 +46,15 @@ class ApiKey(db.Model):
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     last_used_ip: Mapped[str | None] = mapped_column(String(64))
     expiry_warned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # Gateway limits (``/gateway/check``, introspection): token buckets in the rates syntax
+    # ("100/second burst 200;10000/day"), and a usage quota of ``quota_limit`` requests refilled
+    # each "day" or "month" (None: never refilled). ``quota_remaining`` is spent by one
+    # conditional UPDATE per request.
+    rate_limit: Mapped[str | None] = mapped_column(String(200))
+    quota_limit: Mapped[int | None] = mapped_column(BigInteger)
+    quota_period: Mapped[str | None] = mapped_column(String(8))
+    quota_remaining: Mapped[int | None] = mapped_column(BigInteger)
+    quota_resets_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     owner_user: Mapped[User | None] = relationship(lazy="joined")
     owner_client: Mapped[Client | None] = relationship(lazy="joined")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Boolean, ForeignKey, String, Text, false
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from authserver.models.rbac import Role, client_roles
@@ -56,6 +56,15 @@ class Client(db.Model):
     # on this client's token and introspection requests; None: no quota.
     token_quota: Mapped[str | None] = mapped_column(String(100))
     introspection_quota: Mapped[str | None] = mapped_column(String(100))
+    # Gateway limits (``/gateway/check``, introspection): token buckets in the rates syntax
+    # ("100/second burst 200;10000/day"), and a usage quota of ``quota_limit`` requests refilled
+    # each "day" or "month" (None: never refilled). ``quota_remaining`` is spent by one
+    # conditional UPDATE per request.
+    rate_limit: Mapped[str | None] = mapped_column(String(200))
+    quota_limit: Mapped[int | None] = mapped_column(BigInteger)
+    quota_period: Mapped[str | None] = mapped_column(String(8))
+    quota_remaining: Mapped[int | None] = mapped_column(BigInteger)
+    quota_resets_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Access tokens issued before this (a disable) stay dead after the client is enabled again.
     tokens_valid_after: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

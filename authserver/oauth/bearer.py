@@ -22,7 +22,7 @@ from authserver.web.problems import TITLES, Problem
 REALM = 'realm="authserver"'
 
 
-def _challenges(error: str | None = None, description: str = "") -> str:
+def challenges(error: str | None = None, description: str = "") -> str:
     """Both schemes this API takes (RFC 6750 §3, RFC 9449 §7.1), the error on each."""
     detail = f', error="{error}", error_description="{description}"' if error else ""
     algs = " ".join(DPOP_ALGORITHMS)
@@ -32,7 +32,7 @@ def _challenges(error: str | None = None, description: str = "") -> str:
 def _unauthorized(error: str | None = None, description: str = "") -> Problem:
     return Problem(
         401, TITLES[401], description or "A bearer token or API key is required.",
-        headers={"WWW-Authenticate": _challenges(error, description)},
+        headers={"WWW-Authenticate": challenges(error, description)},
     )  # fmt: skip
 
 

@@ -99,9 +99,15 @@ def _first_use_in_database(key: str, ttl: int) -> bool:
 
 
 def check_request(
-    settings: Settings, request: Request, url: str, access_token: str | None = None
+    settings: Settings,
+    request: Request,
+    url: str,
+    access_token: str | None = None,
+    method: str | None = None,
 ) -> Proof | None:
-    """The request's verified DPoP proof, None without one; raises the §7/§8 errors."""
+    """The request's verified DPoP proof, None without one; raises the §7/§8 errors.
+    ``method`` and ``url`` are those the proof must name (``htm``, ``htu``): a gateway's
+    original request's, when the gateway asks on its behalf."""
     proofs = request.headers.getlist(HEADER)
     if not proofs:
         return None
@@ -110,7 +116,7 @@ def check_request(
     try:
         proof = check_proof(
             proofs[0],
-            method=request.method,
+            method=method or request.method,
             url=url,
             now=clock.timestamp(),
             leeway=settings.clock_skew_seconds,

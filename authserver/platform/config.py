@@ -188,6 +188,13 @@ class Settings:
     # How often each process saves its hourly usage counts (tokens issued) for the admin
     # overview; 0 saves only when asked (the tests do).
     usage_flush_seconds: int = 5
+    # The gateway decision endpoint (/gateway/check): the header an API key may come in besides
+    # Authorization, the life of the signed identity token it hands upstream (X-Auth-Token), and
+    # how long a process trusts the route rules it read (a change made in this process is seen
+    # at once; one made in another process within this long).
+    gateway_apikey_header: str = "X-API-Key"
+    gateway_token_ttl_seconds: int = 60
+    gateway_rules_ttl_seconds: int = 1
     # One JSON line per request (method, path without query, status, duration, request id).
     access_log: bool = True
     # Flask's debug mode (FLASK_DEBUG): never in production, where it is refused at start-up.
@@ -388,6 +395,9 @@ _ENV_VARS: dict[str, tuple[str, Any]] = {
     "AUTHSERVER_LOG_FORMAT": ("log_format", str),
     "AUTHSERVER_ACCESS_LOG": ("access_log", parse_bool),
     "AUTHSERVER_USAGE_FLUSH_INTERVAL": ("usage_flush_seconds", parse_duration),
+    "AUTHSERVER_GATEWAY_APIKEY_HEADER": ("gateway_apikey_header", str),
+    "AUTHSERVER_GATEWAY_TOKEN_TTL": ("gateway_token_ttl_seconds", parse_duration),
+    "AUTHSERVER_GATEWAY_RULES_TTL": ("gateway_rules_ttl_seconds", parse_duration),
     "AUTHSERVER_AUDIT_TOKEN_ISSUANCE": ("audit_token_issuance", parse_bool),
     "AUTHSERVER_OUTBOUND_ALLOW": ("outbound_allow", str),
     "AUTHSERVER_SMTP_URL": ("smtp_url", str),
@@ -530,6 +540,7 @@ def validate(settings: Settings) -> None:
         "keyring_refresh_seconds",
         "usage_flush_seconds",
         "sign_in_slowdown_max_seconds",
+        "gateway_rules_ttl_seconds",
     ):
         if getattr(settings, field) < 0:
             fail(field, "must not be negative")
@@ -553,6 +564,10 @@ def validate(settings: Settings) -> None:
     for older in (settings.kek_previous or "").split(","):
         if older.strip():
             decode_kek(older, name=_FIELD_TO_VAR["kek_previous"])
+    if not re.match(r"^[A-Za-z][A-Za-z0-9-]{0,63}$", settings.gateway_apikey_header):
+        fail("gateway_apikey_header", "must be a header name (letters, digits and dashes)")
+    if not 1 <= settings.gateway_token_ttl_seconds <= 3600:
+        fail("gateway_token_ttl_seconds", "must be 1 second to 1 hour")
     if not re.match(r"^[a-z][a-z0-9]{1,15}$", settings.apikey_prefix):
         fail("apikey_prefix", "must be 2-16 lowercase letters and digits, starting with a letter")
     if not 0 < settings.apikey_default_ttl_seconds <= settings.apikey_max_ttl_seconds:

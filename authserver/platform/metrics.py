@@ -86,6 +86,11 @@ introspections = _Family(
 sign_in_failures = _Family(
     "Counter", "authserver_sign_in_failures_total", "Failed sign-in checks", ("method",)
 )
+gateway_decisions = _Family(
+    "Counter", "authserver_gateway_decisions_total",
+    "Decisions of /gateway/check, per rule (none: no rule matched) and outcome",
+    ("rule", "outcome"),
+)  # fmt: skip
 rate_limited = _Family(
     "Counter", "authserver_rate_limited_total", "Requests refused with 429", ("endpoint",)
 )

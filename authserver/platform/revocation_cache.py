@@ -235,10 +235,11 @@ class RevocationCache:
 _PENDING = "authserver.revoked_jtis"
 # Changes that may end an API key's or a token's use, or narrow what a key grants: a key revoked
 # or its expiry moved (rotation), its owner or a token's user or client disabled, a role given or
-# taken; any deletion of such a row.
-_WATCHED = {"api_keys": ("revoked_at", "expires_at"),
+# taken; a key's or client's gateway limits changed; any deletion of such a row.
+_WATCHED = {"api_keys": ("revoked_at", "expires_at", "rate_limit", "quota_limit"),
             "users": ("is_active", "roles", "tokens_valid_after"),
-            "clients": ("is_active", "roles", "tokens_valid_after")}  # fmt: skip
+            "clients": ("is_active", "roles", "tokens_valid_after", "rate_limit",
+                        "quota_limit")}  # fmt: skip
 # Any change to these narrows or widens what roles permit.
 _ROLE_TABLES = frozenset({"roles", "role_permissions"})
 

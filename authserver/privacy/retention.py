@@ -6,7 +6,8 @@
 - the rows of tokens, codes and reset links that can no longer be used,
   ``AUTHSERVER_TOKEN_RETENTION`` (30 days) after their expiry; replay-detection rows (DPoP
   proofs, client assertions, revoked access tokens) and pushed requests once they expired;
-- hourly usage counts older than ``AUTHSERVER_USAGE_RETENTION`` (400 days);
+- hourly usage counts older than ``AUTHSERVER_USAGE_RETENTION`` (400 days), and the gateway's
+  usage (its hours summed into days after two days, the days kept as long);
 - the webhook delivery log, ``AUTHSERVER_WEBHOOK_LOG_RETENTION`` (30 days).
 
 ``prune`` is the one job: run by the scheduler every ``AUTHSERVER_RETENTION_CHECK_INTERVAL``
@@ -24,6 +25,7 @@ from authserver.models import (
     AuthorizationCode,
     DeviceAuthorization,
     DpopProof,
+    GatewayUsage,
     PasswordReset,
     PushedRequest,
     RefreshToken,
@@ -35,6 +37,7 @@ from authserver.models import (
 from authserver.platform import clock
 from authserver.platform.config import Settings
 from authserver.platform.extensions import db
+from authserver.usage import roll_up_gateway_usage
 from authserver.webhooks import outbox
 
 #: Rows that stop mattering at ``expires_at`` (a refresh token's is its family's end).
@@ -64,6 +67,8 @@ def prune(settings: Settings) -> dict[str, int]:
         removed[model.__tablename__] = _delete(model, model.expires_at <= now)
     cutoff = before(settings.usage_retention_seconds)
     removed["usage_counts"] = _delete(UsageCount, UsageCount.hour < cutoff)
+    removed["gateway_usage_hours_rolled_up"] = roll_up_gateway_usage(now)
+    removed["gateway_usage"] = _delete(GatewayUsage, GatewayUsage.period_start < cutoff)
     removed["webhook_deliveries"] = outbox.prune(settings.webhook_log_retention_seconds)
     return removed
 

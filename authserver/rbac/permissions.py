@@ -28,6 +28,9 @@ class Permission(enum.StrEnum):
     WEBHOOKS_READ = "webhooks:read"
     WEBHOOKS_WRITE = "webhooks:write"
     TOKENS_INTROSPECT = "tokens:introspect"
+    # The gateway's route rules (/gateway/check) and its usage analytics.
+    GATEWAY_READ = "gateway:read"
+    GATEWAY_WRITE = "gateway:write"
 
 
 _READ = frozenset(p for p in Permission if p.value.endswith(":read"))

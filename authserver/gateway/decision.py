@@ -1,0 +1,245 @@
+"""The gateway's decision for one request an API gateway forwards: allow (with the identity to
+hand upstream) or deny (401 no or bad credential, 403 not permitted, 429 over a limit).
+
+The request the gateway asks about (``Original``) comes from the headers each gateway sends:
+nginx ``auth_request`` (``X-Original-Method``, ``X-Original-URI``; or ``X-Original-URL``),
+Caddy ``forward_auth`` and Traefik ``ForwardAuth`` (``X-Forwarded-Method``,
+``X-Forwarded-Uri``, ``X-Forwarded-Host``, ``X-Forwarded-Proto``), or Envoy's HTTP
+``ext_authz``, which sends the original method and host and appends the original path to the
+check URL. The endpoint trusts these headers: only the gateway may reach it (docs/gateway.md).
+
+A credential is checked by the functions every other door uses: ``read_access_token`` and
+``AccessToken.is_revoked`` (the revocation news introspection hears, so a revoked token is
+refused at once), the DPoP proof check with the original method and URL as ``htm``/``htu``
+(RFC 9449 §4.3), and ``check_presented_key`` (an API key narrowed by its owner's roles).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import posixpath
+from urllib.parse import unquote, urlsplit
+
+from authlib.oauth2.rfc6749 import OAuth2Error
+from flask import Request
+
+from authserver.apikeys import format as keyformat
+from authserver.apikeys.service import PresentedKey, check_presented_key, ip_allowed
+from authserver.gateway.rules import CompiledRule, Match, RuleSpec, compile_rule, first_match
+from authserver.models import GatewayRule
+from authserver.oauth.dpop import check_request
+from authserver.oauth.tokens import AccessToken, is_for, read_access_token
+from authserver.platform.errors import InvalidInput
+from authserver.platform.runtime import Runtime
+
+ALLOWED = "allowed"
+DENIED_SCOPE = "denied_scope"
+RATE_LIMITED = "rate_limited"
+QUOTA_EXHAUSTED = "quota_exhausted"
+INVALID = "invalid"
+NO_CREDENTIAL = "no_credential"
+NO_RULE = "no_rule"
+BAD_REQUEST = "bad_request"
+
+
+@dataclasses.dataclass(frozen=True)
+class Original:
+    """The request the gateway asks about."""
+
+    method: str
+    scheme: str
+    host: str
+    # Percent-decoded, dot segments refused (``normalised_path``); the query is not part of it.
+    path: str
+    # As the client sent it: what a DPoP proof's htu names (scheme, host and path, no query).
+    raw_path: str
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.host}{self.raw_path}"
+
+
+def _host(value: str) -> str:
+    host = value.strip().lower()
+    if host.startswith("["):
+        return host.split("]")[0] + "]"
+    return host.split(":")[0]
+
+
+def normalised_path(raw: str) -> str | None:
+    """The path an upstream will route, or None when it could be read two ways: an encoded
+    slash, backslash or NUL, or dot segments (``/public/../admin``), which a gateway and an
+    upstream may resolve differently (the path confusion behind many auth bypasses)."""
+    if not raw.startswith("/"):
+        return None
+    lowered = raw.lower()
+    if any(bad in lowered for bad in ("%2f", "%5c", "%00", "\\", "\x00")):
+        return None
+    path = unquote(raw)
+    segments = path.split("/")
+    if any(s in (".", "..") for s in segments):
+        return None
+    # Collapse repeated slashes as most routers do; "/a//b" is "/a/b".
+    return posixpath.normpath(path) + ("/" if path.endswith("/") and path != "/" else "")
+
+
+def original_request(request: Request, appended: str | None) -> Original | None:
+    """The original request from the gateway's headers; None when they do not describe one."""
+    headers = request.headers
+    url = headers.get("X-Original-URL")
+    method = headers.get("X-Original-Method") or headers.get("X-Forwarded-Method")
+    uri = headers.get("X-Original-URI") or headers.get("X-Forwarded-Uri")
+    scheme = headers.get("X-Forwarded-Proto", "").split(",")[0].strip()
+    host = headers.get("X-Forwarded-Host", "").split(",")[0].strip()
+    if url:
+        parts = urlsplit(url)
+        scheme, host, uri = parts.scheme, parts.netloc, parts.path or "/"
+    if uri is None and appended is not None:
+        # Envoy ext_authz: the original path follows the check path; its method is ours.
+        uri = "/" + appended
+        method = method or request.method
+    if not uri or not method:
+        return None
+    raw_path = urlsplit(uri).path or "/"
+    path = normalised_path(raw_path)
+    if path is None:
+        return None
+    scheme = scheme.lower() if scheme.lower() in ("http", "https") else request.scheme
+    host = _host(host or headers.get("Host", ""))
+    return Original(method.strip().upper(), scheme, host, path, raw_path)
+
+
+@dataclasses.dataclass(frozen=True)
+class Credential:
+    """A credential that checked out."""
+
+    kind: str  # jwt, dpop, api_key
+    subject: str
+    client_id: str | None
+    scopes: frozenset[str]
+    principal: str  # whom its usage and limits are counted against
+    token: AccessToken | None = None
+    key: PresentedKey | None = None
+
+    @property
+    def key_id(self) -> str | None:
+        return self.key.key_id if self.key is not None else None
+
+
+@dataclasses.dataclass(frozen=True)
+class Refusal:
+    status: int
+    outcome: str
+    # RFC 6750 §3: the error a 401 or 403 names in WWW-Authenticate.
+    error: str | None = None
+    description: str = ""
+    principal: str | None = None
+
+
+def presented(request: Request, runtime: Runtime) -> tuple[str, str] | None:
+    """(scheme, credential) from ``Authorization`` or the API-key header; None without one."""
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    value = value.strip()
+    if scheme.lower() in ("bearer", "dpop") and value:
+        return scheme.lower(), value
+    key = request.headers.get(runtime.settings.gateway_apikey_header, "").strip()
+    if key:
+        return "apikey", key
+    return None
+
+
+def check_credential(
+    request: Request, original: Original, scheme: str, value: str, runtime: Runtime
+) -> Credential | Refusal:
+    settings = runtime.settings
+    if scheme in ("bearer", "apikey") and keyformat.looks_like_key(value, settings.apikey_prefix):
+        return _check_key(request, value, runtime)
+    if scheme == "apikey":
+        return Refusal(401, INVALID, "invalid_token", "The API key is not valid.")
+    token = read_access_token(value, settings, runtime.keyring)
+    if token is None or token.is_expired() or token.is_revoked():
+        principal = f"client:{token.client_id}" if token is not None else None
+        return Refusal(401, INVALID, "invalid_token", "The access token is not valid.",
+                       principal)  # fmt: skip
+    principal = f"client:{token.client_id}"
+    jkt = (token.claims.get("cnf") or {}).get("jkt")
+    if scheme == "bearer":
+        if jkt is not None:  # RFC 9449 §7.2: a bound token is never a bearer token
+            return Refusal(401, INVALID, "invalid_token",
+                           "A DPoP-bound token needs the DPoP scheme.", principal)  # fmt: skip
+        kind = "jwt"
+    else:
+        refusal = _check_proof(request, original, value, jkt, runtime, principal)
+        if refusal is not None:
+            return refusal
+        kind = "dpop"
+    return Credential(kind, token.claims["sub"], token.client_id,
+                      frozenset(token.scope.split()), principal, token=token)  # fmt: skip
+
+
+def _check_proof(
+    request: Request, original: Original, value: str, jkt: str | None, runtime: Runtime,
+    principal: str,
+) -> Refusal | None:  # fmt: skip
+    if jkt is None:
+        return Refusal(401, INVALID, "invalid_token", "The access token is not DPoP-bound.",
+                       principal)  # fmt: skip
+    try:
+        proof = check_request(runtime.settings, request, original.url, value,
+                              method=original.method)  # fmt: skip
+    except OAuth2Error as e:
+        return Refusal(401, INVALID, "invalid_dpop_proof", e.description or "", principal)
+    if proof is None:
+        return Refusal(401, INVALID, "invalid_dpop_proof", "A DPoP proof is required.", principal)
+    if proof.jkt != jkt:
+        return Refusal(401, INVALID, "invalid_dpop_proof",
+                       "The proof is not signed by the token's key.", principal)  # fmt: skip
+    return None
+
+
+def _check_key(request: Request, value: str, runtime: Runtime) -> Credential | Refusal:
+    key = check_presented_key(runtime.settings, value, runtime.revocations)
+    if key is None or not ip_allowed(key, request.remote_addr):
+        parts = keyformat.parse(value, runtime.settings.apikey_prefix)
+        principal = f"apikey:{parts.key_id}" if key is not None and parts else None
+        return Refusal(401, INVALID, "invalid_token", "The API key is not valid.", principal)
+    return Credential("api_key", key.subject, key.owner_client_id, frozenset(key.scopes),
+                      f"apikey:{key.key_id}", key=key)  # fmt: skip
+
+
+def check_rule(rule: CompiledRule, credential: Credential) -> Refusal | None:
+    """What the rule asks of a credential that checked out: its kind, audience and scopes."""
+    spec = rule.spec
+    if credential.kind not in spec.credentials:
+        return Refusal(401, INVALID, "invalid_token",
+                       f"This route does not take a credential of kind {credential.kind}.",
+                       credential.principal)  # fmt: skip
+    if (
+        spec.audience
+        and credential.token is not None
+        and not is_for(credential.token.claims, spec.audience)
+    ):
+        return Refusal(401, INVALID, "invalid_token", "The access token is for another audience.",
+                       credential.principal)  # fmt: skip
+    wanted = set(spec.scopes)
+    if wanted:
+        enough = (wanted <= credential.scopes if spec.scope_match == "all"
+                  else bool(wanted & credential.scopes))  # fmt: skip
+        if not enough:
+            return Refusal(403, DENIED_SCOPE, "insufficient_scope",
+                           "The credential lacks a scope this route requires.",
+                           credential.principal)  # fmt: skip
+    return None
+
+
+def explain(method: str, url: str, rules: list[GatewayRule]) -> tuple[Original, Match]:
+    """The dry run: the request ``method url`` would meet, and which rule decides it (every
+    enabled rule tried in order, each skipped one with the reason)."""
+    parts = urlsplit(url if "://" in url else "https://" + url.lstrip("/"))
+    path = normalised_path(parts.path or "/")
+    if path is None:
+        raise InvalidInput("the path has encoded slashes or dot segments: always denied")
+    original = Original(method.strip().upper(), parts.scheme, parts.hostname or "", path,
+                        parts.path or "/")  # fmt: skip
+    compiled = [compile_rule(r.rule_id, RuleSpec.of(r)) for r in rules if r.enabled]
+    return original, first_match(compiled, original.method, original.host, original.path)
