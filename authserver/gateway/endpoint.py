@@ -17,11 +17,10 @@ from flask import Blueprint, Response, current_app, request
 from joserfc import jwt
 
 from authserver.apikeys.service import note_use
-from authserver.budgets.fields import add_fields, retry_after_seconds
+from authserver.budgets.credential_limits import QuotaState, charge, limits_of
+from authserver.budgets.fields import add_fields
 from authserver.gateway import decision as d
-from authserver.gateway.limits import QuotaState, spend_quota, take_rate
 from authserver.gateway.rules import RuleBook, first_match
-from authserver.models import ApiKey, Client
 from authserver.oauth.bearer import REALM, challenges
 from authserver.platform import clock
 from authserver.platform.metrics import gateway_decisions
@@ -76,36 +75,16 @@ def check(appended: str | None) -> Response:
 
 
 def _limited(rule, credential: d.Credential, runtime: Runtime, original: d.Original) -> Response:  # noqa: ANN001
-    """The credential's buckets, then its quota; allowed only if both have room."""
-    rate_limit, quota_owner = _limits_of(credential, runtime)
-    verdicts = []
-    verdict = take_rate(runtime.counters, credential.principal, rate_limit)
-    if verdict is not None:
-        verdicts.append(("rate-limit", verdict))
-        if not verdict.allowed:
-            retry = retry_after_seconds(verdict.retry_after)
-            return _answer(d.Refusal(429, d.RATE_LIMITED, principal=credential.principal), rule,
-                           verdicts, retry_after=retry)  # fmt: skip
-    quota = spend_quota(*quota_owner) if quota_owner is not None else None
-    if quota is not None and not quota.allowed:
-        refusal = d.Refusal(429, d.QUOTA_EXHAUSTED, principal=credential.principal)
-        return _answer(refusal, rule, verdicts, retry_after=quota.reset_seconds(clock.now()),
-                       quota=quota)  # fmt: skip
+    rate_limit, quota_of = limits_of(credential.key, credential.client_id, runtime)
+    charged = charge(runtime.counters, credential.principal, rate_limit, quota_of)
+    verdicts = [("rate-limit", charged.verdict)] if charged.verdict is not None else []
+    if not charged.allowed:
+        refusal = d.Refusal(429, charged.outcome, principal=credential.principal)
+        return _answer(refusal, rule, verdicts, retry_after=charged.retry_after,
+                       quota=charged.quota)  # fmt: skip
     if credential.key is not None:
         note_use(credential.key, request.remote_addr)
-    return _allow(rule, credential, runtime, original, verdicts, quota)
-
-
-def _limits_of(credential: d.Credential, runtime: Runtime):  # noqa: ANN202
-    """(the rate limit, (model, id) of the quota to spend or None) of the credential."""
-    if credential.key is not None:
-        key = credential.key
-        return key.rate_limit, ((ApiKey, key.id) if key.quota_limit is not None else None)
-    client = runtime.clients.get(credential.client_id) if credential.client_id else None
-    if client is None:
-        return None, None
-    quota = (Client, client.client_id) if client.quota_limit is not None else None
-    return client.rate_limit, quota
+    return _allow(rule, credential, runtime, original, verdicts, charged.quota)
 
 
 def _allow(rule, credential: d.Credential | None, runtime: Runtime, original: d.Original,  # noqa: ANN001

@@ -10,15 +10,18 @@ any other client only the tokens issued to it (or the API keys it owns).
 from __future__ import annotations
 
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from flask import current_app
 from joserfc import jwt
 
 from authserver.apikeys.service import note_use
+from authserver.budgets.credential_limits import charge, limit_state, limits_of
 from authserver.oauth.guards import PresentedTokenEndpoint
 from authserver.oauth.presented import ApiKeyToken, introspection_of, read_presented
 from authserver.oauth.tokens import AccessToken
 from authserver.platform import clock
 from authserver.platform.current_request import client_address
 from authserver.platform.metrics import introspections
+from authserver.platform.runtime import runtime_of
 from authserver.platform.vocabulary import CONFIDENTIAL_AUTH_METHODS
 from authserver.rbac.permissions import Permission
 
@@ -67,4 +70,17 @@ class Introspection(PresentedTokenEndpoint, IntrospectionEndpoint):
     def introspect_token(self, token: AccessToken | ApiKeyToken) -> dict:
         if isinstance(token, ApiKeyToken):
             note_use(token.key, client_address())
-        return introspection_of(token)
+            key, client_id, principal = token.key, None, f"apikey:{token.key.key_id}"
+        else:
+            key, client_id, principal = None, token.client_id, f"client:{token.client_id}"
+        runtime = runtime_of(current_app)
+        rate_limit, quota_of = limits_of(key, client_id, runtime)
+        if rate_limit is None and quota_of is None:
+            return introspection_of(token)
+        # The credential's own limits, the same buckets and quota as at /gateway/check: over
+        # them the token is not to be honoured now, and the answer says why and until when.
+        charged = charge(runtime.counters, principal, rate_limit, quota_of)
+        if not charged.allowed:
+            return {"active": False, "limit": {"exceeded": charged.outcome,
+                                               "retry_after": charged.retry_after}}  # fmt: skip
+        return {**introspection_of(token), "limit": limit_state(charged)}

@@ -4,6 +4,7 @@ from authserver.api.v1 import (  # noqa: F401
     apikeys,
     audit,
     clients,
+    gateway,
     keys,
     openapi,
     roles,
