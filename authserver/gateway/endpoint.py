@@ -20,6 +20,7 @@ from authserver.apikeys.service import note_use
 from authserver.budgets.credential_limits import QuotaState, charge, limits_of
 from authserver.budgets.fields import add_fields
 from authserver.gateway import decision as d
+from authserver.gateway.digest import DenialDigest
 from authserver.gateway.rules import RuleBook, first_match
 from authserver.oauth.bearer import REALM, challenges
 from authserver.platform import clock
@@ -32,11 +33,17 @@ bp = Blueprint("gateway", __name__)
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _BOOK = "authserver.gateway_rules"
 _USAGE = "authserver.gateway_usage"
+_DIGEST = "authserver.gateway_denials"
 
 
 def install(app, book: RuleBook, usage: UsageCounter) -> None:  # noqa: ANN001
     app.extensions[_BOOK] = book
     app.extensions[_USAGE] = usage
+    app.extensions[_DIGEST] = DenialDigest()
+
+
+def denial_digest_of(app) -> DenialDigest:  # noqa: ANN001
+    return app.extensions[_DIGEST]
 
 
 def rule_book_of(app) -> RuleBook:  # noqa: ANN001
@@ -163,7 +170,10 @@ def _finish(response: Response, rule, outcome: str, principal: str | None,  # no
     add_fields(response.headers, verdicts)
     if quota is not None:
         _add_quota_fields(response, quota)
-    gateway_decisions.labels(rule.spec.name if rule else "none", outcome).inc()
+    rule_name = rule.spec.name if rule else "none"
+    gateway_decisions.labels(rule_name, outcome).inc()
+    if outcome != d.ALLOWED:
+        denial_digest_of(current_app).count(rule_name, outcome)
     if principal is not None:
         gateway_usage_of(current_app).count((principal, outcome))
 

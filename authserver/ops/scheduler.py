@@ -9,6 +9,7 @@ made in this process (the admin API or UI) wakes it (``keys.events.keys_changed`
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import logging
 import random
@@ -18,6 +19,7 @@ from flask import Flask
 from sqlalchemy.exc import OperationalError
 
 from authserver.apikeys.service import warn_expiring
+from authserver.gateway.endpoint import denial_digest_of
 from authserver.keys.events import keys_changed
 from authserver.keys.lifecycle import next_activation_at, run_due_transitions
 from authserver.platform import clock
@@ -44,12 +46,21 @@ class Scheduler:
         # A key change made in this process (the admin API or UI) wakes it.
         keys_changed.connect(self._key_changed, sender=self._app)
         self._thread.start()
+        # A worker that stops records the denials of its last hour (as usage counts are saved).
+        atexit.register(self.record_denials, everything=True)
         return self
 
     def stop(self) -> None:
         keys_changed.disconnect(self._key_changed, sender=self._app)
         self._stop.set()
         self._wake.set()
+        self.record_denials(everything=True)
+
+    def record_denials(self, everything: bool = False) -> None:
+        """The gateway's denial digest: the finished hours, or (stopping) all it holds."""
+        with self._app.app_context():
+            self._job("gateway denial digest", denial_digest_of(self._app).record_finished,
+                      everything)  # fmt: skip
 
     def _key_changed(self, app: Flask, **_: object) -> None:
         self.wake()
@@ -68,6 +79,7 @@ class Scheduler:
             self._job("API-key expiry check", warn_expiring, runtime.settings)
             if self._retention_due(runtime.settings.retention_check_seconds):
                 self._job("retention", prune_retention, runtime.settings)
+        self.record_denials()
         if performed:
             runtime.keyring.invalidate()
         return len(performed)

@@ -271,3 +271,31 @@ def test_introspection_spends_the_same_limits_and_says_so(rule, check, http, run
     spent = http.post("/oauth/introspect", data={"token": access_token},
                       headers=client.basic()).get_json()  # fmt: skip
     assert spent == {"active": False, "limit": {"exceeded": "quota_exhausted", "retry_after": None}}
+
+
+def test_denials_reach_the_audit_trail_once_an_hour_as_counts(app, rule, check, token):
+    from authserver.models import AuditEvent
+    from authserver.ops.scheduler import Scheduler
+
+    clock.freeze()
+    rule("orders", "--path", "/orders", "--scope", "orders:write")
+    access_token, _ = token
+    for _ in range(3):
+        assert check(token=access_token).status_code == 403
+    assert check("/nowhere", access_token).status_code == 403
+    assert check().status_code == 401
+
+    def digests():
+        return list(db.session.scalars(
+            select(AuditEvent).where(AuditEvent.event == "gateway:decisions:denied")))  # fmt: skip
+
+    Scheduler(app).run_once()
+    assert digests() == []  # the hour is not over
+    clock.advance(3600)
+    Scheduler(app).run_once()
+    (digest,) = digests()
+    assert digest.data["total"] == 5
+    assert digest.data["denials"] == {"orders": {"denied_scope": 3, "no_credential": 1},
+                                      "none": {"no_rule": 1}}  # fmt: skip
+    Scheduler(app).run_once()
+    assert len(digests()) == 1
