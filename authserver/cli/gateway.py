@@ -126,10 +126,12 @@ def update_command(rule: str, new_name: str | None, position: int | None, as_jso
 
 @rules.command("remove")
 @click.argument("rule")
-def remove_command(rule: str) -> None:
+@json_option
+def remove_command(rule: str, as_json: bool) -> None:
     with transaction():
-        delete_rule(get_rule(rule), caller=OPERATOR)
-    click.echo(f"removed {rule}")
+        found = get_rule(rule)
+        delete_rule(found, caller=OPERATOR)
+    emit({"id": found.rule_id, "removed": True}, as_json, f"removed {found.name}")
 
 
 @rules.command("export")

@@ -49,5 +49,5 @@ def test_an_unknown_resource_is_404(admin, op):
 def _valid_body(op):
     if op.body is None:
         return None
-    samples = {"KeyRevocation": {"reason": "test"}}
+    samples = {"KeyRevocation": {"reason": "test"}, "RuleCreate": {"name": "x"}}
     return samples.get(op.body.__name__, {})
