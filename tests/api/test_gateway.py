@@ -105,13 +105,13 @@ def test_limits_of_keys_and_clients(admin, caller, make_client, runner):
     assert bad.status_code == 422 and "rate_limit" in json.dumps(bad.get_json())
     made = json.loads(runner("apikeys", "create", "--client", client.client_id, "--scope",
                              "orders:read", "--json").stdout)  # fmt: skip
-    key = admin("PUT", f"/apikeys/{made['id']}/limits", {"quota": 5})
+    key = admin("PUT", f"/api-keys/{made['id']}/limits", {"quota": 5})
     assert key.status_code == 200 and key.get_json()["quota_period"] is None
     # A caller may not change the limits of a key whose owner holds more than it does.
     small = caller("apikeys:write apikeys:read")
-    refused = small("PUT", f"/apikeys/{made['id']}/limits", {"quota": 500})
+    refused = small("PUT", f"/api-keys/{made['id']}/limits", {"quota": 500})
     assert refused.status_code == 403
-    assert admin("GET", "/apikeys/ak_nothing/limits").status_code == 404
+    assert admin("GET", "/api-keys/ak_nothing/limits").status_code == 404
 
 
 def test_usage_by_period_and_the_busiest(app, admin, runner, make_client, get_token, http):

@@ -261,7 +261,7 @@ def limits_out(owner: ApiKey | Client) -> LimitsOut:
 
 
 @operation(
-    "GET", "/apikeys/{key_id}/limits", summary="An API key's gateway limits and quota state",
+    "GET", "/api-keys/{key_id}/limits", summary="An API key's gateway limits and quota state",
     tag=TAG, permission=Permission.APIKEYS_READ, response=LimitsOut,
 )  # fmt: skip
 def key_limits(principal: Principal, key_id: str) -> LimitsOut:
@@ -269,7 +269,7 @@ def key_limits(principal: Principal, key_id: str) -> LimitsOut:
 
 
 @operation(
-    "PUT", "/apikeys/{key_id}/limits",
+    "PUT", "/api-keys/{key_id}/limits",
     summary="Set an API key's rate limit and quota (a changed quota starts full)", tag=TAG,
     permission=Permission.APIKEYS_WRITE, body=LimitsIn, response=LimitsOut,
 )  # fmt: skip
