@@ -1,12 +1,13 @@
 """Two `authserver serve` processes sharing one PostgreSQL and one Redis, as two hosts would: a
 token from one introspects on the other, the budget of failed client authentications is shared,
-a key rotation made through one is used by the other within seconds, and concurrent audited
-writes through both keep one linear audit chain."""
+so are a client's gateway rate limit and quota, a key rotation made through one is used by the
+other within seconds, and concurrent audited writes through both keep one linear audit chain."""
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 import secrets
 import subprocess
 import time
@@ -57,6 +58,10 @@ def test_two_servers_share_tokens_budgets_keys_and_one_audit_chain(
                            "--json"))  # fmt: skip
     rs = json.loads(a.cli("clients", "create", "--name", "api", "--role", "resource-server",
                           "--json"))  # fmt: skip
+    # The gateway: one route, and a client whose tokens carry a rate limit and a quota.
+    gw = json.loads(a.cli("clients", "create", "--name", "gw", "--json"))
+    a.cli("gateway", "rules", "add", "orders", "--path", "/orders")
+    a.cli("gateway", "limits", gw["client_id"], "--rate-limit", "4/minute", "--quota", "5")
 
     def token(server, client, secret=None):
         return requests.post(
@@ -98,6 +103,17 @@ def test_two_servers_share_tokens_budgets_keys_and_one_audit_chain(
             time.sleep(0.2)
         jwks = requests.get(b.issuer + "/.well-known/jwks.json", timeout=10).json()
         assert before in {k["kid"] for k in jwks["keys"]}  # the old key still verifies
+
+        # The gateway's limits are one for both servers: the buckets in Redis, the quota in
+        # the shared database.
+        gw_token = token(a, gw).json()["access_token"]
+        asked = {"X-Original-Method": "GET", "X-Original-URI": "/orders/1",
+                 "Authorization": f"Bearer {gw_token}"}  # fmt: skip
+        decided = [requests.get(s.issuer + "/gateway/check", headers=asked, timeout=10)
+                   for s in (a, b, a, b, a, b)]  # fmt: skip
+        assert [d.status_code for d in decided] == [200, 200, 200, 200, 429, 429]
+        assert re.fullmatch(r'"rate-limit";r=0;t=\d+, "quota";r=1', decided[3].headers["RateLimit"])
+        assert int(decided[5].headers["Retry-After"]) > 0
 
         # Concurrent audited writes through both servers: one linear chain.
         def create_role(n: int) -> int:

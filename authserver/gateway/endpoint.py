@@ -55,6 +55,7 @@ def gateway_usage_of(app) -> UsageCounter:  # noqa: ANN001
 
 
 @bp.route("/gateway/check", methods=_METHODS, defaults={"appended": None})
+@bp.route("/gateway/check/", methods=_METHODS, defaults={"appended": ""})
 @bp.route("/gateway/check/<path:appended>", methods=_METHODS)
 def check(appended: str | None) -> Response:
     runtime = runtime_of(current_app)

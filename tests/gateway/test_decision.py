@@ -129,6 +129,8 @@ def test_each_gateways_headers_name_the_original_request(rule, http, token):
     # Envoy ext_authz: the original method, and the original path appended to the check path.
     assert http.post("/gateway/check/orders/1", headers=auth).status_code == 200
     assert http.get("/gateway/check/orders/1", headers=auth).status_code == 403
+    # Envoy's check for the root path ends in a slash.
+    assert http.get("/gateway/check/", headers=auth).status_code == 403  # no rule for "/"
 
 
 def test_api_keys_in_either_header_and_credential_kinds(rule, check, runner, make_client, token):
