@@ -15,7 +15,7 @@ import hmac
 import ipaddress
 import logging
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 
 from authserver.apikeys import format as keyformat
 from authserver.audit.service import record
@@ -212,6 +212,23 @@ def revoke_keys_of(owner: User | Client, *, reason: str, actor: str) -> int:
 
 def list_api_keys() -> list[ApiKey]:
     return list(db.session.scalars(select(ApiKey).order_by(ApiKey.id)))
+
+
+#: A live key made longer ago than this and not used since is listed as unused.
+UNUSED_AFTER = dt.timedelta(days=30)
+
+
+def unused_keys(now: dt.datetime, after: dt.timedelta = UNUSED_AFTER):  # noqa: ANN201
+    """Live keys (not revoked, rotated nor expired) made more than ``after`` ago and not used
+    since: candidates for revoking. A statement, for the caller to page."""
+    cutoff = now - after
+    return select(ApiKey).where(
+        ApiKey.revoked_at.is_(None),
+        ApiKey.replaced_by_key_id.is_(None),
+        or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now),
+        ApiKey.created_at <= cutoff,
+        or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < cutoff),
+    )
 
 
 def usable_scope(key_scope: str, owner_permissions: set[str] | frozenset[str]) -> str:

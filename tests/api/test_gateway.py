@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from authserver.gateway.endpoint import gateway_usage_of
+from tests.api.conftest import ADMIN
 
 ORDERS = {"name": "orders", "path": "/orders", "scopes": ["orders:read"], "methods": ["GET"]}
 
@@ -138,3 +139,25 @@ def test_reading_and_writing_need_their_permissions(caller):
     assert reader("GET", "/gateway/rules").status_code == 200
     assert reader("POST", "/gateway/rules", ORDERS).status_code == 403
     assert caller("clients:read")("GET", "/gateway/rules").status_code == 403
+
+
+def test_keys_unused_for_30_days_are_listed(caller, runner, make_client, http):
+    from authserver.platform import clock
+
+    client = make_client("orders:read")
+
+    def key() -> str:
+        made = runner("apikeys", "create", "--client", client.client_id, "--scope",
+                      "orders:read", "--json")  # fmt: skip
+        return json.loads(made.stdout)
+
+    clock.freeze()
+    idle, used = key(), key()
+    clock.advance(31 * 86400)
+    young = key()
+    answer = http.post("/oauth/introspect", data={"token": used["key"]}, headers=client.basic())
+    assert answer.get_json()["active"] is True  # a use
+    admin = caller(ADMIN)  # a token of the moved clock
+    listed = admin("GET", "/gateway/usage/unused-keys").get_json()["items"]
+    assert [k["id"] for k in listed] == [idle["id"]]
+    assert young["id"] not in {k["id"] for k in listed}

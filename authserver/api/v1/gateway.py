@@ -9,9 +9,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from authserver.api.v1.apikeys import api_key_out
 from authserver.api.v1.framework import Principal, Reply, check_if_match, operation
-from authserver.api.v1.schemas import Input, Output
-from authserver.apikeys.service import find_api_key
+from authserver.api.v1.schemas import ApiKeyList, Input, Output, PageQuery
+from authserver.apikeys.service import find_api_key, unused_keys
 from authserver.clients.service import find_client
 from authserver.gateway.decision import explain
 from authserver.gateway.limits import Limits, set_limits
@@ -29,6 +30,7 @@ from authserver.platform import clock
 from authserver.platform.errors import NotFound
 from authserver.rbac.permissions import Permission
 from authserver.usage import GATEWAY_OUTCOMES, gateway_series, top_gateway_principals
+from authserver.web.paging import page
 
 TAG = "gateway"
 Credential = Literal["jwt", "dpop", "api_key", "anonymous"]
@@ -317,3 +319,13 @@ def top(principal: Principal, query: TopQuery) -> TopOut:
     since = clock.now() - dt.timedelta(days=query.days)
     rows = top_gateway_principals(since, query.limit)
     return TopOut(items=[TopItem(principal=p, requests=n, allowed=a) for p, n, a in rows])
+
+
+@operation(
+    "GET", "/gateway/usage/unused-keys",
+    summary="Live API keys made more than 30 days ago and not used since (candidates to revoke)",
+    tag=TAG, permission=Permission.APIKEYS_READ, query=PageQuery, response=ApiKeyList,
+)  # fmt: skip
+def unused(principal: Principal, query: PageQuery) -> ApiKeyList:
+    items, next_cursor = page(unused_keys(clock.now()), ApiKey.id, query, to_item=api_key_out)
+    return ApiKeyList(items=items, next_cursor=next_cursor)
