@@ -9,6 +9,7 @@ from authserver.admin import (  # noqa: F401  (their routes register on bp)
     apikeys,
     audit,
     clients,
+    gateway,
     keys,
     overview,
     people,

@@ -1,5 +1,6 @@
-"""/admin/apikeys: API keys with owner, scopes, expiry and last use; create (the key shown once),
-rotate with a grace period (the new key shown once), revoke (after a confirmation)."""
+"""/admin/apikeys: API keys with owner, scopes, expiry, last use and gateway limits (changed on
+the key's gateway usage page); create (the key shown once), rotate with a grace period (the new
+key shown once), revoke (after a confirmation)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from authserver.admin.access import (
 )
 from authserver.admin.blueprint import bp
 from authserver.admin.forms import ApiKeyForm
+from authserver.admin.limits import summary
 from authserver.apikeys.service import (
     NEVER,
     NewApiKey,
@@ -55,6 +57,7 @@ def _page(user: User, form: ApiKeyForm, error: str | None = None, status: int = 
     page = render_template(
         "admin/apikeys.html", keys=rows, next_cursor=cursor, form=form, error=error,
         state_of=state_of, can_write=can(user, Permission.APIKEYS_WRITE), args=request.args,
+        limits_text=summary, can_see_usage=can(user, Permission.GATEWAY_READ),
     )  # fmt: skip
     return make_response(page, status)
 

@@ -1,6 +1,6 @@
 """/admin/clients: registered clients; create (the secret shown once), edit redirect URIs, scopes,
-grant types, authentication method and request quotas, rotate the secret with a grace period,
-disable."""
+grant types, authentication method and request quotas, the gateway limits (token buckets and a
+quota of /gateway/check), rotate the secret with a grace period, disable."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from authserver.admin.access import (
     shown_once,
 )
 from authserver.admin.blueprint import bp
-from authserver.admin.forms import ClientEditForm, ClientForm
+from authserver.admin.forms import ClientEditForm, ClientForm, LimitsForm
+from authserver.admin.limits import limits_form, save_limits
 from authserver.clients.service import (
     ClientChanges,
     NewClient,
@@ -29,6 +30,7 @@ from authserver.clients.service import (
     rotate_client_secret,
     update_client,
 )
+from authserver.gateway.limits import limits_of
 from authserver.models import Client, User
 from authserver.platform.errors import AuthServerError
 from authserver.platform.extensions import db
@@ -128,16 +130,46 @@ def client_edit(user: User, client_id: str) -> Response | str:
                 flash("Client saved.")
                 return redirect(f"/admin/clients/{client_id}", code=303)
     else:
-        form = ClientEditForm(
-            formdata=None, name=client.name, scope=client.scope,
-            redirect_uris="\n".join(client.redirect_uris),
-            grant_types=" ".join(client.grant_types), auth_method=client.token_endpoint_auth_method,
-            token_quota=client.token_quota or "",
-            introspection_quota=client.introspection_quota or "",
-        )  # fmt: skip
+        form = _edit_form(client)
+    return _client_page(user, client, form, error, status=400 if error else 200)
+
+
+def _client_page(user: User, client: Client, form: ClientEditForm, error: str | None = None,
+                 limits: LimitsForm | None = None, limits_error: str | None = None,
+                 status: int = 200) -> Response:  # fmt: skip
     page = render_template("admin/client.html", client=client, form=form, error=error,
-                           can_write=can(user, Permission.CLIENTS_WRITE))  # fmt: skip
-    return make_response(page, 400 if error else 200)
+                           can_write=can(user, Permission.CLIENTS_WRITE),
+                           limits=limits_of(client), limits_form=limits or limits_form(client),
+                           limits_error=limits_error,
+                           can_see_usage=can(user, Permission.GATEWAY_READ))  # fmt: skip
+    return make_response(page, status)
+
+
+def _edit_form(client: Client) -> ClientEditForm:
+    return ClientEditForm(
+        formdata=None, name=client.name, scope=client.scope,
+        redirect_uris="\n".join(client.redirect_uris),
+        grant_types=" ".join(client.grant_types), auth_method=client.token_endpoint_auth_method,
+        token_quota=client.token_quota or "",
+        introspection_quota=client.introspection_quota or "",
+    )  # fmt: skip
+
+
+@bp.post("/clients/<client_id>/limits")
+@admin_page(Permission.CLIENTS_READ)
+def client_limits(user: User, client_id: str) -> Response:
+    """The client's gateway limits (token buckets and quota of /gateway/check)."""
+    client = _get(client_id)
+    if isinstance(client, Response):
+        return client
+    form = LimitsForm()
+    failed = save_limits(user, client, form)
+    if failed is not None:
+        client = _get(client_id)
+        return _client_page(user, client, _edit_form(client), limits=form,
+                            limits_error=failed[0], status=failed[1])  # fmt: skip
+    flash("Gateway limits saved.")
+    return redirect(f"/admin/clients/{client_id}", code=303)
 
 
 @bp.route("/clients/<client_id>/rotate-secret", methods=["GET", "POST"])

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import (
+    BooleanField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from authserver.gateway.rules import CREDENTIAL_KINDS, METHODS
 from authserver.platform.vocabulary import AUTH_METHODS, GRANT_TYPES
 
 
@@ -89,3 +98,43 @@ class WebhookForm(FlaskForm):
     url = StringField("Endpoint URL (https)", validators=[DataRequired(), Length(max=2000)])
     events = StringField("Event types", validators=[DataRequired(), Length(max=2000)])
     description = StringField("Description", validators=[Optional(), Length(max=200)])
+
+
+class RuleForm(FlaskForm):
+    """A gateway route rule; ``gateway.rules.RuleSpec.checked`` says what each field may hold."""
+
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    host = StringField("Host", validators=[Optional(), Length(max=255)])
+    path = StringField("Path", default="/", validators=[DataRequired(), Length(max=1000)])
+    methods = StringField("Methods", validators=[Optional(), Length(max=200)])
+    scopes = StringField("Required scopes", validators=[Optional(), Length(max=2000)])
+    scope_match = SelectField(
+        "Scopes needed",
+        choices=[SelectChoice("all", "all of them"), SelectChoice("any", "any one")],
+    )
+    credentials = SelectMultipleField("Credentials accepted", choices=choices(CREDENTIAL_KINDS))
+    audience = StringField("Audience a JWT must carry", validators=[Optional(), Length(max=2000)])
+    forward_token = BooleanField("Hand the upstream a signed identity token (X-Auth-Token)")
+    enabled = BooleanField("Enabled")
+    description = StringField("Description", validators=[Optional(), Length(max=1000)])
+    position = IntegerField("Position", validators=[Optional(), NumberRange(min=1, max=10_000)])
+
+
+class DryRunForm(FlaskForm):
+    """The dry run changes nothing: a GET form, without a CSRF token."""
+
+    class Meta:
+        csrf = False
+
+    method = SelectField("Method", default="GET", choices=choices(sorted(METHODS)))
+    url = StringField("URL", validators=[DataRequired(), Length(max=2000)])
+
+
+class LimitsForm(FlaskForm):
+    """An API key's or a client's gateway limits (``gateway.limits.Limits``)."""
+
+    rate_limit = StringField("Rate limit", validators=[Optional(), Length(max=200)])
+    quota = IntegerField("Quota (requests)", validators=[Optional(), NumberRange(min=0)])
+    quota_period = SelectField("Refilled", default="none", choices=[
+        SelectChoice("none", "never"), SelectChoice("day", "each day (00:00 UTC)"),
+        SelectChoice("month", "each month (the 1st, 00:00 UTC)")])  # fmt: skip

@@ -235,11 +235,17 @@ def check_rule(rule: CompiledRule, credential: Credential) -> Refusal | None:
 def explain(method: str, url: str, rules: list[GatewayRule]) -> tuple[Original, Match]:
     """The dry run: the request ``method url`` would meet, and which rule decides it (every
     enabled rule tried in order, each skipped one with the reason)."""
-    parts = urlsplit(url if "://" in url else "https://" + url.lstrip("/"))
+    url = url.strip()
+    # A bare path asks about any host; "host/path" and whole URLs name one.
+    try:
+        parts = urlsplit(url if "://" in url or url.startswith("/") else "https://" + url)
+        host = parts.hostname or ""
+    except ValueError:  # a malformed host, such as "https://[::1"
+        raise InvalidInput("url: not a URL") from None
     path = normalised_path(parts.path or "/")
     if path is None:
         raise InvalidInput("the path has encoded slashes or dot segments: always denied")
-    original = Original(method.strip().upper(), parts.scheme, parts.hostname or "", path,
+    original = Original(method.strip().upper(), parts.scheme or "https", host, path,
                         parts.path or "/")  # fmt: skip
     compiled = [compile_rule(r.rule_id, RuleSpec.of(r)) for r in rules if r.enabled]
     return original, first_match(compiled, original.method, original.host, original.path)

@@ -161,3 +161,12 @@ def test_keys_unused_for_30_days_are_listed(caller, runner, make_client, http):
     listed = admin("GET", "/gateway/usage/unused-keys").get_json()["items"]
     assert [k["id"] for k in listed] == [idle["id"]]
     assert young["id"] not in {k["id"] for k in listed}
+
+
+def test_the_dry_run_takes_a_bare_path_and_refuses_a_broken_url(admin):
+    admin("POST", "/gateway/rules", {"name": "orders", "path": "/orders"})
+    bare = admin("POST", "/gateway/rules/dry-run", {"method": "GET", "url": "/orders/7"})
+    assert bare.get_json()["allowed_by_rule"]["name"] == "orders"
+    assert bare.get_json()["host"] == ""
+    broken = admin("POST", "/gateway/rules/dry-run", {"method": "GET", "url": "https://[::1/x"})
+    assert broken.status_code == 422
