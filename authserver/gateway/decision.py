@@ -48,15 +48,25 @@ class Original:
 
     method: str
     scheme: str
-    host: str
+    host: str  # lowercased, without the port: what rules match
     # Percent-decoded, dot segments refused (``normalised_path``); the query is not part of it.
     path: str
     # As the client sent it: what a DPoP proof's htu names (scheme, host and path, no query).
     raw_path: str
+    # Host and port as the client addressed them, the scheme's default port dropped: what the
+    # URL (a DPoP proof's htu, an identity token's audience) names.
+    authority: str = ""
+
+    @property
+    def origin(self) -> str:
+        return f"{self.scheme}://{self.authority or self.host}"
 
     @property
     def url(self) -> str:
-        return f"{self.scheme}://{self.host}{self.raw_path}"
+        return self.origin + self.raw_path
+
+
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 
 def _host(value: str) -> str:
@@ -64,6 +74,32 @@ def _host(value: str) -> str:
     if host.startswith("["):
         return host.split("]")[0] + "]"
     return host.split(":")[0]
+
+
+def _authority(value: str, scheme: str) -> str:
+    authority = value.strip().lower()
+    host = _host(authority)
+    port = authority[len(host) :].removeprefix(":")
+    if not port or port == _DEFAULT_PORTS.get(scheme):
+        return host
+    return f"{host}:{port}"
+
+
+# A request described more than once (say X-Original-URI beside X-Forwarded-Uri) is refused:
+# a gateway sends one description and passes the client's other headers through, so a second
+# one may be the client's, and rules must not be matched against what the client chose.
+_NGINX = ("X-Original-URL", "X-Original-URI", "X-Original-Method")
+_FORWARD_AUTH = ("X-Forwarded-Uri", "X-Forwarded-Method")
+
+
+def _described_twice(headers, appended: str | None) -> bool:  # noqa: ANN001
+    nginx = [h for h in _NGINX if headers.get(h)]
+    forward = [h for h in _FORWARD_AUTH if headers.get(h)]
+    if nginx and forward:
+        return True
+    if headers.get("X-Original-URL") and headers.get("X-Original-URI"):
+        return True
+    return appended is not None and bool(nginx or forward)
 
 
 def normalised_path(raw: str) -> str | None:
@@ -83,14 +119,28 @@ def normalised_path(raw: str) -> str | None:
     return posixpath.normpath(path) + ("/" if path.endswith("/") and path != "/" else "")
 
 
+def _repeated(headers) -> bool:  # noqa: ANN001
+    """A header sent twice, which WSGI joins with ", " (PEP 3333): a method or host list, or a
+    URI with white space, which no gateway sends for one request (it escapes its URIs)."""
+    if any("," in headers.get(h, "") for h in ("X-Original-Method", "X-Forwarded-Method",
+                                               "X-Forwarded-Host")):  # fmt: skip
+        return True
+    return any(any(c.isspace() for c in headers.get(h, ""))
+               for h in ("X-Original-URL", "X-Original-URI", "X-Forwarded-Uri"))  # fmt: skip
+
+
 def original_request(request: Request, appended: str | None) -> Original | None:
     """The original request from the gateway's headers; None when they do not describe one."""
     headers = request.headers
+    if _described_twice(headers, appended):
+        return None
+    if _repeated(headers):
+        return None
     url = headers.get("X-Original-URL")
     method = headers.get("X-Original-Method") or headers.get("X-Forwarded-Method")
     uri = headers.get("X-Original-URI") or headers.get("X-Forwarded-Uri")
     scheme = headers.get("X-Forwarded-Proto", "").split(",")[0].strip()
-    host = headers.get("X-Forwarded-Host", "").split(",")[0].strip()
+    host = headers.get("X-Forwarded-Host", "").strip()
     if url:
         parts = urlsplit(url)
         scheme, host, uri = parts.scheme, parts.netloc, parts.path or "/"
@@ -105,8 +155,9 @@ def original_request(request: Request, appended: str | None) -> Original | None:
     if path is None:
         return None
     scheme = scheme.lower() if scheme.lower() in ("http", "https") else request.scheme
-    host = _host(host or headers.get("Host", ""))
-    return Original(method.strip().upper(), scheme, host, path, raw_path)
+    host = host or headers.get("Host", "")
+    return Original(method.strip().upper(), scheme, _host(host), path, raw_path,
+                    _authority(host, scheme))  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -240,12 +291,14 @@ def explain(method: str, url: str, rules: list[GatewayRule]) -> tuple[Original, 
     try:
         parts = urlsplit(url if "://" in url or url.startswith("/") else "https://" + url)
         host = parts.hostname or ""
+        scheme = parts.scheme or "https"
+        authority = _authority(parts.netloc, scheme) if parts.netloc else ""
     except ValueError:  # a malformed host, such as "https://[::1"
         raise InvalidInput("url: not a URL") from None
     path = normalised_path(parts.path or "/")
     if path is None:
         raise InvalidInput("the path has encoded slashes or dot segments: always denied")
-    original = Original(method.strip().upper(), parts.scheme or "https", host, path,
-                        parts.path or "/")  # fmt: skip
+    original = Original(method.strip().upper(), scheme, host, path, parts.path or "/",
+                        authority)  # fmt: skip
     compiled = [compile_rule(r.rule_id, RuleSpec.of(r)) for r in rules if r.enabled]
     return original, first_match(compiled, original.method, original.host, original.path)

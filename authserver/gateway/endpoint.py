@@ -129,7 +129,7 @@ def _identity_token(rule, credential: d.Credential, runtime: Runtime, original: 
     claims = {
         "iss": settings.issuer,
         "sub": credential.subject,
-        "aud": rule.spec.audience or f"{original.scheme}://{original.host}",
+        "aud": rule.spec.audience or original.origin,
         "client_id": credential.client_id or "",
         "scope": " ".join(sorted(credential.scopes)),
         "iat": now,

@@ -185,6 +185,52 @@ def test_a_dpop_bound_token_needs_its_proof_for_the_original_request(rule, check
     assert check(token=bound, scheme="DPoP", DPoP=wrong_method).status_code == 401
 
 
+def test_the_original_port_is_kept_in_the_url_a_proof_names(rule, check, http, make_client):
+    rule("orders", "--path", "/orders", "--scope", "orders:read")
+    key = ECKey.generate_key("P-256")
+    client = make_client("orders:read")
+    issued = http.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers={**client.basic(), "DPoP": proof(key, TOKEN_URL, "POST")},
+    )
+    bound = issued.get_json()["access_token"]
+    host = {"X-Forwarded-Host": "API.example:8443"}
+    without_port = proof(key, "https://api.example/orders/7", "GET", ath=ath_of(bound))
+    assert check(token=bound, scheme="DPoP", DPoP=without_port, **host).status_code == 401
+    with_port = proof(key, "https://api.example:8443/orders/7", "GET", ath=ath_of(bound))
+    assert check(token=bound, scheme="DPoP", DPoP=with_port, **host).status_code == 200
+    # The scheme's own port is the URL without one (RFC 3986 §6.2.3).
+    default = proof(key, "https://api.example/orders/7", "GET", ath=ath_of(bound))
+    assert check(token=bound, scheme="DPoP", DPoP=default,
+                 **{"X-Forwarded-Host": "api.example:443"}).status_code == 200  # fmt: skip
+
+
+def test_a_request_described_twice_is_refused(rule, check, http, token):
+    """A gateway sends one description and passes the client's headers through: a second one
+    may be the client's choice of what the rules see."""
+    rule("public", "--path", "/public", "--credential", "anonymous")
+    assert check("/public/a").status_code == 200
+    assert check("/public/a", **{"X-Forwarded-Uri": "/public/a"}).status_code == 400
+    assert check("/public/a", **{"X-Forwarded-Method": "GET"}).status_code == 400
+    assert check("/public/a", **{"X-Original-URL": "https://api.example/public/a"}
+                 ).status_code == 400  # fmt: skip
+    caddy = {"X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/public/a",
+             "X-Forwarded-Host": "api.example"}  # fmt: skip
+    assert http.get("/gateway/check", headers=caddy).status_code == 200
+    spoofed = {**caddy, "X-Original-URI": "/public/a"}
+    assert http.get("/gateway/check", headers=spoofed).status_code == 400
+    # Envoy appends the path; an X-Original-* or X-Forwarded-Uri beside it is the client's.
+    assert http.get("/gateway/check/public/a").status_code == 200
+    assert http.get("/gateway/check/public/a",
+                    headers={"X-Original-URI": "/public/a"}).status_code == 400  # fmt: skip
+    assert http.get("/gateway/check/", headers={"X-Forwarded-Uri": "/public/a"}).status_code == 400
+    twice = [("X-Forwarded-Method", "GET"), ("X-Forwarded-Uri", "/public/a"),
+             ("X-Forwarded-Uri", "/public/b")]  # fmt: skip
+    assert http.get("/gateway/check", headers=twice).status_code == 400
+    assert check("/public/a", **{"X-Forwarded-Host": "evil.test, api.example"}).status_code == 400
+
+
 def test_the_forwarded_identity_token_verifies_for_the_upstream(rule, check, http, token):
     rule("orders", "--path", "/orders", "--scope", "orders:read", "--forward-token",
          "--audience", "")  # fmt: skip
