@@ -32,15 +32,17 @@ run: serve-install
 
 # Debian packages the tests use: PostgreSQL and Redis (the tests start and stop their own
 # servers), nginx-light (tests/e2e/test_deploy_nginx.py serves deploy/nginx/authserver.conf
-# with an nginx of its own), Chromium (driven by Playwright through executable_path; it never
-# downloads one) and Prometheus for its promtool (it checks deploy/prometheus/alerts.yml and the
-# Grafana queries; no Prometheus server is started, and its recommended exporters are not
-# installed).
+# with an nginx of its own, and tests/e2e/test_gateway_served.py deploy/gateway/nginx.conf),
+# Caddy (the same test serves deploy/gateway/Caddyfile), Chromium (driven by Playwright through
+# executable_path; it never downloads one) and Prometheus for its promtool (it checks
+# deploy/prometheus/alerts.yml and the Grafana queries; no Prometheus server is started, and its
+# recommended exporters are not installed).
 system-deps:
 	@missing=""; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	test -x /usr/bin/redis-server || missing="$$missing redis-server"; \
 	test -x /usr/sbin/nginx || missing="$$missing nginx-light"; \
+	test -x /usr/bin/caddy || missing="$$missing caddy"; \
 	test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing (Debian)"; \
