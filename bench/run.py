@@ -4,10 +4,12 @@ Starts `authserver serve` (Granian, 2 workers x 4 threads) on a fresh database (
 temporary directory, or a fresh PostgreSQL server with --database postgresql), seeds a client and
 an API key through the CLI (and, with --scale N, N more clients, API keys and revoked jtis by bulk
 insert), and drives wrk through `../shared/bench/peers/bench.py` against: client_credentials (JWT
-ES256), introspection of that JWT, introspection of an API key, JWKS, discovery, revocation and
-the API-key token exchange. With --peers it also runs the Flask hello-world ceiling and
-node-oidc-provider through the peers' own `run_all.sh`, into the same results file, so every
-ratio comes from one run on one machine.
+ES256), introspection of that JWT, introspection of an API key, JWKS, discovery, revocation,
+the API-key token exchange, and the gateway's decision (`/gateway/check`, as nginx
+`auth_request` asks it) for that JWT, for the API key and for an API key with a rate limit.
+With --peers it also runs the Flask hello-world ceiling and node-oidc-provider through the
+peers' own `run_all.sh`, into the same results file, so every ratio comes from one run on one
+machine.
 
     .venv/bin/python bench/run.py                          # ours only, 3 x 10 s per endpoint
     .venv/bin/python bench/run.py --peers                  # ours, Flask ceiling, oidc-provider
@@ -16,6 +18,7 @@ ratio comes from one run on one machine.
     .venv/bin/python bench/run.py --scale 1000000          # with a million rows of each kind
     .venv/bin/python bench/run.py --memory-minutes 5       # then 5 min of tokens, RSS per worker
     .venv/bin/python bench/run.py --smoke                  # seconds: proves the suite still runs
+    .venv/bin/python bench/run.py --only gateway           # JWT introspection beside the gateway
 """
 
 from __future__ import annotations
@@ -47,18 +50,33 @@ SCOPE = "api:read"
 API_KEY_HINT = "api_key"
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105
 API_KEY_TOKEN_TYPE = "urn:authserver:params:oauth:token-type:api_key"  # noqa: S105
+# The gateway's decision: one rule for the API's /orders, asking for SCOPE, and the request
+# nginx `auth_request` describes in its headers (docs/gateway.md, "The original request").
+GATEWAY_PATH = "/gateway/check"
+GATEWAY_ORIGINAL = {
+    "X-Original-Method": "GET",
+    "X-Original-URI": "/orders/1",
+    "X-Forwarded-Host": "api.example",
+}
+# High enough never to refuse under wrk, so every decision pays the bucket bookkeeping.
+GATEWAY_RATE_LIMIT = "1000000/second"
 
 
 def main() -> None:
     args = _parse_args()
     _ensure_wrk()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / ("smoke.jsonl" if args.smoke else "results.jsonl")
-    if args.smoke:
-        out.unlink(missing_ok=True)
-    env = {**os.environ, "BENCH_OUT": str(out), **(_SMOKE_LOAD if args.smoke else {})}
-    # A smoke run writes beside the real results, never over them; so does a tagged run.
+    # A smoke run writes beside the real results, never over them; so does a tagged run, and
+    # a partial one (--only) to a file of its own, so the full table is not mixed with it.
     prefix = "smoke-" if args.smoke else (f"{args.tag}-" if args.tag else "")
+    if args.smoke:
+        out = RESULTS / "smoke.jsonl"
+        out.unlink(missing_ok=True)
+    elif args.only:
+        out = RESULTS / f"{prefix}{args.only}.jsonl"
+    else:
+        out = RESULTS / "results.jsonl"
+    env = {**os.environ, "BENCH_OUT": str(out), **(_SMOKE_LOAD if args.smoke else {})}
 
     with (
         tempfile.TemporaryDirectory(prefix="authserver-bench-") as tmp,
@@ -69,6 +87,7 @@ def main() -> None:
         if redis_url:
             server.env["AUTHSERVER_REDIS_URL"] = redis_url
         seed = server.seed()
+        seed.update(server.seed_gateway(seed))
         config = f"granian {args.workers}w x {args.threads}t, {_DATABASE_LABELS[args.database]}"
         config += " + Redis" if redis_url else ""
         if os.environ.get("AUTHSERVER_REVOCATION_CACHE_TTL") == "0":
@@ -80,13 +99,21 @@ def main() -> None:
             print(f"seeded {args.scale:,} clients, API keys and revoked jtis: {timings}")
             config += f", {args.scale:,} stored rows"
         with server.running():
-            _measure_ours(server, seed, config, env)
-            _measure_more(server, seed, config, env)
-            _measure_introspection_pairs(server, seed, env, 1 if args.smoke else 3, prefix)
-            _measure_verify(server, seed, 1 if args.smoke else 5, prefix)
-            if args.memory_minutes:
-                _measure_memory(server, seed, config, env, args.memory_minutes, prefix)
-    if args.peers:
+            rounds = 1 if args.smoke else 3
+            if args.only == "gateway":
+                _measure_introspection(server, seed, config, env)
+                _measure_gateway(server, seed, config, env)
+                _measure_gateway_pairs(server, seed, env, rounds, prefix)
+            else:
+                _measure_ours(server, seed, config, env)
+                _measure_more(server, seed, config, env)
+                _measure_gateway(server, seed, config, env)
+                _measure_introspection_pairs(server, seed, env, rounds, prefix)
+                _measure_gateway_pairs(server, seed, env, rounds, prefix)
+                _measure_verify(server, seed, 1 if args.smoke else 5, prefix)
+                if args.memory_minutes:
+                    _measure_memory(server, seed, config, env, args.memory_minutes, prefix)
+    if args.peers and not args.only:
         _measure_peers(env)
     _report(out)
 
@@ -130,6 +157,11 @@ def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="one 1-second run per endpoint")
     parser.add_argument("--peers", action="store_true", help="also run Flask and oidc-provider")
+    parser.add_argument(
+        "--only",
+        choices=["gateway"],
+        help="gateway: only JWT introspection and the gateway's decisions, into gateway.jsonl",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--database", choices=sorted(_DATABASE_LABELS), default="sqlite")
@@ -215,6 +247,20 @@ class Server:
             "key": key["key"],
         }
 
+    def seed_gateway(self, seed: dict[str, str]) -> dict[str, str]:
+        """The gateway's rule (GATEWAY_ORIGINAL's path, asking for SCOPE) and a second API key
+        of the client carrying GATEWAY_RATE_LIMIT. A second key, because a key's limits hold
+        wherever it is presented: introspection of the first key stays without buckets."""
+        self.cli("gateway", "rules", "add", "orders", "--path", "/orders", "--scope", SCOPE)
+        key = json.loads(
+            self.cli(
+                "apikeys", "create", "--client", seed["client_id"], "--scope", SCOPE,
+                "--name", "bench-limited", "--json",
+            )
+        )  # fmt: skip
+        self.cli("gateway", "limits", key["id"], "--rate-limit", GATEWAY_RATE_LIMIT)
+        return {"limited_key": key["key"], "limited_key_id": key["id"]}
+
     @contextlib.contextmanager
     def running(self) -> Iterator[None]:
         command = [
@@ -260,6 +306,121 @@ def _measure_ours(server: Server, seed: dict[str, str], config: str, env: dict) 
         "--expect", '"active": true',
         env=env,
     )  # fmt: skip
+
+
+def _measure_introspection(server: Server, seed: dict[str, str], config: str, env: dict) -> None:
+    """Introspection of a fresh client_credentials JWT alone, as `_measure_ours` measures it."""
+    _harness(
+        "target", "--server", "authserver", "--config", config, "--server-pid", str(server.pid),
+        "--base-url", server.base_url,
+        "--token-path", "/oauth/token",
+        "--introspect-path", "/oauth/introspect",
+        "--client-id", seed["client_id"], "--client-secret", seed["secret"], "--scope", SCOPE,
+        "--endpoints", "introspect",
+        env=env,
+    )  # fmt: skip
+
+
+def _gateway_scenarios(token: str, seed: dict[str, str]) -> list[tuple[str, dict[str, str], str]]:
+    """(endpoint label, the credential's header, the X-Auth-Credential an allow names)."""
+    return [
+        ("gateway jwt", {"Authorization": f"Bearer {token}"}, "jwt"),
+        ("gateway api key", {"X-API-Key": seed["key"]}, "api_key"),
+        ("gateway api key, rate limit", {"X-API-Key": seed["limited_key"]}, "api_key"),
+    ]
+
+
+def _measure_gateway(server: Server, seed: dict[str, str], config: str, env: dict) -> None:
+    """The gateway's decision (`GET /gateway/check` with nginx `auth_request`'s headers) for a
+    client_credentials JWT, for the API key, and for the key with a rate limit that never
+    refuses. Each is checked first for what a gateway relies on: a 200 naming the rule and the
+    credential, and for the limited key the RateLimit fields its buckets' bookkeeping adds."""
+    token = _client_credentials(server, seed)
+    for label, credential, kind in _gateway_scenarios(token, seed):
+        answer = requests.get(
+            server.base_url + GATEWAY_PATH, headers={**GATEWAY_ORIGINAL, **credential}, timeout=10
+        )
+        limited = "rate limit" in label
+        if (
+            answer.status_code != 200
+            or answer.headers.get("X-Auth-Rule") != "orders"
+            or answer.headers.get("X-Auth-Credential") != kind
+            or limited != ("RateLimit-Policy" in answer.headers)
+        ):
+            sys.exit(f"{label}: not the decision expected: {answer.status_code} "
+                     f"{dict(answer.headers)}")  # fmt: skip
+        _gateway_harness(server, config, label, credential, env)
+
+
+def _gateway_harness(
+    server: Server, config: str, label: str, credential: dict[str, str], env: dict
+) -> None:
+    """One gateway scenario through the peers' harness, with the headers wrk's stock script
+    cannot send (bench/harness_headers.py, bench/wrk/headers.lua)."""
+    headers = {**GATEWAY_ORIGINAL, **credential}
+    auth = headers.pop("Authorization", None)
+    lines = "\n".join(f"{name}: {value}" for name, value in headers.items())
+    args = [
+        "url", "--server", "authserver", "--config", config, "--server-pid", str(server.pid),
+        "--endpoint", label, "--url", server.base_url + GATEWAY_PATH, "--method", "GET",
+        *(["--auth", auth] if auth else []),
+    ]  # fmt: skip
+    subprocess.run(
+        [sys.executable, str(Path(__file__).parent / "harness_headers.py"), *args],
+        env={**env, "WRK_HEADERS": lines, "PEERS_HARNESS": str(PEERS)},
+        check=True,
+    )
+
+
+def _measure_gateway_pairs(
+    server: Server, seed: dict[str, str], env: dict, rounds: int, prefix: str
+) -> None:
+    """JWT introspection and the three gateway decisions in alternating short runs (as
+    `_measure_introspection_pairs`: this VM's speed drifts), each decision's rate over the
+    introspection's of its round kept; and the server's CPU per request, which does not move
+    when one worker happens to take every connection and the other core idles."""
+    token = _client_credentials(server, seed)
+    out = RESULTS / f"{prefix}gateway_pairs.jsonl"
+    out.unlink(missing_ok=True)
+    pair_env = {**env, "BENCH_OUT": str(out), "BENCH_RUNS": "1", "BENCH_WARMUP": "1"}
+    pair_env.setdefault("BENCH_DURATION", "5")
+    for round_ in range(rounds):
+        config = f"gateway pair {round_}"
+        _harness(
+            "url", "--server", "authserver", "--config", config,
+            "--server-pid", str(server.pid), "--endpoint", "introspect jwt",
+            "--url", server.base_url + "/oauth/introspect", "--method", "POST",
+            "--body", f"token={token}&token_type_hint=access_token",
+            "--auth", _basic(seed["client_id"], seed["secret"]), "--expect", '"active": true',
+            env=pair_env,
+        )  # fmt: skip
+        for label, credential, _ in _gateway_scenarios(token, seed):
+            _gateway_harness(server, config, label, credential, pair_env)
+    records = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+    rates: dict[str, dict[str, float]] = {}
+    cpu: dict[str, dict[str, int]] = {}
+    for r in records:
+        rates.setdefault(r["config"], {})[r["endpoint"]] = r.get("rps", 0.0)
+        if r.get("rps") and r.get("server_cores"):
+            cpu.setdefault(r["config"], {})[r["endpoint"]] = round(
+                r["server_cores"] / r["rps"] * 1e6
+            )
+    labels = [label for label, _, _ in _gateway_scenarios(token, seed)]
+    over_jwt = {
+        label: [
+            round(v[label] / v["introspect jwt"], 2)
+            for v in rates.values()
+            if v.get("introspect jwt") and v.get(label)
+        ]
+        for label in labels
+    }
+    summary = {
+        "pairs_req_per_s": rates,
+        "server_cpu_us_per_request": cpu,
+        "over_introspect_jwt": over_jwt,
+    }
+    (RESULTS / f"{prefix}gateway_pairs.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(summary)
 
 
 def _measure_more(server: Server, seed: dict[str, str], config: str, env: dict) -> None:
