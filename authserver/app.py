@@ -69,7 +69,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     from authserver.admin.blueprint import bp as admin_bp
     from authserver.api.v1 import bp as api_v1_bp
     from authserver.audit.background import install_background_audit
-    from authserver.gateway.endpoint import bp as gateway_bp
+    from authserver.gateway.door import install_gateway_door
     from authserver.gateway.endpoint import install as install_gateway
     from authserver.gateway.rules import rule_book
     from authserver.oauth.authorize import bp as authorize_bp
@@ -121,7 +121,6 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(registration_bp)
     app.register_blueprint(metrics_bp)
     app.register_blueprint(api_v1_bp)
-    app.register_blueprint(gateway_bp)
     register_error_handlers(app)
     register_security_headers(app)
     register_request_id(app)
@@ -131,6 +130,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     initialise_series(GRANT_TYPES, tuple(limits.budgets))
     install_protocol_endpoints(app, limits)
     install_published_documents(app)
+    install_gateway_door(app)
     if settings.trusted_proxies:
         # The client's address and scheme as the trusted proxies saw them (rate limits, audit).
         n = settings.trusted_proxies

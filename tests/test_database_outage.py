@@ -25,7 +25,20 @@ def test_the_server_answers_503_while_the_database_is_down_and_recovers(
     svc = json.loads(server.cli("clients", "create", "--name", "svc", "--json"))
     rs = json.loads(server.cli("clients", "create", "--name", "api", "--role", "resource-server",
                                "--json"))  # fmt: skip
+    server.cli("roles", "create", "orders", "--scope", "orders:read")
+    owner = json.loads(server.cli("clients", "create", "--name", "shop", "--role", "orders",
+                                  "--json"))  # fmt: skip
+    server.cli("gateway", "rules", "add", "api", "--path", "/", "--credential", "api_key")
+    key = json.loads(
+        server.cli(
+            "apikeys", "create", "--client", owner["client_id"], "--scope", "orders:read", "--json"
+        )
+    )
     base = server.issuer
+
+    def gateway_check():
+        return requests.get(base + "/gateway/check/orders", headers={"X-API-Key": key["key"]},
+                            timeout=15)  # fmt: skip
 
     def token():
         return requests.post(base + "/oauth/token", data={"grant_type": "client_credentials"},
@@ -38,6 +51,7 @@ def test_the_server_answers_503_while_the_database_is_down_and_recovers(
     with server.running(workers=1):
         issued = token().json()["access_token"]
         assert introspect(issued).json()["active"] is True
+        assert gateway_check().status_code == 200
         postgres_url.stop()
         try:
             time.sleep(1.5)  # past the key ring's refresh interval: it now meets the outage
@@ -52,11 +66,12 @@ def test_the_server_answers_503_while_the_database_is_down_and_recovers(
                                               "password": "x" * 12}, timeout=15),
                 "token": token(),
                 "jwks": requests.get(base + "/.well-known/jwks.json", timeout=15),
+                "gateway": gateway_check(),
             }  # fmt: skip
             for name, response in answers.items():
                 assert response.status_code in (503, 200, 400, 401), (name, response.text)
                 assert "Traceback" not in response.text
-            for name in ("introspect", "admin api", "jwks"):
+            for name in ("introspect", "admin api", "jwks", "gateway"):
                 response = answers[name]
                 assert response.status_code == 503, (name, response.text)
                 assert int(response.headers["Retry-After"]) > 0
@@ -70,5 +85,6 @@ def test_the_server_answers_503_while_the_database_is_down_and_recovers(
             time.sleep(0.3)
         assert introspect(issued).json()["active"] is True
         assert token().status_code == 200
+        assert gateway_check().status_code == 200
         log = server.log()
     assert "Traceback" not in log

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Blueprint, Response, current_app, request
+from flask import Request, Response, current_app
 from joserfc import jwt
 
 from authserver.apikeys.service import note_use
@@ -28,9 +28,7 @@ from authserver.platform.metrics import gateway_decisions
 from authserver.platform.runtime import Runtime, runtime_of
 from authserver.usage import UsageCounter
 
-bp = Blueprint("gateway", __name__)
-
-_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _BOOK = "authserver.gateway_rules"
 _USAGE = "authserver.gateway_usage"
 _DIGEST = "authserver.gateway_denials"
@@ -54,10 +52,8 @@ def gateway_usage_of(app) -> UsageCounter:  # noqa: ANN001
     return app.extensions[_USAGE]
 
 
-@bp.route("/gateway/check", methods=_METHODS, defaults={"appended": None})
-@bp.route("/gateway/check/", methods=_METHODS, defaults={"appended": ""})
-@bp.route("/gateway/check/<path:appended>", methods=_METHODS)
-def check(appended: str | None) -> Response:
+def decide(request: Request, appended: str | None) -> Response:
+    """The answer to one check; ``appended`` is the path after ``/gateway/check/`` (Envoy)."""
     runtime = runtime_of(current_app)
     original = d.original_request(request, appended)
     if original is None:
@@ -79,10 +75,11 @@ def check(appended: str | None) -> Response:
     refusal = d.check_rule(rule, credential)
     if refusal is not None:
         return _answer(refusal, rule)
-    return _limited(rule, credential, runtime, original)
+    return _limited(request, rule, credential, runtime, original)
 
 
-def _limited(rule, credential: d.Credential, runtime: Runtime, original: d.Original) -> Response:  # noqa: ANN001
+def _limited(request: Request, rule, credential: d.Credential, runtime: Runtime,  # noqa: ANN001
+             original: d.Original) -> Response:  # fmt: skip
     rate_limit, quota_of = limits_of(credential.key, credential.client_id, runtime)
     charged = charge(runtime.counters, credential.principal, rate_limit, quota_of)
     verdicts = [("rate-limit", charged.verdict)] if charged.verdict is not None else []

@@ -347,3 +347,18 @@ def test_denials_reach_the_audit_trail_once_an_hour_as_counts(app, rule, check, 
                                       "none": {"no_rule": 1}}  # fmt: skip
     Scheduler(app).run_once()
     assert len(digests()) == 1
+
+
+def test_the_check_is_answered_in_front_of_flask_with_the_front_doors_headers(rule, http):
+    rule("public", "--path", "/public", "--credential", "anonymous")
+    answer = http.get("/gateway/check/public/a", headers={"X-Request-ID": "gw-check-1"})
+    assert answer.status_code == 200 and answer.data == b""
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert answer.headers["X-Request-ID"] == "gw-check-1"
+    assert "Set-Cookie" not in answer.headers  # no browser session opened for a check
+    assert http.head("/gateway/check/public/a").status_code == 200
+    refused = http.open("/gateway/check/public/a", method="TRACE")
+    assert refused.status_code == 405 and "GET" in refused.headers["Allow"]
+    assert http.get("/gateway/checkout").status_code == 404  # not the check: Flask's 404
+    metrics = http.get("/metrics").data.decode()
+    assert 'endpoint="gateway.check"' in metrics
