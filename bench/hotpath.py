@@ -115,7 +115,7 @@ def _timers(app) -> tuple[collections.Counter, list[str]]:  # noqa: ANN001
     """Wrap each step's function in a clock that adds to ``spent`` under its label."""
     from flask.ctx import RequestContext
 
-    from authserver.gateway import decision, endpoint
+    from authserver.gateway import decision, door, endpoint
     from authserver.platform.front_door import FrontDoor
 
     steps = [
@@ -123,7 +123,7 @@ def _timers(app) -> tuple[collections.Counter, list[str]]:  # noqa: ANN001
         (RequestContext, "push", "flask: push (app context, session, URL match)"),
         (app.session_interface, "open_session", "  of which opening the session"),
         (app, "preprocess_request", "flask: before_request hooks"),
-        (endpoint, "check", "the view, gateway.endpoint.check"),
+        (door, "decide", "the decision, gateway.endpoint.decide"),
         (decision, "original_request", "  the original request from the headers"),
         (endpoint, "first_match", "  the rule (first_match)"),
         (decision, "presented", "  the credential's header (presented)"),
@@ -155,7 +155,6 @@ def _timers(app) -> tuple[collections.Counter, list[str]]:  # noqa: ANN001
                 spent[_label] += time.perf_counter() - started
 
         setattr(owner, name, timed)
-    app.view_functions["gateway.check"] = endpoint.check  # Flask holds the function itself
     return spent, [label for _, _, label in steps]
 
 

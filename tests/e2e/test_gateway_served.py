@@ -16,6 +16,7 @@ import http.server
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import threading
 import time
@@ -364,3 +365,22 @@ def test_a_spent_quota_is_a_429_with_retry_after(deployment, gateway):
     assert 0 < int(spent.headers["Retry-After"]) <= 86400  # the next 00:00 UTC
     assert '"quota";q=2' in spent.headers["RateLimit-Policy"]
     assert '"quota";r=0' in spent.headers["RateLimit"]
+
+
+def test_a_spent_quota_refills_when_its_period_turns(deployment, gateway):
+    """The server's clock cannot be moved from here, so the quota's reset moment is moved to
+    the past instead: what the next request meets once the period has turned."""
+    key = deployment.api_key(quota=1, quota_period="day")
+    headers = {"X-API-Key": key["key"]}
+    assert gateway("GET", "/orders", headers=headers).status_code == 200
+    assert gateway("GET", "/orders", headers=headers).status_code == 429
+    database = deployment.server.env["AUTHSERVER_DATABASE_URL"].removeprefix("sqlite:///")
+    with contextlib.closing(sqlite3.connect(database)) as connection, connection:
+        moved = connection.execute(
+            "UPDATE api_keys SET quota_resets_at = '2000-01-01 00:00:00.000000' WHERE key_id = ?",
+            (key["id"],),
+        )
+        assert moved.rowcount == 1
+    refilled = gateway("GET", "/orders", headers=headers)
+    assert refilled.status_code == 200
+    assert gateway("GET", "/orders", headers=headers).status_code == 429  # one a day again
