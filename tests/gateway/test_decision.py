@@ -161,9 +161,8 @@ def test_revocation_is_honoured_at_once(rule, check, http, token):
     assert check(token=access_token).status_code == 401
 
 
-def test_a_dpop_bound_token_needs_its_proof_for_the_original_request(rule, check, http,
-                                                                      make_client):  # fmt: skip
-    rule("orders", "--path", "/orders", "--scope", "orders:read")
+def bound_token(http, make_client) -> tuple[ECKey, str]:  # noqa: ANN001
+    """A DPoP key and an access token bound to it (RFC 9449 §6), for a client with orders:read."""
     key = ECKey.generate_key("P-256")
     client = make_client("orders:read")
     issued = http.post(
@@ -171,7 +170,13 @@ def test_a_dpop_bound_token_needs_its_proof_for_the_original_request(rule, check
         data={"grant_type": "client_credentials"},
         headers={**client.basic(), "DPoP": proof(key, TOKEN_URL, "POST")},
     )
-    bound = issued.get_json()["access_token"]
+    return key, issued.get_json()["access_token"]
+
+
+def test_a_dpop_bound_token_needs_its_proof_for_the_original_request(rule, check, http,
+                                                                      make_client):  # fmt: skip
+    rule("orders", "--path", "/orders", "--scope", "orders:read")
+    key, bound = bound_token(http, make_client)
     assert check(token=bound).status_code == 401  # as a Bearer token: refused (RFC 9449 §7.2)
     assert check(token=bound, scheme="DPoP").status_code == 401  # no proof
     url = "https://api.example/orders/7"
@@ -187,14 +192,7 @@ def test_a_dpop_bound_token_needs_its_proof_for_the_original_request(rule, check
 
 def test_the_original_port_is_kept_in_the_url_a_proof_names(rule, check, http, make_client):
     rule("orders", "--path", "/orders", "--scope", "orders:read")
-    key = ECKey.generate_key("P-256")
-    client = make_client("orders:read")
-    issued = http.post(
-        "/oauth/token",
-        data={"grant_type": "client_credentials"},
-        headers={**client.basic(), "DPoP": proof(key, TOKEN_URL, "POST")},
-    )
-    bound = issued.get_json()["access_token"]
+    key, bound = bound_token(http, make_client)
     host = {"X-Forwarded-Host": "API.example:8443"}
     without_port = proof(key, "https://api.example/orders/7", "GET", ath=ath_of(bound))
     assert check(token=bound, scheme="DPoP", DPoP=without_port, **host).status_code == 401
