@@ -17,7 +17,7 @@ import dataclasses
 import datetime as dt
 import functools
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from authserver.budgets.buckets import Charge, Verdict
 from authserver.budgets.fields import retry_after_seconds
@@ -26,6 +26,7 @@ from authserver.models import ApiKey, Client
 from authserver.platform import clock
 from authserver.platform.extensions import db
 from authserver.platform.rates import Rate, parse_rates
+from authserver.platform.token_types import EXCHANGED_KEY_CLAIM
 
 QUOTA_PERIODS = ("day", "month")
 ALLOWED = "allowed"
@@ -151,6 +152,26 @@ def limits_of(key, client_id: str | None, runtime):  # noqa: ANN001, ANN201
         return None, None
     return client.rate_limit, ((Client, client.client_id) if client.quota_limit is not None
                                else None)  # fmt: skip
+
+
+def token_principal(claims: dict) -> str:
+    """Whom a token's usage and limits count against: the API key it was exchanged for, or
+    its client."""
+    key_id = claims.get(EXCHANGED_KEY_CLAIM)
+    return f"apikey:{key_id}" if isinstance(key_id, str) else f"client:{claims['client_id']}"
+
+
+def token_limits(claims: dict, runtime):  # noqa: ANN001, ANN201
+    """``limits_of`` for an access token: an exchanged key's own limits (read from its row, so
+    that exchanging a key never escapes its quota), else its client's."""
+    key_id = claims.get(EXCHANGED_KEY_CLAIM)
+    if isinstance(key_id, str):
+        row = db.session.execute(
+            select(ApiKey.id, ApiKey.rate_limit, ApiKey.quota_limit).where(ApiKey.key_id == key_id)
+        ).first()
+        if row is not None:
+            return row.rate_limit, ((ApiKey, row.id) if row.quota_limit is not None else None)
+    return limits_of(None, claims["client_id"], runtime)
 
 
 def limit_state(charged: Charged) -> dict:

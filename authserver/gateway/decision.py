@@ -17,7 +17,7 @@ refused at once), the DPoP proof check with the original method and URL as ``htm
 from __future__ import annotations
 
 import dataclasses
-import posixpath
+import re
 from urllib.parse import unquote, urlsplit
 
 from authlib.oauth2.rfc6749 import OAuth2Error
@@ -25,6 +25,7 @@ from flask import Request
 
 from authserver.apikeys import format as keyformat
 from authserver.apikeys.service import PresentedKey, check_presented_key, ip_allowed
+from authserver.budgets.credential_limits import token_principal
 from authserver.gateway.rules import CompiledRule, Match, RuleSpec, compile_rule, first_match
 from authserver.models import GatewayRule
 from authserver.oauth.dpop import check_request
@@ -67,6 +68,11 @@ class Original:
 
 
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
+# A DNS name or an IPv4 address (RFC 3986 §3.2.2 reg-name, narrowed to what DNS allows, with
+# "_" as internal names have it), or a bracketed IPv6 literal.
+_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+_HOST_NAME = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}|\[[0-9a-f:.]+\]")
+_METHOD = re.compile(r"[A-Z]{1,20}")
 
 
 def _host(value: str) -> str:
@@ -76,13 +82,35 @@ def _host(value: str) -> str:
     return host.split(":")[0]
 
 
-def _authority(value: str, scheme: str) -> str:
-    authority = value.strip().lower()
-    host = _host(authority)
-    port = authority[len(host) :].removeprefix(":")
+def _host_and_authority(value: str, scheme: str) -> tuple[str, str] | None:
+    """(host for the rules, host[:port] for URLs), the scheme's own port dropped (RFC 3986
+    §6.2.3); None when ``value`` is not a host. One trailing dot goes: ``api.example.`` is the
+    name nginx routes and hands upstream as ``api.example``, and host rules must see that."""
+    value = value.strip().lower()
+    if not value:
+        return "", ""
+    host = _host(value)
+    if not value.startswith(host):  # "[::1" without its bracket
+        return None
+    port = value[len(host) :]
+    if port and (not port.startswith(":") or not port[1:].isdigit() or len(port) > 6):
+        return None
+    host = host.removesuffix(".")
+    if not _HOST_NAME.fullmatch(host):
+        return None
+    port = port[1:]
     if not port or port == _DEFAULT_PORTS.get(scheme):
-        return host
-    return f"{host}:{port}"
+        return host, host
+    return host, f"{host}:{port}"
+
+
+def _path_of(uri: str) -> str | None:
+    """The path of a request target in origin form (RFC 9112 §3.2.1), never parsed as a URL:
+    ``//admin/users`` is a path, not a host. A fragment or a control character is refused (no
+    client sends one; an upstream may read what follows it differently)."""
+    if "#" in uri or any(ord(c) < 0x21 or ord(c) == 0x7F for c in uri):
+        return None
+    return uri.split("?", 1)[0] or None
 
 
 # A request described more than once (say X-Original-URI beside X-Forwarded-Uri) is refused:
@@ -111,12 +139,12 @@ def normalised_path(raw: str) -> str | None:
     lowered = raw.lower()
     if any(bad in lowered for bad in ("%2f", "%5c", "%00", "\\", "\x00")):
         return None
-    path = unquote(raw)
-    segments = path.split("/")
-    if any(s in (".", "..") for s in segments):
+    # Repeated slashes collapse, as nginx's merge_slashes and most routers do: "//a//b" is
+    # "/a/b", which is what the upstream is handed.
+    path = re.sub("/{2,}", "/", unquote(raw))
+    if any(s in (".", "..") for s in path.split("/")):
         return None
-    # Collapse repeated slashes as most routers do; "/a//b" is "/a/b".
-    return posixpath.normpath(path) + ("/" if path.endswith("/") and path != "/" else "")
+    return path
 
 
 def _repeated(headers) -> bool:  # noqa: ANN001
@@ -142,7 +170,12 @@ def original_request(request: Request, appended: str | None) -> Original | None:
     scheme = headers.get("X-Forwarded-Proto", "").split(",")[0].strip()
     host = headers.get("X-Forwarded-Host", "").strip()
     if url:
-        parts = urlsplit(url)
+        if "#" in url:
+            return None
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # a malformed host, such as "http://[::1"
+            return None
         scheme, host, uri = parts.scheme, parts.netloc, parts.path or "/"
     if uri is None and appended is not None:
         # Envoy ext_authz: the original path follows the check path; its method is ours.
@@ -150,14 +183,16 @@ def original_request(request: Request, appended: str | None) -> Original | None:
         method = method or request.method
     if not uri or not method:
         return None
-    raw_path = urlsplit(uri).path or "/"
-    path = normalised_path(raw_path)
-    if path is None:
+    method = method.strip().upper()
+    raw_path = _path_of(uri)
+    path = normalised_path(raw_path) if raw_path is not None else None
+    if path is None or not _METHOD.fullmatch(method):
         return None
     scheme = scheme.lower() if scheme.lower() in ("http", "https") else request.scheme
-    host = host or headers.get("Host", "")
-    return Original(method.strip().upper(), scheme, _host(host), path, raw_path,
-                    _authority(host, scheme))  # fmt: skip
+    named = _host_and_authority(host or headers.get("Host", ""), scheme)
+    if named is None:
+        return None
+    return Original(method, scheme, named[0], path, raw_path, named[1])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -209,10 +244,10 @@ def check_credential(
         return Refusal(401, INVALID, "invalid_token", "The API key is not valid.")
     token = read_access_token(value, settings, runtime.keyring)
     if token is None or token.is_expired() or token.is_revoked():
-        principal = f"client:{token.client_id}" if token is not None else None
+        principal = token_principal(token.claims) if token is not None else None
         return Refusal(401, INVALID, "invalid_token", "The access token is not valid.",
                        principal)  # fmt: skip
-    principal = f"client:{token.client_id}"
+    principal = token_principal(token.claims)
     jkt = (token.claims.get("cnf") or {}).get("jkt")
     if scheme == "bearer":
         if jkt is not None:  # RFC 9449 §7.2: a bound token is never a bearer token
@@ -287,18 +322,23 @@ def explain(method: str, url: str, rules: list[GatewayRule]) -> tuple[Original, 
     """The dry run: the request ``method url`` would meet, and which rule decides it (every
     enabled rule tried in order, each skipped one with the reason)."""
     url = url.strip()
+    scheme, named, target = "https", ("", ""), url
     # A bare path asks about any host; "host/path" and whole URLs name one.
-    try:
-        parts = urlsplit(url if "://" in url or url.startswith("/") else "https://" + url)
-        host = parts.hostname or ""
-        scheme = parts.scheme or "https"
-        authority = _authority(parts.netloc, scheme) if parts.netloc else ""
-    except ValueError:  # a malformed host, such as "https://[::1"
-        raise InvalidInput("url: not a URL") from None
-    path = normalised_path(parts.path or "/")
+    if not url.startswith("/"):
+        try:
+            parts = urlsplit(url if "://" in url else "https://" + url)
+        except ValueError:  # a malformed host, such as "https://[::1"
+            raise InvalidInput("url: not a URL") from None
+        scheme = parts.scheme.lower() or "https"
+        named = _host_and_authority(parts.netloc, scheme)
+        if named is None or "#" in url:
+            raise InvalidInput("url: not a URL")
+        target = parts.path or "/"
+    raw_path = _path_of(target)
+    path = normalised_path(raw_path) if raw_path is not None else None
     if path is None:
-        raise InvalidInput("the path has encoded slashes or dot segments: always denied")
-    original = Original(method.strip().upper(), scheme, host, path, parts.path or "/",
-                        authority)  # fmt: skip
+        raise InvalidInput("the path has encoded slashes, dot segments or a fragment: always "
+                           "denied")  # fmt: skip
+    original = Original(method.strip().upper(), scheme, named[0], path, raw_path, named[1])
     compiled = [compile_rule(r.rule_id, RuleSpec.of(r)) for r in rules if r.enabled]
     return original, first_match(compiled, original.method, original.host, original.path)

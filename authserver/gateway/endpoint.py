@@ -17,12 +17,13 @@ from flask import Request, Response, current_app
 from joserfc import jwt
 
 from authserver.apikeys.service import note_use
-from authserver.budgets.credential_limits import QuotaState, charge, limits_of
+from authserver.budgets.credential_limits import QuotaState, charge, limits_of, token_limits
 from authserver.budgets.fields import add_fields
 from authserver.gateway import decision as d
 from authserver.gateway.digest import DenialDigest
 from authserver.gateway.rules import RuleBook, first_match
 from authserver.oauth.bearer import REALM, challenges
+from authserver.oauth.tokens import GATEWAY_CLAIM
 from authserver.platform import clock
 from authserver.platform.metrics import gateway_decisions
 from authserver.platform.runtime import Runtime, runtime_of
@@ -80,7 +81,10 @@ def decide(request: Request, appended: str | None) -> Response:
 
 def _limited(request: Request, rule, credential: d.Credential, runtime: Runtime,  # noqa: ANN001
              original: d.Original) -> Response:  # fmt: skip
-    rate_limit, quota_of = limits_of(credential.key, credential.client_id, runtime)
+    if credential.token is not None:
+        rate_limit, quota_of = token_limits(credential.token.claims, runtime)
+    else:
+        rate_limit, quota_of = limits_of(credential.key, credential.client_id, runtime)
     charged = charge(runtime.counters, credential.principal, rate_limit, quota_of)
     verdicts = [("rate-limit", charged.verdict)] if charged.verdict is not None else []
     if not charged.allowed:
@@ -132,7 +136,7 @@ def _identity_token(rule, credential: d.Credential, runtime: Runtime, original: 
         "iat": now,
         "exp": expires,
         "jti": secrets.token_urlsafe(16),
-        "gateway": {"rule": rule.spec.name, "credential": credential.kind,
+        GATEWAY_CLAIM: {"rule": rule.spec.name, "credential": credential.kind,
                     **({"key_id": credential.key_id} if credential.key_id else {})},
     }  # fmt: skip
     alg = settings.access_token_alg

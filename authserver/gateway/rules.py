@@ -88,6 +88,10 @@ class RuleSpec:
         audience = (self.audience or "").strip() or None
         if audience is not None and len(audience) > 2000:
             raise InvalidInput("audience: at most 2000 characters")
+        if self.forward_token and audience is None and (not host or "*" in host):
+            # The identity token's aud is then the original request's origin, and a client
+            # chooses the Host it sends: only a host the rule pins keeps that aud honest.
+            raise InvalidInput("forward_token: needs an audience, or a host without a wildcard")
         return dataclasses.replace(
             self, name=name, host=host, path=path, methods=methods, scopes=scopes,
             credentials=credentials, audience=audience, description=self.description.strip(),
@@ -154,7 +158,7 @@ class CompiledRule:
         """None when the rule matches; else the first reason it does not (the dry run's)."""
         if not self.host_matches(host):
             return f"host {host or '(none)'} is not {self.spec.host}"
-        if not self._path.match(path):
+        if not self._path.fullmatch(path):
             return f"path {path} does not match {self.spec.path}"
         if self.spec.methods and method not in self.spec.methods:
             return f"method {method} is not one of {', '.join(self.spec.methods)}"

@@ -14,7 +14,13 @@ from flask import current_app
 from joserfc import jwt
 
 from authserver.apikeys.service import note_use
-from authserver.budgets.credential_limits import charge, limit_state, limits_of
+from authserver.budgets.credential_limits import (
+    charge,
+    limit_state,
+    limits_of,
+    token_limits,
+    token_principal,
+)
 from authserver.oauth.guards import PresentedTokenEndpoint
 from authserver.oauth.presented import ApiKeyToken, introspection_of, read_presented
 from authserver.oauth.tokens import AccessToken
@@ -68,13 +74,14 @@ class Introspection(PresentedTokenEndpoint, IntrospectionEndpoint):
         return client.has_permission(Permission.TOKENS_INTROSPECT) or token.check_client(client)
 
     def introspect_token(self, token: AccessToken | ApiKeyToken) -> dict:
+        runtime = runtime_of(current_app)
         if isinstance(token, ApiKeyToken):
             note_use(token.key, client_address())
-            key, client_id, principal = token.key, None, f"apikey:{token.key.key_id}"
+            principal = f"apikey:{token.key.key_id}"
+            rate_limit, quota_of = limits_of(token.key, None, runtime)
         else:
-            key, client_id, principal = None, token.client_id, f"client:{token.client_id}"
-        runtime = runtime_of(current_app)
-        rate_limit, quota_of = limits_of(key, client_id, runtime)
+            principal = token_principal(token.claims)
+            rate_limit, quota_of = token_limits(token.claims, runtime)
         if rate_limit is None and quota_of is None:
             return introspection_of(token)
         # The credential's own limits, the same buckets and quota as at /gateway/check: over

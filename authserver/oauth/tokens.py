@@ -32,6 +32,7 @@ from authserver.platform.metrics import tokens_issued, tokens_signed
 from authserver.platform.request_state import request_state
 from authserver.platform.revocation_cache import note_revoked
 from authserver.platform.runtime import current_runtime
+from authserver.platform.token_types import EXCHANGED_KEY_CLAIM
 from authserver.rbac.service import grantable_scope
 from authserver.single_use import add_once
 from authserver.usage import TOKENS_ISSUED, usage_counter
@@ -106,6 +107,9 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
             "scope": scope or "",
             "roles": list((user if user is not None else client).role_names),
         }
+        key_id = getattr(user, "api_key_id", None)
+        if key_id is not None:  # an exchanged API key (RFC 8693): its limits go with it
+            claims[EXCHANGED_KEY_CLAIM] = key_id
         jkt = bound_key()
         if jkt is not None:
             claims["cnf"] = {"jkt": jkt}  # RFC 9449 §6.1
@@ -236,6 +240,10 @@ _REVOKED_OR_USER = select(
 _REQUIRED_CLAIMS = ("iss", "sub", "exp", "iat", "jti", "client_id")
 
 
+#: The claim that marks the gateway's identity token (``authserver.gateway.endpoint``).
+GATEWAY_CLAIM = "gateway"
+
+
 def read_access_token(token: str, settings: Settings, keyring: KeyRing) -> AccessToken | None:
     """The token if this server signed it with a key it still honours, else None.
 
@@ -265,6 +273,10 @@ def read_access_token(token: str, settings: Settings, keyring: KeyRing) -> Acces
     if any(name not in claims for name in _REQUIRED_CLAIMS):
         return None
     if claims["iss"] != settings.issuer or not isinstance(claims["exp"], int):
+        return None
+    if GATEWAY_CLAIM in claims:
+        # The identity token /gateway/check hands an upstream: for that upstream to read,
+        # never a credential here (not bound, not revocable; an upstream could replay it).
         return None
     keyring.verified_tokens.put(token, kid, claims)
     return AccessToken(claims)

@@ -4,8 +4,9 @@ carries (``nosniff``, HSTS over https, the request id), the request metrics and 
 JWKS and discovery (``authserver.oauth.published``), the token, introspection and revocation
 endpoints (``authserver.oauth.direct``) and the gateway's decision (``authserver.gateway.door``)
 are answered by WSGI middleware in front of Flask and call ``FrontDoor.respond``; every other
-response passes Flask's ``after_request`` hook that ``FrontDoor.install`` registers. Both end in the same two methods, so the doors cannot drift
-apart. (Pages add their own headers on top: ``authserver.platform.headers``.)
+response passes Flask's ``after_request`` hook that ``FrontDoor.install`` registers. Both end
+in the same two methods, so the doors cannot drift apart. (Pages add their own headers on top:
+``authserver.platform.headers``.)
 """
 
 from __future__ import annotations

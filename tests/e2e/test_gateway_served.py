@@ -41,7 +41,14 @@ TIMEOUT = 30
 IDENTITY = ("X-Auth-Subject", "X-Auth-Client-Id", "X-Auth-Scope", "X-Auth-Credential",
             "X-Auth-Key-Id", "X-Auth-Rule", "X-Auth-Token")  # fmt: skip
 RULES = [
-    {"name": "orders", "path": "/orders", "scopes": ["orders:read"], "forward_token": True},
+    # The identity token's aud is the origin of a host the rule pins (the gateways' "localhost").
+    {
+        "name": "orders",
+        "host": "localhost",
+        "path": "/orders",
+        "scopes": ["orders:read"],
+        "forward_token": True,
+    },
     {"name": "public", "path": "/public", "credentials": ["anonymous"]},
 ]
 
@@ -250,7 +257,7 @@ def echoed(response: requests.Response) -> dict:
 
 
 FORGED = {"X-Auth-Subject": "admin", "X-Auth-Key-Id": "forged", "X-Auth-Token": "forged",
-          "X-Auth-Scope": "everything"}  # fmt: skip
+          "X-Auth-Scope": "everything", "X_Auth_Subject": "admin"}  # fmt: skip
 
 
 def test_a_token_with_the_scope_reaches_the_api_with_its_identity(deployment, gateway):
@@ -266,6 +273,8 @@ def test_a_token_with_the_scope_reaches_the_api_with_its_identity(deployment, ga
     assert identity["X-Auth-Credential"] == ["jwt"]
     assert identity["X-Auth-Rule"] == ["orders"]
     assert identity["X-Auth-Key-Id"] == []  # the answer had none; nor does the client's pass
+    # Nor the underscore spelling, which a CGI-style server reads as HTTP_X_AUTH_SUBJECT.
+    assert not [name for name in seen["headers"] if name.startswith("x_auth")]
     # The rule's identity token (forward_token), not the client's "forged": an RFC 9068 access
     # token for the gateway's origin, verified against the server's JWKS.
     (identity_token,) = identity["X-Auth-Token"]

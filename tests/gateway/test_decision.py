@@ -16,9 +16,11 @@ from joserfc import jwt
 from joserfc.jwk import ECKey
 from sqlalchemy import select
 
+from authserver.gateway.decision import explain
 from authserver.gateway.endpoint import gateway_usage_of
 from authserver.models import GatewayUsage
 from authserver.platform import clock
+from authserver.platform.errors import InvalidInput
 from authserver.platform.extensions import db
 
 
@@ -45,6 +47,7 @@ def rule(runner):
         assert result.exit_code == 0, result.output
         return json.loads(result.output)
 
+    add.runner = runner
     return add
 
 
@@ -103,6 +106,46 @@ def test_ambiguous_paths_and_missing_headers_are_refused(rule, check, token, htt
                 "/public\\a", "relative"):  # fmt: skip
         assert check(uri).status_code == 400, uri
     assert http.get("/gateway/check").status_code == 400  # nothing names the original request
+
+
+def test_a_rule_matches_whole_segments_only(rule, check):
+    rule("public", "--path", "/public", "--credential", "anonymous")
+    rule("avatar", "--path", "/users/*/avatar", "--credential", "anonymous")
+    assert check("/public").status_code == 200
+    assert check("/public/a").status_code == 200
+    for uri in ("/publicadmin", "/public-internal/secrets", "/users/1/avatar_private",
+                "/users/1/avatar/delete", "/users/1/2/avatar"):  # fmt: skip
+        assert check(uri).status_code == 403, uri  # no rule: denied
+    assert check("/users/1/avatar").status_code == 200
+
+
+def test_the_path_is_read_as_the_upstream_will_read_it(rule, check, http):
+    """nginx and Caddy hand the upstream "//admin/users" as "/admin/users": so must the rules
+    see it, never as a URL whose host is "admin"."""
+    rule("users", "--path", "/users", "--credential", "anonymous")
+    for uri in ("//admin/users", "/users//../admin", "/users#/../admin", "/users\x01",
+                "//[x", "//[::1/x"):  # fmt: skip
+        assert check(uri).status_code in (400, 403), uri
+    assert check("//users/1").status_code == 200  # the upstream gets /users/1
+    assert check("/users//1?next=//evil").status_code == 200
+    for url in ("https://api.example//admin/users", "http://[::1/x", "https://api.example/u#x"):
+        answer = http.get("/gateway/check", headers={"X-Original-URL": url,
+                                                     "X-Original-Method": "GET"})  # fmt: skip
+        assert answer.status_code in (400, 403), url
+    assert http.get("/gateway/check//admin/users").status_code == 403  # Envoy's, the same
+    assert http.get("/gateway/check//[x").status_code == 403  # a path "/[x", no rule for it
+    assert check("/users/1", method=" ").status_code == 400
+    assert check("/users/1", method="G@T").status_code == 400
+
+
+def test_the_host_is_read_as_nginx_routes_it(rule, check):
+    rule("admin", "--host", "admin.example", "--path", "/", "--scope", "admin:all")
+    rule("public", "--path", "/", "--credential", "anonymous")
+    for host in ("admin.example", "ADMIN.example.", "admin.example.:443", "admin.example:8443"):
+        assert check("/x", **{"X-Forwarded-Host": host}).status_code == 401, host
+    for host in ("admin.example..", "admin example", "admin.example:x", "a/b", "[::1"):
+        assert check("/x", **{"X-Forwarded-Host": host}).status_code == 400, host
+    assert check("/x", **{"X-Forwarded-Host": "www.example"}).status_code == 200
 
 
 def test_methods_hosts_and_patterns(rule, check, token):
@@ -230,8 +273,10 @@ def test_a_request_described_twice_is_refused(rule, check, http, token):
 
 
 def test_the_forwarded_identity_token_verifies_for_the_upstream(rule, check, http, token):
+    refused = rule.runner("gateway", "rules", "add", "any-host", "--forward-token")
+    assert refused.exit_code != 0 and "forward_token" in refused.output  # aud from the client
     rule("orders", "--path", "/orders", "--scope", "orders:read", "--forward-token",
-         "--audience", "")  # fmt: skip
+         "--host", "api.example")  # fmt: skip
     access_token, client = token
     answer = check(token=access_token)
     assert answer.status_code == 200
@@ -244,6 +289,13 @@ def test_the_forwarded_identity_token_verifies_for_the_upstream(rule, check, htt
     assert claims["sub"] == client.client_id
     assert claims["gateway"] == {"rule": "orders", "credential": "jwt"}
     assert claims["exp"] - claims["iat"] <= 60
+    # Never a credential here: not at the gateway, at introspection or at the admin API.
+    forwarded = answer.headers["X-Auth-Token"]
+    assert check(token=forwarded).status_code == 401
+    inspected = http.post("/oauth/introspect", data={"token": forwarded}, headers=client.basic())
+    assert inspected.get_json() == {"active": False}
+    admin = http.get("/api/v1/gateway/rules", headers={"Authorization": f"Bearer {forwarded}"})
+    assert admin.status_code == 401
 
 
 def test_rate_limits_and_quotas_refuse_with_429_and_refill(rule, check, runner, make_client,
@@ -360,3 +412,44 @@ def test_the_check_is_answered_in_front_of_flask_with_the_front_doors_headers(ru
     assert http.get("/gateway/checkout").status_code == 404  # not the check: Flask's 404
     metrics = http.get("/metrics").data.decode()
     assert 'endpoint="gateway.check"' in metrics
+
+
+def test_the_dry_run_reads_the_path_as_the_decision_does():
+    original, match = explain("GET", "https://API.example.:443//admin//users?x=1", [])
+    assert (original.host, original.path, original.authority) == ("api.example", "/admin/users",
+                                                                  "api.example")  # fmt: skip
+    assert match.rule is None
+    assert explain("GET", "//admin/users", [])[0].host == ""  # a bare path: any host
+    for bad in ("https://api.example/a#/../b", "https://[::1/x", "/a/../b"):
+        with pytest.raises(InvalidInput):
+            explain("GET", bad, [])
+
+
+def test_a_token_exchanged_for_a_key_spends_the_keys_limits(app, rule, check, http, runner,
+                                                             make_client):  # fmt: skip
+    """Exchanging an API key for a JWT (RFC 8693) must not escape the key's quota."""
+    rule("orders", "--path", "/orders", "--scope", "orders:read")
+    owner = make_client("orders:read")
+    exchanger = make_client("orders:read", "--grant-type",
+                            "urn:ietf:params:oauth:grant-type:token-exchange")  # fmt: skip
+    made = runner("apikeys", "create", "--client", owner.client_id, "--scope", "orders:read",
+                  "--json")  # fmt: skip
+    key = json.loads(made.stdout)
+    assert runner("gateway", "limits", key["id"], "--quota", "2").exit_code == 0
+    assert check(**{"X-API-Key": key["key"]}).status_code == 200
+    exchanged = http.post("/oauth/token", headers=exchanger.basic(), data={
+        "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+        "subject_token": key["key"],
+        "subject_token_type": "urn:authserver:params:oauth:token-type:api_key",
+    }).get_json()["access_token"]  # fmt: skip
+    assert check(token=exchanged).status_code == 200  # the key's second and last
+    assert check(token=exchanged).status_code == 429
+    assert check(**{"X-API-Key": key["key"]}).status_code == 429
+    gateway_usage_of(app).flush()
+    counted = db.session.execute(
+        select(GatewayUsage.principal, GatewayUsage.outcome, GatewayUsage.count)
+    ).all()
+    assert {(p, o) for p, o, _ in counted} == {
+        (f"apikey:{key['id']}", "allowed"),
+        (f"apikey:{key['id']}", "quota_exhausted"),
+    }
