@@ -15,11 +15,11 @@ from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from flask import current_app
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, or_, select
 
 from authserver.keys.compact import sign_jwt
 from authserver.keys.keyring import KeyRing
-from authserver.models import RevokedAccessToken, User
+from authserver.models import ApiKey, RevokedAccessToken, User
 from authserver.oauth.dpop import InvalidDPoPProofError, bound_key
 from authserver.oauth.refresh_tokens import new_refresh_token
 from authserver.oauth.resources import granted_resources, policy_for
@@ -200,6 +200,9 @@ class AccessToken:
         client = clients.get(self.client_id)
         if client is None or self._issued_before(client.tokens_valid_after):  # or disabled
             return False
+        key_id = self.claims.get(EXCHANGED_KEY_CLAIM)
+        if key_id is not None and not self._key_usable(key_id):
+            return False  # exchanged for an API key (RFC 8693) since revoked or expired
         subject = self.claims["sub"]
         if subject == self.client_id:
             return db.session.execute(_REVOKED, {"jti": self.jti}).first() is None
@@ -211,6 +214,11 @@ class AccessToken:
         # Not a user: the owner client of an exchanged API key (RFC 8693).
         owner = clients.get(subject)
         return owner is not None and not self._issued_before(owner.tokens_valid_after)
+
+    @staticmethod
+    def _key_usable(key_id: str) -> bool:
+        found = db.session.execute(_KEY_USABLE, {"key_id": key_id, "now": clock.now()})
+        return found.first() is not None
 
     def _issued_before(self, valid_after: int | None) -> bool:
         # Whole seconds, as iat is: a token of the same second as the change is kept (a token
@@ -235,6 +243,12 @@ _REVOKED_OR_USER = select(
     .label("user_active"),
     select(User.tokens_valid_after).where(User.subject == bindparam("sub")).scalar_subquery()
     .label("valid_after"),
+)  # fmt: skip
+
+# The API key a token was exchanged for, while it may still be used.
+_KEY_USABLE = select(ApiKey.id).where(
+    ApiKey.key_id == bindparam("key_id"), ApiKey.revoked_at.is_(None),
+    or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > bindparam("now")),
 )  # fmt: skip
 
 _REQUIRED_CLAIMS = ("iss", "sub", "exp", "iat", "jti", "client_id")

@@ -142,6 +142,14 @@ def test_exchange_gives_a_jwt_with_the_keys_scopes(http, exchanger, key, owner_c
     assert claims["exp"] - claims["iat"] == 600
 
 
+def test_an_exchanged_token_dies_with_its_key(http, api, exchanger, key, runner):
+    token = exchange(http, exchanger, key["key"]).get_json()["access_token"]
+    answer = introspect(http, api, token)
+    assert answer["active"] is True
+    assert runner("apikeys", "revoke", key["id"]).exit_code == 0
+    assert introspect(http, api, token) == {"active": False}
+
+
 def test_exchange_narrows_but_never_widens(http, exchanger, key):
     narrowed = exchange(http, exchanger, key["key"], scope="orders:read")
     assert narrowed.get_json()["scope"] == "orders:read"
