@@ -162,16 +162,19 @@ def token_principal(claims: dict) -> str:
 
 
 def token_limits(claims: dict, runtime):  # noqa: ANN001, ANN201
-    """``limits_of`` for an access token: an exchanged key's own limits (read from its row, so
-    that exchanging a key never escapes its quota), else its client's."""
+    """(whose buckets, rate limit, quota) for an access token: an exchanged key's own limits
+    when it has any (read from its row, so that exchanging a key never escapes its quota),
+    else its client's, so that exchanging a key is no way around the client's either."""
     key_id = claims.get(EXCHANGED_KEY_CLAIM)
     if isinstance(key_id, str):
         row = db.session.execute(
             select(ApiKey.id, ApiKey.rate_limit, ApiKey.quota_limit).where(ApiKey.key_id == key_id)
         ).first()
-        if row is not None:
-            return row.rate_limit, ((ApiKey, row.id) if row.quota_limit is not None else None)
-    return limits_of(None, claims["client_id"], runtime)
+        if row is not None and (row.rate_limit is not None or row.quota_limit is not None):
+            quota = (ApiKey, row.id) if row.quota_limit is not None else None
+            return f"apikey:{key_id}", row.rate_limit, quota
+    client_id = claims["client_id"]
+    return (f"client:{client_id}", *limits_of(None, client_id, runtime))
 
 
 def limit_state(charged: Charged) -> dict:

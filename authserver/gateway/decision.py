@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from authlib.oauth2.rfc6749 import OAuth2Error
 from flask import Request
@@ -93,12 +93,16 @@ def _host_and_authority(value: str, scheme: str) -> tuple[str, str] | None:
     if not value.startswith(host):  # "[::1" without its bracket
         return None
     port = value[len(host) :]
-    if port and (not port.startswith(":") or not port[1:].isdigit() or len(port) > 6):
-        return None
+    if port:
+        digits = port[1:]
+        if port[0] != ":" or not (digits.isascii() and digits.isdigit() and len(digits) <= 5):
+            return None
+        if not 0 < int(digits) <= 65535:
+            return None
+        port = str(int(digits))
     host = host.removesuffix(".")
     if not _HOST_NAME.fullmatch(host):
         return None
-    port = port[1:]
     if not port or port == _DEFAULT_PORTS.get(scheme):
         return host, host
     return host, f"{host}:{port}"
@@ -131,20 +135,43 @@ def _described_twice(headers, appended: str | None) -> bool:  # noqa: ANN001
 
 
 def normalised_path(raw: str) -> str | None:
-    """The path an upstream will route, or None when it could be read two ways: an encoded
-    slash, backslash or NUL, or dot segments (``/public/../admin``), which a gateway and an
-    upstream may resolve differently (the path confusion behind many auth bypasses)."""
+    """The path an upstream will route, from the percent-encoded path of a request target; None
+    when it could be read two ways: an encoded slash, backslash or NUL, bytes that are not
+    UTF-8, or a dot segment (``/public/../admin``), which a gateway and an upstream may resolve
+    differently (the path confusion behind many auth bypasses)."""
     if not raw.startswith("/"):
         return None
     lowered = raw.lower()
-    if any(bad in lowered for bad in ("%2f", "%5c", "%00", "\\", "\x00")):
+    if any(bad in lowered for bad in ("%2f", "%5c", "%00")):
         return None
+    try:
+        return decoded_path(unquote(raw, errors="strict"))
+    except UnicodeDecodeError:
+        return None
+
+
+def decoded_path(path: str) -> str | None:
+    """``normalised_path`` for a path already decoded (Envoy's, through ``PATH_INFO``)."""
+    if "\\" in path or any(ord(c) < 0x20 or ord(c) == 0x7F for c in path):
+        return None
+    if any(twice in path.lower() for twice in ("%2e", "%2f", "%5c", "%00")):
+        return None  # encoded twice: an upstream that decodes again would see a dot or slash
     # Repeated slashes collapse, as nginx's merge_slashes and most routers do: "//a//b" is
     # "/a/b", which is what the upstream is handed.
-    path = re.sub("/{2,}", "/", unquote(raw))
-    if any(s in (".", "..") for s in path.split("/")):
+    path = re.sub("/{2,}", "/", path)
+    # "..;x" is a dot segment to servers that drop a segment's ;parameters (Tomcat, Jetty).
+    if any(s.split(";", 1)[0] in (".", "..") for s in path.split("/")):
         return None
     return path
+
+
+def _envoy_path(appended: str) -> tuple[str, str | None]:
+    """(the path re-encoded, as a DPoP proof's htu names it; the path for the rules)."""
+    try:
+        path = ("/" + appended).encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return "", None
+    return quote(path, safe="/:@!$&'()*+,;=-._~"), decoded_path(path)
 
 
 def _repeated(headers) -> bool:  # noqa: ANN001
@@ -170,24 +197,26 @@ def original_request(request: Request, appended: str | None) -> Original | None:
     scheme = headers.get("X-Forwarded-Proto", "").split(",")[0].strip()
     host = headers.get("X-Forwarded-Host", "").strip()
     if url:
-        if "#" in url:
-            return None
         try:
             parts = urlsplit(url)
         except ValueError:  # a malformed host, such as "http://[::1"
             return None
+        if "#" in url or parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+            return None
         scheme, host, uri = parts.scheme, parts.netloc, parts.path or "/"
     if uri is None and appended is not None:
-        # Envoy ext_authz: the original path follows the check path; its method is ours.
-        uri = "/" + appended
+        # Envoy ext_authz: the original path follows the check path, decoded by the WSGI
+        # server (PEP 3333: its bytes as Latin-1); its method is ours.
+        raw_path, path = _envoy_path(appended)
         method = method or request.method
-    if not uri or not method:
+    elif uri:
+        raw_path = _path_of(uri)
+        path = normalised_path(raw_path) if raw_path is not None else None
+    else:
+        return None
+    if path is None or not method or not _METHOD.fullmatch(method.strip().upper()):
         return None
     method = method.strip().upper()
-    raw_path = _path_of(uri)
-    path = normalised_path(raw_path) if raw_path is not None else None
-    if path is None or not _METHOD.fullmatch(method):
-        return None
     scheme = scheme.lower() if scheme.lower() in ("http", "https") else request.scheme
     named = _host_and_authority(host or headers.get("Host", ""), scheme)
     if named is None:

@@ -53,7 +53,10 @@ class GatewayDoor:
                 response = decide(request, appended)
             except Exception as error:  # noqa: BLE001 - answered as Flask's handlers would
                 response = json_error_for(error, request.method, path)
-            body = b"" if request.method == "HEAD" else response.get_data()
+            body = response.get_data()
+            response.headers["Content-Length"] = str(len(body))  # as Flask's answer had it
+            if request.method == "HEAD":
+                body = b""
         self.door.respond(environ, start_response, _ENDPOINT, response.status,
                           response.headers.to_wsgi_list(), started, request_id)  # fmt: skip
         return [body]

@@ -82,10 +82,11 @@ def decide(request: Request, appended: str | None) -> Response:
 def _limited(request: Request, rule, credential: d.Credential, runtime: Runtime,  # noqa: ANN001
              original: d.Original) -> Response:  # fmt: skip
     if credential.token is not None:
-        rate_limit, quota_of = token_limits(credential.token.claims, runtime)
+        limited, rate_limit, quota_of = token_limits(credential.token.claims, runtime)
     else:
+        limited = credential.principal
         rate_limit, quota_of = limits_of(credential.key, credential.client_id, runtime)
-    charged = charge(runtime.counters, credential.principal, rate_limit, quota_of)
+    charged = charge(runtime.counters, limited, rate_limit, quota_of)
     verdicts = [("rate-limit", charged.verdict)] if charged.verdict is not None else []
     if not charged.allowed:
         refusal = d.Refusal(429, charged.outcome, principal=credential.principal)

@@ -19,7 +19,6 @@ from authserver.budgets.credential_limits import (
     limit_state,
     limits_of,
     token_limits,
-    token_principal,
 )
 from authserver.oauth.guards import PresentedTokenEndpoint
 from authserver.oauth.presented import ApiKeyToken, introspection_of, read_presented
@@ -80,8 +79,7 @@ class Introspection(PresentedTokenEndpoint, IntrospectionEndpoint):
             principal = f"apikey:{token.key.key_id}"
             rate_limit, quota_of = limits_of(token.key, None, runtime)
         else:
-            principal = token_principal(token.claims)
-            rate_limit, quota_of = token_limits(token.claims, runtime)
+            principal, rate_limit, quota_of = token_limits(token.claims, runtime)
         if rate_limit is None and quota_of is None:
             return introspection_of(token)
         # The credential's own limits, the same buckets and quota as at /gateway/check: over

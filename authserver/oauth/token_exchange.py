@@ -60,6 +60,7 @@ class Subject:
     def __init__(self, key: PresentedKey) -> None:
         self.sub = key.subject
         self.api_key_id = key.key_id
+        self.api_key_expires_at = key.expires_at
         if key.owner_client_id is not None:
             # The per-process client cache, as the client_credentials grant reads a client.
             view = current_runtime().clients.get(key.owner_client_id)

@@ -66,7 +66,7 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         if getattr(client, "dpop_bound_access_tokens", False) and jkt is None:
             raise InvalidDPoPProofError(description="This client's tokens need a DPoP proof.")
         # RFC 8707: a resource may have its own lifetime (and algorithm, below).
-        expires_in = self._lifetime(client, grant_type)
+        expires_in = self._lifetime(client, grant_type, user)
         token = super().generate(grant_type, client, user, scope, expires_in, include_refresh_token)
         # RFC 6749 §5.1: the granted scope, always, even when it is narrower than asked.
         token["scope"] = scope
@@ -89,9 +89,15 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
             return self.settings.audience
         return resources[0] if len(resources) == 1 else list(resources)
 
-    def _lifetime(self, client, grant_type: str) -> int:  # noqa: ANN001
+    def _lifetime(self, client, grant_type: str, user=None) -> int:  # noqa: ANN001
         policy = policy_for(self.settings, granted_resources())
-        return policy.ttl_seconds or self._get_expires_in(client, grant_type)
+        lifetime = policy.ttl_seconds or self._get_expires_in(client, grant_type)
+        key_expires = getattr(user, "api_key_expires_at", None)
+        if key_expires is not None:
+            # An exchanged API key's token ends when the key does: no cache or offline
+            # verifier can then outlive it.
+            lifetime = max(1, min(lifetime, int(key_expires.timestamp()) - clock.timestamp()))
+        return lifetime
 
     def access_token_generator(self, client, grant_type, user, scope) -> str:  # noqa: ANN001
         now = clock.timestamp()
@@ -100,7 +106,7 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
             # RFC 9068 §2.2: without a resource owner, sub identifies the client.
             "sub": str(user.get_user_id()) if user else client.get_client_id(),
             "aud": self.get_audiences(client, user, scope),
-            "exp": now + self._lifetime(client, grant_type),
+            "exp": now + self._lifetime(client, grant_type, user),
             "iat": now,
             "jti": secrets.token_urlsafe(16),
             "client_id": client.get_client_id(),

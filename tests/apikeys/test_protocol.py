@@ -150,6 +150,16 @@ def test_an_exchanged_token_dies_with_its_key(http, api, exchanger, key, runner)
     assert introspect(http, api, token) == {"active": False}
 
 
+def test_an_exchanged_token_ends_when_its_key_does(http, exchanger, owner_client, make_key):
+    key = make_key("--client", owner_client.client_id, "--scope", "orders:read",
+                   "--expires-in", "2m")  # fmt: skip
+    issued = exchange(http, exchanger, key["key"]).get_json()
+    assert 115 <= issued["expires_in"] <= 120  # not the usual 600 s
+    claims = jwt.decode(issued["access_token"], KeySet.import_key_set(
+        http.get("/.well-known/jwks.json").get_json())).claims  # fmt: skip
+    assert claims["exp"] - claims["iat"] == issued["expires_in"]
+
+
 def test_exchange_narrows_but_never_widens(http, exchanger, key):
     narrowed = exchange(http, exchanger, key["key"], scope="orders:read")
     assert narrowed.get_json()["scope"] == "orders:read"

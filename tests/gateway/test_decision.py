@@ -453,3 +453,55 @@ def test_a_token_exchanged_for_a_key_spends_the_keys_limits(app, rule, check, ht
         (f"apikey:{key['id']}", "allowed"),
         (f"apikey:{key['id']}", "quota_exhausted"),
     }
+    # A key without limits leaves the token to its client's: the exchanging client's quota.
+    free = json.loads(runner("apikeys", "create", "--client", owner.client_id, "--scope",
+                             "orders:read", "--json").stdout)  # fmt: skip
+    assert runner("gateway", "limits", exchanger.client_id, "--quota", "1").exit_code == 0
+    token = http.post("/oauth/token", headers=exchanger.basic(), data={
+        "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+        "subject_token": free["key"],
+        "subject_token_type": "urn:authserver:params:oauth:token-type:api_key",
+    }).get_json()["access_token"]  # fmt: skip
+    assert [check(token=token).status_code for _ in range(2)] == [200, 429]
+
+
+def test_lookalike_paths_are_refused_and_plain_ones_kept(rule, check, http):
+    rule("public", "--path", "/public", "--credential", "anonymous")
+    rule("cafe", "--path", "/café", "--credential", "anonymous")
+    rule("avatar", "--path", "/users/*/avatar", "--credential", "anonymous")
+    for uri in ("/public/..;/admin", "/public/.;/admin", "/public/%2e%2e;x/admin",
+                "/public/%252e%252e/admin", "/public/%C0%AE%C0%AE/admin",
+                "/public/%0a"):  # fmt: skip
+        assert check(uri).status_code == 400, uri
+    for uri in ("/public/a;v=1", "/public/a%20b", "/public/~x+y", "/caf%C3%A9", "/public/%23"):
+        assert check(uri).status_code == 200, uri
+    # Envoy's path arrives decoded: the same answers, and a decoded "?" is part of the path.
+    for path in ("public/..;/admin", "public/%252e%252e/admin", "public/a%0a"):
+        assert http.get("/gateway/check/" + path).status_code == 400, path
+    for path in ("public/a%20b", "caf%C3%A9", "public/a%23b"):
+        assert http.get("/gateway/check/" + path).status_code == 200, path
+    assert http.get("/gateway/check/users/1/avatar%3F/delete").status_code == 403
+
+
+def test_ports_and_urls_that_name_no_request_are_refused(rule, check, http):
+    rule("public", "--path", "/public", "--credential", "anonymous")
+    for host in ("api.example:99999", "api.example:0", "api.example:\u00b2", "api.example:+1"):
+        assert check("/public", **{"X-Forwarded-Host": host}).status_code == 400, host
+    assert check("/public", **{"X-Forwarded-Host": "api.example:08443"}).status_code == 200
+    for url in ("//evil/public", "ftp://api.example/public", "https:///public"):
+        answer = http.get("/gateway/check", headers={"X-Original-URL": url,
+                                                     "X-Original-Method": "GET"})  # fmt: skip
+        assert answer.status_code == 400, url
+
+
+def test_a_malformed_proof_is_a_401_not_a_500(rule, check, http, make_client):
+    rule("orders", "--path", "/orders", "--scope", "orders:read")
+    key, bound = bound_token(http, make_client)
+    broken = proof(key, "http://[::1/orders/7", "GET", ath=ath_of(bound))
+    assert check(token=bound, scheme="DPoP", DPoP=broken).status_code == 401
+    client = make_client("orders:read")
+    broken_at_token = proof(key, "http://[::1/x", "POST")
+    at_token = http.post("/oauth/token", data={"grant_type": "client_credentials"},
+                         headers={**client.basic(), "DPoP": broken_at_token})  # fmt: skip
+    assert at_token.status_code == 400
+    assert at_token.get_json()["error"] == "invalid_dpop_proof"

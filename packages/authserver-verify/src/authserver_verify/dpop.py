@@ -45,7 +45,10 @@ def ath_of(access_token: str) -> str:
 
 def normalize_htu(url: str) -> str:
     """§4.3: compare without query and fragment; scheme and host case-insensitively."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # a malformed host, such as "http://[::1/x"
+        raise InvalidProof("htu is not a URL") from None
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", "", ""))
 
 
