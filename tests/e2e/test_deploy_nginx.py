@@ -53,6 +53,16 @@ def fill(template: str, **values: str) -> str:
     return re.sub(r"\$\{([A-Z][A-Z0-9_]*)\}", lambda m: values[m[1]], template)
 
 
+def stop(proc: subprocess.Popen) -> None:
+    """Stop a server the test started: politely, then for sure."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
 class Nginx:
     """Debian's nginx with a minimal top-level configuration that includes the recipe."""
 
@@ -118,12 +128,7 @@ http {{
                     time.sleep(0.1)
             yield self
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+            stop(proc)
 
 
 def access_lines(server: ServerProcess) -> dict[str, dict]:

@@ -30,7 +30,7 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
 
 from tests.api.conftest import ADMIN
-from tests.e2e.test_deploy_nginx import NGINX, Nginx, fill
+from tests.e2e.test_deploy_nginx import NGINX, Nginx, fill, stop
 from tests.gateway.test_decision import proof
 from tests.outbound.listeners import Certificates
 from tests.server_process import ServerProcess, free_port
@@ -133,12 +133,7 @@ class Caddy:
             assert all("admin endpoint disabled" in line for line in warnings), warnings
             yield self
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+            stop(proc)
 
 
 class Deployment:
