@@ -69,6 +69,14 @@ def grantable_scope(scope: str, permissions: frozenset[str] | set[str]) -> str:
     return " ".join(s for s in scope.split() if s in PROTOCOL_SCOPES or s in permissions)
 
 
+def known_scopes() -> list[str]:
+    """Every scope a picker may offer: the server's own permissions and those any role holds
+    (roles are few; clients are not read, there may be millions). Protocol scopes such as
+    ``openid`` are not permissions and are left out."""
+    held = db.session.scalars(select(RolePermission.permission).distinct())
+    return sorted(({p.value for p in Permission} | set(held)) - PROTOCOL_SCOPES)
+
+
 def find_role(name: str) -> Role | None:
     return db.session.scalar(select(Role).where(Role.name == name))
 

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from tests.conftest import PASSWORD
+from tests.e2e.accessibility import assert_accessible
 from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, requires_chromium
 from tests.e2e.test_browser_mfa import app_code
 from tests.server_process import ServerProcess
@@ -34,6 +35,9 @@ def _screenshots(page, base: str, name: str, path: str) -> None:
         page.set_viewport_size({"width": width, "height": 900})
         page.goto(base + path)
         page.screenshot(path=str(ARTIFACTS / f"{name}-{label}.png"), full_page=True)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{name} overflows at {width} px by {overflow} px"
+    assert_accessible(page, path)
     page.set_viewport_size({"width": WIDTHS["desktop"], "height": 900})
 
 
