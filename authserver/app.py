@@ -83,6 +83,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     from authserver.ops.health import bp as health_bp
     from authserver.ops.metrics import bp as metrics_bp
     from authserver.pages.account import bp as accounts_bp
+    from authserver.pages.branding import install_branding
     from authserver.pages.home import bp as home_bp
     from authserver.pages.reset import bp as reset_bp
     from authserver.pages.security import bp as mfa_bp
@@ -109,6 +110,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
         install_background_audit(app)
     config_oauth(app, runtime)
     configure_browser(app)
+    install_branding(app, settings)
     app.register_blueprint(oauth_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(home_bp)

@@ -37,6 +37,7 @@ from authserver.platform.runtime import current_runtime, current_settings
 from authserver.web.browser import clear_session_cookie, current_session
 from authserver.web.forms import ConsentForm, SignOutForm
 from authserver.web.signin import step_up
+from authserver.web.wording import page_words
 
 bp = Blueprint("authorize", __name__)
 
@@ -116,7 +117,7 @@ def authorize() -> Response:
     except OAuth2Error as error:
         if error.redirect_uri:
             return _to_client(error)
-        return _error_page(error.get_error_description() or "The request is not valid.")
+        return _error_page(page_words(error))
 
     response_mode = args.get("response_mode", "query")
     client = grant.client
@@ -190,7 +191,7 @@ def end_session() -> Response:
     try:
         logout = server.validate_endpoint_request("end_session")
     except OAuth2Error as error:
-        return _error_page(error.get_error_description() or "The logout request is not valid.")
+        return _error_page(page_words(error))
     form = SignOutForm()
     confirmed = request.method == "POST" and form.validate_on_submit()
     if logout.needs_confirmation and not confirmed:

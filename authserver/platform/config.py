@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from authserver_verify import json_input
 
+from authserver.platform import branding
 from authserver.platform.durations import parse_duration
 from authserver.platform.hostnames import parse_allow_list
 from authserver.platform.password_cost import DEFAULT as DEFAULT_PASSWORD_COST
@@ -220,6 +221,9 @@ class Settings:
     mail_from: str | None = None
     # How long a password-reset link works (single use).
     password_reset_ttl_seconds: int = 30 * 60
+    # How long a set-password link an administrator hands out works (a new account's first
+    # password, or a reset): longer than a mailed reset, since a person passes it on.
+    set_password_link_ttl_seconds: int = 24 * 3600
     # argon2id's cost for new password hashes (m=KiB,t=passes,p=lanes; at least the OWASP
     # minimum). A hash made with another cost is remade at its owner's next sign-in.
     password_hash: str = str(DEFAULT_PASSWORD_COST)
@@ -245,6 +249,13 @@ class Settings:
     retention_check_seconds: int = 3600
     # "full" or "truncated" (IPv4 /24, IPv6 /48): what is written down of a client's address.
     ip_addresses: str = "full"
+    # Branding of the browser pages (authserver/platform/branding.py): the name in page titles
+    # and the header; a logo file (.png, .svg, .jpg or .webp, at most 256 KiB) read at start-up
+    # and served at /branding/logo; an accent colour #rrggbb for links, primary buttons and the
+    # focus outline, which white button text must read at 4.5:1 (WCAG AA) on.
+    brand_name: str = "authserver"
+    brand_logo: str | None = None
+    brand_color: str | None = None
 
     @property
     def is_production(self) -> bool:
@@ -403,6 +414,7 @@ _ENV_VARS: dict[str, tuple[str, Any]] = {
     "AUTHSERVER_SMTP_URL": ("smtp_url", str),
     "AUTHSERVER_MAIL_FROM": ("mail_from", str),
     "AUTHSERVER_PASSWORD_RESET_TTL": ("password_reset_ttl_seconds", parse_duration),
+    "AUTHSERVER_SET_PASSWORD_LINK_TTL": ("set_password_link_ttl_seconds", parse_duration),
     "AUTHSERVER_PASSWORD_HASH": ("password_hash", str),
     "AUTHSERVER_OUTBOUND_TIMEOUT": ("outbound_timeout_seconds", parse_duration),
     "AUTHSERVER_OUTBOUND_CA_FILE": ("outbound_ca_file", str),
@@ -417,6 +429,9 @@ _ENV_VARS: dict[str, tuple[str, Any]] = {
     "AUTHSERVER_USAGE_RETENTION": ("usage_retention_seconds", parse_duration),
     "AUTHSERVER_RETENTION_CHECK_INTERVAL": ("retention_check_seconds", parse_duration),
     "AUTHSERVER_IP_ADDRESSES": ("ip_addresses", str),
+    "AUTHSERVER_BRAND_NAME": ("brand_name", str),
+    "AUTHSERVER_BRAND_LOGO": ("brand_logo", str),
+    "AUTHSERVER_BRAND_COLOR": ("brand_color", str),
     "PROMETHEUS_MULTIPROC_DIR": ("prometheus_multiproc_dir", str),
     "FLASK_DEBUG": ("flask_debug", parse_bool),
 }
@@ -581,6 +596,8 @@ def validate(settings: Settings) -> None:
                  "before the host)")  # fmt: skip
     if not 60 <= settings.password_reset_ttl_seconds <= 86400:
         fail("password_reset_ttl_seconds", "from 1m to 24h")
+    if not 60 <= settings.set_password_link_ttl_seconds <= 7 * 86400:
+        fail("set_password_link_ttl_seconds", "from 1m to 7d")
     try:
         parse_password_cost(settings.password_hash)
     except ValueError as e:
@@ -603,6 +620,19 @@ def validate(settings: Settings) -> None:
         fail("outbound_allow", str(e))
     if settings.outbound_ca_file is not None and not Path(settings.outbound_ca_file).is_file():
         fail("outbound_ca_file", "must be a file of PEM certificates")
+    _validate_branding(settings, fail)
+
+
+def _validate_branding(settings: Settings, fail: Any) -> None:
+    name = settings.brand_name
+    if not name.strip() or len(name) > 64 or not name.isprintable():
+        fail("brand_name", "must be 1 to 64 printable characters")
+    for field, parse in (("brand_logo", branding.read_logo), ("brand_color", branding.parse_color)):
+        if getattr(settings, field) is not None:
+            try:
+                parse(getattr(settings, field))
+            except ValueError as e:
+                fail(field, str(e))
 
 
 def decode_kek(text: str, *, name: str) -> bytes:

@@ -20,6 +20,7 @@ from authserver.platform.extensions import db
 from authserver.platform.logging_setup import loggable_path
 from authserver.rbac.containment import NotPermitted, audit_refusal
 from authserver.web.problems import problem_for
+from authserver.web.wording import page_words
 
 log = logging.getLogger(__name__)
 
@@ -154,8 +155,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(OAuth2Error)
     def protocol_error(e: OAuth2Error) -> Response:
         if request.blueprint in _PAGE_BLUEPRINTS or request.endpoint in _PAGE_ENDPOINTS:
-            message = e.get_error_description() or "The request is not valid."
-            return make_response(render_template("error.html", message=message), 400)
+            return make_response(render_template("error.html", message=page_words(e)), 400)
         return json_error_for(e, request.method, request.path)
 
     def dependency_down(e: Exception) -> Response:

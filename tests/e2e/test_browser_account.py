@@ -1,13 +1,15 @@
 """Account self-service in a real browser (Debian's Chromium through Playwright) against the
 server subprocess: two devices signed in, one signs the other out, then changes the password
 (the other device's session is gone, the new password signs in). Screenshots of the account
-and password pages at 1280 and 390 px are kept in tests/artifacts/account/."""
+and password pages at 1280 and 390 px are kept in tests/artifacts/account/; each page is checked
+for accessibility (axe-core, WCAG 2.1 AA, light and dark theme, visible keyboard focus)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from tests.conftest import PASSWORD
+from tests.e2e.accessibility import assert_accessible
 from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, requires_chromium
 from tests.server_process import ServerProcess
 
@@ -32,6 +34,7 @@ def _screenshots(page, name: str) -> None:
         # Nothing wider than the screen: no sideways scrolling of the page itself.
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{name} overflows at {width} px by {overflow} px"
+    assert_accessible(page, name)
     page.set_viewport_size({"width": WIDTHS["desktop"], "height": 900})
 
 
@@ -73,11 +76,13 @@ def test_a_person_signs_out_another_device_and_changes_the_password(tmp_path):
             laptop.get_by_label("New password again").fill(NEW)
             laptop.get_by_role("button", name="Change password").click()
             expect(laptop.get_by_role("alert")).to_contain_text("current password is not right")
+            _screenshots(laptop, "password-refused")
             laptop.get_by_label("Current password").fill(PASSWORD)
             laptop.get_by_label("New password", exact=True).fill(NEW)
             laptop.get_by_label("New password again").fill(NEW)
             laptop.get_by_role("button", name="Change password").click()
             expect(laptop.get_by_role("status")).to_contain_text("Your password is changed.")
+            _screenshots(laptop, "password-changed")
 
             _sign_in(phone, base, password=PASSWORD)
             expect(phone.get_by_text("The email or password is not right.")).to_be_visible()
@@ -112,6 +117,7 @@ def test_a_person_who_forgot_the_password_follows_the_mailed_link(tmp_path):
                 page.set_default_timeout(15000)
                 page.goto(base + "/login")
                 page.get_by_role("link", name="Forgot your password?").click()
+                _screenshots(page, "reset-request")
                 page.get_by_label("Email").fill("ada@example.com")
                 page.get_by_role("button", name="Send me a link").click()
                 expect(page.get_by_role("status")).to_contain_text("If an account uses that email")
@@ -129,6 +135,7 @@ def test_a_person_who_forgot_the_password_follows_the_mailed_link(tmp_path):
                 page.wait_for_url(base + "/account")
                 page.goto(link)
                 expect(page.get_by_text("used already or has expired")).to_be_visible()
+                _screenshots(page, "reset-used")
             finally:
                 browser.close()
     finally:

@@ -2,7 +2,9 @@
 enrol an authenticator app by reading the secret off the page, sign in with a code, register a
 passkey with Chromium's virtual authenticator (CDP WebAuthn domain: ctap2, internal transport,
 resident key, user verification), sign in with it without a password, and check `amr`/`acr`
-in the ID token a real relying-party library receives."""
+in the ID token a real relying-party library receives. The security, authenticator-app, recovery
+code, second-factor and consent pages are saved under tests/artifacts/mfa/ and checked for
+accessibility (axe-core, WCAG 2.1 AA, light and dark theme, visible keyboard focus)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import base64
 import json
 import secrets
 import time
+from pathlib import Path
 
 import requests
 from authlib.integrations.requests_client import OAuth2Session
@@ -20,10 +23,15 @@ from joserfc.jwk import KeySet
 
 from tests.conftest import PASSWORD
 from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, requires_chromium
-from tests.e2e.test_browser_sign_in import relying_party  # noqa: F401 (fixture)
+from tests.e2e.test_browser_sign_in import (
+    relying_party,  # noqa: F401 (fixture)
+    screenshots,
+)
 from tests.server_process import ServerProcess
 
 pytestmark = requires_chromium
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "mfa"
 
 
 def app_code(secret_text: str, steps_ahead: int = 0) -> str:
@@ -95,15 +103,17 @@ def test_totp_then_passkey_then_passwordless_sign_in(tmp_path, relying_party):  
             page.get_by_label("Password").fill(PASSWORD)
             page.get_by_role("button", name="Sign in", exact=True).click()
             page.goto(base + "/account/security")
+            screenshots(page, ARTIFACTS, "security")
             page.get_by_role("button", name="Set up authenticator app").click()
             secret = page.locator("#totp-secret").inner_text()
             expect(page.locator(".qr svg")).to_be_visible()
+            screenshots(page, ARTIFACTS, "totp-setup")
             page.get_by_label("Authentication code").fill(app_code(secret))
             page.get_by_role("button", name="Verify").click()
             codes = page.locator("#recovery-codes li")
             expect(codes).to_have_count(10)
             recovery_codes = codes.all_inner_texts()
-            page.screenshot(path=str(tmp_path / "recovery-codes.png"), full_page=True)
+            screenshots(page, ARTIFACTS, "recovery-codes")
             page.get_by_role("link", name="I have saved them").click()
 
             # Sign out; sign in again with the password and a code.
@@ -112,10 +122,12 @@ def test_totp_then_passkey_then_passwordless_sign_in(tmp_path, relying_party):  
             page.get_by_label("Password").fill(PASSWORD)
             page.get_by_role("button", name="Sign in", exact=True).click()
             page.wait_for_url("**/login/mfa")
+            screenshots(page, ARTIFACTS, "second-factor")
             page.get_by_label("Authentication code").fill(app_code(secret, steps_ahead=1))
             page.get_by_role("button", name="Verify").click()
             page.wait_for_url("**/account")
             expect(page.get_by_role("heading", name="Signed in as Ada")).to_be_visible()
+            screenshots(page, ARTIFACTS, "account")
 
             # Register a passkey on the virtual authenticator.
             page.goto(base + "/account/security")
@@ -127,7 +139,7 @@ def test_totp_then_passkey_then_passwordless_sign_in(tmp_path, relying_party):  
             assert (
                 len(stored["credentials"]) == 1 and stored["credentials"][0]["isResidentCredential"]
             )
-            page.screenshot(path=str(tmp_path / "security.png"), full_page=True)
+            screenshots(page, ARTIFACTS, "security-with-passkey")
 
             # Sign out, then sign in with the passkey alone, inside an OpenID flow.
             page.get_by_role("button", name="Sign out").click()
@@ -142,6 +154,8 @@ def test_totp_then_passkey_then_passwordless_sign_in(tmp_path, relying_party):  
             )
             page.goto(url)
             page.get_by_role("button", name="Sign in with a passkey").click()
+            page.get_by_role("button", name="Allow").wait_for()
+            screenshots(page, ARTIFACTS, "consent")
             page.get_by_role("button", name="Allow").click()
             page.wait_for_url(relying_party + "*")
             callback = page.url

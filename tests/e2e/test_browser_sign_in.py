@@ -1,7 +1,9 @@
 """A real browser (Debian's Chromium, driven by Playwright) signs in and consents at the
 server subprocess; a real relying-party library (Authlib's OAuth2Session) exchanges the code,
 the ID token is validated against the JWKS fetched over HTTP, the refresh token is rotated, and
-neither the code nor a rotated refresh token works twice."""
+neither the code nor a rotated refresh token works twice. The home, error, sign-in, consent and
+sign-out pages are saved at 1280 and 390 px under tests/artifacts/sign-in/ (git-ignored) and
+checked for accessibility (axe-core, WCAG 2.1 AA, light and dark theme, visible keyboard focus)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import json
 import secrets
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -18,10 +21,26 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from tests.conftest import PASSWORD
+from tests.e2e.accessibility import assert_accessible
 from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, requires_chromium
 from tests.server_process import ServerProcess, free_port
 
 pytestmark = requires_chromium
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "sign-in"
+WIDTHS = {"desktop": 1280, "phone": 390}
+
+
+def screenshots(page, directory: Path, name: str) -> None:
+    """The page as it is now at each width (no sideways scrolling), then accessibility."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for label, width in WIDTHS.items():
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=str(directory / f"{name}-{label}.png"), full_page=True)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{name} overflows at {width} px by {overflow} px"
+    assert_accessible(page, name)
+    page.set_viewport_size({"width": WIDTHS["desktop"], "height": 900})
 
 
 class _Callback(BaseHTTPRequestHandler):
@@ -98,14 +117,33 @@ def test_sign_in_and_consent_in_a_browser(tmp_path, relying_party):
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
                 page = browser.new_page()
+                page.goto(server.issuer + "/")
+                screenshots(page, ARTIFACTS, "home")
+                # An authorization request from no known client: the browser's error page.
+                response = page.goto(server.issuer + "/oauth/authorize?client_id=nobody")
+                assert response.status == 400
+                screenshots(page, ARTIFACTS, "error")
                 page.goto(url)
+                screenshots(page, ARTIFACTS, "sign-in")
+                page.get_by_label("Email").fill("ada@example.com")
+                page.get_by_label("Password").fill("not the password")
+                page.get_by_role("button", name="Sign in", exact=True).click()
+                page.get_by_role("alert").first.wait_for()
+                screenshots(page, ARTIFACTS, "sign-in-refused")
                 page.get_by_label("Email").fill("ada@example.com")
                 page.get_by_label("Password").fill(PASSWORD)
                 page.get_by_role("button", name="Sign in", exact=True).click()
+                page.get_by_role("button", name="Allow").wait_for()
+                screenshots(page, ARTIFACTS, "consent")
                 page.get_by_role("button", name="Allow").click()
                 page.wait_for_url(relying_party + "*", timeout=15000)
                 callback = page.url
                 page.screenshot(path=str(tmp_path / "callback.png"))
+                page.goto(meta["end_session_endpoint"])
+                screenshots(page, ARTIFACTS, "sign-out")
+                page.get_by_role("button", name="Sign out").click()
+                page.get_by_role("heading", name="You are signed out").wait_for()
+                screenshots(page, ARTIFACTS, "signed-out")
             finally:
                 browser.close()
 
