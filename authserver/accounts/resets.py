@@ -18,9 +18,10 @@ from authserver.audit.tags import Tag
 from authserver.models import PasswordReset, User
 from authserver.platform import clock
 from authserver.platform.config import Settings
-from authserver.platform.errors import InvalidInput
+from authserver.platform.errors import Conflict, InvalidInput
 from authserver.platform.extensions import db
 from authserver.platform.security import generate_secret, hash_secret
+from authserver.rbac.containment import Caller, require_can_act_on
 from authserver.single_use import claim
 
 
@@ -50,6 +51,26 @@ def request_reset(settings: Settings, email: str) -> tuple[User, str] | None:
     record(Tag.PASSWORD_RESET_REQUESTED, actor=user.actor, known=True)
     db.session.flush()
     return user, token
+
+
+def issue_password_link(settings: Settings, user: User, *, caller: Caller) -> str:
+    """A set-password link an administrator hands to the person (a new account's first
+    password, or a reset asked for another way), as Keycloak's "update password" action: the
+    same single-use token as a mailed reset, for ``AUTHSERVER_SET_PASSWORD_LINK_TTL``; earlier
+    links stop working. The caller must be allowed to set the user's password."""
+    require_can_act_on(caller, user, action="setting the password of")
+    if not user.is_active or user.erased_at is not None:
+        raise Conflict("the user is disabled: enable them first")
+    now = clock.now()
+    _spend_all(user, now)
+    token = generate_secret()
+    expires_at = now + dt.timedelta(seconds=settings.set_password_link_ttl_seconds)
+    db.session.add(PasswordReset(token_hash=hash_secret(token), user_id=user.id,
+                                 created_at=now, expires_at=expires_at))  # fmt: skip
+    record(Tag.PASSWORD_LINK_ISSUED, actor=caller.actor, user=user.subject,
+           expires_at=expires_at.isoformat())  # fmt: skip
+    db.session.flush()
+    return token
 
 
 def reset_is_usable(token: str) -> bool:

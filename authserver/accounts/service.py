@@ -37,21 +37,24 @@ def normalize_email(email: str) -> str:
 
 def create_user(
     email: str,
-    password: str,
+    password: str | None,
     *,
     display_name: str = "",
     roles: tuple[str, ...] = (),
     caller: Caller,
 ) -> User:
+    """A new account. ``password`` None: none yet (no sign-in until it is set, e.g. through
+    ``resets.issue_password_link``)."""
     email = normalize_email(email)
-    check_policy(password)
+    if password is not None:
+        check_policy(password)
     if find_user(email) is not None:
         raise Conflict(f"a user with email {email} exists")
     user = User(
         subject=secrets.token_urlsafe(16),
         email=email,
         display_name=display_name or email.split("@")[0],
-        password_hash=hash_password(password),
+        password_hash=hash_password(password) if password is not None else None,
         created_at=clock.now(),
     )
     # Roles at creation are an assignment like any other (the same rule, the same audit).
@@ -60,7 +63,8 @@ def create_user(
     user.roles = chosen
     db.session.add(user)
     db.session.flush()
-    record(Tag.USER_CREATED, actor=caller.actor, user=user.subject, roles=sorted(roles))
+    record(Tag.USER_CREATED, actor=caller.actor, user=user.subject, roles=sorted(roles),
+           password=password is not None)  # fmt: skip
     return user
 
 
@@ -168,6 +172,32 @@ def change_password(user: User, current: str, new: str, *, keep: UserSession) ->
            refresh_tokens_revoked=revoked)  # fmt: skip
     db.session.flush()
     return ended
+
+
+def sign_out_everywhere(user: User, *, caller: Caller) -> int:
+    """An administrator signs the user out on every device: every session ends and every
+    token issued until now dies (Keycloak's "sign out" of a user). Returns how many sessions."""
+    from authserver.accounts.sessions import end_all_sessions
+
+    require_can_act_on(caller, user, action="signing out")
+    ended = end_all_sessions(user)
+    revoked = end_tokens(user)
+    record(Tag.SESSION_ENDED, actor=caller.actor, user=user.subject, everywhere=True,
+           count=ended, refresh_tokens_revoked=revoked)  # fmt: skip
+    db.session.flush()
+    return ended
+
+
+def end_session_of(user: User, sid: str, *, caller: Caller) -> bool:
+    """An administrator ends one of the user's sessions; False if it is not theirs or over."""
+    from authserver.accounts.sessions import end_session, live_sessions_of
+
+    require_can_act_on(caller, user, action="signing out")
+    row = next((s for s in live_sessions_of(user) if s.sid == sid), None)
+    if row is None:
+        return False
+    end_session(row, actor=caller.actor)
+    return True
 
 
 def end_tokens(user: User) -> int:

@@ -68,11 +68,12 @@ def find_session_by_sid(sid: str) -> UserSession | None:
     return db.session.scalar(select(UserSession).where(UserSession.sid == sid))
 
 
-def end_session(row: UserSession) -> None:
+def end_session(row: UserSession, *, actor: str | None = None) -> None:
+    """``actor``: who ended it, when not the person themself (an administrator)."""
     if row.ended_at is None:
         row.ended_at = clock.now()
         db.session.flush()
-        record(Tag.SESSION_ENDED, actor=row.user.actor, sid=row.sid)
+        record(Tag.SESSION_ENDED, actor=actor or row.user.actor, sid=row.sid)
         sessions_ended.send(row.user.subject, sids=[row.sid])
 
 

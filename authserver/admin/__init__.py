@@ -13,6 +13,7 @@ from authserver.admin import (  # noqa: F401  (their routes register on bp)
     keys,
     overview,
     people,
+    roles,
     webhooks,
 )
 from authserver.admin.blueprint import bp

@@ -41,6 +41,7 @@ class Tag(enum.StrEnum):
     PERSON_EXPORTED = "account:data:exported"
     PERSON_ERASED = "account:data:erased"
     PASSWORD_RESET_REQUESTED = "account:password-reset:requested"  # noqa: S105 - an event name
+    PASSWORD_LINK_ISSUED = "account:password-link:issued"  # noqa: S105 - an event name
     ROLE_CREATED = "rbac:role:created"
     ROLE_UPDATED = "rbac:role:updated"
     ROLE_DELETED = "rbac:role:deleted"

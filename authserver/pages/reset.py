@@ -1,6 +1,7 @@
 """Forgot password: /account/reset asks for the email and always answers the same; the mail
 (sent off the request, so its time says nothing either) holds a single-use link to
-/account/reset/<token>, where the new password is set. Only when AUTHSERVER_SMTP_URL is set."""
+/account/reset/<token>, where the new password is set. Asking needs AUTHSERVER_SMTP_URL; the
+link page also takes the set-password links administrators hand out."""
 
 from __future__ import annotations
 
@@ -74,7 +75,8 @@ def ask() -> Response | str:
 
 @bp.route("/account/reset/<token>", methods=["GET", "POST"])
 def choose(token: str) -> Response | str:
-    _available()
+    # Not only with mail: an administrator's set-password link (resets.issue_password_link)
+    # leads here too, and a token exists only if one of the two made it.
     if not reset_is_usable(token):
         return _gone()
     form = ResetForm()
