@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     IntegerField,
+    PasswordField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -16,6 +17,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from authserver.gateway.rules import CREDENTIAL_KINDS, METHODS
+from authserver.platform.config import SIGNING_ALGORITHMS
 from authserver.platform.vocabulary import AUTH_METHODS, GRANT_TYPES
 
 
@@ -51,10 +53,11 @@ class ScheduleForm(FlaskForm):
 
 
 class ApiKeyForm(FlaskForm):
-    owner = StringField(
-        "Owner (user email or client id)", validators=[DataRequired(), Length(max=320)]
-    )
-    scopes = StringField("Scopes", validators=[DataRequired(), Length(max=1000)])
+    """A new API key for an owner picked on the page before (``user:<subject>`` or
+    ``client:<client_id>``); its scopes ticked from those it may carry (the service decides)."""
+
+    owner = StringField("Owner", validators=[DataRequired(), Length(max=320)])
+    scopes = SelectMultipleField("Scopes", choices=[], validate_choice=False)
     name = StringField("Name", validators=[Optional(), Length(max=100)])
     expires_in = StringField("Expires in", validators=[Optional(), Length(max=20)])
 
@@ -63,28 +66,54 @@ class GraceForm(FlaskForm):
     grace = StringField("Grace period", default="1d", validators=[DataRequired(), Length(max=20)])
 
 
-class ClientForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
-    grant_types = StringField("Grant types", default="client_credentials",
-                              validators=[DataRequired(), Length(max=200)])  # fmt: skip
-    redirect_uris = TextAreaField("Redirect URIs (one per line)", validators=[Length(max=4000)])
-    scope = StringField("Scopes", validators=[Optional(), Length(max=1000)])
-    auth_method = SelectField(
-        "Authentication method",
-        choices=choices(AUTH_METHODS),
-        default="client_secret_basic",
-    )
-
-
 class ClientEditForm(FlaskForm):
+    """A client's settings that may change after registration. Grant types, scopes and roles
+    are ticked; what they may hold is the service's rule (``clients.service``), not the form's."""
+
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
-    redirect_uris = TextAreaField("Redirect URIs (one per line)", validators=[Length(max=4000)])
-    scope = StringField("Scopes", validators=[Optional(), Length(max=1000)])
-    grant_types = StringField("Grant types", validators=[DataRequired(), Length(max=200)])
-    auth_method = SelectField("Authentication method", choices=choices(AUTH_METHODS))
+    redirect_uris = TextAreaField("Redirect URIs (one per line)", validators=[Length(max=40_000)])
+    scope = SelectMultipleField("Scopes", choices=[], validate_choice=False)
+    other_scopes = StringField("Other scopes", validators=[Optional(), Length(max=4000)])
+    grant_types = SelectMultipleField("Grant types", choices=choices(GRANT_TYPES),
+                                      validate_choice=False)  # fmt: skip
+    auth_method = SelectField("Authentication method", choices=choices(AUTH_METHODS),
+                              validate_choice=False)  # fmt: skip
+    jwks_uri = StringField("JWKS URI", validators=[Optional(), Length(max=2000)])
+    jwks = TextAreaField("JWK Set (JSON)", validators=[Optional(), Length(max=64_000)])
+    post_logout_redirect_uris = TextAreaField("Post-logout redirect URIs (one per line)",
+                                              validators=[Length(max=40_000)])  # fmt: skip
+    id_token_alg = SelectField("ID token signing algorithm", choices=choices(SIGNING_ALGORITHMS),
+                               default="RS256", validate_choice=False)  # fmt: skip
+    skip_consent = BooleanField("Skip the consent page (a first-party client)")
+    require_par = BooleanField("Require pushed authorization requests (PAR, RFC 9126)")
+    require_dpop = BooleanField("Require DPoP-bound access tokens (RFC 9449)")
+    backchannel_logout_uri = StringField("Back-channel logout URI",
+                                         validators=[Optional(), Length(max=2000)])  # fmt: skip
+    resources = TextAreaField("Resources (RFC 8707, one per line)",
+                              validators=[Length(max=40_000)])  # fmt: skip
     token_quota = StringField("Token request quota", validators=[Optional(), Length(max=100)])
     introspection_quota = StringField("Introspection quota",
                                       validators=[Optional(), Length(max=100)])  # fmt: skip
+
+
+class ClientForm(ClientEditForm):
+    """Registration: every setting of ``authserver clients create``."""
+
+    grant_types = SelectMultipleField("Grant types", choices=choices(GRANT_TYPES),
+                                      default=["client_credentials"],
+                                      validate_choice=False)  # fmt: skip
+    auth_method = SelectField("Authentication method", choices=choices(AUTH_METHODS),
+                              default="client_secret_basic", validate_choice=False)  # fmt: skip
+    public = BooleanField("Public client (no secret: a browser or native app)")
+    roles = SelectMultipleField("Roles", choices=[], validate_choice=False)
+    force_mfa_roles = BooleanField("Give roles that require a second factor anyway")
+
+
+class ClientRoleForm(FlaskForm):
+    """A role given to a client (``rbac.service.grant_role``)."""
+
+    role = SelectField("Role", choices=[], validate_choice=False)
+    force = BooleanField("Even if the role requires a second factor")
 
 
 class GrantRoleForm(FlaskForm):
@@ -138,3 +167,30 @@ class LimitsForm(FlaskForm):
     quota_period = SelectField("Refilled", default="none", choices=[
         SelectChoice("none", "never"), SelectChoice("day", "each day (00:00 UTC)"),
         SelectChoice("month", "each month (the 1st, 00:00 UTC)")])  # fmt: skip
+
+
+class RoleForm(FlaskForm):
+    """A role: its permissions are ticked from the known scopes (``rbac.known_scopes``)."""
+
+    name = StringField("Name", validators=[DataRequired(), Length(max=64)])
+    description = StringField("Description", validators=[Optional(), Length(max=500)])
+    permissions = SelectMultipleField("Permissions", choices=[], validate_choice=False)
+    requires_mfa = BooleanField("Members must sign in with a second factor")
+
+
+class UserCreateForm(FlaskForm):
+    email = StringField("Email", validators=[DataRequired(), Length(max=320)])
+    display_name = StringField("Name", validators=[Optional(), Length(max=200)])
+    roles = SelectMultipleField("Roles", choices=[], validate_choice=False)
+    password_choice = SelectField("First password", default="link", choices=[
+        SelectChoice("link", "a one-time link to set it (shown once)"),
+        SelectChoice("password", "one I type now")])  # fmt: skip
+    password = PasswordField("Initial password", validators=[Optional(), Length(max=1024)])
+
+
+class UserEditForm(FlaskForm):
+    display_name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+
+
+class SetPasswordForm(FlaskForm):
+    password = PasswordField("New password", validators=[DataRequired(), Length(max=1024)])

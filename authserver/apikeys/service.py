@@ -15,7 +15,7 @@ import hmac
 import ipaddress
 import logging
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import Select, bindparam, false, func, or_, select, update
 
 from authserver.apikeys import format as keyformat
 from authserver.audit.service import record
@@ -30,6 +30,7 @@ from authserver.platform.revocation_cache import RevocationCache
 from authserver.platform.security import hash_secret
 from authserver.rbac.containment import (
     Caller,
+    NotPermitted,
     permissions_of,
     require_can_act_on,
     require_can_confer,
@@ -208,6 +209,101 @@ def revoke_keys_of(owner: User | Client, *, reason: str, actor: str) -> int:
         count += 1
     db.session.flush()
     return count
+
+
+def offerable_scopes(caller: Caller, owner: User | Client) -> tuple[tuple[str, ...], str | None]:
+    """(the scopes a key of ``owner`` made by ``caller`` may carry, why none may) by the rules
+    ``create_api_key`` applies: an active owner the caller may act on (no escalation), and of its
+    permissions those the caller may confer. For a face to offer choices; it decides nothing."""
+    if not owner.is_active:
+        return (), f"{owner_name(owner)} is disabled: a disabled owner gets no keys."
+    try:
+        require_can_act_on(caller, owner, action="issuing an API key for")
+    except NotPermitted as e:
+        return (), e.description
+    held = sorted(permissions_of(owner))
+    return tuple(p for p in held if not caller.lacks([p])), None
+
+
+def owner_ref(owner: User | Client) -> str:
+    """How the faces name a key's owner in a query: ``user:<subject>`` or ``client:<client_id>``."""
+    return f"user:{owner.subject}" if isinstance(owner, User) else f"client:{owner.client_id}"
+
+
+def owner_by_ref(ref: str) -> User | Client | None:
+    """The user (not erased) or client, active or not, that ``owner_ref`` named."""
+    kind, _, name = (ref or "").strip().partition(":")
+    if not name or len(name) > 64 or "\x00" in name:  # no subject or client_id is
+        return None
+    if kind == "user":
+        return db.session.scalar(select(User).where(User.subject == name, User.erased_at.is_(None)))
+    if kind == "client":
+        return db.session.scalar(select(Client).where(Client.client_id == name))
+    return None
+
+
+#: The states a key is listed in, as ``key_state`` names them and the list filters take them.
+KEY_STATES = ("active", "rotated", "expired", "revoked")
+
+
+def key_state(key: ApiKey, now: dt.datetime) -> str:
+    """Revoked, else expired, else rotated (its replacement made, its grace running), else
+    active: the order ``_in_state`` follows in SQL."""
+    if key.revoked_at is not None:
+        return "revoked"
+    if key.is_expired_at(now):
+        return "expired"
+    if key.replaced_by_key_id is not None:
+        return "rotated"
+    return "active"
+
+
+def _in_state(state: str, now: dt.datetime) -> tuple:
+    if state == "revoked":
+        return (ApiKey.revoked_at.is_not(None),)
+    if state == "expired":
+        return (ApiKey.revoked_at.is_(None), ApiKey.expires_at <= now)
+    live = (ApiKey.revoked_at.is_(None), or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now))
+    if state == "rotated":
+        return (*live, ApiKey.replaced_by_key_id.is_not(None))
+    if state == "active":
+        return (*live, ApiKey.replaced_by_key_id.is_(None))
+    raise InvalidInput(f"state: one of {', '.join(KEY_STATES)}")
+
+
+def _contains(text: str) -> str:
+    """A LIKE pattern matching ``text`` anywhere, its ``%`` and ``_`` taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def api_keys_matching(
+    text: str = "", *, state: str | None = None, owner: str | None = None
+) -> Select:
+    """Keys whose name, key id, owner's email or owner's client_id contains ``text``
+    (case-insensitively), in ``state`` (one of ``KEY_STATES``), of the owner ``owner`` names
+    (``owner_ref``); every key when all are empty. A statement, for the caller to page."""
+    conditions = list(_in_state(state, clock.now())) if state else []
+    if owner:
+        kind, _, name = owner.partition(":")
+        column = {"user": User.subject, "client": Client.client_id}.get(kind)
+        if column is None or not name:
+            raise InvalidInput("owner: user:<id> or client:<client_id>")
+        conditions.append(column == name)
+    wanted = text.strip()[:320]
+    if wanted:
+        pattern = _contains(wanted)
+        conditions.append(or_(*(column.ilike(pattern, escape="\\")
+                                for column in (ApiKey.name, ApiKey.key_id, User.email,
+                                               Client.client_id))))  # fmt: skip
+    if "\x00" in wanted or "\x00" in (owner or ""):  # no column holds one (PostgreSQL refuses)
+        conditions = [false()]
+    return (
+        select(ApiKey)
+        .outerjoin(User, User.id == ApiKey.owner_user_id)
+        .outerjoin(Client, Client.id == ApiKey.owner_client_pk)
+        .where(*conditions)
+    )
 
 
 def list_api_keys() -> list[ApiKey]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
 from joserfc.errors import JoseError
@@ -147,6 +147,14 @@ def _resources(resources: tuple[str, ...]) -> list[str]:
     return list(dict.fromkeys(resources))
 
 
+def _id_token_alg(alg: str) -> str:
+    """OpenID Connect Registration §2 ``id_token_signed_response_alg``: one the key ring signs
+    with (``platform.config.SIGNING_ALGORITHMS``)."""
+    if alg not in SIGNING_ALGORITHMS:
+        raise InvalidInput(f"id_token_alg: one of {', '.join(SIGNING_ALGORITHMS)}")
+    return alg
+
+
 def _quota(text: str | None, field: str) -> str | None:
     """A quota as stored: the rates in their canonical spelling, or None (``off``, empty)."""
     if text is None or not text.strip():
@@ -192,8 +200,6 @@ def create_client(
     redirect_uris = _validate_redirect_uris(spec.redirect_uris, "redirect_uri")
     if "authorization_code" in grant_types and not redirect_uris:
         raise InvalidInput("redirect_uri: the authorization_code grant needs at least one")
-    if spec.id_token_alg not in SIGNING_ALGORITHMS:
-        raise InvalidInput(f"id_token_alg: one of {', '.join(SIGNING_ALGORITHMS)}")
     client = Client(
         client_id=new_client_id(),
         name=name,
@@ -204,7 +210,7 @@ def create_client(
         post_logout_redirect_uris=_validate_redirect_uris(
             spec.post_logout_redirect_uris, "post_logout_redirect_uri"
         ),
-        id_token_signed_response_alg=spec.id_token_alg,
+        id_token_signed_response_alg=_id_token_alg(spec.id_token_alg),
         skip_consent=spec.skip_consent,
         require_pushed_authorization_requests=spec.require_par,
         backchannel_logout_uri=_backchannel_uri(policy, spec.backchannel_logout_uri),
@@ -328,6 +334,16 @@ class ClientChanges:
     # A quota's rates; "" or "off" removes it.
     token_quota: str | None = None
     introspection_quota: str | None = None
+    require_par: bool | None = None
+    require_dpop: bool | None = None
+    # "" removes it.
+    backchannel_logout_uri: str | None = None
+    resources: tuple[str, ...] | None = None
+    id_token_alg: str | None = None
+    # private_key_jwt's public keys: a JWK Set, or where it is published ("" removes the URI).
+    # Either one replaces the other (RFC 7591 §2: they are alternatives).
+    jwks: dict | None = None
+    jwks_uri: str | None = None
 
 
 def _checked_grant_types(grant_types: Iterable[str], *, public: bool) -> list[str]:
@@ -345,7 +361,7 @@ def _checked_grant_types(grant_types: Iterable[str], *, public: bool) -> list[st
     return chosen
 
 
-def _check_auth_method(client: Client, method: str) -> str:
+def _check_auth_method(client: Client, method: str, *, has_keys: bool) -> str:
     """Between the methods of the same kind only: public or confidential, and which key or
     secret proves it, are decided at registration (a secret is shown once, then)."""
     if method not in AUTH_METHODS:
@@ -354,17 +370,54 @@ def _check_auth_method(client: Client, method: str) -> str:
     secret_based = SECRET_AUTH_METHODS
     if method == current or (method in secret_based and current in secret_based):
         return method
-    if method == "private_key_jwt" and (client.jwks or client.jwks_uri) and current != "none":
+    if method == "private_key_jwt" and has_keys and current != "none":
         return method
     raise InvalidInput(f"auth_method: cannot change from {current} to {method}; register anew")
 
 
-def update_client(client: Client, changes: ClientChanges, *, caller: Caller) -> Client:
+def _changed_keys(
+    policy: Callable[[], OutboundPolicy], client: Client, changes: ClientChanges, method: str
+) -> tuple[dict | None, str | None]:
+    """The client's JWK Set and jwks_uri after ``changes``, by the rules of registration: one
+    of the two (giving one replaces the other), only with private_key_jwt, which needs one."""
+    jwks, uri = client.jwks, client.jwks_uri
+    if changes.jwks is not None and changes.jwks_uri:
+        raise InvalidInput("jwks_uri: give jwks or jwks_uri, not both")
+    if changes.jwks is not None:
+        jwks, uri = changes.jwks, None
+    elif changes.jwks_uri is not None:
+        uri = changes.jwks_uri.strip() or None
+        if uri is not None:
+            jwks = None
+    if uri is not None and uri != client.jwks_uri:  # a new URL obeys the outbound rules
+        uri = _validate_jwks_uri(policy(), method, jwks, uri)
+    elif uri is not None and method != "private_key_jwt":
+        raise InvalidInput("jwks_uri: only used with private_key_jwt")
+    return _validate_jwks(method, jwks, uri), uri
+
+
+def update_client(client: Client, changes: ClientChanges, *, caller: Caller,
+                  settings: Settings | None = None) -> Client:  # fmt: skip
+    """Apply ``changes`` by the rules of registration (the same validators). ``settings`` is
+    needed when a change names a URL the server fetches (its outbound rules apply)."""
     require_can_act_on(caller, client, action="changing")
+
+    def policy() -> OutboundPolicy:
+        if settings is None:
+            raise TypeError("update_client: settings are needed to check a URL the server fetches")
+        return OutboundPolicy.from_settings(settings)
+
     if changes.grant_types is not None:
         client.grant_types = _checked_grant_types(changes.grant_types, public=client.is_public)
+    method = client.token_endpoint_auth_method
     if changes.auth_method is not None:
-        client.token_endpoint_auth_method = _check_auth_method(client, changes.auth_method)
+        given = changes.jwks is not None or bool(changes.jwks_uri)
+        held = bool(client.jwks or client.jwks_uri)
+        method = _check_auth_method(client, changes.auth_method, has_keys=given or held)
+    keys_change = changes.jwks is not None or changes.jwks_uri is not None
+    if keys_change or method != client.token_endpoint_auth_method:
+        client.jwks, client.jwks_uri = _changed_keys(policy, client, changes, method)
+    client.token_endpoint_auth_method = method
     if changes.name is not None:
         name = changes.name.strip()
         if not name or len(name) > 200:
@@ -382,6 +435,18 @@ def update_client(client: Client, changes: ClientChanges, *, caller: Caller) -> 
         )
     if changes.skip_consent is not None:
         client.skip_consent = changes.skip_consent
+    if changes.require_par is not None:
+        client.require_pushed_authorization_requests = changes.require_par
+    if changes.require_dpop is not None:
+        client.dpop_bound_access_tokens = changes.require_dpop
+    if changes.backchannel_logout_uri is not None:
+        uri = changes.backchannel_logout_uri.strip()
+        if uri != (client.backchannel_logout_uri or ""):
+            client.backchannel_logout_uri = _backchannel_uri(policy(), uri) if uri else None
+    if changes.resources is not None:
+        client.resources = _resources(changes.resources)
+    if changes.id_token_alg is not None:
+        client.id_token_signed_response_alg = _id_token_alg(changes.id_token_alg)
     quotas = {}
     for field in ("token_quota", "introspection_quota"):
         value = getattr(changes, field)
@@ -392,3 +457,22 @@ def update_client(client: Client, changes: ClientChanges, *, caller: Caller) -> 
     record(Tag.CLIENT_UPDATED, actor=caller.actor, client=client.client_id, **quotas)
     db.session.flush()
     return client
+
+
+def clients_matching(text: str = ""):  # noqa: ANN201
+    """Clients whose name or client_id contains ``text`` (case-insensitively, ``%`` and ``_``
+    taken literally), as ``accounts.service.users_matching`` finds users; every client for an
+    empty one. A statement, for the caller to order and bound."""
+    from sqlalchemy import false, or_
+
+    statement = select(Client)
+    wanted = text.strip()[:200]
+    if not wanted:
+        return statement
+    if "\x00" in wanted:  # no client holds one (PostgreSQL would refuse the text)
+        return statement.where(false())
+    escaped = wanted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    return statement.where(
+        or_(Client.name.ilike(pattern, escape="\\"), Client.client_id.ilike(pattern, escape="\\"))
+    )

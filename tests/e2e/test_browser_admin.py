@@ -77,10 +77,14 @@ def test_an_administrator_works_in_the_admin_ui(tmp_path):
             page.get_by_role("link", name="Overview").click()
             expect(page.locator(".timeline .bar-pending")).to_have_count(pending_before + 1)
 
-            # Create an API key: shown once, with a copy button.
+            # Create an API key (search the owner, pick it, tick a scope): shown once, with a
+            # copy button.
             page.get_by_role("link", name="API keys").click()
-            page.get_by_label("Owner (user email or client id)").fill("root@example.com")
-            page.get_by_label("Scopes").fill("keys:read")
+            page.get_by_role("link", name="Create API key").click()
+            page.get_by_label("Find the owner").fill("root@")
+            page.get_by_role("button", name="Search").click()
+            page.get_by_role("link", name="root@example.com").click()
+            page.get_by_label("keys:read", exact=True).check()
             page.get_by_label("Name").fill("deploy bot")
             page.get_by_label("Expires in").fill("10d")
             page.get_by_role("button", name="Create API key").click()

@@ -4,7 +4,6 @@ answer that creates it (or rotates it) and never again."""
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import select
 
 from authserver.accounts.service import find_user
 from authserver.api.v1.framework import Principal, Reply, operation
@@ -14,14 +13,15 @@ from authserver.api.v1.schemas import (
     ApiKeyList,
     ApiKeyOut,
     ApiKeyOwner,
+    ApiKeyQuery,
     ApiKeyRevocation,
     ApiKeyRotation,
-    PageQuery,
 )
 from authserver.apikeys import format as keyformat
 from authserver.apikeys.service import (
     NEVER,
     NewApiKey,
+    api_keys_matching,
     create_api_key,
     find_api_key,
     revoke_api_key,
@@ -65,11 +65,13 @@ def _created(plaintext: str, key: ApiKey) -> Reply:
 
 
 @operation(
-    "GET", "/api-keys", summary="List API keys (never their secrets)", tag=TAG,
-    permission=Permission.APIKEYS_READ, query=PageQuery, response=ApiKeyList,
+    "GET", "/api-keys", summary="List API keys (never their secrets), narrowed by ?q=, ?state=, "
+    "?owner=", tag=TAG, permission=Permission.APIKEYS_READ, query=ApiKeyQuery,
+    response=ApiKeyList,
 )  # fmt: skip
-def list_api_keys(principal: Principal, query: PageQuery) -> ApiKeyList:
-    items, next_cursor = page(select(ApiKey), ApiKey.id, query, to_item=api_key_out)
+def list_api_keys(principal: Principal, query: ApiKeyQuery) -> ApiKeyList:
+    matching = api_keys_matching(query.q or "", state=query.state, owner=query.owner)
+    items, next_cursor = page(matching, ApiKey.id, query, to_item=api_key_out)
     return ApiKeyList(items=items, next_cursor=next_cursor)
 
 

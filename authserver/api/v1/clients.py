@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import current_app
-from sqlalchemy import select
 
 from authserver.api.v1.framework import Deprecation, Principal, Reply, check_if_match, operation
 from authserver.api.v1.schemas import (
@@ -13,8 +12,8 @@ from authserver.api.v1.schemas import (
     ClientCreated,
     ClientList,
     ClientOut,
+    ClientQuery,
     ClientUpdate,
-    PageQuery,
     SecretOut,
     SecretRotated,
     SecretRotation,
@@ -22,6 +21,7 @@ from authserver.api.v1.schemas import (
 from authserver.clients.service import (
     ClientChanges,
     NewClient,
+    clients_matching,
     create_client,
     disable_client,
     find_client_any,
@@ -53,6 +53,12 @@ def client_out(client: Client) -> ClientOut:
         skip_consent=client.skip_consent,
         token_quota=client.token_quota,
         introspection_quota=client.introspection_quota,
+        require_pushed_authorization_requests=client.require_pushed_authorization_requests,
+        dpop_bound_access_tokens=client.dpop_bound_access_tokens,
+        backchannel_logout_uri=client.backchannel_logout_uri,
+        resources=list(client.resources or []),
+        jwks_uri=client.jwks_uri,
+        jwks=client.jwks,
         secrets=[
             SecretOut(created_at=s.created_at, expires_at=s.expires_at) for s in client.secrets
         ],
@@ -60,7 +66,8 @@ def client_out(client: Client) -> ClientOut:
     )
 
 
-def _quota_change(body: ClientUpdate, field: str) -> str | None:
+def _removable(body: ClientUpdate, field: str) -> str | None:
+    """Absent: unchanged (None to the service); null: removed ("")."""
     if field not in body.model_fields_set:
         return None
     return getattr(body, field) or ""
@@ -75,11 +82,14 @@ def get_client(client_id: str) -> Client:
 
 
 @operation(
-    "GET", "/clients", summary="List clients", tag=TAG, permission=Permission.CLIENTS_READ,
-    query=PageQuery, response=ClientList,
+    "GET", "/clients", summary="List clients, or those whose name or client_id contains ?q=",
+    tag=TAG, permission=Permission.CLIENTS_READ, query=ClientQuery, response=ClientList,
 )  # fmt: skip
-def list_clients(principal: Principal, query: PageQuery) -> ClientList:
-    items, next_cursor = page(select(Client), Client.id, query, to_item=client_out)
+def list_clients(principal: Principal, query: ClientQuery) -> ClientList:
+    matching = clients_matching(query.q or "")
+    if query.active is not None:
+        matching = matching.where(Client.is_active == query.active)
+    items, next_cursor = page(matching, Client.id, query, to_item=client_out)
     return ClientList(items=items, next_cursor=next_cursor)
 
 
@@ -98,8 +108,13 @@ def create(principal: Principal, body: ClientCreate) -> Reply:
         auth_method=body.token_endpoint_auth_method,
         roles=tuple(body.roles),
         jwks=body.jwks,
+        jwks_uri=body.jwks_uri,
         id_token_alg=body.id_token_signed_response_alg,
         skip_consent=body.skip_consent,
+        require_par=body.require_pushed_authorization_requests,
+        require_dpop=body.dpop_bound_access_tokens,
+        backchannel_logout_uri=body.backchannel_logout_uri,
+        resources=tuple(body.resources),
         force_mfa_roles=body.force_mfa_roles,
         token_quota=body.token_quota,
         introspection_quota=body.introspection_quota,
@@ -136,11 +151,19 @@ def update(principal: Principal, client_id: str, body: ClientUpdate) -> Reply:
         ),
         skip_consent=body.skip_consent,
         # Absent: unchanged; null: removed ("" to the service).
-        token_quota=_quota_change(body, "token_quota"),
-        introspection_quota=_quota_change(body, "introspection_quota"),
+        token_quota=_removable(body, "token_quota"),
+        introspection_quota=_removable(body, "introspection_quota"),
+        require_par=body.require_pushed_authorization_requests,
+        require_dpop=body.dpop_bound_access_tokens,
+        backchannel_logout_uri=_removable(body, "backchannel_logout_uri"),
+        resources=None if body.resources is None else tuple(body.resources),
+        id_token_alg=body.id_token_signed_response_alg,
+        jwks=body.jwks,
+        jwks_uri=_removable(body, "jwks_uri"),
     )
     if changes != ClientChanges():
-        update_client(client, changes, caller=principal)
+        update_client(client, changes, caller=principal,
+                      settings=runtime_of(current_app).settings)  # fmt: skip
     if body.is_active is False and client.is_active:
         disable_client(client, caller=principal)
     return Reply(client_out(client), etag=True)

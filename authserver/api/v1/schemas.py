@@ -180,8 +180,32 @@ class ClientOut(Output):
     introspection_quota: str | None = Field(
         description="Quota on the client's introspection requests, null for none."
     )
+    require_pushed_authorization_requests: bool = Field(
+        description="Authorization requests only through PAR (RFC 9126 §6)."
+    )
+    dpop_bound_access_tokens: bool = Field(
+        description="Access tokens only DPoP-bound (RFC 9449 §5.2)."
+    )
+    backchannel_logout_uri: str | None = Field(
+        description="Where logout tokens are POSTed (OpenID Connect Back-Channel Logout 1.0)."
+    )
+    resources: list[str] = Field(
+        description="The resource servers (RFC 8707) this client may ask tokens for."
+    )
+    jwks_uri: str | None = Field(description="Where its keys for private_key_jwt are published.")
+    jwks: dict | None = Field(description="Its public keys for private_key_jwt, as a JWK Set.")
     secrets: list[SecretOut]
     created_at: dt.datetime
+
+
+class ClientQuery(PageQuery):
+    q: str | None = Field(
+        None, max_length=200,
+        description="Clients whose name or client_id contains this (case-insensitive).",
+    )  # fmt: skip
+    active: bool | None = Field(
+        None, description="true: only active clients; false: only disabled ones."
+    )
 
 
 class ClientList(Output):
@@ -221,6 +245,22 @@ class ClientCreate(Input):
         False, description="Needs every permission in scope: users are not asked to consent."
     )
     jwks: dict | None = Field(None, description="A JWK Set, for private_key_jwt.")
+    jwks_uri: Uri | None = Field(
+        None, description="Where the keys for private_key_jwt are published (instead of jwks)."
+    )
+    require_pushed_authorization_requests: bool = Field(
+        False, description="Authorization requests only through PAR (RFC 9126 §6)."
+    )
+    dpop_bound_access_tokens: bool = Field(
+        False, description="Access tokens only DPoP-bound (RFC 9449 §5.2)."
+    )
+    backchannel_logout_uri: Uri | None = Field(
+        None, description="Where logout tokens are POSTed; the server's outbound rules apply."
+    )
+    resources: list[Uri] = Field(
+        default_factory=list, max_length=20,
+        description="Resource servers (RFC 8707 absolute URIs) the client may ask tokens for.",
+    )  # fmt: skip
     token_quota: Quota | None = Field(None, description=_QUOTA.format("token"))
     introspection_quota: Quota | None = Field(None, description=_QUOTA.format("introspection"))
 
@@ -235,6 +275,20 @@ class ClientUpdate(Input):
     redirect_uris: list[Uri] | None = Field(None, max_length=20)
     post_logout_redirect_uris: list[Uri] | None = Field(None, max_length=20)
     skip_consent: bool | None = None
+    id_token_signed_response_alg: Alg | None = None
+    require_pushed_authorization_requests: bool | None = None
+    dpop_bound_access_tokens: bool | None = None
+    backchannel_logout_uri: Uri | None = Field(
+        None, description="Where logout tokens are POSTed; null removes it; absent: unchanged."
+    )
+    resources: list[Uri] | None = Field(None, max_length=20, description="Replaces the list.")
+    jwks: dict | None = Field(
+        None, description="A JWK Set for private_key_jwt; replaces the keys (and a jwks_uri)."
+    )
+    jwks_uri: Uri | None = Field(
+        None, description="Where the keys for private_key_jwt are published; replaces a JWK "
+        "Set; null removes it; absent: unchanged.",
+    )  # fmt: skip
     token_quota: Quota | None = Field(
         None, description=_QUOTA.format("token") + " null removes it; absent: unchanged."
     )
@@ -383,6 +437,25 @@ class ApiKeyOut(Output):
 class ApiKeyList(Output):
     items: list[ApiKeyOut]
     next_cursor: str | None
+
+
+#: As ``apikeys.service.KEY_STATES`` names them (a test holds the two equal).
+ApiKeyStateName = Literal["active", "rotated", "expired", "revoked"]
+
+
+class ApiKeyQuery(PageQuery):
+    q: str | None = Field(
+        None, max_length=320, description="Keys whose name, key id, or owner's email or "
+        "client_id contains this (case-insensitive).",
+    )  # fmt: skip
+    state: ApiKeyStateName | None = Field(
+        None, description="Only keys in this state: revoked; else expired; else rotated (replaced, "
+        "in its grace period); else active.",
+    )  # fmt: skip
+    owner: str | None = Field(
+        None, max_length=80, pattern=r"^(user|client):[^\s:]+$",
+        description="Only the keys of one owner: `user:<id>` or `client:<client_id>`.",
+    )  # fmt: skip
 
 
 class ApiKeyCreate(Input):
