@@ -156,6 +156,25 @@ def _grace_seconds(text: str) -> int | None:
         return None
 
 
+def button_post(*, back: str, perform: Callable[[], str]) -> Response:
+    """A change made by one button (its form holds only the CSRF token): ``perform`` calls the
+    service and returns the message to show; a refusal is rolled back and shown instead; back
+    to ``back`` either way."""
+    from authserver.admin.forms import ConfirmForm
+
+    if not ConfirmForm().validate_on_submit():
+        return make_response(render_template("error.html", message="The form expired."), 400)
+    try:
+        message = perform()
+    except AuthServerError as e:
+        roll_back(e)
+        flash(e.description)
+        return redirect(back, code=303)
+    db.session.commit()
+    flash(message)
+    return redirect(back, code=303)
+
+
 def confirmed(
     *, title: str, warning: str, action: str, button: str, back: str, done: str,
     perform: Callable[[], str],

@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response
 
 from authserver.admin.access import (
     admin_page,
+    button_post,
     caller_of,
     can,
     confirmed,
@@ -309,17 +310,12 @@ def client_revoke_role(user: User, client_id: str, role: str) -> Response:
     client = _get(client_id)
     if isinstance(client, Response):
         return client
-    if not ConfirmForm().validate_on_submit():
-        return make_response(render_template("error.html", message="The form expired."), 400)
-    try:
+
+    def perform() -> str:
         revoke_role(role, client, caller=caller_of(user))
-    except AuthServerError as e:
-        roll_back(e)
-        flash(e.description)
-        return redirect(f"/admin/clients/{client_id}#roles", code=303)
-    db.session.commit()
-    flash(f"Role {role} taken from {client.name}.")
-    return redirect(f"/admin/clients/{client_id}#roles", code=303)
+        return f"Role {role} taken from {client.name}."
+
+    return button_post(back=f"/admin/clients/{client_id}#roles", perform=perform)
 
 
 @bp.post("/clients/<client_id>/enable")
@@ -330,17 +326,12 @@ def client_enable(user: User, client_id: str) -> Response:
     client = _get(client_id)
     if isinstance(client, Response):
         return client
-    if not ConfirmForm().validate_on_submit():
-        return make_response(render_template("error.html", message="The form expired."), 400)
-    try:
+
+    def perform() -> str:
         enable_client(client, caller=caller_of(user))
-    except AuthServerError as e:
-        roll_back(e)
-        flash(e.description)
-        return redirect(f"/admin/clients/{client_id}", code=303)
-    db.session.commit()
-    flash(f"Client {client.name} enabled.")
-    return redirect(f"/admin/clients/{client_id}", code=303)
+        return f"Client {client.name} enabled."
+
+    return button_post(back=f"/admin/clients/{client_id}", perform=perform)
 
 
 @bp.post("/clients/<client_id>/limits")

@@ -21,6 +21,7 @@ from authserver.accounts.service import (
 from authserver.accounts.sessions import live_sessions_of
 from authserver.admin.access import (
     admin_page,
+    button_post,
     caller_of,
     can,
     confirmed,
@@ -202,17 +203,12 @@ def user_revoke_role(user: User, subject: str, role: str) -> Response:
     person = _get(subject)
     if isinstance(person, Response):
         return person
-    if not ConfirmForm().validate_on_submit():
-        return make_response(render_template("error.html", message="The form expired."), 400)
-    try:
+
+    def perform() -> str:
         revoke_role(role, person, caller=caller_of(user))
-    except AuthServerError as e:
-        roll_back(e)
-        flash(e.description)
-        return redirect(f"/admin/users/{subject}", code=303)
-    db.session.commit()
-    flash(f"Role {role} taken from {person.email}.")
-    return redirect(f"/admin/users/{subject}", code=303)
+        return f"Role {role} taken from {person.email}."
+
+    return button_post(back=f"/admin/users/{subject}", perform=perform)
 
 
 def _confirmed_action(user: User, subject: str, *, title: str, warning: str, button: str,
@@ -323,17 +319,12 @@ def user_end_session(user: User, subject: str, sid: str) -> Response:
     person = _get(subject)
     if isinstance(person, Response):
         return person
-    if not ConfirmForm().validate_on_submit():
-        return make_response(render_template("error.html", message="The form expired."), 400)
-    try:
+
+    def perform() -> str:
         ended = end_session_of(person, sid[:100], caller=caller_of(user))
-    except AuthServerError as e:
-        roll_back(e)
-        flash(e.description)
-        return redirect(f"/admin/users/{subject}", code=303)
-    db.session.commit()
-    flash("Session ended." if ended else "That session had ended already.")
-    return redirect(f"/admin/users/{subject}#sessions", code=303)
+        return "Session ended." if ended else "That session had ended already."
+
+    return button_post(back=f"/admin/users/{subject}#sessions", perform=perform)
 
 
 @bp.route("/users/<subject>/password", methods=["GET", "POST"])
