@@ -111,6 +111,9 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     config_oauth(app, runtime)
     configure_browser(app)
     install_branding(app, settings)
+    from authserver.web.storable import refuse_unstorable_input
+
+    refuse_unstorable_input(app, "home", "accounts", "reset", "mfa", "admin")
     app.register_blueprint(oauth_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(home_bp)
@@ -193,8 +196,10 @@ def host_counters(settings: Settings):  # noqa: ANN201
 def _engine_options(settings: Settings) -> dict:
     if settings.database_url.startswith("sqlite"):
         # Several worker processes share one file: wait for a lock instead of failing.
-        return {"connect_args": {"timeout": 30}}
-    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}
+        return {"connect_args": {"timeout": 30}, "hide_parameters": True}
+    # hide_parameters: a failed statement's message (which the error log keeps) must not carry
+    # its bound values, among them password and secret hashes and emails.
+    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5, "hide_parameters": True}
 
 
 def _ensure_sqlite_file(settings: Settings) -> None:

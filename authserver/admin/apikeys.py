@@ -81,18 +81,24 @@ def apikeys(user: User) -> Response:
     return make_response(page)
 
 
-def _matches(search: str) -> tuple[list[User], list[Client]]:
-    """Active users and clients matching ``search``, one more than are listed (to say so)."""
+def _matches(user: User, search: str) -> tuple[list[User], list[Client]]:
+    """Active users and clients matching ``search``, one more than are listed (to say so).
+    The directory is browsed only with the permission to read it (users:read, clients:read);
+    without, only the exact email or client_id is found."""
     if not search:
         return [], []
-    users = users_matching(search).where(User.is_active).order_by(User.email)
+    exact = not can(user, Permission.USERS_READ)
+    users = users_matching(search, exact=exact).where(User.is_active).order_by(User.email)
     clients = clients_matching(search).where(Client.is_active).order_by(Client.name, Client.id)
+    if not can(user, Permission.CLIENTS_READ):
+        clients = clients.where(Client.client_id == search)
     return (list(db.session.scalars(users.limit(PICK_LIMIT + 1))),
             list(db.session.scalars(clients.limit(PICK_LIMIT + 1))))  # fmt: skip
 
 
-def _pick_page(search: str, error: str | None = None, status: int = 200) -> Response:
-    users, clients = _matches(search)
+def _pick_page(user: User, search: str, error: str | None = None,
+               status: int = 200) -> Response:  # fmt: skip
+    users, clients = _matches(user, search)
     page = render_template("admin/apikey_owner.html", search=search, users=users,
                            clients=clients, limit=PICK_LIMIT, error=error,
                            owner_ref=owner_ref)  # fmt: skip
@@ -121,10 +127,10 @@ def apikey_new(user: User) -> Response:
     require(user, Permission.APIKEYS_WRITE)
     ref = request.args.get("owner")
     if ref is None:
-        return _pick_page((request.args.get("owner_q") or "").strip()[:320])
+        return _pick_page(user, (request.args.get("owner_q") or "").strip()[:320])
     owner = owner_by_ref(ref)
     if owner is None:
-        return _pick_page("", "No such user or client: search for the owner again.", 400)
+        return _pick_page(user, "", "No such user or client: search for the owner again.", 400)
     default = format_duration(current_settings().apikey_default_ttl_seconds)
     form = ApiKeyForm(formdata=None, owner=owner_ref(owner), expires_in=default)
     return _create_page(user, owner, form, LimitsForm(formdata=None))
@@ -171,7 +177,7 @@ def apikey_create(user: User) -> Response:
     form, limits = ApiKeyForm(), LimitsForm()
     owner = _owner(form.owner.data or "")
     if owner is None:
-        return _pick_page("", "No such user or client: search for the owner again.", 400)
+        return _pick_page(user, "", "No such user or client: search for the owner again.", 400)
     if not form.validate_on_submit():
         return _create_page(user, owner, form, limits, form_error(form), 400)
     if not limits.validate():

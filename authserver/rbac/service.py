@@ -6,11 +6,20 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from authserver.audit.service import record
 from authserver.audit.tags import Tag
-from authserver.models import Client, Role, RolePermission, User, client_roles, user_roles
+from authserver.models import (
+    Client,
+    PasswordReset,
+    Role,
+    RolePermission,
+    User,
+    client_roles,
+    user_roles,
+)
+from authserver.platform import clock
 from authserver.platform.errors import Conflict, InvalidInput, NotFound
 from authserver.platform.extensions import db
 from authserver.rbac.containment import (
@@ -124,9 +133,18 @@ def update_role(
     require_can_act_on(caller, role, action="changing")
     added = set(validate_scope(" ".join(add)).split())
     require_can_confer(caller, added, action="adding permissions to", target=describe(role))
+    if requires_mfa is False and role.requires_mfa:
+        # Dropping the second factor weakens every member's sign-in, whatever else they hold:
+        # the caller must be able to act on each of them, not only on this role.
+        require_can_confer(
+            caller, _members_permissions(role), action="dropping the second factor of",
+            target=describe(role),
+        )  # fmt: skip
     remove_set = set(validate_scope(" ".join(remove)).split())
     if role.is_builtin and remove_set & role.permission_names:
         raise Conflict(f"{role.name} is built in: its permissions can be extended, not reduced")
+    if added - role.permission_names:
+        _void_password_links(select(user_roles.c.user_id).where(user_roles.c.role_id == role.id))
     for permission in sorted(added - role.permission_names):
         role.permissions.append(RolePermission(permission=permission))
     role.permissions = [p for p in role.permissions if p.permission not in remove_set]
@@ -138,6 +156,27 @@ def update_role(
     record(Tag.ROLE_UPDATED, actor=caller.actor, role=role.name,
            permissions=sorted(role.permission_names), requires_mfa=role.requires_mfa)  # fmt: skip
     return role
+
+
+def _members_permissions(role: Role) -> set[str]:
+    """Every permission the role's members hold through any of their roles."""
+    members = select(user_roles.c.user_id).where(user_roles.c.role_id == role.id)
+    return set(db.session.scalars(
+        select(RolePermission.permission).distinct()
+        .join(user_roles, user_roles.c.role_id == RolePermission.role_id)
+        .where(user_roles.c.user_id.in_(members))
+    ))  # fmt: skip
+
+
+def _void_password_links(user_ids) -> None:  # noqa: ANN001
+    """Set-password and reset links of people who just gained permissions stop working: a link
+    issued by someone allowed to act on the person as they were must not take over the person
+    they have become (an administrator's helpdesk link to a user later made admin)."""
+    db.session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.user_id.in_(user_ids), PasswordReset.used_at.is_(None))
+        .values(used_at=clock.now())
+    )
 
 
 def delete_role(role: Role, *, caller: Caller) -> None:
@@ -189,6 +228,8 @@ def grant_role(role_name: str, subject: User | Client, *, caller: Caller,
     check_assignable([role], subject, caller=caller, force=force)
     if role not in subject.roles:
         subject.roles.append(role)
+        if isinstance(subject, User) and subject.id is not None:
+            _void_password_links([subject.id])
     db.session.flush()
     record(Tag.ROLE_GRANTED, actor=caller.actor, role=role.name, **_holder(subject))
 

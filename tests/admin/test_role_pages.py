@@ -149,3 +149,27 @@ def test_roles_are_searched_and_an_auditor_only_reads_them(app, http, runner):
     assert "<fieldset disabled>" in page and "Save role" not in page
     assert http.get("/admin/roles/new").status_code == 403
     assert http.post("/admin/roles/auditor", data={"csrf_token": csrf_of(page)}).status_code == 403
+
+
+def test_dropping_a_second_factor_acts_on_every_member(app, http, runner):
+    """Whoever turns a role's second factor off must be able to act on each member, whatever
+    else they hold: else a member holding more than the caller would lose it."""
+    assert runner("roles", "create", "role-clerks", "--scope",
+                  "roles:read roles:write users:read").exit_code == 0  # fmt: skip
+    assert runner("roles", "create", "guarded", "--scope", "users:read", "--require-mfa",
+                  ).exit_code == 0  # fmt: skip
+    clerk = make_person(app, runner, "clerk@example.com", "role-clerks")
+    make_person(app, runner, "ops@example.com", "guarded", "admin")
+    sign_in_with_code(http, clerk)
+    token = form_of(http, "/admin/roles/guarded")
+    dropped = http.post(
+        "/admin/roles/guarded",
+        data={"csrf_token": token, "permissions": ["users:read"], "description": ""},
+    )
+    assert dropped.status_code == 403 and _role("guarded").requires_mfa
+    assert runner("roles", "revoke", "admin", "--user", "ops@example.com").exit_code == 0
+    dropped = http.post(
+        "/admin/roles/guarded",
+        data={"csrf_token": token, "permissions": ["users:read"], "description": ""},
+    )
+    assert dropped.status_code == 303 and not _role("guarded").requires_mfa

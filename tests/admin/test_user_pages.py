@@ -278,3 +278,45 @@ def test_an_auditor_sees_users_but_changes_nothing(app, http, runner):
         ).status_code
         == 403
     )
+
+
+def test_a_link_dies_when_its_person_gains_permissions(app, http, runner, admin_user):
+    """A helpdesk link for someone holding nothing must not take over that person once they
+    are made admin (or their role grows)."""
+    assert runner("roles", "create", "helpdesk", "--scope",
+                  "users:read users:write roles:read audit:read").exit_code == 0  # fmt: skip
+    assert runner("roles", "create", "readers", "--scope", "audit:read").exit_code == 0
+    clerk = make_person(app, runner, "clerk@example.com", "helpdesk")
+    gus = make_person(app, runner, "gus@example.com", totp=False)
+    hal = make_person(app, runner, "hal@example.com", "readers", totp=False)
+    sign_in_with_code(http, clerk)
+    token = form_of(http, "/admin/users")
+    links = {}
+    for person in (gus, hal):
+        made = http.post(f"/admin/users/{person.subject}/password-link", data={"csrf_token": token})
+        links[person.email] = _link_of(made.get_data(as_text=True))
+    assert runner("roles", "grant", "admin", "--user", "gus@example.com").exit_code == 0
+    assert runner("roles", "update", "readers", "--add", "keys:rotate").exit_code == 0
+    for link in links.values():
+        gone = app.test_client().get("/" + link.split("://", 1)[1].split("/", 1)[1])
+        assert gone.status_code == 400 and "used already" in gone.get_data(as_text=True)
+
+
+def test_nul_characters_get_a_400_page_not_a_database_error(app, runner, as_admin):
+    person = make_person(app, runner, "ivy@example.com", totp=False)
+    token = form_of(as_admin, "/admin/users/new")
+    for method, path, data in [
+        ("get", "/admin/roles?q=%00", None),
+        ("get", "/admin/users?q=a%00", None),
+        ("post", "/admin/users/new", {"email": "j@example.com", "display_name": "a\x00b"}),
+        ("post", "/admin/users/new", {"email": "j@example.com", "roles": ["x\x00"]}),
+        ("post", f"/admin/users/{person.subject}", {"display_name": "i\x00vy"}),
+        ("post", "/admin/roles/new", {"name": "r", "description": "d\x00"}),
+        ("post", "/admin/apikeys", {"owner": "a\x00@b.c", "scopes": ["x"]}),
+        ("post", f"/admin/users/{person.subject}/roles/%00/revoke", {}),
+    ]:  # fmt: skip
+        answer = getattr(as_admin, method)(path, data=data and {"csrf_token": token, **data})
+        assert answer.status_code == 400, (path, answer.status_code)
+        assert "NUL" in answer.get_data(as_text=True)
+    assert _user("j@example.com") is None
+    assert _user("ivy@example.com").display_name == "ivy"
