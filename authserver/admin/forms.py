@@ -135,7 +135,8 @@ class RuleForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
     host = StringField("Host", validators=[Optional(), Length(max=255)])
     path = StringField("Path", default="/", validators=[DataRequired(), Length(max=1000)])
-    methods = StringField("Methods", validators=[Optional(), Length(max=200)])
+    # Checkboxes; the rule book refuses a method that is not one (the service decides).
+    methods = SelectMultipleField("Methods", choices=[], validate_choice=False)
     scopes = StringField("Required scopes", validators=[Optional(), Length(max=2000)])
     scope_match = SelectField(
         "Scopes needed",

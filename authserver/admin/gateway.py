@@ -30,6 +30,7 @@ from authserver.gateway.limits import limits_of
 from authserver.gateway.rules import (
     CREDENTIAL_KINDS,
     DEFAULT_CREDENTIALS,
+    METHOD_ORDER,
     RuleSpec,
     create_rule,
     delete_rule,
@@ -77,7 +78,7 @@ def _spec(form: RuleForm) -> RuleSpec:
         name=form.name.data or "",
         path=form.path.data or "",
         host=form.host.data or "",
-        methods=_words(form.methods.data),
+        methods=_words(" ".join(form.methods.data or ())),
         scopes=_words(form.scopes.data),
         scope_match=form.scope_match.data,
         credentials=tuple(form.credentials.data or ()),
@@ -90,7 +91,7 @@ def _spec(form: RuleForm) -> RuleSpec:
 
 def _filled(rule: GatewayRule) -> RuleForm:
     return RuleForm(formdata=None, name=rule.name, host=rule.host, path=rule.path,
-                    methods=" ".join(rule.methods), scopes=" ".join(rule.scopes),
+                    methods=list(rule.methods), scopes=" ".join(rule.scopes),
                     scope_match=rule.scope_match, credentials=list(rule.credentials),
                     audience=rule.audience or "", forward_token=rule.forward_token,
                     enabled=rule.enabled, description=rule.description,
@@ -136,6 +137,7 @@ def _rules_page(user: User, form: RuleForm, error: str | None = None,
     page = render_template(
         "admin/gateway.html", rules=rules, form=form, error=error, can_write=_can_write(user),
         dry_form=dry_form, dry=dry, dry_error=dry_error, credential_kinds=CREDENTIAL_KINDS,
+        methods=METHOD_ORDER,
     )  # fmt: skip
     return make_response(page, status)
 
@@ -178,7 +180,7 @@ def _rule_page(user: User, rule: GatewayRule, form: RuleForm, error: str | None 
                status: int = 200) -> Response:  # fmt: skip
     page = render_template("admin/gateway_rule.html", rule=rule, form=form, error=error,
                            can_write=_can_write(user),
-                           credential_kinds=CREDENTIAL_KINDS)  # fmt: skip
+                           credential_kinds=CREDENTIAL_KINDS, methods=METHOD_ORDER)  # fmt: skip
     return make_response(page, status)
 
 

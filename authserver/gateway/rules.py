@@ -38,8 +38,9 @@ from authserver.rbac.containment import Caller
 CREDENTIAL_KINDS = ("jwt", "dpop", "api_key", "anonymous")
 DEFAULT_CREDENTIALS = ("jwt", "dpop", "api_key")
 SCOPE_MATCHES = ("all", "any")
-METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE",
-                     "CONNECT"})  # fmt: skip
+# RFC 9110 §9.3's methods, in its order (a picker lists them so), and PATCH (RFC 5789).
+METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "CONNECT", "OPTIONS", "TRACE")
+METHODS = frozenset(METHOD_ORDER)
 MAX_RULES = 1000
 _HOST = re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9-]{0,62})(\.[a-z0-9]([a-z0-9-]{0,62}))*$")
 _SCOPE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,200}$")  # RFC 6749 §3.3 scope-token

@@ -60,6 +60,10 @@ def test_rules_are_added_listed_in_order_edited_and_deleted(as_admin):
     assert page.index(">public</a>") < page.index(">orders</a>")
     assert "<code>api.example.com</code>" in page and "GET POST" in page
     assert "all of: <code>orders:read</code>" in page
+    # The methods are ticked, not typed: the rule's own are checked on its page.
+    edit = as_admin.get(f"/admin/gateway/rules/{orders.rule_id}").get_data(as_text=True)
+    assert 'value="GET" checked' in edit and 'value="POST" checked' in edit
+    assert 'value="DELETE" >' in edit
 
     path = f"/admin/gateway/rules/{orders.rule_id}"
     edit = as_admin.get(path).get_data(as_text=True)

@@ -20,7 +20,8 @@ pytestmark = requires_chromium
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "admin"
 WIDTHS = {"desktop": 1280, "phone": 390}
 PAGES = ["/admin", "/admin/keys", "/admin/apikeys", "/admin/clients", "/admin/users",
-         "/admin/roles", "/admin/audit", "/admin/keys/rotate/ES256"]  # fmt: skip
+         "/admin/roles", "/admin/audit", "/admin/keys/rotate/ES256", "/admin/gateway",
+         "/admin/webhooks"]  # fmt: skip
 
 
 def _sign_in(page, base: str, email: str, next_url: str = "/admin") -> None:
