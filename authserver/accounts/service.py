@@ -22,6 +22,7 @@ from authserver.platform import clock
 from authserver.platform.errors import Conflict, InvalidInput
 from authserver.platform.extensions import db
 from authserver.platform.metrics import sign_in_failures
+from authserver.platform.text_search import ESCAPE, containing
 from authserver.rbac.containment import Caller, require_can_act_on
 from authserver.rbac.service import check_assignable, roles_named
 
@@ -84,8 +85,7 @@ def users_matching(email: str = "", *, exact: bool = False) -> Select:
         return statement.where(false())
     if exact:
         return statement.where(User.email == wanted)
-    escaped = wanted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return statement.where(User.email.like(f"%{escaped}%", escape="\\"))
+    return statement.where(User.email.like(containing(wanted), escape=ESCAPE))
 
 
 def list_users() -> list[User]:

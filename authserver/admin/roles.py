@@ -16,6 +16,7 @@ from authserver.admin.forms import RoleForm
 from authserver.models import Role, User
 from authserver.platform.errors import AuthServerError
 from authserver.platform.extensions import db
+from authserver.platform.text_search import ESCAPE, containing
 from authserver.rbac.permissions import Permission
 from authserver.rbac.service import create_role, delete_role, find_role, known_scopes, update_role
 from authserver.web.errors import roll_back
@@ -24,8 +25,7 @@ from authserver.web.errors import roll_back
 def _matching(search: str):  # noqa: ANN202
     statement = select(Role)
     if search:
-        escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        statement = statement.where(Role.name.like(f"%{escaped}%", escape="\\"))
+        statement = statement.where(Role.name.like(containing(search.lower()), escape=ESCAPE))
     return statement
 
 

@@ -28,6 +28,7 @@ from authserver.platform.extensions import db
 from authserver.platform.ip_privacy import minimised_ip
 from authserver.platform.revocation_cache import RevocationCache
 from authserver.platform.security import hash_secret
+from authserver.platform.text_search import ESCAPE, containing
 from authserver.rbac.containment import (
     Caller,
     NotPermitted,
@@ -271,12 +272,6 @@ def _in_state(state: str, now: dt.datetime) -> tuple:
     raise InvalidInput(f"state: one of {', '.join(KEY_STATES)}")
 
 
-def _contains(text: str) -> str:
-    """A LIKE pattern matching ``text`` anywhere, its ``%`` and ``_`` taken literally."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def api_keys_matching(
     text: str = "", *, state: str | None = None, owner: str | None = None
 ) -> Select:
@@ -292,8 +287,8 @@ def api_keys_matching(
         conditions.append(column == name)
     wanted = text.strip()[:320]
     if wanted:
-        pattern = _contains(wanted)
-        conditions.append(or_(*(column.ilike(pattern, escape="\\")
+        pattern = containing(wanted)
+        conditions.append(or_(*(column.ilike(pattern, escape=ESCAPE)
                                 for column in (ApiKey.name, ApiKey.key_id, User.email,
                                                Client.client_id))))  # fmt: skip
     if "\x00" in wanted or "\x00" in (owner or ""):  # no column holds one (PostgreSQL refuses)

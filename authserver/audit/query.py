@@ -10,6 +10,7 @@ from sqlalchemy import Select, String, cast, select
 from authserver.audit.sealing import address_actor
 from authserver.models import AuditEvent, User
 from authserver.platform.extensions import db
+from authserver.platform.text_search import ESCAPE, containing, like_escaped
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,10 +22,6 @@ class AuditFilter:
     until: dt.datetime | None = None  # exclusive
     # Anything the record names: a user, client id, kid or key id (a substring of its data).
     subject: str | None = None
-
-
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _as_recorded(name: str) -> str:
@@ -40,8 +37,8 @@ def audit_events(where: AuditFilter) -> Select:
     statement = select(AuditEvent)
     if where.event:
         if where.event.endswith(":"):
-            pattern = _like_escape(where.event) + "%"
-            statement = statement.where(AuditEvent.event.like(pattern, escape="\\"))
+            pattern = like_escaped(where.event) + "%"
+            statement = statement.where(AuditEvent.event.like(pattern, escape=ESCAPE))
         else:
             statement = statement.where(AuditEvent.event == where.event)
     if where.actor:
@@ -52,6 +49,6 @@ def audit_events(where: AuditFilter) -> Select:
         statement = statement.where(AuditEvent.at < where.until)
     if where.subject:
         named = _as_recorded(where.subject).removeprefix("user:")
-        pattern = "%" + _like_escape(named) + "%"
-        statement = statement.where(cast(AuditEvent.data, String).like(pattern, escape="\\"))
+        pattern = containing(named)
+        statement = statement.where(cast(AuditEvent.data, String).like(pattern, escape=ESCAPE))
     return statement

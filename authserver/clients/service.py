@@ -23,6 +23,7 @@ from authserver.platform.errors import InvalidInput
 from authserver.platform.extensions import db
 from authserver.platform.rates import parse_rates, rates_text
 from authserver.platform.security import generate_secret, hash_secret
+from authserver.platform.text_search import ESCAPE, containing
 from authserver.platform.vocabulary import (
     AUTH_METHODS,
     GRANT_TYPES,
@@ -471,8 +472,10 @@ def clients_matching(text: str = ""):  # noqa: ANN201
         return statement
     if "\x00" in wanted:  # no client holds one (PostgreSQL would refuse the text)
         return statement.where(false())
-    escaped = wanted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    pattern = f"%{escaped}%"
+    pattern = containing(wanted)
     return statement.where(
-        or_(Client.name.ilike(pattern, escape="\\"), Client.client_id.ilike(pattern, escape="\\"))
+        or_(
+            Client.name.ilike(pattern, escape=ESCAPE),
+            Client.client_id.ilike(pattern, escape=ESCAPE),
+        )
     )
