@@ -156,23 +156,28 @@ def _grace_seconds(text: str) -> int | None:
         return None
 
 
-def button_post(*, back: str, perform: Callable[[], str]) -> Response:
-    """A change made by one button (its form holds only the CSRF token): ``perform`` calls the
-    service and returns the message to show; a refusal is rolled back and shown instead; back
-    to ``back`` either way."""
-    from authserver.admin.forms import ConfirmForm
-
-    if not ConfirmForm().validate_on_submit():
-        return make_response(render_template("error.html", message="The form expired."), 400)
+def _performed(perform: Callable[[], str], *, refused: str, done: str) -> Response:
+    """Commit what ``perform`` changed and show its message, then go to ``done``; a refusal
+    is rolled back and shown instead, then to ``refused``."""
     try:
         message = perform()
     except AuthServerError as e:
         roll_back(e)
         flash(e.description)
-        return redirect(back, code=303)
+        return redirect(refused, code=303)
     db.session.commit()
     flash(message)
-    return redirect(back, code=303)
+    return redirect(done, code=303)
+
+
+def button_post(*, back: str, perform: Callable[[], str]) -> Response:
+    """A change made by one button (its form holds only the CSRF token): ``perform`` calls the
+    service and returns the message to show; back to ``back`` either way."""
+    from authserver.admin.forms import ConfirmForm
+
+    if not ConfirmForm().validate_on_submit():
+        return make_response(render_template("error.html", message="The form expired."), 400)
+    return _performed(perform, refused=back, done=back)
 
 
 def confirmed(
@@ -185,15 +190,7 @@ def confirmed(
 
     form = ConfirmForm()
     if request.method == "POST" and form.validate_on_submit():
-        try:
-            message = perform()
-        except AuthServerError as e:
-            roll_back(e)
-            flash(e.description)
-            return redirect(back, code=303)
-        db.session.commit()
-        flash(message)
-        return redirect(done, code=303)
+        return _performed(perform, refused=back, done=done)
     page = render_template("admin/confirm.html", form=form, title=title, warning=warning,
                            action=action, button=button, back=back)  # fmt: skip
     return make_response(page, 400 if request.method == "POST" else 200)
