@@ -12,7 +12,7 @@ from pathlib import Path
 from tests.conftest import PASSWORD
 from tests.e2e.accessibility import assert_accessible
 from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, requires_chromium
-from tests.e2e.test_browser_mfa import app_code
+from tests.e2e.test_browser_mfa import enrol_admin
 from tests.server_process import ServerProcess
 
 pytestmark = requires_chromium
@@ -59,14 +59,7 @@ def test_an_administrator_works_in_the_admin_ui(tmp_path):
             page.set_default_timeout(15000)
 
             # First sign-in of an admin: enrol an authenticator app before anything else.
-            _sign_in(page, base, "root@example.com")
-            expect(page.get_by_text("Your role requires a second factor")).to_be_visible()
-            page.get_by_role("button", name="Set up authenticator app").click()
-            secret = page.locator("#totp-secret").inner_text()
-            page.get_by_label("Authentication code").fill(app_code(secret))
-            page.get_by_role("button", name="Verify").click()
-            page.get_by_role("link", name="I have saved them").click()
-            page.wait_for_url(base + "/admin")
+            enrol_admin(page, base, "root@example.com")
             expect(page.get_by_role("heading", name="Overview")).to_be_visible()
 
             # Rotate a key: the timeline gains a pending window.

@@ -13,7 +13,7 @@ from pathlib import Path
 from tests.conftest import PASSWORD
 from tests.e2e.accessibility import assert_accessible
 from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, requires_chromium
-from tests.e2e.test_browser_mfa import app_code
+from tests.e2e.test_browser_mfa import enrol_admin
 from tests.server_process import ServerProcess
 
 pytestmark = requires_chromium
@@ -55,16 +55,7 @@ def test_an_administrator_registers_edits_disables_enables_and_finds_a_client(tm
             page.set_default_timeout(15000)
 
             # First sign-in of an admin: enrol an authenticator app before anything else.
-            page.goto(f"{base}/login?next=/admin/clients")
-            page.get_by_label("Email").fill("root@example.com")
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Sign in", exact=True).click()
-            page.get_by_role("button", name="Set up authenticator app").click()
-            secret = page.locator("#totp-secret").inner_text()
-            page.get_by_label("Authentication code").fill(app_code(secret))
-            page.get_by_role("button", name="Verify").click()
-            page.get_by_role("link", name="I have saved them").click()
-            page.wait_for_url(re.compile(r".*/admin(/clients)?$"))
+            enrol_admin(page, base, "root@example.com")
 
             # Register: grant types, scopes and a role ticked, the OpenID settings chosen.
             page.goto(base + "/admin/clients")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tests.conftest import PASSWORD
 from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, requires_chromium
-from tests.e2e.test_browser_mfa import app_code
+from tests.e2e.test_browser_mfa import enrol_admin
 from tests.e2e.test_browser_sign_in import screenshots
 from tests.server_process import ServerProcess
 
@@ -42,13 +42,7 @@ def test_an_administrator_manages_roles_and_people(tmp_path):
         try:
             admin = browser.new_context(user_agent="Admin browser").new_page()
             admin.set_default_timeout(15000)
-            _sign_in(admin, base, "root@example.com", PASSWORD, "/admin")
-            admin.get_by_role("button", name="Set up authenticator app").click()
-            secret = admin.locator("#totp-secret").inner_text()
-            admin.get_by_label("Authentication code").fill(app_code(secret))
-            admin.get_by_role("button", name="Verify").click()
-            admin.get_by_role("link", name="I have saved them").click()
-            admin.wait_for_url(base + "/admin")
+            enrol_admin(admin, base, "root@example.com")
 
             # A role from ticked permissions.
             admin.get_by_role("link", name="Roles").click()

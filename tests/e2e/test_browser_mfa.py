@@ -42,6 +42,24 @@ def app_code(secret_text: str, steps_ahead: int = 0) -> str:
     return TOTP(secret, 6, SHA1(), 30).generate(at).decode()  # noqa: S303
 
 
+def enrol_admin(page, base: str, email: str) -> None:
+    """An administrator's first sign-in: their role asks for a second factor, so an
+    authenticator app is enrolled before anything else; ends on /admin."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{base}/login?next=/admin")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.get_by_text("Your role requires a second factor")).to_be_visible()
+    page.get_by_role("button", name="Set up authenticator app").click()
+    secret = page.locator("#totp-secret").inner_text()
+    page.get_by_label("Authentication code").fill(app_code(secret))
+    page.get_by_role("button", name="Verify").click()
+    page.get_by_role("link", name="I have saved them").click()
+    page.wait_for_url(base + "/admin")
+
+
 def _server(tmp_path, callback: str) -> tuple[ServerProcess, dict]:
     server = ServerProcess(tmp_path)
     # Passkeys need a host name as relying-party ID: localhost, not 127.0.0.1.
