@@ -10,9 +10,9 @@ import re
 from pathlib import Path
 
 from tests.conftest import PASSWORD
-from tests.e2e.accessibility import assert_accessible
 from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, requires_chromium
 from tests.e2e.test_browser_mfa import enrol_admin
+from tests.e2e.test_browser_sign_in import screenshots
 from tests.server_process import ServerProcess
 
 pytestmark = requires_chromium
@@ -32,14 +32,8 @@ def _sign_in(page, base: str, email: str, next_url: str = "/admin") -> None:
 
 
 def _screenshots(page, base: str, name: str, path: str) -> None:
-    for label, width in WIDTHS.items():
-        page.set_viewport_size({"width": width, "height": 900})
-        page.goto(base + path)
-        page.screenshot(path=str(ARTIFACTS / f"{name}-{label}.png"), full_page=True)
-        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 0, f"{name} overflows at {width} px by {overflow} px"
-    assert_accessible(page, path)
-    page.set_viewport_size({"width": WIDTHS["desktop"], "height": 900})
+    page.goto(base + path)
+    screenshots(page, ARTIFACTS, name)
 
 
 def test_an_administrator_works_in_the_admin_ui(tmp_path):

@@ -11,28 +11,15 @@ import re
 from pathlib import Path
 
 from tests.conftest import PASSWORD
-from tests.e2e.accessibility import assert_accessible
 from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, requires_chromium
 from tests.e2e.test_browser_mfa import enrol_admin
+from tests.e2e.test_browser_sign_in import screenshots
 from tests.server_process import ServerProcess
 
 pytestmark = requires_chromium
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "admin"
 WIDTHS = {"desktop": 1280, "phone": 390}
-
-
-def _check(page, name: str) -> None:
-    """The page as it is now (reloaded at each width): screenshots, no overflow, accessible."""
-    for label, width in WIDTHS.items():
-        page.set_viewport_size({"width": width, "height": 900})
-        page.reload()
-        page.screenshot(path=str(ARTIFACTS / f"{name}-{label}.png"), full_page=True)
-        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 0, f"{name} overflows at {width} px by {overflow} px"
-    assert_accessible(page, name)
-    page.emulate_media(color_scheme="light")
-    page.set_viewport_size({"width": WIDTHS["desktop"], "height": 900})
 
 
 def test_an_administrator_searches_an_owner_and_makes_it_a_key(tmp_path):
@@ -60,19 +47,19 @@ def test_an_administrator_searches_an_owner_and_makes_it_a_key(tmp_path):
             page.goto(base + "/admin/apikeys")
             page.get_by_role("link", name="Create API key").click()
             expect(page.get_by_text("Step 1 of 2")).to_be_visible()
-            _check(page, "apikey-owner")
+            screenshots(page, ARTIFACTS, "apikey-owner")
             page.get_by_label("Find the owner").fill("robot")
             page.get_by_role("button", name="Search").click()
             expect(page.get_by_role("link", name="Billing Robot")).to_be_visible()
             expect(page.get_by_role("link", name="Other service")).to_have_count(0)
-            _check(page, "apikey-owner-results")
+            screenshots(page, ARTIFACTS, "apikey-owner-results")
 
             # Step 2: only what the owner holds (and the admin may confer) is offered.
             page.get_by_role("link", name="Billing Robot").click()
             expect(page.get_by_text("Step 2 of 2")).to_be_visible()
             scopes = page.get_by_role("group", name="Scopes").get_by_role("checkbox")
             expect(scopes).to_have_count(2)
-            _check(page, "apikey-new")
+            screenshots(page, ARTIFACTS, "apikey-new")
             page.get_by_label("keys:read", exact=True).check()
             page.get_by_label("Name").fill("nightly export")
             page.get_by_label("Expires in").fill("10d")
@@ -96,7 +83,7 @@ def test_an_administrator_searches_an_owner_and_makes_it_a_key(tmp_path):
             expect(row).to_have_count(1)
             expect(row.get_by_role("cell", name="keys:read", exact=True)).to_be_visible()
             expect(row).to_contain_text("5/second")
-            _check(page, "apikeys-search")
+            screenshots(page, ARTIFACTS, "apikeys-search")
             page.get_by_label("State").select_option("revoked")
             page.get_by_role("button", name="Search").click()
             expect(page.get_by_text("No API keys match.")).to_be_visible()

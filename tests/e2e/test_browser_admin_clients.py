@@ -11,30 +11,15 @@ import re
 from pathlib import Path
 
 from tests.conftest import PASSWORD
-from tests.e2e.accessibility import assert_accessible
 from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, requires_chromium
 from tests.e2e.test_browser_mfa import enrol_admin
+from tests.e2e.test_browser_sign_in import screenshots
 from tests.server_process import ServerProcess
 
 pytestmark = requires_chromium
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "admin"
 WIDTHS = {"desktop": 1280, "phone": 390}
-
-
-def _check(page, name: str) -> None:
-    """The page at its address (loaded again at each width): screenshots, no overflow at
-    390 px, accessible."""
-    url = page.url
-    for label, width in WIDTHS.items():
-        page.set_viewport_size({"width": width, "height": 900})
-        page.goto(url)
-        page.screenshot(path=str(ARTIFACTS / f"{name}-{label}.png"), full_page=True)
-        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 0, f"{name} overflows at {width} px by {overflow} px"
-    assert_accessible(page, name)
-    page.emulate_media(color_scheme="light")
-    page.set_viewport_size({"width": WIDTHS["desktop"], "height": 900})
 
 
 def test_an_administrator_registers_edits_disables_enables_and_finds_a_client(tmp_path):
@@ -60,7 +45,7 @@ def test_an_administrator_registers_edits_disables_enables_and_finds_a_client(tm
             # Register: grant types, scopes and a role ticked, the OpenID settings chosen.
             page.goto(base + "/admin/clients")
             expect(page.get_by_role("heading", name="Register a client")).to_be_visible()
-            _check(page, "clients")
+            screenshots(page, ARTIFACTS, "clients")
             page.get_by_label("Name", exact=True).fill("Portal")
             grants = page.get_by_role("group", name="Grant types")
             grants.get_by_label("client credentials").uncheck()
@@ -90,7 +75,7 @@ def test_an_administrator_registers_edits_disables_enables_and_finds_a_client(tm
             expect(page.get_by_label("Require pushed authorization requests")).to_be_checked()
             expect(page.get_by_role("group", name="Grant types").get_by_label(
                 "authorization code")).to_be_checked()  # fmt: skip
-            _check(page, "client")
+            screenshots(page, ARTIFACTS, "client")
 
             # Edit: a new name, DPoP required, a back-channel logout URI.
             page.get_by_label("Name", exact=True).fill("Portal 2")
@@ -123,7 +108,7 @@ def test_an_administrator_registers_edits_disables_enables_and_finds_a_client(tm
             expect(page.get_by_text("Client Portal 2 disabled")).to_be_visible()
             expect(page.get_by_role("button", name="Save", exact=True)).to_have_count(0)
             expect(page.get_by_label("Name", exact=True)).to_be_disabled()
-            _check(page, "client-disabled")
+            screenshots(page, ARTIFACTS, "client-disabled")
             page.get_by_role("button", name="Enable client").click()
             expect(page.get_by_text("Client Portal 2 enabled.")).to_be_visible()
             expect(page.get_by_label("Name", exact=True)).to_be_enabled()
@@ -137,7 +122,7 @@ def test_an_administrator_registers_edits_disables_enables_and_finds_a_client(tm
             page.wait_for_url(re.compile(r".*q=PORT.*"))
             expect(page.get_by_role("link", name="Portal 2")).to_be_visible()
             expect(page.get_by_role("link", name="Other service")).to_have_count(0)
-            _check(page, "clients-search")
+            screenshots(page, ARTIFACTS, "clients-search")
             page.get_by_label("Search by name or client_id").fill(client_id[3:15])
             page.get_by_label("State").select_option("disabled")
             page.get_by_role("button", name="Search").click()
