@@ -12,15 +12,37 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from authserver import models  # noqa: F401  (registers the tables)
 from authserver.accounts.passwords import use_cost as use_password_cost
+from authserver.admin.blueprint import bp as admin_bp
+from authserver.api.v1 import bp as api_v1_bp
+from authserver.audit.background import install_background_audit
 from authserver.budgets.buckets import Mode
 from authserver.budgets.host import HostCounters, ProcessCounters
 from authserver.budgets.store import Counters
 from authserver.clients.cache import ClientCache
+from authserver.gateway.door import install_gateway_door
+from authserver.gateway.endpoint import install as install_gateway
+from authserver.gateway.rules import rule_book
 from authserver.keys.kek import Envelope, kek_source_for
 from authserver.keys.keyring import KeyRing
 from authserver.keys.pepper import load_pepper
+from authserver.oauth.authorize import bp as authorize_bp
+from authserver.oauth.backchannel import install_backchannel
+from authserver.oauth.device_pages import bp as device_bp
+from authserver.oauth.direct import install_protocol_endpoints
+from authserver.oauth.published import install_published_documents
+from authserver.oauth.registration import bp as registration_bp
+from authserver.oauth.server import config_oauth
+from authserver.oauth.views import bp as oauth_bp
+from authserver.ops.health import bp as health_bp
+from authserver.ops.metrics import bp as metrics_bp
 from authserver.outbound import Outbound
+from authserver.pages.account import bp as accounts_bp
+from authserver.pages.branding import install_branding
+from authserver.pages.home import bp as home_bp
+from authserver.pages.reset import bp as reset_bp
+from authserver.pages.security import bp as mfa_bp
 from authserver.platform.checks import check_settings
 from authserver.platform.config import (
     INSTANCE_DIR,
@@ -31,11 +53,23 @@ from authserver.platform.config import (
     unknown_variables,
 )
 from authserver.platform.extensions import db, migrate
+from authserver.platform.front_door import FrontDoor
+from authserver.platform.headers import register_security_headers
 from authserver.platform.ip_privacy import use_ip_addresses
 from authserver.platform.logging_setup import configure_logging
+from authserver.platform.metrics import initialise_series
 from authserver.platform.private_files import create_private_file, make_private_dir
 from authserver.platform.redis_link import RedisLink
+from authserver.platform.request_id import register_request_id
 from authserver.platform.revocation_cache import RevocationCache
+from authserver.platform.runtime import install_runtime
+from authserver.platform.vocabulary import GRANT_TYPES
+from authserver.usage import UsageCounter, add_gateway_count, install_usage_counter
+from authserver.web.browser import configure_browser
+from authserver.web.errors import register_error_handlers
+from authserver.web.ratelimit import install_rate_limits
+from authserver.web.storable import refuse_unstorable_input
+from authserver.webhooks.worker import install_webhooks
 
 log = logging.getLogger(__name__)
 
@@ -65,40 +99,6 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
 
-    from authserver import models  # noqa: F401  (registers the tables)
-    from authserver.admin.blueprint import bp as admin_bp
-    from authserver.api.v1 import bp as api_v1_bp
-    from authserver.audit.background import install_background_audit
-    from authserver.gateway.door import install_gateway_door
-    from authserver.gateway.endpoint import install as install_gateway
-    from authserver.gateway.rules import rule_book
-    from authserver.oauth.authorize import bp as authorize_bp
-    from authserver.oauth.backchannel import install_backchannel
-    from authserver.oauth.device_pages import bp as device_bp
-    from authserver.oauth.direct import install_protocol_endpoints
-    from authserver.oauth.published import install_published_documents
-    from authserver.oauth.registration import bp as registration_bp
-    from authserver.oauth.server import config_oauth
-    from authserver.oauth.views import bp as oauth_bp
-    from authserver.ops.health import bp as health_bp
-    from authserver.ops.metrics import bp as metrics_bp
-    from authserver.pages.account import bp as accounts_bp
-    from authserver.pages.branding import install_branding
-    from authserver.pages.home import bp as home_bp
-    from authserver.pages.reset import bp as reset_bp
-    from authserver.pages.security import bp as mfa_bp
-    from authserver.platform.front_door import FrontDoor
-    from authserver.platform.headers import register_security_headers
-    from authserver.platform.metrics import initialise_series
-    from authserver.platform.request_id import register_request_id
-    from authserver.platform.runtime import install_runtime
-    from authserver.platform.vocabulary import GRANT_TYPES
-    from authserver.usage import UsageCounter, add_gateway_count, install_usage_counter
-    from authserver.web.browser import configure_browser
-    from authserver.web.errors import register_error_handlers
-    from authserver.web.ratelimit import install_rate_limits
-    from authserver.webhooks.worker import install_webhooks
-
     runtime = install_runtime(app, AppRuntime(settings))
     install_usage_counter(app, settings.usage_flush_seconds)
     gateway_usage = UsageCounter(app, settings.usage_flush_seconds, writer=add_gateway_count)
@@ -111,8 +111,6 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     config_oauth(app, runtime)
     configure_browser(app)
     install_branding(app, settings)
-    from authserver.web.storable import refuse_unstorable_input
-
     refuse_unstorable_input(app, "home", "accounts", "reset", "mfa", "admin")
     app.register_blueprint(oauth_bp)
     app.register_blueprint(health_bp)

@@ -296,12 +296,22 @@ def _stop_workers_with_the_master() -> None:
                         after_in_child=after_in_child)  # fmt: skip
 
 
+def _import_the_app() -> None:
+    """The modules a worker's app is made of, imported here once rather than in each worker
+    after the fork (seconds of CPU per worker, paid again by every restarted one); forked
+    workers share them. Only modules: the app, its connections and its threads are each
+    worker's own (``worker_app``). After ``PROMETHEUS_MULTIPROC_DIR`` is set, so a module that
+    brings prometheus_client brings it in multiprocess mode."""
+    from authserver import app  # noqa: F401 - and, at its module level, every floor below
+
+
 def serve(listener: socket.socket, folder: MetricsFolder, config: dict) -> None:
     """Granian's master: fork the workers, serve until a signal, remove the metrics folder."""
     import multiprocessing
 
     # The workers inherit the listening socket by fork; spawned ones would not have it.
     multiprocessing.set_start_method("fork", force=True)
+    _import_the_app()
     _stop_workers_with_the_master()
     server = _granian_server(listener, config)
     server.on_shutdown(folder.remove)

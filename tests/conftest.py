@@ -184,15 +184,15 @@ class Initialised:
         self.home = home
         self.database = _databases.get(str(home))
 
-    def copy_to(self, tmp_path) -> None:
+    def copy_to(self, tmp_path) -> bool:
         """Into a test's folder, unless another app of the test made one there already."""
         if (tmp_path / "keys").exists() or str(tmp_path) in _databases:
-            return
+            return False
         shutil.copytree(self.home / "keys", tmp_path / "keys")
         if self.database is not None:  # PostgreSQL: CREATE DATABASE ... TEMPLATE
             _empty_redis()
             _databases[str(tmp_path)] = _shared_services["database"](self.database.rsplit("/")[-1])
-            return
+            return True
         source = sqlite3.connect(self.home / "auth.db")
         target = sqlite3.connect(tmp_path / "auth.db")
         try:
@@ -201,6 +201,7 @@ class Initialised:
             source.close()
             target.close()
         os.chmod(tmp_path / "auth.db", 0o600)
+        return True
 
 
 @pytest.fixture(scope="session")
@@ -222,9 +223,12 @@ def _keys_made_now() -> None:
 
 @pytest.fixture
 def app(tmp_path, _initialised):
-    _initialised.copy_to(tmp_path)
+    copied = _initialised.copy_to(tmp_path)
     app = make_app(tmp_path)
-    init_app(app)  # what init does on every run, on the copy: fast
+    if not copied:
+        init_app(app)
+    # Otherwise no `init` again: the copy is what `init` made on these very settings, and a
+    # second `init` finds nothing to do (tests/test_cli.py's test_init_is_idempotent).
     with app.app_context():
         _keys_made_now()
         yield app
