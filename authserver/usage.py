@@ -4,7 +4,6 @@ on the hot path: each process counts in memory and a background thread adds its 
 
 from __future__ import annotations
 
-import atexit
 import collections
 import datetime as dt
 import logging
@@ -19,6 +18,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from authserver.models import GatewayUsage, UsageCount
 from authserver.platform import clock
 from authserver.platform.extensions import db
+from authserver.platform.process_exit import at_exit
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class UsageCounter:
                 self._thread = threading.Thread(target=self._run, name="authserver-usage",
                                                 daemon=True)  # fmt: skip
                 self._thread.start()
-                atexit.register(self.flush)
+                at_exit(self.flush)
 
     def _run(self) -> None:
         while True:

@@ -8,10 +8,12 @@ expiry warnings), so a deployment without cron still rotates keys, and its own w
 
 from __future__ import annotations
 
-import atexit
+import functools
 import os
 
 from flask import Flask
+
+from authserver.platform.process_exit import at_exit
 
 
 def worker_app() -> Flask:
@@ -28,5 +30,5 @@ def worker_app() -> Flask:
     Scheduler(app).start()
     webhook_worker(app).start()
     # A worker that stops leaves its live gauges behind unless it says so.
-    atexit.register(multiprocess.mark_process_dead, os.getpid())
+    at_exit(functools.partial(multiprocess.mark_process_dead, os.getpid()))
     return app

@@ -116,6 +116,7 @@ def _timers(app) -> tuple[collections.Counter, list[str]]:  # noqa: ANN001
     from flask.ctx import RequestContext
 
     from authserver.gateway import decision, door, endpoint
+    from authserver.platform import front_door
     from authserver.platform.front_door import FrontDoor
 
     steps = [
@@ -139,6 +140,8 @@ def _timers(app) -> tuple[collections.Counter, list[str]]:  # noqa: ANN001
         (app, "process_response", "flask: after_request hooks, saving the session"),
         (app.session_interface, "save_session", "  of which saving the session"),
         (FrontDoor, "count_and_log", "  front door: request metrics, access line"),
+        (front_door, "observe_request", "    the request metrics"),
+        (front_door, "write_access_line", "    the access line, on the request's thread"),
         (FrontDoor, "add_headers", "  front door: fixed headers"),
         (RequestContext, "pop", "flask: pop (teardown)"),
         (app.response_class, "__call__", "werkzeug: the response's WSGI headers"),

@@ -19,6 +19,8 @@ machine.
     .venv/bin/python bench/run.py --memory-minutes 5       # then 5 min of tokens, RSS per worker
     .venv/bin/python bench/run.py --smoke                  # seconds: proves the suite still runs
     .venv/bin/python bench/run.py --only gateway           # JWT introspection beside the gateway
+    .venv/bin/python bench/run.py --only token --tag log-on   # client_credentials alone
+    AUTHSERVER_ACCESS_LOG=false .venv/bin/python bench/run.py --only token --tag log-off
 """
 
 from __future__ import annotations
@@ -90,6 +92,8 @@ def main() -> None:
         seed.update(server.seed_gateway(seed))
         config = f"granian {args.workers}w x {args.threads}t, {_DATABASE_LABELS[args.database]}"
         config += " + Redis" if redis_url else ""
+        if os.environ.get("AUTHSERVER_ACCESS_LOG", "true").lower() in ("false", "0", "no", "off"):
+            config += ", access log off"
         if os.environ.get("AUTHSERVER_REVOCATION_CACHE_TTL") == "0":
             config += ", TTL 0"  # no jti or API-key memory: each introspection reads the database
         if args.scale:
@@ -100,7 +104,9 @@ def main() -> None:
             config += f", {args.scale:,} stored rows"
         with server.running():
             rounds = 1 if args.smoke else 3
-            if args.only == "gateway":
+            if args.only == "token":
+                _measure_token(server, seed, config, env)
+            elif args.only == "gateway":
                 _measure_introspection(server, seed, config, env)
                 _measure_gateway(server, seed, config, env)
                 _measure_gateway_pairs(server, seed, env, rounds, prefix)
@@ -159,8 +165,9 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--peers", action="store_true", help="also run Flask and oidc-provider")
     parser.add_argument(
         "--only",
-        choices=["gateway"],
-        help="gateway: only JWT introspection and the gateway's decisions, into gateway.jsonl",
+        choices=["gateway", "token"],
+        help="gateway: only JWT introspection and the gateway's decisions, into gateway.jsonl; "
+        "token: only client_credentials, into token.jsonl",
     )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
@@ -304,6 +311,18 @@ def _measure_ours(server: Server, seed: dict[str, str], config: str, env: dict) 
         "--body", f"token={seed['key']}&token_type_hint={API_KEY_HINT}",
         "--auth", _basic(seed["client_id"], seed["secret"]),
         "--expect", '"active": true',
+        env=env,
+    )  # fmt: skip
+
+
+def _measure_token(server: Server, seed: dict[str, str], config: str, env: dict) -> None:
+    """client_credentials alone, as `_measure_ours` measures it (with the server's CPU)."""
+    _harness(
+        "target", "--server", "authserver", "--config", config, "--server-pid", str(server.pid),
+        "--base-url", server.base_url,
+        "--token-path", "/oauth/token",
+        "--client-id", seed["client_id"], "--client-secret", seed["secret"], "--scope", SCOPE,
+        "--endpoints", "token",
         env=env,
     )  # fmt: skip
 

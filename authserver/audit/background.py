@@ -7,7 +7,7 @@ are lost (a clean stop flushes them).
 
 from __future__ import annotations
 
-import atexit
+import functools
 import logging
 
 from flask import Flask
@@ -16,6 +16,7 @@ from authserver.audit.tags import Tag
 from authserver.platform import clock
 from authserver.platform.extensions import db
 from authserver.platform.job_queue import JobQueue
+from authserver.platform.process_exit import at_exit
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ class BackgroundAudit:
     def __init__(self, app: Flask) -> None:
         self._app = app
         self._jobs = JobQueue("authserver-audit", self._write, batch=_BATCH)
-        atexit.register(self.flush, 5.0)
+        at_exit(functools.partial(self.flush, 5.0))
 
     def submit(self, tag: Tag, *, actor: str, **fields: object) -> None:
         self._jobs.submit((clock.now(), tag, actor, fields))

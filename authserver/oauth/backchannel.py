@@ -8,7 +8,7 @@ retries, so the user's request never waits on a client. Each outcome is audited.
 
 from __future__ import annotations
 
-import atexit
+import functools
 import logging
 import secrets
 import time
@@ -27,6 +27,7 @@ from authserver.outbound import Outbound, OutboundError
 from authserver.platform import clock
 from authserver.platform.extensions import db
 from authserver.platform.job_queue import JobQueue
+from authserver.platform.process_exit import at_exit
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +154,7 @@ def install_backchannel(app: Flask) -> BackchannelSender:
     # Every process's apps share the one receiver; it notifies through the app of the moment.
     sessions_ended.connect(session_ended)
     # A short-lived process (the CLI disabling a user) lets its notifications go out first.
-    atexit.register(sender.wait_idle, ATTEMPTS * (TIMEOUT_SECONDS + 2))
+    at_exit(functools.partial(sender.wait_idle, ATTEMPTS * (TIMEOUT_SECONDS + 2)))
     return sender
 
 

@@ -9,8 +9,8 @@ made in this process (the admin API or UI) wakes it (``keys.events.keys_changed`
 
 from __future__ import annotations
 
-import atexit
 import datetime as dt
+import functools
 import logging
 import random
 import threading
@@ -24,6 +24,7 @@ from authserver.keys.events import keys_changed
 from authserver.keys.lifecycle import next_activation_at, run_due_transitions
 from authserver.platform import clock
 from authserver.platform.extensions import db
+from authserver.platform.process_exit import at_exit
 from authserver.platform.runtime import runtime_of
 from authserver.privacy.retention import prune as prune_retention
 
@@ -47,7 +48,7 @@ class Scheduler:
         keys_changed.connect(self._key_changed, sender=self._app)
         self._thread.start()
         # A worker that stops records the denials of its last hour (as usage counts are saved).
-        atexit.register(self.record_denials, everything=True)
+        at_exit(functools.partial(self.record_denials, everything=True))
         return self
 
     def stop(self) -> None:

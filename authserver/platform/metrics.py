@@ -119,10 +119,15 @@ redis_degraded = _Family(
     "1 while a process cannot reach Redis (budgets per host, database checks)",
     multiprocess_mode="livemax",
 )  # fmt: skip
+access_lines_dropped = _Family(
+    "Counter", "authserver_access_lines_dropped_total",
+    "Access lines not written because this process's queue of lines was full (its stderr "
+    "did not keep up)",
+)  # fmt: skip
 COUNTERS = (
     tokens_signed, jwks_requests, http_requests, http_duration, tokens_issued, introspections,
     sign_in_failures, rate_limited, webhook_deliveries, lockouts, sign_ins_slowed,
-    redis_transitions, redis_degraded,
+    redis_transitions, redis_degraded, access_lines_dropped,
 )  # fmt: skip
 
 
@@ -139,6 +144,7 @@ def initialise_series(grant_types: tuple[str, ...], limited_endpoints: tuple[str
     for transition in ("entered", "left"):
         redis_transitions.labels(transition)
     sign_ins_slowed.inc(0)
+    access_lines_dropped.inc(0)
     redis_degraded.set(0)
     for endpoint in limited_endpoints:
         rate_limited.labels(endpoint)

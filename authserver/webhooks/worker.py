@@ -12,7 +12,6 @@ event never waits on any of this.
 
 from __future__ import annotations
 
-import atexit
 import concurrent.futures
 import dataclasses
 import logging
@@ -30,6 +29,7 @@ from authserver.outbound import OutboundError
 from authserver.platform import clock
 from authserver.platform.extensions import db
 from authserver.platform.metrics import webhook_deliveries
+from authserver.platform.process_exit import at_exit
 from authserver.platform.runtime import runtime_of
 from authserver.webhooks import outbox, service, signing
 
@@ -77,7 +77,7 @@ class WebhookWorker:
         self._thread = threading.Thread(target=self._loop, name="authserver-webhooks",
                                         daemon=True)  # fmt: skip
         self._thread.start()
-        atexit.register(self.stop)
+        at_exit(self.stop)
         return self
 
     def wake(self) -> None:

@@ -12,6 +12,7 @@ from authlib.integrations.requests_client import OAuth2Session
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from tests.e2e.served_logs import access_lines_by_id
 from tests.server_process import ServerProcess
 
 
@@ -77,41 +78,44 @@ def test_the_log_holds_no_secrets(server, tmp_path):
     client_id, secret = server.client["client_id"], server.client["client_secret"]
     demo_secret = server.init_output.split("client_secret:")[1].split()[0]
     token_url = server.issuer + "/oauth/token"
+    answered = []
+
+    def post(url: str, **options: object) -> requests.Response:
+        response = requests.post(url, timeout=10, **options)
+        answered.append(response.headers["X-Request-Id"])
+        return response
+
     tokens = []
     for _ in range(3):
-        response = requests.post(
+        response = post(
             token_url,
             data={"grant_type": "client_credentials"},
             auth=(client_id, secret),
-            timeout=10,
         )
         tokens.append(response.json()["access_token"])
     for access in tokens:
-        requests.post(
+        post(
             server.issuer + "/oauth/introspect",
             data={"token": access},
             auth=(client_id, secret),
-            timeout=10,
         )
-    requests.post(
+    post(
         server.issuer + "/oauth/revoke",
         data={"token": tokens[0]},
         auth=(client_id, secret),
-        timeout=10,
     )
-    requests.post(
+    post(
         token_url,
         data={"grant_type": "client_credentials"},
         auth=(client_id, secret + "x"),
-        timeout=10,
     )
-    requests.post(
+    post(
         token_url,
         data=f"grant_type=client_credentials&client_secret={secret}&x=%00",
         headers={"Content-Type": "application/x-www-form-urlencoded"},
-        timeout=10,
     )
 
+    access_lines_by_id(server, waiting_for=answered)  # written a moment after each answer
     log = server.log()
     assert "POST /oauth/token" in log and "POST /oauth/introspect" in log  # the log is there
     # Structured: every line is one JSON object; every line of a request names its request id.

@@ -30,6 +30,7 @@ from joserfc.jwk import KeySet
 
 from tests.accounts.conftest import csrf_of
 from tests.conftest import PASSWORD
+from tests.e2e.served_logs import access_lines_by_id
 from tests.outbound.listeners import Certificates
 from tests.pg import postgres_url  # noqa: F401 (fixture)
 from tests.redis_server import redis_url  # noqa: F401 (fixture)
@@ -129,17 +130,6 @@ http {{
             yield self
         finally:
             stop(proc)
-
-
-def access_lines(server: ServerProcess) -> dict[str, dict]:
-    """The instance's access lines (JSON, its log is not a terminal) by request id."""
-    lines = {}
-    for line in server.log().splitlines():
-        if line.startswith("{"):
-            record = json.loads(line)
-            if "status" in record and "request_id" in record:
-                lines[record["request_id"]] = record
-    return lines
 
 
 def pkce() -> tuple[str, str]:
@@ -274,7 +264,8 @@ def test_nginx_recipe_in_front_of_two_instances(deployment):
 
     # Every answer came from exactly one instance, and both instances answered, the code
     # flow's steps included: a session made on one is used on the other.
-    logs = {"a": access_lines(a), "b": access_lines(b)}
+    found = access_lines_by_id(a, b, waiting_for=answered)
+    logs = {"a": found[0], "b": found[1]}
     where = {}
     for request_id in answered:
         seen = [name for name, lines in logs.items() if request_id in lines]
@@ -300,4 +291,5 @@ def test_nginx_recipe_in_front_of_two_instances(deployment):
     # reachable except through nginx.
     direct = requests.get(a.issuer + "/healthz", headers={"X-Forwarded-For": FORGED},
                           timeout=TIMEOUT)  # fmt: skip
-    assert access_lines(a)[direct.headers["X-Request-Id"]]["client"] == FORGED
+    (lines,) = access_lines_by_id(a, waiting_for=[direct.headers["X-Request-Id"]])
+    assert lines[direct.headers["X-Request-Id"]]["client"] == FORGED
