@@ -10,6 +10,9 @@ paths have no Flask view: this is their one route), the same failure budgets
 (``web.ratelimit``) and the same headers, metrics and access line (``front_door``). Code on this
 path reads the request through ``authserver.platform.current_request``, never ``flask.request``.
 
+A request of the lean door's shape (``oauth.lean``: client_credentials with a client secret,
+introspection) is answered by it first, through the same services, unless it hands it on.
+
 Other methods get 405 here; other paths go to Flask. An exception while answering (a body over
 the size limit, the database unreachable, a bug) is answered in the OAuth error format exactly as
 Flask's error handlers answer it for these endpoints (``web.errors.json_error_for``): 413, 503
@@ -25,6 +28,7 @@ from flask import Flask
 from werkzeug.exceptions import MethodNotAllowed
 
 from authserver.oauth import paths
+from authserver.oauth.lean import LeanDoor
 from authserver.oauth.views import DIRECT_ANSWERS
 from authserver.platform.current_request import answering_directly
 from authserver.platform.front_door import FrontDoor, WSGIApp
@@ -42,11 +46,14 @@ _ROUTES = {
 class ProtocolEndpoints:
     """WSGI middleware: POST to the token, introspection and revocation endpoints."""
 
-    def __init__(self, app: Flask, inner: WSGIApp, limits: RateLimits) -> None:
+    def __init__(
+        self, app: Flask, inner: WSGIApp, limits: RateLimits, lean: LeanDoor | None = None
+    ) -> None:
         self.app = app
         self.inner = inner
         self.limits = limits
         self.door = FrontDoor(runtime_of(app).settings)
+        self.lean = lean
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         endpoint = _ROUTES.get(environ.get("PATH_INFO", ""))
@@ -54,6 +61,14 @@ class ProtocolEndpoints:
             return self.inner(environ, start_response)
         started = time.perf_counter()
         request_id = self.door.request_id(environ)
+        if self.lean is not None:
+            # The lean door answers what it can answer exactly as below, or hands it on.
+            answer = self.lean.answer(environ, endpoint, request_id, started)
+            if answer is not None:
+                status, headers, body = answer
+                self.door.respond(environ, start_response, endpoint, status, headers, started,
+                                  request_id)  # fmt: skip
+                return [body]
         request = self.app.request_class(environ)
         with answering_directly(self.app, request, request_id, started):
             try:
@@ -71,4 +86,5 @@ class ProtocolEndpoints:
 
 
 def install_protocol_endpoints(app: Flask, limits: RateLimits) -> None:
-    app.wsgi_app = ProtocolEndpoints(app, app.wsgi_app, limits)
+    lean = LeanDoor(app, limits) if runtime_of(app).settings.lean_path else None
+    app.wsgi_app = ProtocolEndpoints(app, app.wsgi_app, limits, lean)

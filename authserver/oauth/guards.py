@@ -33,12 +33,12 @@ def check_form_request(request: Request) -> None:
     charset = request.mimetype_params.get("charset", "utf-8").lower()
     if charset not in ("utf-8", "utf8"):
         raise InvalidRequestError(description="The request body must be UTF-8.")
-    pairs = _check_pairs(request.get_data(cache=True), "body")
-    _check_pairs(request.query_string, "query")
+    pairs = check_pairs(request.get_data(cache=True), "body")
+    check_pairs(request.query_string, "query")
     _keep_form(request, pairs)
     if request.query_string and request.form and set(request.args) & set(request.form):
         raise InvalidRequestError(description="A parameter appears in both query and body.")
-    _check_basic_credentials(request.headers.get("Authorization", ""))
+    check_basic_credentials(request.headers.get("Authorization", ""))
 
 
 def _keep_form(request: Request, pairs: list[tuple[str, str]]) -> None:
@@ -52,7 +52,9 @@ def _keep_form(request: Request, pairs: list[tuple[str, str]]) -> None:
         request.__dict__["files"] = request.parameter_storage_class()
 
 
-def _check_basic_credentials(authorization: str) -> None:
+def check_basic_credentials(authorization: str) -> None:
+    """Raise InvalidClientError (401) for Basic credentials that are not UTF-8 base64 without
+    NUL. Also the lean door's check (``oauth.lean``), so that both doors refuse the same."""
     # RFC 7617 §2: user-pass is UTF-8 here; Authlib would fail on undecodable bytes.
     scheme, _, credentials = authorization.partition(" ")
     if scheme.lower() != "basic" or not credentials:
@@ -65,7 +67,9 @@ def _check_basic_credentials(authorization: str) -> None:
         raise InvalidClientError(status_code=401, description=CLIENT_AUTH_FAILED)
 
 
-def _check_pairs(raw: bytes, where: str) -> list[tuple[str, str]]:
+def check_pairs(raw: bytes, where: str) -> list[tuple[str, str]]:
+    """The pairs of a form body or query (RFC 6749 Appendix B), each parameter but the
+    repeatable ones once, no NUL; InvalidRequestError otherwise. The lean door parses with it."""
     try:
         text = raw.decode("ascii")
         pairs = parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")

@@ -48,15 +48,20 @@ def _rates(text: str) -> tuple[Rate, ...]:
     return parse_rates(text)
 
 
+def quota_rates(client: ClientView, endpoint: str) -> tuple[Rate, ...]:
+    """The rates of ``client``'s quota at ``endpoint`` (Authlib's endpoint name); empty when it
+    has none. The lean door (``oauth.lean``) leaves a client with a quota to this path."""
+    field, _ = _QUOTAS.get(endpoint, (None, None))
+    text = getattr(client, field, None) if field else None
+    return _rates(text) if text else ()
+
+
 def charge_quota(client: ClientView, endpoint: str) -> None:
     """Spend one request of ``client``'s quota at ``endpoint``; QuotaExceeded when it is out."""
-    field, policy = _QUOTAS.get(endpoint, (None, None))
-    text = getattr(client, field, None) if field else None
-    if not text:
-        return
-    rates = _rates(text)
+    rates = quota_rates(client, endpoint)
     if not rates:
         return
+    _, policy = _QUOTAS[endpoint]
     counters = runtime_of(current_app).counters
     outcome = counters.take([Charge(f"{policy}|{client.client_id}", rates)])
     request = current_request()

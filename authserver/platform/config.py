@@ -198,6 +198,10 @@ class Settings:
     gateway_rules_ttl_seconds: int = 1
     # One JSON line per request (method, path without query, status, duration, request id).
     access_log: bool = True
+    # The lean door (oauth/lean.py) for client_credentials with a client secret and for
+    # introspection: the same services without Werkzeug's request and Authlib's dispatch. Off
+    # sends every request through Authlib (for debugging; the differential tests compare both).
+    lean_path: bool = True
     # Flask's debug mode (FLASK_DEBUG): never in production, where it is refused at start-up.
     flask_debug: bool = False
     # Python logging level of the server (authlib's own debug logs stay off: they print tokens).
@@ -405,6 +409,7 @@ _ENV_VARS: dict[str, tuple[str, Any]] = {
     "AUTHSERVER_LOG_LEVEL": ("log_level", str),
     "AUTHSERVER_LOG_FORMAT": ("log_format", str),
     "AUTHSERVER_ACCESS_LOG": ("access_log", parse_bool),
+    "AUTHSERVER_LEAN_PATH": ("lean_path", parse_bool),
     "AUTHSERVER_USAGE_FLUSH_INTERVAL": ("usage_flush_seconds", parse_duration),
     "AUTHSERVER_GATEWAY_APIKEY_HEADER": ("gateway_apikey_header", str),
     "AUTHSERVER_GATEWAY_TOKEN_TTL": ("gateway_token_ttl_seconds", parse_duration),

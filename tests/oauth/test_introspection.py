@@ -14,6 +14,9 @@ from authserver.platform.extensions import db
 from authserver.platform.runtime import current_runtime
 from tests.oauth.test_code_flow import REDIRECT, Browser
 
+# Every test through the lean door and through Authlib (tests/oauth/test_lean_door.py compares).
+pytestmark = pytest.mark.usefixtures("both_doors")
+
 
 def introspect(http, caller, token: str, **extra):
     return http.post("/oauth/introspect", data={"token": token, **extra}, headers=caller.basic())

@@ -16,6 +16,9 @@ from authserver.platform import clock
 from authserver.platform.extensions import db
 from authserver.platform.runtime import current_runtime
 
+# Every test through the lean door and through Authlib (tests/oauth/test_lean_door.py compares).
+pytestmark = pytest.mark.usefixtures("both_doors")
+
 
 def _header(token: str) -> dict:
     segment = token.split(".")[0]
