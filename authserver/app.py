@@ -58,6 +58,7 @@ from authserver.platform.headers import register_security_headers
 from authserver.platform.ip_privacy import use_ip_addresses
 from authserver.platform.logging_setup import configure_logging
 from authserver.platform.metrics import initialise_series
+from authserver.platform.pg_news import PostgresNews
 from authserver.platform.private_files import create_private_file, make_private_dir
 from authserver.platform.redis_link import RedisLink
 from authserver.platform.request_id import register_request_id
@@ -157,11 +158,14 @@ class AppRuntime:
         # Budgets: Redis's while it answers, else this host's shared counters.
         self.counters = Counters(host_counters(settings), self.redis)
         sqlite_file = settings.sqlite_file
+        # Revocation news: through Redis, a stamp file beside SQLite, or PostgreSQL's NOTIFY.
+        on_postgresql = settings.database_url.startswith("postgresql")
         self.revocations = RevocationCache(
             settings.revocation_cache_ttl,
             self.redis,
             stamp=sqlite_file.with_name(sqlite_file.name + ".revocations") if sqlite_file else None,
             on_forget_all=self.clients.invalidate,
+            news=PostgresNews() if on_postgresql and self.redis is None else None,
         )
 
     def envelope(self, reload: bool = False) -> Envelope:

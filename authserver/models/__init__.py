@@ -15,6 +15,7 @@ from authserver.models.oauth import (
 )
 from authserver.models.par import DpopProof, PushedRequest
 from authserver.models.rbac import Role, RolePermission, client_roles, user_roles
+from authserver.models.revocation_news import RevocationNews
 from authserver.models.server_secret import ServerSecret
 from authserver.models.session import PasswordReset, UserSession
 from authserver.models.signing_key import KeySchedule, KeyState, SigningKey
@@ -50,6 +51,7 @@ __all__ = [
     "KeyState",
     "PersonKey",
     "PushedRequest",
+    "RevocationNews",
     "RevokedAccessToken",
     "Role",
     "RolePermission",

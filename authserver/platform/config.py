@@ -109,9 +109,10 @@ class Settings:
     # the client address is then the TCP peer). Set it to the number of proxy hops you run.
     trusted_proxies: int = 0
     # How long a process trusts a "not revoked" answer for a token's jti (introspection, the
-    # admin API, UserInfo). None: 30 s when revocations reach every process at once (through
-    # Redis, or on SQLite through a stamp file beside the database), else 0 (PostgreSQL without
-    # Redis: always ask the database). Set there anyway, other processes may lag this long.
+    # admin API, UserInfo). None: 30 s, since revocations reach every process at once: through
+    # Redis, on SQLite through a stamp file beside the database, on PostgreSQL without Redis
+    # through its LISTEN/NOTIFY (and a generation counter read at most once a second, so that a
+    # lost notification costs a second at most). 0: always ask the database.
     revocation_cache_ttl_seconds: int | None = None
     # Largest request body accepted; larger bodies get 413 in the endpoint's error format.
     max_body_bytes: int = 64 * 1024
@@ -315,7 +316,8 @@ class Settings:
     def revocation_cache_ttl(self) -> int:
         if self.revocation_cache_ttl_seconds is not None:
             return max(self.revocation_cache_ttl_seconds, 0)
-        return 30 if self.uses_redis or self.sqlite_file is not None else 0
+        postgresql = self.database_url.startswith("postgresql")  # its LISTEN/NOTIFY
+        return 30 if self.uses_redis or self.sqlite_file is not None or postgresql else 0
 
     @property
     def resource_policy_map(self) -> dict:

@@ -11,11 +11,15 @@ A revocation forgets the jti at once in its own process and tells the others:
   answers again, and a process that subscribes again forgets everything too;
 - with SQLite (one host: every process shares the database file) it bumps the modification time
   of a stamp file beside the database, and every process, which looks at that time (one
-  ``stat``) before trusting its memory, forgets everything it remembered.
-
-With neither (PostgreSQL without Redis, processes possibly on several hosts) another process could
-answer "active" for up to ``AUTHSERVER_REVOCATION_CACHE_TTL`` after a revocation elsewhere, so the
-cache is off by default there.
+  ``stat``) before trusting its memory, forgets everything it remembered;
+- with PostgreSQL without Redis (processes possibly on several hosts) PostgreSQL carries the news
+  (``authserver.platform.pg_news``): the revoking transaction itself bumps a generation counter
+  and sends ``NOTIFY`` (both commit with the revocation or not at all), and every process
+  listens on a connection of its own. As with Redis, memory is trusted only while the process
+  listens, and a process that subscribes again forgets everything; besides, memory answers only
+  if the counter was read within the last second, and a counter that moved past a notification
+  that did not arrive means "forget everything": a lost notification lets a revoked token
+  answer active for about a second at most.
 
 An answer read from the database is remembered only if no revocation reached this process while
 it was being read (the ``generation`` taken before the read), so a revocation that commits between
@@ -35,6 +39,7 @@ from flask import has_app_context
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
+from authserver.platform.pg_news import PostgresNews
 from authserver.platform.redis_link import RedisLink, RedisUnavailable
 
 log = logging.getLogger(__name__)
@@ -54,6 +59,7 @@ class RevocationCache:
         redis: RedisLink | None = None,
         stamp: Path | None = None,
         on_forget_all: Callable[[], None] | None = None,
+        news: PostgresNews | None = None,
     ) -> None:
         self._ttl = ttl_seconds
         # What else must forget when everything is forgotten: the client snapshots, so that a
@@ -74,19 +80,31 @@ class RevocationCache:
             redis.on_recovered(self._announce_owed)
         self._stamp = stamp
         self._stamp_seen = self._read_stamp()
+        # PostgreSQL's LISTEN/NOTIFY (PostgreSQL without Redis): announced in the revoking
+        # transaction itself (_announce_in_transaction), heard by a listener of its own.
+        self.news = news
 
     def _trusting(self) -> bool:
         if self._ttl <= 0:
             return False
+        if self.news is not None:
+            return self.news.is_listening
         if self._redis is None:
             return True
         return self._subscribed and not self._redis.is_degraded
 
-    def known_unrevoked(self, jti: str) -> bool:
+    def _recall(self, store: dict, key: object) -> object | None:
         if not self._trusting():
-            return False
+            return None
         self._check_stamp()
-        until = self._fresh_until.get(jti)
+        if key not in store:
+            return None  # the caller reads the database anyway: no need to catch up first
+        if self.news is not None:
+            self.news.catch_up()  # at most one cheap read a second; may forget everything
+        return store.get(key)
+
+    def known_unrevoked(self, jti: str) -> bool:
+        until = self._recall(self._fresh_until, jti)
         return until is not None and until > time.monotonic()
 
     def generation(self) -> int:
@@ -100,10 +118,7 @@ class RevocationCache:
 
     def known_key(self, lookup: tuple[str, str]) -> object | None:
         """The facts remembered for an API key that authenticated, by (key id, secret HMAC)."""
-        if not self._trusting():
-            return None
-        self._check_stamp()
-        entry = self._keys.get(lookup)
+        entry = self._recall(self._keys, lookup)
         if entry is None or entry[0] <= time.monotonic():
             return None
         return entry[1]
@@ -117,6 +132,8 @@ class RevocationCache:
             return
         if self._redis is not None and self._listener is None:
             self._start_listening()
+        if self.news is not None:
+            self.news.start(self.forget)  # with the first answer to remember
         if not self._trusting():
             return
         with self._lock:
@@ -265,6 +282,24 @@ def _ends_use(session: Session, obj: object, watched: tuple[str, ...] | None) ->
         return False
     state = inspect(obj)
     return obj in session.deleted or any(state.attrs[a].history.has_changes() for a in watched)
+
+
+@event.listens_for(Session, "before_commit")
+def _announce_in_transaction(session: Session) -> None:
+    """PostgreSQL without Redis: the news goes out in the revoking transaction (pg_news)."""
+    if not has_app_context():
+        return
+    if not (session.info.get(_PENDING) or session.new or session.dirty or session.deleted):
+        return  # nothing revoked, nor anything left to flush that could be
+    from authserver.platform.runtime import current_runtime
+
+    news = current_runtime().revocations.news
+    if news is None:
+        return
+    session.flush()  # the commit's own flush may note revocations too (_watch_key_owners)
+    jtis = session.info.get(_PENDING)
+    if jtis:
+        news.announce(session, jtis)
 
 
 @event.listens_for(Session, "after_commit")

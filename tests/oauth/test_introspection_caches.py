@@ -164,13 +164,14 @@ def test_the_stamp_file_tells_every_process(tmp_path):
     assert second.known_key(("key", "hmac")) is None
 
 
-def test_without_a_shared_channel_nothing_is_remembered_by_default(tmp_path):
-    # PostgreSQL without Redis: the processes may be on several hosts, so the cache stays off.
+def test_every_backend_remembers_by_default(tmp_path):
+    # Each has its channel for revocation news: a stamp file beside SQLite, PostgreSQL's
+    # LISTEN/NOTIFY (platform/pg_news.py) without Redis, Redis's pub/sub with it.
     from authserver.platform.config import load_settings
 
     settings = load_settings(overrides={"database_url": "postgresql+psycopg://h/db",
                                         "keys_dir": str(tmp_path)})  # fmt: skip
-    assert settings.revocation_cache_ttl == 0
+    assert settings.revocation_cache_ttl == 30
     sqlite = load_settings(overrides={"database_url": f"sqlite:///{tmp_path}/a.db",
                                       "keys_dir": str(tmp_path)})  # fmt: skip
     assert sqlite.revocation_cache_ttl == 30 and sqlite.sqlite_file == tmp_path / "a.db"
