@@ -196,6 +196,19 @@ def test_a_rolled_back_revocation_announces_nothing(two):
     assert a.generation() == before + 1
 
 
+def test_a_database_not_migrated_yet_still_revokes_and_notifies(two):
+    # This release started before `authserver db upgrade` made the counter: a revocation is not
+    # refused for it, and the notification still goes out.
+    a, b, auth = two
+    token = _token(a, auth)
+    _remembered(b, auth, token)
+    with a.app.app_context():
+        db.session.execute(text("DROP TABLE revocation_news"))
+        db.session.commit()
+    assert a.http.post("/oauth/revoke", data={"token": token}, auth=auth).status_code == 200
+    _until(lambda: not b.active(auth, token))
+
+
 def test_while_the_listener_is_down_every_check_reads_the_database(two, monkeypatch, caplog):
     a, b, auth = two
     # B's listener cannot connect (a port nobody listens on), and retries fast.

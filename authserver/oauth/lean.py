@@ -48,6 +48,7 @@ from authlib.oauth2.rfc6749 import (
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from flask import Flask, json
 from werkzeug.datastructures import EnvironHeaders
+from werkzeug.exceptions import ClientDisconnected
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wsgi import get_host
 
@@ -204,12 +205,20 @@ class LeanDoor:
         """The answer, or None: then the request is the Authlib path's, as it came."""
         if endpoint not in self.endpoints or not self._is_lean(environ, endpoint):
             return _HAND_OVER
-        body = _read_body(environ, self.app.config.get("MAX_CONTENT_LENGTH"))
-        if body is None:
-            return _HAND_OVER
         headers = EnvironHeaders(environ)
+        try:
+            body = _read_body(environ, self.app.config.get("MAX_CONTENT_LENGTH"))
+        except OSError:
+            # The client went away mid-body: answered as Werkzeug's stream reports it (400).
+            body, disconnected = b"", ClientDisconnected()
+        else:
+            if body is None:
+                return _HAND_OVER
+            disconnected = None
         with answering_directly(self.app, _Answering(environ, headers), request_id, started):
             try:
+                if disconnected is not None:
+                    raise disconnected
                 parsed = self._parse(environ, endpoint, body, headers)
                 answer = self._answers[endpoint](parsed) if parsed is not None else _HAND_OVER
             except Exception as error:  # noqa: BLE001 - answered as oauth.direct would

@@ -58,6 +58,7 @@ _NOTIFY = text(
     "SELECT pg_notify(:channel, payload) FROM unnest(CAST(:payloads AS text[])) AS payload"
 )
 _READ = "SELECT generation FROM revocation_news"
+_COUNTER_EXISTS = text("SELECT to_regclass('revocation_news')")
 
 # Every instance, so that a forked child (a served worker) starts without its parent's thread.
 _instances: weakref.WeakSet[PostgresNews] = weakref.WeakSet()
@@ -96,23 +97,30 @@ class PostgresNews:
         jtis = list(dict.fromkeys(jtis))
         if EVERYTHING in jtis or len(jtis) > MANY_JTIS:
             jtis = [EVERYTHING]
-        generation = session.execute(_BUMP).scalar()
+        # A database not migrated yet (this release started before `authserver db upgrade`)
+        # has no counter: the notification alone then, not a failed revocation.
+        counted = session.execute(_COUNTER_EXISTS).scalar() is not None
+        generation = session.execute(_BUMP).scalar() if counted else None
         mark = "-" if generation is None else str(generation)  # no row: a database not migrated
         payloads = [f"{mark} {jti}" for jti in jtis]
         session.execute(_NOTIFY, {"channel": CHANNEL, "payloads": payloads})
 
     # The reading side.
 
-    def catch_up(self) -> None:
+    def catch_up(self) -> bool:
         """Before memory answers (in a request, through its session): unless the generation was
         read within ``FRESH_SECONDS``, read it, and if it moved past a generation whose
-        notification has not arrived, forget everything. A database that does not answer
-        raises, as the read memory saves would have."""
+        notification has not arrived, forget everything. False while another thread reads it:
+        this request reads the database instead of queueing behind that read (which may itself
+        wait for a connection of the pool). A database that does not answer raises, as the
+        read memory saves would have."""
         if self._is_fresh():
-            return
-        with self._catching_up:
+            return True
+        if not self._catching_up.acquire(blocking=False):
+            return False
+        try:
             if self._is_fresh():
-                return  # another thread read it meanwhile
+                return True  # another thread read it meanwhile
             from authserver.platform.extensions import db
 
             started = _seconds()
@@ -123,6 +131,9 @@ class PostgresNews:
                 self._forget(EVERYTHING)
             with self._lock:
                 self._read_at = started  # counted from before the read
+            return True
+        finally:
+            self._catching_up.release()
 
     def _is_fresh(self) -> bool:
         read_at = self._read_at
@@ -190,16 +201,18 @@ class PostgresNews:
         # The parent's thread is not in this process, nor its connection's socket to be used.
         self._lock = threading.Lock()
         self._catching_up = threading.Lock()
+        if self._wake is not None:
+            os.close(self._wake)  # the parent's pipe; its reading end went with its thread
         self._thread, self._wake = None, None
         self._listening = False
         self.listening.clear()
         self._read_at = None
 
     def _listen(self, stopping: threading.Event, wake: int) -> None:
-        import psycopg
-
         failures = 0
         try:
+            import psycopg
+
             while not stopping.is_set():
                 try:
                     with psycopg.connect(self._conninfo, **_CONNECT_OPTIONS) as conn:

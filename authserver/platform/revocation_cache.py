@@ -99,8 +99,8 @@ class RevocationCache:
         self._check_stamp()
         if key not in store:
             return None  # the caller reads the database anyway: no need to catch up first
-        if self.news is not None:
-            self.news.catch_up()  # at most one cheap read a second; may forget everything
+        if self.news is not None and not self.news.catch_up():
+            return None  # the generation is being read: the database answers this one
         return store.get(key)
 
     def known_unrevoked(self, jti: str) -> bool:

@@ -368,6 +368,44 @@ def test_introspection_requests_get_the_same_answer_through_both_doors(
     assert lean_answers == [lean]
 
 
+class _GoneMidBody:
+    """A request body whose client went away while it was being read."""
+
+    def read(self, *args) -> bytes:
+        raise OSError("connection reset by peer")
+
+    readline = read
+
+
+def _answer_to_environ(client, environ: dict):  # noqa: ANN202
+    from werkzeug.test import run_wsgi_app
+
+    body, status, headers = run_wsgi_app(client.application, environ)
+    return client.application.response_class(b"".join(body), status, headers)
+
+
+def test_a_client_gone_mid_body_is_answered_alike_through_both_doors(
+    world, http, plain, lean_answers
+):
+    from werkzeug.test import EnvironBuilder
+
+    answers = []
+    for client in (http, plain):
+        environ = EnvironBuilder(
+            "/oauth/token",
+            method="POST",
+            data=b"x" * 29,
+            content_type=FORM,
+            headers={"Authorization": world.basic("basic")},
+        ).get_environ()
+        environ["wsgi.input"] = _GoneMidBody()  # fmt: skip
+        answers.append(_normalised(_answer_to_environ(client, environ)))
+    assert answers[0] == answers[1]
+    status, _, body = answers[0]
+    assert status == "400 BAD REQUEST" and dict(body)["error"] == "invalid_request"
+    assert lean_answers == [True]
+
+
 def test_the_setting_turns_the_door_off(tmp_path, app, lean_answers):
     off = make_app(tmp_path, lean_path=False).test_client()
     off.post("/oauth/token", data={"grant_type": "client_credentials"})
@@ -569,5 +607,6 @@ def test_generated_requests_get_the_same_answer_through_both_doors(
         _both(http, plain, method, path, **request)
 
     same()
-    # The door took part: a good share of the generated requests are its shape.
-    assert sum(lean_answers) >= 20, (sum(lean_answers), len(lean_answers))
+    # The door took part: a good share of the generated requests are its shape (about 30 of
+    # 200 on average, measured; 10 is some four standard deviations below).
+    assert sum(lean_answers) >= 10, (sum(lean_answers), len(lean_answers))

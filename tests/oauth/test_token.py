@@ -275,6 +275,33 @@ def test_a_disabled_client_stops_authenticating_within_the_cache_interval(
     assert response.status_code == 401
 
 
+def test_a_snapshot_read_across_an_invalidation_is_not_kept(app, make_client, monkeypatch):
+    # Another process disables the client between this process's read and its store, and the
+    # news (invalidate) arrives in that moment: the snapshot may predate the change.
+    from sqlalchemy import update
+
+    from authserver.clients import cache as cache_module
+    from authserver.clients.cache import ClientCache
+    from authserver.models import Client
+
+    cache = ClientCache(60.0)
+    client = make_client()
+    original = cache_module.ClientView.of
+
+    def read_then_disabled_elsewhere(model):
+        view = original(model)
+        db.session.execute(update(Client).where(Client.client_id == client.client_id)
+                           .values(is_active=False))  # fmt: skip
+        db.session.commit()
+        cache.invalidate()
+        return view
+
+    monkeypatch.setattr(cache_module.ClientView, "of", read_then_disabled_elsewhere)
+    assert cache.get(client.client_id) is not None  # the racing request's own snapshot
+    monkeypatch.setattr(cache_module.ClientView, "of", original)
+    assert cache.get(client.client_id) is None  # read again, not the snapshot of before
+
+
 def test_private_key_jwt_with_keys_at_a_jwks_uri(http, make_client):
     # RFC 7591 §2 jwks_uri: the keys are fetched from the client's own (loopback) server.
     import threading
