@@ -607,6 +607,7 @@ def test_generated_requests_get_the_same_answer_through_both_doors(
         _both(http, plain, method, path, **request)
 
     same()
-    # The door took part: a good share of the generated requests are its shape (about 30 of
-    # 200 on average, measured; 10 is some four standard deviations below).
-    assert sum(lean_answers) >= 10, (sum(lean_answers), len(lean_answers))
+    # The door took part: a share of the generated requests are its shape and are answered by
+    # it (26 of 200 on average over ten runs, standard deviation about 5.5; the table above
+    # holds each shape to its door, so here it is enough that a handful were).
+    assert sum(lean_answers) >= 5, (sum(lean_answers), len(lean_answers))
