@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -87,6 +88,13 @@ class ServerProcess:
                 db.engine.dispose()  # as the command's exit would: SQLite ends its WAL file
         assert result.exit_code == 0, result.output + repr(result.exception or "")
         return result.stdout
+
+    def orders_client(self, name: str) -> dict:
+        """A client_credentials client allowed ``orders:read`` (through the role
+        ``orders-reader``), as ``clients create --json`` shows it: the e2e tests' usual caller."""
+        self.cli("roles", "create", "orders-reader", "--scope", "orders:read")
+        return json.loads(self.cli("clients", "create", "--name", name, "--scope", "orders:read",
+                                   "--role", "orders-reader", "--json"))  # fmt: skip
 
     def _cli_process(self, *args: str, input: str | None = None) -> str:
         done = subprocess.run(

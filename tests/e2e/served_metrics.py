@@ -27,11 +27,7 @@ def served(tmp_path: Path) -> ServerProcess:
     """A server set up for the traffic below (not yet running)."""
     server = ServerProcess(tmp_path, AUTHSERVER_RATE_LIMIT_CLIENT_AUTH=CLIENT_AUTH_LIMIT)
     server.cli("init")
-    server.cli("roles", "create", "orders-reader", "--scope", "orders:read")
-    server.client = json.loads(
-        server.cli("clients", "create", "--name", "metrics", "--scope", "orders:read",
-                   "--role", "orders-reader", "--json")
-    )  # fmt: skip
+    server.client = server.orders_client("metrics")
     server.cli("users", "create", "ada@example.com", "--password-stdin", input=PASSWORD + "\n")
     return server
 

@@ -20,13 +20,7 @@ from tests.server_process import ServerProcess
 def server(tmp_path):
     server = ServerProcess(tmp_path, AUTHSERVER_LOG_LEVEL="DEBUG")
     server.init_output = server.cli("init", "--demo")
-    server.cli("roles", "create", "orders-reader", "--scope", "orders:read")
-    server.client = json.loads(
-        server.cli(
-            "clients", "create", "--name", "e2e", "--scope", "orders:read",
-            "--role", "orders-reader", "--json",
-        )
-    )  # fmt: skip
+    server.client = server.orders_client("e2e")
     with server.running():
         yield server
 

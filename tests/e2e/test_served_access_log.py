@@ -10,7 +10,6 @@ their line, go on being answered with their lines queued behind."""
 from __future__ import annotations
 
 import itertools
-import json
 import signal
 import subprocess
 import threading
@@ -30,11 +29,7 @@ BEFORE_STOP = 1000
 def test_every_answered_request_has_its_line_after_a_stop(tmp_path):
     server = ServerProcess(tmp_path)
     server.cli("init")
-    server.cli("roles", "create", "orders-reader", "--scope", "orders:read")
-    client = json.loads(
-        server.cli("clients", "create", "--name", "logged", "--scope", "orders:read",
-                   "--role", "orders-reader", "--json")
-    )  # fmt: skip
+    client = server.orders_client("logged")
     auth = (client["client_id"], client["client_secret"])
     numbers = itertools.count()
     answered: list[str] = []  # list.append is atomic: the threads share it without a lock

@@ -9,8 +9,6 @@ tokens (AUTHSERVER_AUDIT_TOKEN_ISSUANCE), queued for a background writer, are al
 
 from __future__ import annotations
 
-import json
-
 import requests
 import sqlalchemy as sa
 
@@ -41,11 +39,7 @@ def test_a_stopping_worker_saves_what_it_counted_and_queued(tmp_path):
     server = ServerProcess(tmp_path, AUTHSERVER_USAGE_FLUSH_INTERVAL="1h",
                            AUTHSERVER_AUDIT_TOKEN_ISSUANCE="true")  # fmt: skip
     server.cli("init")
-    server.cli("roles", "create", "orders-reader", "--scope", "orders:read")
-    client = json.loads(
-        server.cli("clients", "create", "--name", "counted", "--scope", "orders:read",
-                   "--role", "orders-reader", "--json")
-    )  # fmt: skip
+    client = server.orders_client("counted")
     with server.running(workers=2):
         with requests.Session() as session:
             for _ in range(TOKENS):
