@@ -113,14 +113,20 @@ _apps: list = []
 
 @pytest.fixture(autouse=True)
 def _close_databases(request):
-    """Close every connection pool a test's apps opened (PostgreSQL warns about open ones), and
-    on PostgreSQL drop the test's own database."""
+    """Close every connection pool a test's apps opened (PostgreSQL warns about open ones) and
+    their budgets' file (else the suite's process held a thousand of them open), and on
+    PostgreSQL drop the test's own database."""
     yield
     from authserver.platform.extensions import db
+    from authserver.platform.runtime import runtime_of
 
     while _apps:
-        with _apps.pop().app_context():
+        app = _apps.pop()
+        with app.app_context():
             db.engine.dispose()
+        host = runtime_of(app).counters.host
+        if hasattr(host, "close"):  # HostCounters (ProcessCounters hold no file)
+            host.close()
     tmp_path = request.node.funcargs.get("tmp_path")
     url = _databases.pop(str(tmp_path), None) if _shared_services and tmp_path else None
     if url is not None:
