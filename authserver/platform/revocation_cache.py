@@ -284,10 +284,16 @@ def _ends_use(session: Session, obj: object, watched: tuple[str, ...] | None) ->
     return obj in session.deleted or any(state.attrs[a].history.has_changes() for a in watched)
 
 
+# SQLAlchemy sends before_commit, after_commit and after_rollback for a savepoint too: the news
+# waits for the outermost transaction, and a savepoint rolled back keeps what was noted before
+# it (forgetting a jti that was not revoked after all costs one read; the reverse, a revocation
+# never announced, would let another process answer active for its TTL).
+
+
 @event.listens_for(Session, "before_commit")
 def _announce_in_transaction(session: Session) -> None:
     """PostgreSQL without Redis: the news goes out in the revoking transaction (pg_news)."""
-    if not has_app_context():
+    if not has_app_context() or session.in_nested_transaction():
         return
     if not (session.info.get(_PENDING) or session.new or session.dirty or session.deleted):
         return  # nothing revoked, nor anything left to flush that could be
@@ -304,6 +310,8 @@ def _announce_in_transaction(session: Session) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _announce(session: Session) -> None:
+    if session.in_nested_transaction():
+        return
     jtis = session.info.pop(_PENDING, None)
     if jtis and has_app_context():
         from authserver.platform.runtime import current_runtime
@@ -314,4 +322,5 @@ def _announce(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _drop(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+    if not session.in_nested_transaction():
+        session.info.pop(_PENDING, None)

@@ -15,6 +15,7 @@ import pytest
 from authserver.cli import cli
 from authserver.platform import clock
 from authserver.platform.revocation_cache import RevocationCache
+from authserver.platform.runtime import current_runtime
 from tests.conftest import init_app, make_app
 from tests.keys.conftest import kid_of
 
@@ -151,6 +152,26 @@ def test_an_answer_read_while_a_revocation_arrived_is_not_remembered():
     assert not cache.known_unrevoked("jti-1")
     cache.remember_unrevoked("jti-1", cache.generation())
     assert cache.known_unrevoked("jti-1")
+
+
+def test_a_revocation_noted_before_a_failed_savepoint_is_announced_at_the_commit(app):
+    from authserver.platform.extensions import db
+    from authserver.platform.revocation_cache import note_revoked
+
+    announced: list[str] = []
+    current_runtime().revocations.revoked = announced.append
+    db.session.execute(db.text("SELECT 1"))
+    note_revoked("revoked-in-the-outer-transaction")
+    with pytest.raises(RuntimeError), db.session.begin_nested():
+        note_revoked("noted-inside-the-savepoint")
+        raise RuntimeError
+    with db.session.begin_nested():
+        pass  # a savepoint that is released announces nothing yet
+    assert announced == []
+    db.session.commit()
+    # Over-announcing (the savepoint's jti, rolled back) costs a read; never announcing would
+    # let another process answer active.
+    assert "revoked-in-the-outer-transaction" in announced
 
 
 def test_the_stamp_file_tells_every_process(tmp_path):
