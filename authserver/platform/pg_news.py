@@ -171,7 +171,7 @@ class PostgresNews:
             self._conninfo = url.render_as_string(hide_password=False)
             self._forget = forget
             self._stopping = threading.Event()
-            wake, self._wake = os.pipe()  # a local pipe: select() wakes on it
+            wake, self._wake = os.pipe()  # a local pipe: the listener's poll() wakes on it
             thread = threading.Thread(target=self._listen, args=(self._stopping, wake),
                                       name="authserver-revocation-news", daemon=True)  # fmt: skip
             self._thread = thread
