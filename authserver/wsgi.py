@@ -8,7 +8,6 @@ expiry warnings), so a deployment without cron still rotates keys, and its own w
 
 from __future__ import annotations
 
-import functools
 import os
 
 from flask import Flask
@@ -30,5 +29,5 @@ def worker_app() -> Flask:
     Scheduler(app).start()
     webhook_worker(app).start()
     # A worker that stops leaves its live gauges behind unless it says so.
-    at_exit(functools.partial(multiprocess.mark_process_dead, os.getpid()))
+    at_exit(multiprocess.mark_process_dead, os.getpid())
     return app

@@ -7,7 +7,6 @@ are lost (a clean stop flushes them).
 
 from __future__ import annotations
 
-import functools
 import logging
 
 from flask import Flask
@@ -28,7 +27,7 @@ class BackgroundAudit:
     def __init__(self, app: Flask) -> None:
         self._app = app
         self._jobs = JobQueue("authserver-audit", self._write, batch=_BATCH)
-        at_exit(functools.partial(self.flush, 5.0))
+        at_exit(self.flush, 5.0)
 
     def submit(self, tag: Tag, *, actor: str, **fields: object) -> None:
         self._jobs.submit((clock.now(), tag, actor, fields))

@@ -8,7 +8,6 @@ retries, so the user's request never waits on a client. Each outcome is audited.
 
 from __future__ import annotations
 
-import functools
 import logging
 import secrets
 import time
@@ -154,7 +153,7 @@ def install_backchannel(app: Flask) -> BackchannelSender:
     # Every process's apps share the one receiver; it notifies through the app of the moment.
     sessions_ended.connect(session_ended)
     # A short-lived process (the CLI disabling a user) lets its notifications go out first.
-    at_exit(functools.partial(sender.wait_idle, ATTEMPTS * (TIMEOUT_SECONDS + 2)))
+    at_exit(sender.wait_idle, ATTEMPTS * (TIMEOUT_SECONDS + 2))
     return sender
 
 

@@ -10,7 +10,6 @@ made in this process (the admin API or UI) wakes it (``keys.events.keys_changed`
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
 import random
 import threading
@@ -48,7 +47,7 @@ class Scheduler:
         keys_changed.connect(self._key_changed, sender=self._app)
         self._thread.start()
         # A worker that stops records the denials of its last hour (as usage counts are saved).
-        at_exit(functools.partial(self.record_denials, everything=True))
+        at_exit(self.record_denials, everything=True)
         return self
 
     def stop(self) -> None:
